@@ -1,0 +1,45 @@
+# scratchnet: `make run` opens the app, `make test` runs every test. Both set everything up first.
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Shared libraries Qt needs offscreen, on X (xcb), for screenshots (Xvfb) and for PyInstaller.
+QT_DEBS := libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
+           libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxkbcommon-x11-0 \
+           xvfb xauth binutils
+
+.PHONY: setup run test sysdeps bench bench-quick screenshots package package-onefile lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+sysdeps:
+	@missing=""; for p in $(QT_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing system libraries for Qt:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "Missing system libraries (run as root to install):$$missing"; \
+	  fi; \
+	fi
+
+run: setup
+	$(VPY) main.py
+
+test: setup sysdeps
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
+
+lint: setup
+	$(VPY) -m ruff check .
+
+clean:
+	rm -rf build dist .pytest_cache
