@@ -1,0 +1,17 @@
+"""Exceptions with messages a user can act on."""
+
+
+class ScratchnetError(Exception):
+    """Base class of every error scratchnet raises on purpose."""
+
+
+class DatasetError(ScratchnetError, ValueError):
+    """A data file or folder is missing, malformed or inconsistent. The message names the file."""
+
+
+class ModelFileError(ScratchnetError, ValueError):
+    """A saved model file cannot be read: not ours, corrupt, or inconsistent."""
+
+
+class TrainingDiverged(ScratchnetError, RuntimeError):
+    """The loss became NaN or infinite. The model keeps its last finite weights."""
