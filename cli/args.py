@@ -1,0 +1,87 @@
+"""Argument parsing that fails with exit code 2 and one line, never a usage dump or traceback."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+class UsageError(Exception):
+    """An argument value that parsed but makes no sense (exit code 2)."""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A number in [0, 1), such as a dropout rate or a momentum."""
+    value = _finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0 and below 1")
+    return value
+
+
+def widths(text: str) -> list[int]:
+    """'256,128' -> [256, 128]; '' or 'none' -> [] (softmax regression)."""
+    text = text.strip()
+    if text.lower() in ("", "none", "0-hidden"):
+        return []
+    result = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            width = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"hidden width {part!r} is not a whole number") from None
+        if not 1 <= width <= 4096:
+            raise argparse.ArgumentTypeError(f"hidden width {width} must be between 1 and 4096")
+        result.append(width)
+    return result
