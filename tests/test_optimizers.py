@@ -1,0 +1,120 @@
+"""Optimiser steps against values computed by hand from the torch.optim update rules."""
+
+import math
+
+import numpy as np
+import pytest
+
+from scratchnet.optimizers import SGD, Adam, RMSProp, make_optimizer
+
+
+def _run(opt, grads_seq, p0=1.0):
+    p = {"w": np.array([p0], dtype=np.float64)}
+    out = []
+    for g in grads_seq:
+        opt.step(p, {"w": np.array([g], dtype=np.float64)})
+        out.append(float(p["w"][0]))
+    return out
+
+
+def test_plain_sgd():
+    assert _run(SGD(0.1), [2.0, -1.0]) == pytest.approx([0.8, 0.9])
+
+
+def test_sgd_weight_decay_adds_l2_gradient():
+    # g' = g + wd * p = 0 + 0.5 * 1.0; p = 1 - 0.1 * 0.5
+    assert _run(SGD(0.1, weight_decay=0.5), [0.0]) == pytest.approx([0.95])
+
+
+def test_momentum_buffer_starts_at_the_gradient():
+    # b1 = 2 -> p = 1 - 0.2 = 0.8; b2 = 0.9*2 + 1 = 2.8 -> p = 0.8 - 0.28 = 0.52
+    assert _run(SGD(0.1, momentum=0.9), [2.0, 1.0]) == pytest.approx([0.8, 0.52])
+
+
+def test_nesterov():
+    # b1 = 2, step = g + mu*b = 2 + 1.8 = 3.8 -> 0.62; b2 = 1.8 + 1 = 2.8, step = 1 + 2.52 = 3.52 -> 0.268
+    assert _run(SGD(0.1, momentum=0.9, nesterov=True), [2.0, 1.0]) == pytest.approx([0.62, 0.268])
+
+
+def test_rmsprop():
+    # s1 = 0.1 * 4 = 0.4; p = 1 - 0.01 * 2 / (sqrt(0.4) + 1e-8)
+    s1 = 0.4
+    p1 = 1 - 0.01 * 2 / (math.sqrt(s1) + 1e-8)
+    s2 = 0.9 * s1 + 0.1 * 1.0
+    p2 = p1 - 0.01 * 1 / (math.sqrt(s2) + 1e-8)
+    assert _run(RMSProp(0.01), [2.0, 1.0]) == pytest.approx([p1, p2])
+
+
+def test_adam_first_steps():
+    # With bias correction the first Adam step moves by lr * sign(g) (up to eps).
+    out = _run(Adam(0.1), [2.0, 1.0])
+    assert out[0] == pytest.approx(0.9, abs=1e-7)
+    m2 = 0.9 * 0.2 + 0.1 * 1.0
+    v2 = 0.999 * 0.004 + 0.001 * 1.0
+    step = 0.1 / (1 - 0.9**2) * m2 / (math.sqrt(v2) / math.sqrt(1 - 0.999**2) + 1e-8)
+    assert out[1] == pytest.approx(0.9 - step)
+
+
+def test_state_is_owned_by_the_optimiser_and_keyed_by_name():
+    opt = SGD(0.1, momentum=0.9)
+    params = {"0.W": np.ones((2, 2)), "0.b": np.zeros(2)}
+    opt.step(params, {"0.W": np.ones((2, 2)), "0.b": np.ones(2)})
+    assert set(opt.state) == {"0.W", "0.b"}
+    assert all("momentum_buffer" in slot for slot in opt.state.values())
+
+
+def test_float32_parameters_stay_float32():
+    for opt in (SGD(0.1, momentum=0.9), RMSProp(0.01), Adam(0.01)):
+        p = {"w": np.ones(3, dtype=np.float32)}
+        opt.step(p, {"w": np.full(3, 0.5, dtype=np.float32)})
+        assert p["w"].dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SGD(0.0),
+        lambda: SGD(-1.0),
+        lambda: SGD(float("nan")),
+        lambda: SGD(0.1, momentum=1.0),
+        lambda: SGD(0.1, nesterov=True),
+        lambda: SGD(0.1, weight_decay=-1),
+        lambda: RMSProp(0.1, rho=1.5),
+        lambda: Adam(0.1, beta1=1.0),
+        lambda: Adam(0.1, eps=0.0),
+        lambda: make_optimizer("adagrad", 0.1),
+    ],
+)
+def test_bad_hyperparameters_raise_at_construction(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_make_optimizer_names():
+    assert make_optimizer("momentum", 0.1).momentum == 0.9
+    assert make_optimizer("nesterov", 0.1, momentum=0.5).nesterov
+    assert isinstance(make_optimizer("adam", 0.1), Adam)
+    assert isinstance(make_optimizer("rmsprop", 0.1), RMSProp)
+
+
+def test_matches_torch_when_available():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((4, 3))
+    grads = [rng.standard_normal((4, 3)) for _ in range(5)]
+    cases = [
+        (lambda: SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+         lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+        (lambda: RMSProp(0.01, rho=0.9), lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8)),
+        (lambda: Adam(0.01, weight_decay=0.1), lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1)),
+    ]
+    for ours_factory, theirs_factory in cases:
+        ours = {"w": w0.copy()}
+        opt = ours_factory()
+        tw = torch.tensor(w0.copy(), requires_grad=True)
+        topt = theirs_factory([tw])
+        for g in grads:
+            opt.step(ours, {"w": g})
+            tw.grad = torch.tensor(g)
+            topt.step()
+        np.testing.assert_allclose(ours["w"], tw.detach().numpy(), rtol=1e-10, atol=1e-12)
