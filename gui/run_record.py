@@ -1,0 +1,172 @@
+"""One training run's history, as the plots and the runs list need it.
+
+Per-update losses are kept with a stride that doubles whenever the buffer fills, so memory
+stays flat however long the run (at most ``capacity`` points). Anchors (update, samples seen,
+training seconds), one per batch log, map an update number to samples and seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .settings import RunSpec
+
+X_UNITS = ("epochs", "samples", "seconds")
+DESCENT_LABELS = {"full": "Full batch", "mini": "Mini-batch", "sgd": "Stochastic"}
+OPTIMIZER_LABELS = {
+    "sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "rmsprop": "RMSProp", "adam": "Adam",
+}
+EPOCH_KEYS = ("loss", "accuracy", "test_loss", "test_accuracy")
+
+
+class Columns:
+    """A growable float64 table of ``width`` columns; ``view()`` is (n, width)."""
+
+    def __init__(self, width: int, capacity: int = 256) -> None:
+        self._data = np.empty((capacity, width))
+        self._n = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.atleast_2d(rows)
+        need = self._n + len(rows)
+        if need > len(self._data):
+            grown = np.empty((max(need, 2 * len(self._data)), self._data.shape[1]))
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : need] = rows
+        self._n = need
+
+    def keep_rows(self, mask: np.ndarray) -> None:
+        kept = self._data[: self._n][mask]
+        self._n = len(kept)
+        self._data[: self._n] = kept
+
+    def view(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+
+class UpdateTrace:
+    """(update number, loss) pairs, every ``stride``-th update, at most ``capacity`` of them."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self.stride = 1
+        self._points = Columns(2)
+
+    def add(self, first_update: int, losses: np.ndarray) -> None:
+        """``losses[i]`` is the loss of update ``first_update + 1 + i`` (updates count from 1)."""
+        updates = np.arange(first_update + 1, first_update + 1 + len(losses))
+        keep = updates % self.stride == 0
+        self._points.append(np.column_stack([updates[keep], losses[keep]]))
+        while len(self._points) > self.capacity:
+            self.stride *= 2
+            self._points.keep_rows(self._points.view()[:, 0] % self.stride == 0)
+
+    def view(self) -> np.ndarray:
+        """(n, 2): update number, loss."""
+        return self._points.view()
+
+
+@dataclass
+class RunRecord:
+    """A run: its settings, what the loop reported, and how it ended."""
+
+    run_id: int
+    spec: RunSpec
+    n_train: int = 0
+    batch_size: int = 0
+    updates_per_epoch: int = 1
+    trace: UpdateTrace = field(default_factory=UpdateTrace)
+    anchors: Columns = field(default_factory=lambda: Columns(3))  # update, samples, seconds
+    epochs: list[dict] = field(default_factory=list)
+    result: dict | None = None
+    status: str = "running"
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        self.anchors.append(np.zeros(3))
+
+    # ---- what the worker reported
+    def on_start(self, log: dict) -> None:
+        self.n_train = log["n_train"]
+        self.batch_size = log["batch_size"]
+        self.updates_per_epoch = log["updates_per_epoch"]
+
+    def on_batch(self, log: dict) -> None:
+        self.trace.add(log["first_update"], log["losses"])
+        self.anchors.append(np.array([log["update"], log["samples_seen"], log["seconds"]]))
+
+    def on_epoch(self, log: dict) -> None:
+        self.epochs.append({k: v for k, v in log.items() if k != "model"})
+
+    def on_done(self, log: dict) -> None:
+        self.result = {k: v for k, v in log.items() if k != "model"}
+        self.status = "stopped" if log["stopped"] else "finished"
+
+    def on_failed(self, message: str) -> None:
+        self.status = "failed"
+        self.error = message
+
+    # ---- curves
+    def update_curve(self, unit: str) -> tuple[np.ndarray, np.ndarray]:
+        """x (in ``unit``) and loss of the kept per-update points."""
+        points = self.trace.view()
+        return self._update_x(points[:, 0], unit), points[:, 1]
+
+    def epoch_curve(self, key: str, unit: str) -> tuple[np.ndarray, np.ndarray]:
+        """x (in ``unit``) and ``key`` ("loss", "test_accuracy", ...) of each epoch log."""
+        if not self.epochs:
+            return np.zeros(0), np.zeros(0)
+        values = np.array([e[key] for e in self.epochs], dtype=float)
+        if unit == "samples":
+            x = np.array([e["samples_seen"] for e in self.epochs], dtype=float)
+        elif unit == "seconds":
+            x = np.cumsum([e["seconds"] for e in self.epochs])
+        else:
+            x = np.array([e["update"] / self.updates_per_epoch for e in self.epochs], dtype=float)
+        return x, values
+
+    def _update_x(self, updates: np.ndarray, unit: str) -> np.ndarray:
+        if unit == "epochs":
+            return updates / self.updates_per_epoch
+        anchors = self.anchors.view()
+        column = 1 if unit == "samples" else 2
+        return np.interp(updates, anchors[:, 0], anchors[:, column])
+
+    # ---- text
+    @property
+    def label(self) -> str:
+        return self.spec.label or f"#{self.run_id} {self.descent_text}"
+
+    @property
+    def descent_text(self) -> str:
+        training = self.spec.training
+        text = DESCENT_LABELS[training.descent]
+        return f"{text} {training.batch_size}" if training.descent == "mini" else text
+
+    def architecture_text(self, input_size: int = 784, output_size: int = 10) -> str:
+        return "-".join(str(w) for w in self.spec.network.widths(input_size, output_size))
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.result["test_accuracy"] if self.result else math.nan
+
+    def summary(self) -> str:
+        """One line for the runs list."""
+        training = self.spec.training
+        parts = [
+            f"#{self.run_id}", self.descent_text, OPTIMIZER_LABELS[training.optimizer],
+            f"lr {training.learning_rate:g}", self.architecture_text(),
+        ]
+        if self.result:
+            parts.append(f"test {100 * self.result['test_accuracy']:.2f}%")
+            parts.append(f"{self.result['seconds']:.1f} s")
+        if self.status != "finished":
+            parts.append(self.status)
+        return " · ".join(parts)

@@ -1,0 +1,150 @@
+"""The runs panel: every finished or stopped run, selectable to overlay, and CSV export."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import tooltips
+from .plots import X_LABELS, run_color
+from .run_record import X_UNITS, RunRecord
+
+CSV_COLUMNS = ("run", "label", "series", "epoch", "update", "samples_seen", "seconds", "value")
+
+
+class RunsPanel(QWidget):
+    """``selection_changed(list)`` carries the selected RunRecords; ``x_unit_changed(str)`` the axis."""
+
+    selection_changed = Signal(list)
+    x_unit_changed = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setObjectName("runsList")
+        self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.list.setToolTip(tooltips.RUNS)
+        self.list.itemSelectionChanged.connect(self._on_selection)
+        self.x_axis_combo = QComboBox()
+        self.x_axis_combo.setObjectName("xAxisCombo")
+        self.x_axis_combo.setToolTip(tooltips.X_AXIS)
+        for unit in X_UNITS:
+            self.x_axis_combo.addItem(X_LABELS[unit], unit)
+        self.x_axis_combo.currentIndexChanged.connect(
+            lambda _index: self.x_unit_changed.emit(self.x_axis_combo.currentData())
+        )
+        self.remove_button = QPushButton("Remove run")
+        self.remove_button.setObjectName("removeRunButton")
+        self.remove_button.setToolTip("Forget the selected runs.")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.details = QLabel("Runs appear here when they finish or are stopped.")
+        self.details.setObjectName("runDetailsLabel")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        header = QHBoxLayout()
+        header.addWidget(QLabel("<b>Runs</b> (select several to overlay)"))
+        header.addStretch(1)
+        header.addWidget(QLabel("x axis:"))
+        header.addWidget(self.x_axis_combo)
+        header.addWidget(self.remove_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        body = QHBoxLayout()
+        body.addWidget(self.list, 3)
+        body.addWidget(self.details, 2, Qt.AlignTop)
+        layout.addLayout(body)
+        self._runs: dict[int, RunRecord] = {}
+
+    @property
+    def runs(self) -> list[RunRecord]:
+        return list(self._runs.values())
+
+    def add_run(self, run: RunRecord) -> None:
+        self._runs[run.run_id] = run
+        item = QListWidgetItem(run.summary())
+        item.setData(Qt.UserRole, run.run_id)
+        item.setForeground(QColor(run_color(run)))
+        item.setToolTip(_details(run))
+        self.list.addItem(item)
+
+    def select(self, run_ids: list[int]) -> None:
+        """Select exactly these runs (and so overlay them)."""
+        self.list.blockSignals(True)
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            item.setSelected(item.data(Qt.UserRole) in run_ids)
+        self.list.blockSignals(False)
+        self._on_selection()
+
+    def selected_runs(self) -> list[RunRecord]:
+        ids = {item.data(Qt.UserRole) for item in self.list.selectedItems()}
+        return [run for run_id, run in self._runs.items() if run_id in ids]
+
+    @Slot()
+    def remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            del self._runs[item.data(Qt.UserRole)]
+            self.list.takeItem(self.list.row(item))
+        self._on_selection()
+
+    @Slot()
+    def _on_selection(self) -> None:
+        selected = self.selected_runs()
+        self.details.setText("\n\n".join(_details(run) for run in selected[:2]) if selected else "")
+        self.selection_changed.emit(selected)
+
+
+def _details(run: RunRecord) -> str:
+    network, training = run.spec.network, run.spec.training
+    layers = ", ".join(f"{h.width} {h.activation}" for h in network.hidden) or "none"
+    lines = [
+        f"Run #{run.run_id}: {run.descent_text}, {training.optimizer} lr {training.learning_rate:g}",
+        f"momentum {training.momentum:g}, weight decay {training.weight_decay:g}, {training.schedule} schedule",
+        f"Hidden: {layers}; init {network.init}, dropout {network.dropout:g}, seed {network.seed}",
+        f"Data: {training.dataset}, {run.n_train:,} images, {training.epochs} epochs",
+    ]
+    if run.result:
+        r = run.result
+        lines.append(
+            f"Final: test loss {r['test_loss']:.4f}, test accuracy {100 * r['test_accuracy']:.2f}%, "
+            f"{r['update']:,} updates, {r['samples_seen']:,} samples, {r['seconds']:.1f} s"
+        )
+    return "\n".join(lines)
+
+
+def write_curves_csv(runs: list[RunRecord], path: str | Path) -> None:
+    """Every run's curves in long form: one row per (series, point); see ``CSV_COLUMNS``."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for run in runs:
+            points = run.trace.view()
+            samples = run.update_curve("samples")[0]
+            seconds = run.update_curve("seconds")[0]
+            for (update, loss), seen, secs in zip(points, samples, seconds):
+                epoch = update / run.updates_per_epoch
+                writer.writerow([run.run_id, run.label, "loss_per_update", f"{epoch:.4f}", int(update),
+                                 round(seen), f"{secs:.4f}", f"{loss:.6g}"])
+            elapsed = 0.0
+            for log in run.epochs:
+                elapsed += log["seconds"]
+                for key in ("loss", "test_loss", "accuracy", "test_accuracy"):
+                    series = {"loss": "train_loss", "accuracy": "train_accuracy"}.get(key, key)
+                    writer.writerow([run.run_id, run.label, series, log["epoch"], log["update"],
+                                     log["samples_seen"], f"{elapsed:.4f}", f"{log[key]:.6g}"])

@@ -1,0 +1,40 @@
+"""Start a QObject worker in its own QThread, the way QT_NOTES.md prescribes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QThread, SignalInstance
+
+
+def start_in_thread(
+    worker: QObject, done_signals: list[SignalInstance], parent: QObject, on_finished=None
+) -> QThread:
+    """Move ``worker`` (which has a ``run`` slot) to a new thread and start it.
+
+    Any of ``done_signals`` quits the thread. ``on_finished`` (a slot of a GUI-thread object) is
+    connected to ``thread.finished`` before the start, so it cannot be missed. When the thread
+    ends, worker and thread are deleted.
+    """
+    thread = QThread(parent)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    for signal in done_signals:
+        signal.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    if on_finished is not None:
+        thread.finished.connect(on_finished)
+    thread.start()
+    return thread
+
+
+def stop_thread(thread: QThread | None) -> None:
+    """Quit ``thread`` and wait for it (the worker must already have been asked to stop)."""
+    if thread is None:
+        return
+    try:
+        running = thread.isRunning()
+    except RuntimeError:  # the C++ thread object is already deleted
+        return
+    if running:
+        thread.quit()
+        thread.wait()

@@ -1,0 +1,232 @@
+"""The training panel: descent variant, optimiser, schedule, epochs and data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import tooltips
+from .layer_editor import choice_combo, select_data
+from .settings import TrainingSettings
+
+MAX_TRAIN_SIZE = 60_000
+SLOW_SGD_SAMPLES = 10_000  # above this, warn that one-sample steps take a while
+DATASETS = {"mnist": "MNIST (bundled)", "fashion-mnist": "Fashion-MNIST"}
+
+
+def explanation(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(mid); margin-left: 22px;")
+    return label
+
+
+class TrainingPanel(QWidget):
+    """Edits a ``TrainingSettings``. ``learning_rate_changed`` fires on every rate edit (the
+    window forwards it to a running loop); ``dataset_selected`` when another data set is chosen."""
+
+    changed = Signal()
+    learning_rate_changed = Signal(float)
+    dataset_selected = Signal(str)
+
+    def __init__(self, settings: TrainingSettings, parent=None) -> None:
+        super().__init__(parent)
+        self._running = False
+        self.descent_buttons = QButtonGroup(self)
+        self.batch_size_spin = QSpinBox()
+        self.batch_size_spin.setObjectName("batchSizeSpin")
+        self.batch_size_spin.setRange(1, MAX_TRAIN_SIZE)
+        self.batch_size_spin.setToolTip(tooltips.BATCH_SIZE)
+        descent_box = QGroupBox("Gradient descent")
+        grid = QGridLayout(descent_box)
+        self.descent_radios: dict[str, QRadioButton] = {}
+        for row, (key, name) in enumerate((("full", "descentFull"), ("mini", "descentMini"), ("sgd", "descentSgd"))):
+            label, tip = tooltips.DESCENTS[key]
+            radio = QRadioButton(label)
+            radio.setObjectName(name)
+            radio.setToolTip(tip)
+            self.descent_buttons.addButton(radio)
+            self.descent_radios[key] = radio
+            grid.addWidget(radio, 2 * row, 0)
+            grid.addWidget(explanation(tip), 2 * row + 1, 0, 1, 2)
+        grid.addWidget(self.batch_size_spin, 2, 1)
+        grid.setColumnStretch(0, 1)
+
+        self.optimizer_combo = choice_combo(tooltips.OPTIMIZERS, "optimizerCombo")
+        self.learning_rate_spin = self._double_spin("learningRateSpin", 1e-5, 10.0, 5, 0.005, tooltips.LEARNING_RATE)
+        self.momentum_spin = self._double_spin("momentumSpin", 0.0, 0.999, 3, 0.05, tooltips.MOMENTUM)
+        self.weight_decay_spin = self._double_spin("weightDecaySpin", 0.0, 0.1, 5, 0.0001, tooltips.WEIGHT_DECAY)
+        self.schedule_combo = choice_combo(tooltips.SCHEDULES, "scheduleCombo")
+        optimizer_box = QGroupBox("Optimiser")
+        form = QFormLayout(optimizer_box)
+        form.addRow("Method", self.optimizer_combo)
+        form.addRow("Learning rate η", self.learning_rate_spin)
+        form.addRow("Momentum μ", self.momentum_spin)
+        form.addRow("Weight decay λ", self.weight_decay_spin)
+        form.addRow("Schedule", self.schedule_combo)
+
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setObjectName("datasetCombo")
+        self.dataset_combo.setToolTip(tooltips.DATASET)
+        for key, label in DATASETS.items():
+            self.dataset_combo.addItem(label, key)
+        self.open_folder_button = QPushButton("Open IDX folder…")
+        self.open_folder_button.setObjectName("openIdxFolderButton")
+        self.open_folder_button.setToolTip(tooltips.OPEN_FOLDER)
+        self.open_folder_button.clicked.connect(self.choose_folder)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setObjectName("epochsSpin")
+        self.epochs_spin.setRange(1, 500)
+        self.epochs_spin.setToolTip(tooltips.EPOCHS)
+        self.train_size_spin = QSpinBox()
+        self.train_size_spin.setObjectName("trainSizeSpin")
+        self.train_size_spin.setRange(1, MAX_TRAIN_SIZE)
+        self.train_size_spin.setSingleStep(1000)
+        self.train_size_spin.setGroupSeparatorShown(True)
+        self.train_size_spin.setToolTip(tooltips.TRAIN_SIZE)
+        data_box = QGroupBox("Data")
+        data_form = QFormLayout(data_box)
+        dataset_row = QHBoxLayout()
+        dataset_row.addWidget(self.dataset_combo, 1)
+        dataset_row.addWidget(self.open_folder_button)
+        data_form.addRow("Data set", dataset_row)
+        data_form.addRow("Training images", self.train_size_spin)
+        data_form.addRow("Epochs", self.epochs_spin)
+
+        self.note_label = QLabel()
+        self.note_label.setObjectName("trainingNoteLabel")
+        self.note_label.setWordWrap(True)
+        self.note_label.setStyleSheet("color: #a05a00;")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(descent_box)
+        layout.addWidget(optimizer_box)
+        layout.addWidget(data_box)
+        layout.addWidget(self.note_label)
+        layout.addStretch(1)
+
+        self.set_settings(settings)
+        for spin in (self.batch_size_spin, self.momentum_spin, self.weight_decay_spin, self.epochs_spin,
+                     self.train_size_spin):
+            spin.valueChanged.connect(self._on_edit)
+        for combo in (self.optimizer_combo, self.schedule_combo):
+            combo.currentIndexChanged.connect(self._on_edit)
+        self.descent_buttons.buttonToggled.connect(self._on_edit)
+        self.learning_rate_spin.valueChanged.connect(self._on_learning_rate)
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
+
+    @staticmethod
+    def _double_spin(name: str, low: float, high: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setObjectName(name)
+        spin.setDecimals(decimals)
+        spin.setRange(low, high)
+        spin.setSingleStep(step)
+        spin.setToolTip(tip)
+        return spin
+
+    # ---- settings
+    def settings(self) -> TrainingSettings:
+        descent = next(key for key, radio in self.descent_radios.items() if radio.isChecked())
+        return TrainingSettings(
+            descent=descent,
+            batch_size=self.batch_size_spin.value(),
+            optimizer=self.optimizer_combo.currentData(),
+            learning_rate=self.learning_rate_spin.value(),
+            momentum=self.momentum_spin.value(),
+            weight_decay=self.weight_decay_spin.value(),
+            schedule=self.schedule_combo.currentData(),
+            epochs=self.epochs_spin.value(),
+            train_size=self.train_size_spin.value(),
+            dataset=self.dataset_combo.currentData(),
+        )
+
+    def set_settings(self, settings: TrainingSettings) -> None:
+        self.descent_radios[settings.descent].setChecked(True)
+        self.train_size_spin.setValue(settings.train_size)
+        self.batch_size_spin.setValue(settings.batch_size)
+        select_data(self.optimizer_combo, settings.optimizer)
+        self.learning_rate_spin.setValue(settings.learning_rate)
+        self.momentum_spin.setValue(settings.momentum)
+        self.weight_decay_spin.setValue(settings.weight_decay)
+        select_data(self.schedule_combo, settings.schedule)
+        self.epochs_spin.setValue(settings.epochs)
+        self.select_dataset(settings.dataset)
+        self._on_edit()
+
+    def select_dataset(self, name_or_dir: str) -> None:
+        """Choose a data set by name or IDX folder path (a new folder is added to the list)."""
+        if self.dataset_combo.findData(name_or_dir) < 0:
+            self.dataset_combo.addItem(f"Folder: {Path(name_or_dir).name}", name_or_dir)
+        select_data(self.dataset_combo, name_or_dir)
+
+    def set_train_limit(self, n_train: int) -> None:
+        """The loaded data set has ``n_train`` training images: the subset cannot exceed them."""
+        self.train_size_spin.setMaximum(n_train)
+        self._on_edit()
+
+    def set_running(self, running: bool) -> None:
+        """While a run trains, only the learning rate stays editable."""
+        for widget in (*self.descent_radios.values(), self.batch_size_spin, self.optimizer_combo,
+                       self.momentum_spin, self.weight_decay_spin, self.schedule_combo, self.dataset_combo,
+                       self.open_folder_button, self.epochs_spin, self.train_size_spin):
+            widget.setEnabled(not running)
+        self._running = running
+        self._on_edit()
+
+    def show_note(self, text: str) -> None:
+        self.note_label.setText(text)
+        self.note_label.setVisible(bool(text))
+
+    # ---- reactions
+    @Slot()
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of IDX files")
+        if folder:
+            self.select_dataset(folder)
+
+    @Slot()
+    def _on_edit(self) -> None:
+        """Keep combinations valid, and say inline what a choice implies."""
+        settings = self.settings()
+        train_size = settings.train_size
+        self.batch_size_spin.setMaximum(train_size)
+        self.batch_size_spin.setEnabled(settings.descent == "mini" and not self._running)
+        self.momentum_spin.setEnabled(settings.optimizer in ("momentum", "nesterov") and not self._running)
+        notes = []
+        if settings.descent == "sgd" and train_size > SLOW_SGD_SAMPLES:
+            notes.append(
+                f"Stochastic descent makes {train_size:,} Python-level updates per epoch: expect it to be "
+                "much slower per epoch than mini-batch (but it learns from the very first images)."
+            )
+        if settings.descent == "full" and settings.optimizer in ("sgd", "momentum", "nesterov"):
+            notes.append("Full batch makes one update per epoch: raise the epochs or the learning rate to see progress.")
+        self.show_note("\n".join(notes))
+        self.changed.emit()
+
+    @Slot(float)
+    def _on_learning_rate(self, value: float) -> None:
+        self.learning_rate_changed.emit(value)
+        self.changed.emit()
+
+    @Slot(int)
+    def _on_dataset(self, _index: int) -> None:
+        self.dataset_selected.emit(self.dataset_combo.currentData())
+        self.changed.emit()

@@ -1,0 +1,105 @@
+"""The training worker: a QObject, moved to a QThread, that drives ``scratchnet.training.train``.
+
+It loads the data set through the shared cache, builds the model from the run's settings and
+forwards the loop's logs as signals. Every emitted dict is a fresh object the loop no longer
+touches (the loop creates a new dict and loss array for each log), so the GUI thread may keep it.
+Per-update Python work stays tiny: the loop itself throttles batch logs to ``log_interval``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from scratchnet.control import TrainingControl
+from scratchnet.errors import TrainingDiverged
+from scratchnet.network import Sequential
+from scratchnet.optimizers import make_optimizer
+from scratchnet.training import train
+
+from .datasets import DatasetCache
+from .settings import RunSpec, build_model
+
+SNAPSHOT_INTERVAL = 1.0  # seconds between model copies sent with epoch_finished
+
+
+def snapshot(model: Sequential) -> Sequential:
+    """An independent copy of ``model`` (architecture and weights)."""
+    copy = Sequential.from_config(model.get_config())
+    copy.load_state_dict(model.state_dict())
+    return copy
+
+
+class TrainingWorker(QObject):
+    """Signals (all carry data the worker will not touch again):
+
+    - ``dataset_ready(object)``: the full Dataset the run uses, once loaded.
+    - ``progress(dict)``: the "start" log, then epoch, update, samples_seen, seconds at each log.
+    - ``batch_logged(dict)``: the loop's "batch" logs (about 20 per second at most).
+    - ``epoch_finished(dict)``: "epoch" logs; ``model`` holds a copy at most once a second.
+    - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
+    - ``failed(str)``: a message for the user (divergence, bad data, ...).
+    """
+
+    dataset_ready = Signal(object)
+    progress = Signal(dict)
+    batch_logged = Signal(dict)
+    epoch_finished = Signal(dict)
+    finished = Signal(dict)
+    failed = Signal(str)
+
+    def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache) -> None:
+        super().__init__()
+        self._spec = spec
+        self._control = control
+        self._datasets = datasets
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except TrainingDiverged as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - must reach the window, not end the thread silently
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+
+    def _run(self) -> None:
+        network, settings = self._spec.network, self._spec.training
+        dataset = self._datasets.get(settings.dataset)
+        self.dataset_ready.emit(dataset)
+        data = dataset.subset(min(settings.train_size, len(dataset.y_train)))
+        model = build_model(network, data.x_train.shape[1], dataset.num_classes)
+        optimizer = make_optimizer(
+            settings.optimizer, settings.learning_rate,
+            momentum=settings.momentum, weight_decay=settings.weight_decay,
+        )
+        logs = train(
+            model, optimizer, data.x_train, data.y_train, settings.train_config(network.seed),
+            x_test=data.x_test, y_test=data.y_test, control=self._control,
+        )
+        last_snapshot = time.perf_counter()
+        for log in logs:
+            event = log["event"]
+            if event == "batch":
+                self.batch_logged.emit(log)
+                self.progress.emit(_progress_of(log))
+            elif event == "epoch":
+                if time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
+                    log["model"] = snapshot(model)
+                    last_snapshot = time.perf_counter()
+                self.epoch_finished.emit(log)
+                self.progress.emit(_progress_of(log))
+            elif event == "start":
+                self.progress.emit(log)
+            elif event == "done":
+                log["model"] = model
+                self.finished.emit(log)
+
+
+def _progress_of(log: dict) -> dict:
+    """epoch, update, samples_seen, and ``train_seconds`` (cumulative) when a batch log has it."""
+    progress = {key: log[key] for key in ("event", "epoch", "update", "samples_seen")}
+    if log["event"] == "batch":
+        progress["train_seconds"] = log["seconds"]
+    return progress
