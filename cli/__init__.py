@@ -30,6 +30,8 @@ def run_cli(argv: list[str]) -> int:
         return 0
     try:
         return main(rest)
+    except SystemExit as exc:  # argparse: --help exits 0, a bad argument 2
+        return exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -94,9 +94,11 @@ def main(argv: list[str]) -> int:
     report.begin(model, dataset, args)
     started = time.perf_counter()
     try:
-        for log in train(model, optimizer, dataset.x_train, dataset.y_train, config,
-                         x_test=dataset.x_test, y_test=dataset.y_test):
-            report.log(log)
+        # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            for log in train(model, optimizer, dataset.x_train, dataset.y_train, config,
+                             x_test=dataset.x_test, y_test=dataset.y_test):
+                report.log(log)
     except TrainingDiverged as exc:
         _save(args.save, model, dataset, args, note="last finite weights after divergence")
         return _failure(str(exc))

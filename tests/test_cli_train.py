@@ -1,0 +1,135 @@
+"""`scratchnet train`: exit codes, messages, JSON output, and the accuracy of each descent."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli import run_cli
+from scratchnet.serialization import load_model_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _train(capsys, *args):
+    code = run_cli(["train", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class TestInvalidArguments:
+    """Each invalid value exits with code 2 and a one-line message, no traceback."""
+
+    @pytest.mark.parametrize(
+        "args,fragment",
+        [
+            (["--lr", "-0.1"], "greater than 0"),
+            (["--lr", "0"], "greater than 0"),
+            (["--lr", "abc"], "not a number"),
+            (["--lr", "nan"], "not a finite number"),
+            (["--lr", "inf"], "not a finite number"),
+            (["--epochs", "0"], "at least 1"),
+            (["--epochs", "-3"], "at least 1"),
+            (["--epochs", "2.5"], "not a whole number"),
+            (["--batch-size", "0"], "at least 1"),
+            (["--train-size", "0"], "at least 1"),
+            (["--hidden", "0"], "between 1 and 4096"),
+            (["--hidden", "128,x"], "not a whole number"),
+            (["--hidden", "5000"], "between 1 and 4096"),
+            (["--dropout", "1.0"], "below 1"),
+            (["--dropout", "-0.2"], "at least 0"),
+            (["--momentum", "nan"], "not a finite number"),
+            (["--weight-decay", "-1"], "not be negative"),
+            (["--seed", "-1"], "not be negative"),
+            (["--optimizer", "adagrad"], "invalid choice"),
+            (["--descent", "batch"], "invalid choice"),
+            (["--activation", "gelu"], "invalid choice"),
+            (["--dataset", "cifar"], "unknown dataset"),
+            (["--dataset", "/no/such/folder"], "unknown dataset"),
+            (["--save", "/no/such/folder/m.npz"], "does not exist"),
+            (["--frobnicate"], "unrecognized arguments"),
+        ],
+    )
+    def test_rejected_with_exit_code_2(self, capsys, args, fragment):
+        code, out, err = _train(capsys, *args)
+        assert code == 2
+        assert fragment in err
+        assert len(err.strip().splitlines()) == 1
+        assert "Traceback" not in err
+
+
+def test_corrupt_data_folder_exits_1_with_a_message(capsys, tmp_path):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / name).write_bytes(b"\x00\x00\x08\x03garbage")
+    code, out, err = _train(capsys, "--dataset", str(tmp_path))
+    assert code == 1
+    assert "train-images-idx3-ubyte" in err and "Traceback" not in err
+
+
+def test_divergence_exits_1_and_keeps_finite_weights(capsys, tmp_path):
+    path = tmp_path / "m.npz"
+    code, out, err = _train(capsys, "--lr", "1e30", "--optimizer", "sgd", "--train-size", "500", "--epochs", "2",
+                            "--save", str(path))
+    assert code == 1
+    assert "diverged" in err and "smaller learning rate" in err
+    loaded = load_model_file(path)  # the file is valid, hence finite (the loader refuses NaN)
+    assert "divergence" in loaded.metadata["note"]
+
+
+def test_softmax_regression_and_clamped_batch(capsys):
+    code, out, err = _train(capsys, "--hidden", "none", "--train-size", "1000", "--epochs", "30", "--lr", "0.5",
+                            "--batch-size", "5000", "--json")
+    assert code == 0
+    assert "larger than the 1000 training samples" in err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[-1]["event"] == "done" and lines[-1]["test_accuracy"] > 0.8
+
+
+def test_json_lines_have_the_documented_keys(capsys):
+    code, out, err = _train(capsys, "--train-size", "2000", "--epochs", "2", "--json")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["epoch"] for line in lines[:-1]] == [1, 2]
+    assert set(lines[0]) == {"epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds",
+                             "samples_per_second", "lr"}
+    assert lines[-1]["event"] == "done" and {"test_accuracy", "seconds"} <= set(lines[-1])
+
+
+def test_text_output_and_saved_model(capsys, tmp_path):
+    path = tmp_path / "m.npz"
+    code, out, err = _train(capsys, "--train-size", "2000", "--epochs", "1", "--hidden", "32,16", "--save", str(path))
+    assert code == 0
+    assert "784-32-16-10" in out and "done: test accuracy" in out
+    assert load_model_file(path).metadata["dataset"] == "mnist"
+
+
+def test_main_py_runs_the_same_command():
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", "--lr", "-1"], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def _final(capsys, *args):
+    code, out, err = _train(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out.splitlines()[-1])
+
+
+@pytest.mark.slow
+class TestAccuracy:
+    """The accuracy targets of each descent variant, from the default seed, on all of MNIST."""
+
+    def test_mini_batch_momentum_5_epochs(self, capsys):
+        done = _final(capsys, "--hidden", "128", "--descent", "mini", "--batch-size", "64", "--optimizer", "momentum",
+                      "--lr", "0.05", "--epochs", "5")
+        assert done["test_accuracy"] >= 0.975
+
+    def test_pure_sgd_one_epoch(self, capsys):
+        done = _final(capsys, "--descent", "sgd", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1")
+        assert done["test_accuracy"] >= 0.95
+
+    def test_full_batch_adam_50_epochs(self, capsys):
+        done = _final(capsys, "--descent", "full", "--optimizer", "adam", "--lr", "0.01", "--epochs", "50")
+        assert done["test_accuracy"] >= 0.93
