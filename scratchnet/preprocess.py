@@ -19,20 +19,23 @@ BOX_SIDE = 20
 # MNIST's centre of mass is at index 14 (index coordinates, pixel i spans [i, i+1) and is
 # counted at i), measured on the test set: mean 13.99 / 14.01, spread ±0.5 from whole-pixel shifts.
 CENTRE_INDEX = 14.0
-# Pixels at or below this ink level do not count when finding the digit's bounding box; a canvas
-# with nothing above it is empty.
+# Ink at or below this level counts as paper (faint noise, smudges); a canvas with nothing above
+# it is empty. Costs 0.1 points on the drawn-MNIST accuracy test, and keeps faint noise from
+# pulling the centre of mass.
 INK_THRESHOLD = 0.1
 
 
 def prepare_drawing(image: np.ndarray) -> np.ndarray | None:
     """Make a drawing look like an MNIST digit.
 
-    ``image``: (H, W) ink in [0, 1] (0 = paper), any size. Values outside [0, 1] are clipped.
+    ``image``: (H, W) ink in [0, 1] (0 = paper), any size. Values outside [0, 1] are clipped;
+    ink at or below ``INK_THRESHOLD`` is treated as paper.
     Returns a (784,) float32 vector in [0, 1], normalised like ``load_dataset``'s rows (a 28×28
     image, row-major), or None when the canvas holds no ink above ``INK_THRESHOLD``.
     Raises ValueError for an array that is not 2-D or holds NaN or infinite values.
     """
     ink = _validated_ink(image)
+    ink[ink <= INK_THRESHOLD] = 0.0
     rows, cols = _ink_bounds(ink)
     if rows is None:
         return None
@@ -42,6 +45,7 @@ def prepare_drawing(image: np.ndarray) -> np.ndarray | None:
     box_height = max(1, round(height * scale))
     box_width = max(1, round(width * scale))
     boxed = area_resample(digit, box_height, box_width)
+    np.clip(boxed, 0.0, 1.0, out=boxed)  # rounding can leave 1 + 1e-7
     return _centre_by_mass(boxed).reshape(-1)
 
 
@@ -71,18 +75,26 @@ def area_resample(image: np.ndarray, out_height: int, out_width: int) -> np.ndar
     Each output pixel is the mean of the input area it covers (partial pixels weighted by their
     covered fraction), so shrinking anti-aliases; growing gives soft-edged blocks. Returns float32.
     """
-    rows = _area_weights(image.shape[0], out_height)
-    cols = _area_weights(image.shape[1], out_width)
-    return (rows @ image @ cols.T).astype(np.float32, copy=False)
+    rows_done = _area_resample_rows(image, out_height)
+    return _area_resample_rows(rows_done.T, out_width).T.astype(np.float32)
 
 
-def _area_weights(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix whose row j averages the input span [j, j+1) * n_in / n_out."""
+def _area_resample_rows(image: np.ndarray, n_out: int) -> np.ndarray:
+    """Area-average the rows of (n_in, W) ``image`` down or up to (n_out, W).
+
+    Output row j is the mean over the input span [j, j+1) * n_in / n_out. It is computed from
+    the running sum of the rows, read at the span's fractional edges (exact, because a pixel
+    is constant over its own span), so it costs O(n_in * W) and needs no matrix product: BLAS
+    threads, slow for small products on a busy machine, stay out of the drawing path.
+    """
+    n_in = image.shape[0]
+    running = np.zeros((n_in + 1, image.shape[1]), dtype=np.float64)
+    np.cumsum(image, axis=0, out=running[1:])
     step = n_in / n_out
-    starts = np.arange(n_out)[:, None] * step
-    pixels = np.arange(n_in)[None, :]
-    overlap = np.minimum(starts + step, pixels + 1) - np.maximum(starts, pixels)
-    return (np.clip(overlap, 0.0, None) / step).astype(np.float32)
+    edges = np.arange(n_out + 1) * step
+    below = np.minimum(edges.astype(np.intp), n_in - 1)
+    at_edges = running[below] + (edges - below)[:, None] * image[below]
+    return np.diff(at_edges, axis=0) / step
 
 
 def _validated_ink(image) -> np.ndarray:
@@ -98,8 +110,8 @@ def _validated_ink(image) -> np.ndarray:
 
 
 def _ink_bounds(ink: np.ndarray) -> tuple[slice, slice] | tuple[None, None]:
-    """Row and column slices of the bounding box of pixels above INK_THRESHOLD."""
-    mask = ink > INK_THRESHOLD
+    """Row and column slices of the bounding box of the non-zero pixels."""
+    mask = ink > 0
     ink_rows = np.flatnonzero(mask.any(axis=1))
     if ink_rows.size == 0:
         return None, None
