@@ -232,6 +232,11 @@ class MainWindow(QMainWindow):
         return self.runs_panel.runs
 
     @property
+    def progress(self) -> dict:
+        """The latest progress report of the running (or last) run: epoch, update, samples_seen."""
+        return dict(self._progress)
+
+    @property
     def is_running(self) -> bool:
         return self._thread is not None
 

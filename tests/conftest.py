@@ -1,0 +1,55 @@
+"""Shared fixtures. GUI tests load MNIST once per session and inject it into each window."""
+
+from __future__ import annotations
+
+import pytest
+
+from scratchnet.data import load_dataset
+from scratchnet.errors import DatasetError
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The bundled MNIST, loaded once for the whole session."""
+    return load_dataset("mnist")
+
+
+@pytest.fixture
+def window(qtbot, mnist):
+    """A MainWindow that gets MNIST from the session fixture (other names fail like a missing
+    download would), shown, and closed cleanly after the test."""
+    from gui.main_window import MainWindow
+
+    def loader(name: str):
+        if name == "mnist":
+            return mnist
+        raise DatasetError(f"{name}: not available in tests")
+
+    win = MainWindow(dataset_loader=loader)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.dataset is not None, timeout=10_000)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def click(qtbot, window):
+    """click(name): a real mouse click on the window's button of that objectName, after
+    bringing its settings tab to the front."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QAbstractButton, QRadioButton
+
+    def click_button(name: str) -> None:
+        button = window.findChild(QAbstractButton, name)
+        assert button is not None, name
+        tabs = window.settings_tabs
+        for index in range(tabs.count()):
+            if tabs.widget(index).isAncestorOf(button):
+                tabs.setCurrentIndex(index)
+        qtbot.waitExposed(button)
+        # a radio button reacts on its indicator and label, not on the blank space beyond
+        pos = QPoint(8, button.height() // 2) if isinstance(button, QRadioButton) else button.rect().center()
+        qtbot.mouseClick(button, Qt.LeftButton, pos=pos)
+
+    return click_button
