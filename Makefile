@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e ".[dev]"
+	$(VPY) -m pip install --quiet -e ".[dev,package]"
 	touch $(STAMP)
 
 sysdeps:
@@ -32,7 +32,7 @@ sysdeps:
 	  fi; \
 	fi
 
-run: setup
+run: setup sysdeps
 	$(VPY) main.py
 
 test: setup sysdeps
@@ -40,6 +40,17 @@ test: setup sysdeps
 
 lint: setup
 	$(VPY) -m ruff check .
+
+# A one-folder bundle, dist/scratchnet/scratchnet, with MNIST, the icons and the licences inside.
+package: setup sysdeps
+	$(VPY) -m PyInstaller --noconfirm --clean --log-level WARN scratchnet.spec
+	QT_QPA_PLATFORM=offscreen dist/scratchnet/scratchnet --self-test
+
+# A single self-extracting file, dist/scratchnet-onefile/scratchnet.
+package-onefile: setup sysdeps
+	SCRATCHNET_ONEFILE=1 $(VPY) -m PyInstaller --noconfirm --clean --log-level WARN \
+	  --distpath dist/scratchnet-onefile scratchnet.spec
+	QT_QPA_PLATFORM=offscreen dist/scratchnet-onefile/scratchnet --self-test
 
 clean:
 	rm -rf build dist .pytest_cache
