@@ -43,6 +43,7 @@ from .runs import RunsPanel, write_curves_csv
 from .settings import NetworkSettings, RunSpec, TrainingSettings, network_from_model
 from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
+from .views import install_views
 from .worker import TrainingWorker
 
 REDRAW_MS = 100
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self._redraw_timer.start()
         self._set_running(False)
         self.resize(1280, 800)
+        install_views(self)
         self.load_dataset_async(self.training_panel.settings().dataset)
 
     # ------------------------------------------------------------------ layout
@@ -423,6 +425,11 @@ class MainWindow(QMainWindow):
             self.runs_panel.add_run(run)
             self._batch_ids.append(run.run_id)
             self._show_final(run)
+            if not math.isfinite(run.result["test_loss"]):
+                self.show_error(
+                    f"Run #{run.run_id}: the network's outputs on the test images are no longer finite "
+                    f"(test loss {run.result['test_loss']}). Lower the learning rate."
+                )
         if self._queue:
             self._start_next()
             return

@@ -1,0 +1,246 @@
+"""The drawing pad: draw a digit, see what the network sees and what it thinks.
+
+The canvas's ink goes through ``scratchnet.preprocess.prepare_drawing`` (the 28×28 preview is
+exactly that output) and then one forward pass of the current model. While a stroke is drawn the
+prediction follows at most every ``PREDICT_INTERVAL_MS``; on release it is updated at once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QEvent, QKeyCombination, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from scratchnet.network import Sequential
+from scratchnet.preprocess import MNIST_SIDE, prepare_drawing
+
+from .canvas import CANVAS_SIDE, DEFAULT_BRUSH, DrawingCanvas
+from .images import digit_pixmap
+from .probability_bars import ProbabilityBars
+
+PREDICT_INTERVAL_MS = 30
+PREVIEW_SIDE = 140
+NO_PREDICTION = "—"
+CLEAR_KEY = QKeySequence(Qt.Key_Escape)
+UNDO_KEY = QKeySequence(QKeySequence.Undo)
+
+
+class DrawingPad(QWidget):
+    """Signal ``digit_changed(object)``: the prepared (784,) input, or None for an empty canvas."""
+
+    digit_changed = Signal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("drawingPad")
+        self._model: Sequential | None = None
+        self._digit: np.ndarray | None = None
+        self._last_predict = 0.0
+        self._throttle = QTimer(self)
+        self._throttle.setSingleShot(True)
+        self._throttle.timeout.connect(self.update_prediction)
+
+        self.canvas = DrawingCanvas()
+        self.canvas.changed.connect(self._on_canvas_changed)
+        self.canvas.stroke_finished.connect(self.update_prediction)
+
+        self.brush_slider = QSlider(Qt.Horizontal)
+        self.brush_slider.setObjectName("brushSlider")
+        self.brush_slider.setRange(4, 40)
+        self.brush_slider.setValue(DEFAULT_BRUSH)
+        self.brush_slider.setToolTip("Brush width in canvas pixels (the canvas is 10× the network's 28×28).")
+        self.brush_slider.valueChanged.connect(self._on_brush)
+        self.brush_label = QLabel()
+        self._on_brush(DEFAULT_BRUSH)
+
+        self.clear_button = self._button("Clear", "clearButton", "Erase the canvas (Esc).", self.clear)
+        self.undo_button = self._button("Undo", "undoButton", "Remove the last stroke (Ctrl+Z).", self.undo)
+        self.save_button = self._button("Save as PNG…", "savePngButton", "Save the canvas as a 280×280 PNG.",
+                                        self.save_png_dialog)
+
+        self.preview = QLabel()
+        self.preview.setObjectName("drawingPreview")
+        self.preview.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
+        self.preview.setToolTip("The 28×28 image the network actually sees: the drawing boxed to 20×20 "
+                                "and centred by its centre of mass, like MNIST.")
+        self.prediction_label = QLabel(NO_PREDICTION)
+        self.prediction_label.setObjectName("predictionLabel")
+        font = QFont(self.prediction_label.font())
+        font.setPointSize(40)
+        font.setBold(True)
+        self.prediction_label.setFont(font)
+        self.prediction_label.setAlignment(Qt.AlignCenter)
+        self.prediction_label.setMinimumWidth(120)
+        self.note_label = QLabel()
+        self.note_label.setObjectName("drawingNote")
+        self.note_label.setWordWrap(True)
+        self.bars = ProbabilityBars([str(i) for i in range(10)])
+        self.bars.setObjectName("probabilityBars")
+        self._layout()
+        self._show(None, None)
+
+    def _layout(self) -> None:
+        tools = QHBoxLayout()
+        for widget in (self.clear_button, self.undo_button, self.save_button):
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        brush = QHBoxLayout()
+        brush.addWidget(QLabel("Brush"))
+        brush.addWidget(self.brush_slider, 1)
+        brush.addWidget(self.brush_label)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas)
+        left.addLayout(brush)
+        left.addLayout(tools)
+        left.addStretch(1)
+
+        seen = QGridLayout()
+        seen.addWidget(_caption("The network sees"), 0, 0)
+        seen.addWidget(_caption("Prediction"), 0, 1)
+        seen.addWidget(self.preview, 1, 0)
+        seen.addWidget(self.prediction_label, 1, 1)
+        right = QVBoxLayout()
+        right.addLayout(seen)
+        right.addWidget(_caption("Class probabilities"))
+        right.addWidget(self.bars)
+        right.addWidget(self.note_label)
+        right.addStretch(1)
+
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 12, 12, 12)
+        row.setSpacing(24)
+        row.addLayout(left)
+        row.addLayout(right, 1)
+
+    def _button(self, text: str, name: str, tip: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    # ------------------------------------------------------------------ public
+    def set_model(self, model: Sequential | None, class_names: list[str] | None = None) -> None:
+        """Predict with ``model`` from now on (None: no prediction), and re-predict at once."""
+        self._model = model
+        if class_names:
+            self.bars.set_labels(list(class_names))
+        self.update_prediction()
+
+    @property
+    def digit(self) -> np.ndarray | None:
+        """The last prepared input (784,), or None for an empty canvas."""
+        return None if self._digit is None else self._digit.copy()
+
+    @Slot()
+    def clear(self) -> None:
+        self.canvas.clear()
+        self.update_prediction()
+
+    @Slot()
+    def undo(self) -> None:
+        self.canvas.undo()
+        self.update_prediction()
+
+    def save_png(self, path: str) -> None:
+        self.canvas.save_png(path)
+
+    @Slot()
+    def save_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save drawing", "digit.png", "PNG images (*.png)")
+        if not path:
+            return
+        try:
+            self.save_png(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Save as PNG", str(exc))
+
+    @Slot()
+    def update_prediction(self) -> None:
+        """Prepare the canvas and run the model now; shows and emits the result."""
+        self._throttle.stop()
+        self._last_predict = time.perf_counter()
+        digit = prepare_drawing(self.canvas.ink())
+        probabilities = None
+        if digit is not None and self._model is not None and self._model.input_size == digit.size:
+            probabilities = self._model.predict_proba(digit[None, :])[0]
+        self._show(digit, probabilities)
+        self._digit = digit
+        self.digit_changed.emit(digit)
+
+    # ------------------------------------------------------------------ internals
+    def _show(self, digit: np.ndarray | None, probabilities: np.ndarray | None) -> None:
+        self.preview.setPixmap(digit_pixmap(np.zeros(MNIST_SIDE * MNIST_SIDE) if digit is None else digit,
+                                            PREVIEW_SIDE))
+        self.bars.set_probabilities(probabilities)
+        if probabilities is None:
+            self.prediction_label.setText(NO_PREDICTION)
+        else:
+            self.prediction_label.setText(self.bars.label(int(np.argmax(probabilities))))
+        if self._model is None:
+            self.note_label.setText("Train or open a model to see its prediction.")
+        elif self._model.input_size != MNIST_SIDE * MNIST_SIDE:
+            self.note_label.setText(f"This model expects {self._model.input_size} inputs, not a 28×28 drawing.")
+        elif digit is None:
+            self.note_label.setText("Draw a digit on the black canvas.")
+        else:
+            self.note_label.setText("")
+
+    @Slot()
+    def _on_canvas_changed(self) -> None:
+        waited_ms = (time.perf_counter() - self._last_predict) * 1000.0
+        if waited_ms >= PREDICT_INTERVAL_MS:
+            self.update_prediction()
+        elif not self._throttle.isActive():
+            self._throttle.start(max(1, int(PREDICT_INTERVAL_MS - waited_ms)))
+
+    @Slot(int)
+    def _on_brush(self, width: int) -> None:
+        self.canvas.brush_width = float(width)
+        self.brush_label.setText(f"{width} px")
+
+    # Esc and Ctrl+Z belong to the pad while it has focus, even though the window binds Esc to Stop.
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.ShortcutOverride and self._pad_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = self._pad_key(event)
+        if key == CLEAR_KEY:
+            self.clear()
+        elif key == UNDO_KEY:
+            self.undo()
+        else:
+            super().keyPressEvent(event)
+
+    @staticmethod
+    def _pad_key(event: QKeyEvent) -> QKeySequence | None:
+        pressed = QKeySequence(QKeyCombination(event.modifiers(), Qt.Key(event.key())))
+        for key in (CLEAR_KEY, UNDO_KEY):
+            if pressed.matches(key) == QKeySequence.ExactMatch:
+                return key
+        return None
+
+
+def _caption(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("color: #555; font-weight: bold;")
+    return label
+
+
+__all__ = ["CANVAS_SIDE", "PREDICT_INTERVAL_MS", "DrawingPad"]

@@ -1,0 +1,213 @@
+"""The misclassified test digits: a paged grid with class filters, sorting and a count.
+
+Each cell shows a digit with its true and predicted class and the confidence; a click opens
+``DigitDetail`` and emits ``digit_selected(index)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .digit_detail import DigitDetail
+from .images import digit_pixmap
+from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext
+
+COLUMNS = 10
+ROWS = 5
+PAGE_SIZE = COLUMNS * ROWS
+CELL_IMAGE = 56
+
+
+class MisclassifiedView(QWidget):
+    digit_selected = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("misclassifiedView")
+        self._context = ModelContext(None, None)
+        self._indices = np.zeros(0, np.int64)
+        self._page = 0
+        self.detail = DigitDetail(self)
+
+        self.true_combo = self._class_combo("trueFilter", "Show only digits of this true class.")
+        self.predicted_combo = self._class_combo("predictedFilter", "Show only digits predicted as this class.")
+        self.sort_combo = QComboBox()
+        self.sort_combo.setObjectName("sortCombo")
+        self.sort_combo.addItem("most confident first", SORT_BY_CONFIDENCE)
+        self.sort_combo.addItem("test-set order", SORT_BY_INDEX)
+        self.sort_combo.setToolTip("Most confidently wrong first, or in the order of the test set.")
+        self.sort_combo.currentIndexChanged.connect(self._on_filters)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("countLabel")
+        self.prev_button = QPushButton("◀ Previous")
+        self.prev_button.setObjectName("prevPageButton")
+        self.prev_button.clicked.connect(lambda: self.set_page(self._page - 1))
+        self.next_button = QPushButton("Next ▶")
+        self.next_button.setObjectName("nextPageButton")
+        self.next_button.clicked.connect(lambda: self.set_page(self._page + 1))
+        self.page_label = QLabel()
+        self.page_label.setObjectName("pageLabel")
+        self.cells = [self._cell(i) for i in range(PAGE_SIZE)]
+        self._layout()
+        self._show()
+
+    def _layout(self) -> None:
+        filters = QHBoxLayout()
+        for text, widget in (("True class", self.true_combo), ("Predicted", self.predicted_combo),
+                             ("Sort", self.sort_combo)):
+            filters.addWidget(QLabel(text))
+            filters.addWidget(widget)
+            filters.addSpacing(8)
+        filters.addStretch(1)
+        filters.addWidget(self.count_label)
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        for i, cell in enumerate(self.cells):
+            grid.addWidget(cell, i // COLUMNS, i % COLUMNS)
+        pages = QHBoxLayout()
+        pages.addStretch(1)
+        pages.addWidget(self.prev_button)
+        pages.addWidget(self.page_label)
+        pages.addWidget(self.next_button)
+        pages.addStretch(1)
+        column = QVBoxLayout(self)
+        column.addLayout(filters)
+        column.addLayout(grid)
+        column.addStretch(1)
+        column.addLayout(pages)
+
+    def _class_combo(self, name: str, tip: str) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(name)
+        combo.setToolTip(tip)
+        combo.addItem("any", None)
+        combo.currentIndexChanged.connect(self._on_filters)
+        return combo
+
+    def _cell(self, position: int) -> QToolButton:
+        cell = QToolButton()
+        cell.setObjectName(f"digitCell{position}")
+        cell.setToolButtonStyle(Qt.ToolButtonTextUnderIcon)
+        cell.setIconSize(QSize(CELL_IMAGE, CELL_IMAGE))
+        cell.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        cell.setAutoRaise(True)
+        cell.clicked.connect(lambda: self.open_detail(int(self.page_indices()[position])))
+        return cell
+
+    # ------------------------------------------------------------------ public
+    def set_context(self, context: ModelContext) -> None:
+        """Show the mistakes of ``context``'s model; filters are kept, the page too when possible."""
+        names = context.class_names
+        if names != self._context.class_names or self.true_combo.count() != len(names) + 1:
+            for combo in (self.true_combo, self.predicted_combo):
+                chosen = combo.currentData()
+                combo.blockSignals(True)
+                combo.clear()
+                combo.addItem("any", None)
+                for k, name in enumerate(names):
+                    combo.addItem(name, k)
+                combo.setCurrentIndex(combo.findData(chosen) if chosen is not None and chosen < len(names) else 0)
+                combo.blockSignals(False)
+        self._context = context
+        self._select(keep_page=True)
+
+    def set_filters(self, true_class: int | None, predicted_class: int | None) -> None:
+        for combo, value in ((self.true_combo, true_class), (self.predicted_combo, predicted_class)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(max(combo.findData(value), 0))
+            combo.blockSignals(False)
+        self._select(keep_page=False)
+
+    def filters(self) -> tuple[int | None, int | None]:
+        return self.true_combo.currentData(), self.predicted_combo.currentData()
+
+    def shown_indices(self) -> np.ndarray:
+        """Test-set indices of every mistake that passes the filters, in display order."""
+        return self._indices.copy()
+
+    def page_indices(self) -> np.ndarray:
+        return self._indices[self._page * PAGE_SIZE:(self._page + 1) * PAGE_SIZE]
+
+    @property
+    def page(self) -> int:
+        return self._page
+
+    @property
+    def page_count(self) -> int:
+        return max(1, math.ceil(len(self._indices) / PAGE_SIZE))
+
+    def set_page(self, page: int) -> None:
+        self._page = min(max(page, 0), self.page_count - 1)
+        self._show()
+
+    @Slot(int)
+    def open_detail(self, index: int) -> None:
+        predictions, dataset = self._context.predictions, self._context.dataset
+        self.detail.show_digit(index, dataset.x_test[index], int(predictions.true[index]),
+                               predictions.probabilities[index], self._context.class_names)
+        self.digit_selected.emit(index)
+
+    # ------------------------------------------------------------------ internals
+    @Slot()
+    def _on_filters(self) -> None:
+        self._select(keep_page=False)
+
+    def _select(self, keep_page: bool) -> None:
+        predictions = self._context.predictions
+        if predictions is None:
+            self._indices = np.zeros(0, np.int64)
+        else:
+            true_class, predicted_class = self.filters()
+            self._indices = predictions.wrong(true_class, predicted_class, self.sort_combo.currentData())
+        self.set_page(self._page if keep_page else 0)
+
+    def _show(self) -> None:
+        predictions, names = self._context.predictions, self._context.class_names
+        page = self.page_indices()
+        for position, cell in enumerate(self.cells):
+            if position >= len(page):
+                cell.setVisible(False)
+                continue
+            index = int(page[position])
+            true_class, predicted = int(predictions.true[index]), int(predictions.predicted[index])
+            confidence = float(predictions.confidence[index])
+            cell.setIcon(QIcon(digit_pixmap(self._context.dataset.x_test[index], CELL_IMAGE)))
+            cell.setText(f"{_short(names[true_class])}→{_short(names[predicted])} {100 * confidence:.0f}%")
+            cell.setToolTip(f"Test image #{index}: true {names[true_class]}, predicted {names[predicted]} "
+                            f"with {100 * confidence:.1f}% confidence. Click for details.")
+            cell.setVisible(True)
+        self.prev_button.setEnabled(self._page > 0)
+        self.next_button.setEnabled(self._page < self.page_count - 1)
+        self.page_label.setText(f"page {self._page + 1} of {self.page_count}")
+        self.count_label.setText(self._count_text())
+
+    def _count_text(self) -> str:
+        predictions = self._context.predictions
+        if predictions is None:
+            return "No model yet: train or open one." if self._context.model is None else \
+                "The model does not fit this data set."
+        wrong = int(np.count_nonzero(predictions.true != predictions.predicted))
+        text = f"{wrong:,} of {predictions.count:,} wrong"
+        if self.filters() != (None, None):
+            text = f"{len(self._indices):,} shown · " + text
+        return text
+
+
+def _short(name: str) -> str:
+    """A class name short enough for a cell caption."""
+    return name if len(name) <= 6 else name[:5] + "…"

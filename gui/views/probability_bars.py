@@ -1,0 +1,65 @@
+"""A compact horizontal bar chart of class probabilities, painted directly (cheap to update)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+BAR_COLOUR = QColor("#8fb4d9")
+TOP_COLOUR = QColor("#2f6db3")
+ROW_HEIGHT = 22
+
+
+class ProbabilityBars(QWidget):
+    """One labelled bar per class, the most probable one highlighted; empty when no
+    probabilities are set."""
+
+    def __init__(self, labels: list[str], parent=None) -> None:
+        super().__init__(parent)
+        self._labels = list(labels)
+        self._probabilities: np.ndarray | None = None
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        self.setMinimumWidth(220)
+        self.setFixedHeight(ROW_HEIGHT * len(self._labels) + 4)
+
+    def set_labels(self, labels: list[str]) -> None:
+        self._labels = list(labels)
+        self.setFixedHeight(ROW_HEIGHT * len(self._labels) + 4)
+        self.update()
+
+    def label(self, index: int) -> str:
+        return self._labels[index] if 0 <= index < len(self._labels) else str(index)
+
+    def set_probabilities(self, probabilities: np.ndarray | None) -> None:
+        """``probabilities``: (C,) summing to 1, or None to clear the bars."""
+        self._probabilities = None if probabilities is None else np.asarray(probabilities, np.float64).copy()
+        self.update()
+
+    def probabilities(self) -> np.ndarray | None:
+        return None if self._probabilities is None else self._probabilities.copy()
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, self.height())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        metrics = painter.fontMetrics()
+        label_width = max((metrics.horizontalAdvance(label) for label in self._labels), default=0) + 10
+        percent_width = metrics.horizontalAdvance("100.0%") + 8
+        bar_space = max(self.width() - label_width - percent_width, 10)
+        top = None if self._probabilities is None else int(np.argmax(self._probabilities))
+        for row, label in enumerate(self._labels):
+            y = 2 + row * ROW_HEIGHT
+            painter.setPen(self.palette().windowText().color())
+            painter.drawText(QRectF(0, y, label_width - 6, ROW_HEIGHT), Qt.AlignRight | Qt.AlignVCenter, label)
+            painter.fillRect(QRectF(label_width, y + 3, bar_space, ROW_HEIGHT - 6), QColor("#eeeeee"))
+            if self._probabilities is None or row >= len(self._probabilities):
+                continue
+            p = float(self._probabilities[row])
+            painter.fillRect(QRectF(label_width, y + 3, bar_space * p, ROW_HEIGHT - 6),
+                             TOP_COLOUR if row == top else BAR_COLOUR)
+            painter.drawText(QRectF(label_width + bar_space + 4, y, percent_width, ROW_HEIGHT),
+                             Qt.AlignLeft | Qt.AlignVCenter, f"{100 * p:.1f}%")
+        painter.end()

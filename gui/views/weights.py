@@ -1,0 +1,312 @@
+"""Inside the network: first-layer weights as images, weight and gradient histograms, dead ReLU
+units, and the activations of every layer for one digit.
+
+The tiles use a diverging colour map centred on zero (blue negative, white zero, red positive),
+with one scale for the whole layer so pages can be compared.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .images import digit_pixmap
+from .network_stats import batch_stats, layer_outputs
+from .predictions import ModelContext
+
+TILES_PER_PAGE = 256
+TILE_SIDE = 28
+GAP_RGBA = (70, 70, 70, 255)
+STATS_BATCH = 1000
+HISTOGRAM_BINS = 60
+LAYER_PENS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+SOURCE_DRAWING = "drawing"
+SOURCE_TEST = "test"
+
+
+def weight_scale(weights: np.ndarray) -> float:
+    """The colour scale's half-range: the 99.5th percentile of |W| (a few outliers would wash
+    out every other tile), never 0."""
+    return float(np.percentile(np.abs(weights), 99.5)) or 1.0
+
+
+def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float) -> np.ndarray:
+    """Units ``start`` .. ``start + count - 1`` of ``weights`` (784, units) as 28×28 tiles in a
+    near-square grid with 1-pixel grey gaps. Returns (H, W, 4) uint8 RGBA, diverging colours
+    with white at zero and full colour at ±``scale``."""
+    columns = max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / columns))
+    step = TILE_SIDE + 1
+    lut = pg.colormap.get("CET-D1").getLookupTable(nPts=256, mode="byte", alpha=True)
+    mosaic = np.empty((rows * step + 1, columns * step + 1, 4), np.uint8)
+    mosaic[:] = GAP_RGBA
+    block = weights[:, start:start + count].T.reshape(count, TILE_SIDE, TILE_SIDE)
+    codes = np.clip((block / scale + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    for k in range(count):
+        r, c = divmod(k, columns)
+        mosaic[1 + r * step:1 + r * step + TILE_SIDE, 1 + c * step:1 + c * step + TILE_SIDE] = lut[codes[k]]
+    return mosaic
+
+
+class WeightsView(QWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("weightsView")
+        self._context = ModelContext(None, None)
+        self._tile_page = 0
+        self._drawn_digit: np.ndarray | None = None
+        self._activations_dirty = False
+        self.stats = None
+
+        self.tiles_widget = pg.GraphicsLayoutWidget()
+        self.tiles_widget.setObjectName("weightTiles")
+        self.tiles_box = self.tiles_widget.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.tiles_image = pg.ImageItem(axisOrder="row-major")
+        self.tiles_box.addItem(self.tiles_image)
+        self.tiles_label = QLabel()
+        self.tiles_label.setObjectName("tilesLabel")
+        self.tiles_label.setWordWrap(True)
+        self.tiles_prev = self._button("◀", "tilesPrevButton", "Previous page of hidden units.",
+                                       lambda: self.set_tile_page(self._tile_page - 1))
+        self.tiles_next = self._button("▶", "tilesNextButton", "Next page of hidden units.",
+                                       lambda: self.set_tile_page(self._tile_page + 1))
+
+        self.weight_plot = self._histogram_plot("weightHistogram", "Weights (per layer)", "weight")
+        self.gradient_plot = self._histogram_plot(
+            "gradientHistogram", f"Gradients on {STATS_BATCH:,} test images", "dL/dW")
+        self.dead_label = QLabel()
+        self.dead_label.setObjectName("deadUnitsLabel")
+        self.dead_label.setWordWrap(True)
+
+        self.source_combo = QComboBox()
+        self.source_combo.setObjectName("activationSource")
+        self.source_combo.addItem("the drawing pad's digit", SOURCE_DRAWING)
+        self.source_combo.addItem("test image #", SOURCE_TEST)
+        self.source_combo.setToolTip("Whose activations to show.")
+        self.source_combo.currentIndexChanged.connect(self.refresh_activations)
+        self.test_spin = QSpinBox()
+        self.test_spin.setObjectName("testDigitSpin")
+        self.test_spin.setRange(0, 0)
+        self.test_spin.setToolTip("Index of the test image (clicking a misclassified digit selects it too).")
+        self.test_spin.valueChanged.connect(self._on_test_index)
+        self.input_label = QLabel()
+        self.input_label.setFixedSize(84, 84)
+        self.activation_note = QLabel()
+        self.activation_note.setObjectName("activationNote")
+        self.activations_widget = pg.GraphicsLayoutWidget()
+        self.activations_widget.setObjectName("activationPlots")
+        self._activation_bars: list[pg.BarGraphItem] = []
+        self._layout()
+        self.set_context(self._context)
+
+    def _layout(self) -> None:
+        tiles = QGroupBox("First layer: one 28×28 tile per hidden unit (blue < 0 < red)")
+        tiles_column = QVBoxLayout(tiles)
+        tiles_column.addWidget(self.tiles_widget, 1)
+        pager = QHBoxLayout()
+        pager.addWidget(self.tiles_prev)
+        pager.addWidget(self.tiles_label, 1)
+        pager.addWidget(self.tiles_next)
+        tiles_column.addLayout(pager)
+
+        histograms = QGroupBox("Weights, gradients and dead units")
+        histogram_column = QVBoxLayout(histograms)
+        histogram_column.addWidget(self.weight_plot, 1)
+        histogram_column.addWidget(self.gradient_plot, 1)
+        histogram_column.addWidget(self.dead_label)
+
+        activations = QGroupBox("Activations of each layer")
+        activation_column = QVBoxLayout(activations)
+        source = QHBoxLayout()
+        source.addWidget(QLabel("Show"))
+        source.addWidget(self.source_combo)
+        source.addWidget(self.test_spin)
+        source.addWidget(self.activation_note, 1)
+        activation_column.addLayout(source)
+        row = QHBoxLayout()
+        row.addWidget(self.input_label, 0, Qt.AlignTop)
+        row.addWidget(self.activations_widget, 1)
+        activation_column.addLayout(row, 1)
+
+        grid = QGridLayout(self)
+        grid.addWidget(tiles, 0, 0)
+        grid.addWidget(histograms, 0, 1)
+        grid.addWidget(activations, 1, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+
+    @staticmethod
+    def _button(text: str, name: str, tip: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        button.setFixedWidth(36)
+        button.clicked.connect(slot)
+        return button
+
+    @staticmethod
+    def _histogram_plot(name: str, title: str, x_label: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(background="w")
+        plot.setObjectName(name)
+        plot.setTitle(title, color="#333", size="10pt")
+        plot.setLabel("bottom", x_label)
+        plot.setLabel("left", "density")
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        return plot
+
+    # ------------------------------------------------------------------ public
+    @property
+    def first_layer_units(self) -> int:
+        model = self._context.model
+        return 0 if model is None else model.dense_layers[0].out_features
+
+    @property
+    def tile_page_count(self) -> int:
+        return max(1, math.ceil(self.first_layer_units / TILES_PER_PAGE))
+
+    @property
+    def tile_page(self) -> int:
+        return self._tile_page
+
+    def set_context(self, context: ModelContext) -> None:
+        self._context = context
+        dataset = context.dataset
+        if dataset is not None:
+            self.test_spin.setMaximum(len(dataset.y_test) - 1)
+        if context.usable:
+            count = min(STATS_BATCH, len(dataset.y_test))
+            self.stats = batch_stats(context.model, dataset.x_test[:count], dataset.y_test[:count])
+        else:
+            self.stats = None
+        self.set_tile_page(self._tile_page)
+        self._show_histograms()
+        self.refresh_activations()
+
+    def set_tile_page(self, page: int) -> None:
+        self._tile_page = min(max(page, 0), self.tile_page_count - 1)
+        self.tiles_prev.setEnabled(self._tile_page > 0)
+        self.tiles_next.setEnabled(self._tile_page < self.tile_page_count - 1)
+        model = self._context.model
+        if model is None or model.input_size != TILE_SIDE * TILE_SIDE:
+            self.tiles_image.clear()
+            self.tiles_label.setText("No model yet." if model is None else "The inputs are not 28×28 images.")
+            return
+        weights = model.dense_layers[0].params["W"]
+        start = self._tile_page * TILES_PER_PAGE
+        count = min(TILES_PER_PAGE, weights.shape[1] - start)
+        scale = weight_scale(weights)
+        self.tiles_image.setImage(tile_mosaic(weights, start, count, scale), autoLevels=False, levels=(0, 255))
+        self.tiles_box.autoRange(padding=0.01)
+        self.tiles_label.setText(f"units {start + 1}–{start + count} of {weights.shape[1]}, "
+                                 f"colour scale ±{scale:.3g}")
+
+    @Slot(object)
+    def set_drawn_digit(self, digit: np.ndarray | None) -> None:
+        """The drawing pad's prepared input (784,) or None."""
+        self._drawn_digit = digit
+        if self.source_combo.currentData() == SOURCE_DRAWING:
+            self.refresh_activations()
+
+    @Slot(int)
+    def select_test_digit(self, index: int) -> None:
+        self.test_spin.setValue(index)
+        self.source_combo.setCurrentIndex(self.source_combo.findData(SOURCE_TEST))
+
+    @Slot()
+    def refresh_activations(self) -> None:
+        if not self.isVisible():
+            self._activations_dirty = True
+            return
+        self._activations_dirty = False
+        digit = self.current_input()
+        if digit is not None:
+            self.input_label.setPixmap(digit_pixmap(digit, 84))
+        else:
+            self.input_label.clear()
+        if not self._context.usable or digit is None:
+            self._show_activations([])
+            self.activation_note.setText("No model yet." if self._context.model is None else
+                                         "Nothing drawn on the pad yet." if digit is None else
+                                         "The model does not fit this data set.")
+            return
+        self.activation_note.setText("")
+        self._show_activations(layer_outputs(self._context.model, digit))
+
+    def current_input(self) -> np.ndarray | None:
+        """The (784,) input whose activations are shown, or None."""
+        if self.source_combo.currentData() == SOURCE_DRAWING:
+            return self._drawn_digit
+        dataset = self._context.dataset
+        return None if dataset is None else dataset.x_test[self.test_spin.value()]
+
+    def activation_values(self) -> list[np.ndarray]:
+        """The heights of the activation bars, one (units,) array per layer."""
+        return [bars.opts["height"].copy() for bars in self._activation_bars]
+
+    # ------------------------------------------------------------------ internals
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._activations_dirty:
+            self.refresh_activations()
+
+    @Slot(int)
+    def _on_test_index(self, _index: int) -> None:
+        if self.source_combo.currentData() == SOURCE_TEST:
+            self.refresh_activations()
+
+    def _show_histograms(self) -> None:
+        for plot in (self.weight_plot, self.gradient_plot):
+            plot.clear()
+            if plot.plotItem.legend is None:
+                plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            plot.plotItem.legend.clear()
+        if self.stats is None:
+            self.dead_label.setText("")
+            return
+        for plot, arrays in ((self.weight_plot, self.stats.weights), (self.gradient_plot, self.stats.weight_gradients)):
+            for k, (name, values) in enumerate(arrays.items()):
+                density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
+                plot.plot(edges, density, stepMode="center", name=name,
+                          pen=pg.mkPen(LAYER_PENS[k % len(LAYER_PENS)], width=2))
+        if self.stats.dead:
+            parts = [f"{d.name}: {d.dead} dead ({100 * d.fraction:.1f}%)" for d in self.stats.dead]
+            self.dead_label.setText(f"Dead ReLU units (0 for all {STATS_BATCH:,} test images): " + "; ".join(parts))
+        else:
+            self.dead_label.setText("No ReLU layers, so no dead units.")
+
+    def _show_activations(self, outputs) -> None:
+        names = [output.name for output in outputs]
+        if names != [item.titleLabel.text for item in self._activation_plots()]:
+            self.activations_widget.clear()
+            self._activation_bars = []
+            for output in outputs:
+                plot = self.activations_widget.addPlot(title=output.name)
+                plot.setMouseEnabled(x=False, y=False)
+                plot.hideButtons()
+                bars = pg.BarGraphItem(x=np.arange(output.values.shape[1]), height=output.values[0],
+                                       width=0.8, brush="#2f6db3", pen=None)
+                plot.addItem(bars)
+                self._activation_bars.append(bars)
+        for bars, output in zip(self._activation_bars, outputs):
+            bars.setOpts(height=output.values[0])
+
+    def _activation_plots(self) -> list[pg.PlotItem]:
+        layout = self.activations_widget.ci
+        return [layout.getItem(0, col) for col in range(len(self._activation_bars))]
