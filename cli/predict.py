@@ -75,6 +75,7 @@ def read_grey_image(path: Path) -> np.ndarray:
     if path.is_dir():
         raise PredictError(f"{path.name}: is a folder, not an image")
     reader = QImageReader(str(path))
+    reader.setAutoTransform(True)  # a phone photo's EXIF orientation
     image = reader.read()
     if image.isNull():
         raise PredictError(f"{path.name}: cannot read the image ({reader.errorString()})")
