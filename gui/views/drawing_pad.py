@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QEvent, QKeyCombination, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -34,8 +34,6 @@ from .probability_bars import ProbabilityBars
 PREDICT_INTERVAL_MS = 30
 PREVIEW_SIDE = 140
 NO_PREDICTION = "—"
-CLEAR_KEY = QKeySequence(Qt.Key_Escape)
-UNDO_KEY = QKeySequence(QKeySequence.Undo)
 
 
 class DrawingPad(QWidget):
@@ -83,12 +81,13 @@ class DrawingPad(QWidget):
         font.setBold(True)
         self.prediction_label.setFont(font)
         self.prediction_label.setAlignment(Qt.AlignCenter)
-        self.prediction_label.setMinimumWidth(120)
+        self.prediction_label.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
         self.note_label = QLabel()
         self.note_label.setObjectName("drawingNote")
         self.note_label.setWordWrap(True)
         self.bars = ProbabilityBars([str(i) for i in range(10)])
         self.bars.setObjectName("probabilityBars")
+        self.bars.setMaximumWidth(460)
         self._layout()
         self._show(None, None)
 
@@ -112,6 +111,7 @@ class DrawingPad(QWidget):
         seen.addWidget(_caption("Prediction"), 0, 1)
         seen.addWidget(self.preview, 1, 0)
         seen.addWidget(self.prediction_label, 1, 1)
+        seen.setColumnStretch(2, 1)
         right = QVBoxLayout()
         right.addLayout(seen)
         right.addWidget(_caption("Class probabilities"))
@@ -214,27 +214,26 @@ class DrawingPad(QWidget):
 
     # Esc and Ctrl+Z belong to the pad while it has focus, even though the window binds Esc to Stop.
     def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.ShortcutOverride and self._pad_key(event):
+        if event.type() == QEvent.ShortcutOverride and _pad_action(event) is not None:
             event.accept()
             return True
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = self._pad_key(event)
-        if key == CLEAR_KEY:
-            self.clear()
-        elif key == UNDO_KEY:
-            self.undo()
-        else:
+        action = _pad_action(event)
+        if action is None:
             super().keyPressEvent(event)
+        else:
+            getattr(self, action)()
 
-    @staticmethod
-    def _pad_key(event: QKeyEvent) -> QKeySequence | None:
-        pressed = QKeySequence(QKeyCombination(event.modifiers(), Qt.Key(event.key())))
-        for key in (CLEAR_KEY, UNDO_KEY):
-            if pressed.matches(key) == QKeySequence.ExactMatch:
-                return key
-        return None
+
+def _pad_action(event: QKeyEvent) -> str | None:
+    """"clear" for Esc, "undo" for the platform's undo key (Ctrl+Z), else None."""
+    if event.key() == Qt.Key_Escape and event.modifiers() == Qt.NoModifier:
+        return "clear"
+    if event.matches(QKeySequence.Undo):
+        return "undo"
+    return None
 
 
 def _caption(text: str) -> QLabel:

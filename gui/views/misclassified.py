@@ -56,9 +56,11 @@ class MisclassifiedView(QWidget):
         self.count_label.setObjectName("countLabel")
         self.prev_button = QPushButton("◀ Previous")
         self.prev_button.setObjectName("prevPageButton")
+        self.prev_button.setToolTip("The previous page of mistakes.")
         self.prev_button.clicked.connect(lambda: self.set_page(self._page - 1))
         self.next_button = QPushButton("Next ▶")
         self.next_button.setObjectName("nextPageButton")
+        self.next_button.setToolTip("The next page of mistakes.")
         self.next_button.clicked.connect(lambda: self.set_page(self._page + 1))
         self.page_label = QLabel()
         self.page_label.setObjectName("pageLabel")
@@ -106,6 +108,7 @@ class MisclassifiedView(QWidget):
         cell.setIconSize(QSize(CELL_IMAGE, CELL_IMAGE))
         cell.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         cell.setAutoRaise(True)
+        cell.setToolTip("A misclassified test digit: true → predicted class and confidence. Click for details.")
         cell.clicked.connect(lambda: self.open_detail(int(self.page_indices()[position])))
         return cell
 

@@ -73,6 +73,7 @@ class WeightsView(QWidget):
         self.stats = None
 
         self.tiles_widget = pg.GraphicsLayoutWidget()
+        self.tiles_widget.setBackground("w")
         self.tiles_widget.setObjectName("weightTiles")
         self.tiles_box = self.tiles_widget.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.tiles_image = pg.ImageItem(axisOrder="row-major")
@@ -87,7 +88,7 @@ class WeightsView(QWidget):
 
         self.weight_plot = self._histogram_plot("weightHistogram", "Weights (per layer)", "weight")
         self.gradient_plot = self._histogram_plot(
-            "gradientHistogram", f"Gradients on {STATS_BATCH:,} test images", "dL/dW")
+            "gradientHistogram", f"Gradient sizes on {STATS_BATCH:,} test images", "log10 |dL/dW|")
         self.dead_label = QLabel()
         self.dead_label.setObjectName("deadUnitsLabel")
         self.dead_label.setWordWrap(True)
@@ -97,17 +98,20 @@ class WeightsView(QWidget):
         self.source_combo.addItem("the drawing pad's digit", SOURCE_DRAWING)
         self.source_combo.addItem("test image #", SOURCE_TEST)
         self.source_combo.setToolTip("Whose activations to show.")
-        self.source_combo.currentIndexChanged.connect(self.refresh_activations)
+        self.source_combo.currentIndexChanged.connect(self._on_source)
         self.test_spin = QSpinBox()
         self.test_spin.setObjectName("testDigitSpin")
         self.test_spin.setRange(0, 0)
         self.test_spin.setToolTip("Index of the test image (clicking a misclassified digit selects it too).")
         self.test_spin.valueChanged.connect(self._on_test_index)
+        self.test_spin.setEnabled(False)
         self.input_label = QLabel()
         self.input_label.setFixedSize(84, 84)
         self.activation_note = QLabel()
         self.activation_note.setObjectName("activationNote")
         self.activations_widget = pg.GraphicsLayoutWidget()
+        self.activations_widget.setBackground("w")
+        self.activations_widget.setMinimumHeight(180)
         self.activations_widget.setObjectName("activationPlots")
         self._activation_bars: list[pg.BarGraphItem] = []
         self._layout()
@@ -148,8 +152,8 @@ class WeightsView(QWidget):
         grid.addWidget(activations, 1, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
 
     @staticmethod
     def _button(text: str, name: str, tip: str, slot) -> QPushButton:
@@ -266,6 +270,11 @@ class WeightsView(QWidget):
         if self._activations_dirty:
             self.refresh_activations()
 
+    @Slot()
+    def _on_source(self) -> None:
+        self.test_spin.setEnabled(self.source_combo.currentData() == SOURCE_TEST)
+        self.refresh_activations()
+
     @Slot(int)
     def _on_test_index(self, _index: int) -> None:
         if self.source_combo.currentData() == SOURCE_TEST:
@@ -282,6 +291,10 @@ class WeightsView(QWidget):
             return
         for plot, arrays in ((self.weight_plot, self.stats.weights), (self.gradient_plot, self.stats.weight_gradients)):
             for k, (name, values) in enumerate(arrays.items()):
+                if plot is self.gradient_plot:  # magnitudes span decades: compare them on a log scale
+                    values = np.log10(np.abs(values[values != 0]))
+                if values.size == 0:
+                    continue
                 density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
                 plot.plot(edges, density, stepMode="center", name=name,
                           pen=pg.mkPen(LAYER_PENS[k % len(LAYER_PENS)], width=2))
