@@ -45,8 +45,9 @@ def main(argv: list[str]) -> int:
             break
     from scratchnet import __version__
 
-    report = {"event": "self-test", "ok": failed is None, "version": __version__, "frozen": bool(getattr(sys, "frozen", False)),
-              "seconds": round(time.perf_counter() - started, 3), "checks": results}
+    report = {"event": "self-test", "ok": failed is None, "version": __version__,
+              "frozen": bool(getattr(sys, "frozen", False)), "seconds": round(time.perf_counter() - started, 3),
+              "checks": results}
     print(json.dumps(report), flush=True)
     if failed is not None:
         sys.stderr.write(f"self-test failed at the '{failed}' check: {results[-1]['detail']}\n")

@@ -6,6 +6,7 @@ final ``{"event": "done", ...}`` line on stdout.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchnet.augment import Augmenter
 from scratchnet.data import DATASET_NAMES, load_dataset
 from scratchnet.download import download_dataset
 from scratchnet.errors import ScratchnetError, TrainingDiverged
@@ -21,6 +23,7 @@ from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
 from scratchnet.network import mlp
 from scratchnet.optimizers import OPTIMIZER_NAMES, make_optimizer
+from scratchnet.presets import PRESETS
 from scratchnet.schedules import SCHEDULES
 from scratchnet.serialization import save_model
 from scratchnet.training import DESCENTS, TrainConfig, train
@@ -40,9 +43,12 @@ EPOCH_KEYS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "second
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="scratchnet train", description="Train a from-scratch NumPy network on MNIST-style data.")
+    p.add_argument("--preset", choices=list(PRESETS), default=None,
+                   help="start every training option from this preset; flags given explicitly still win")
     p.add_argument("--dataset", default="mnist", help="mnist (bundled), fashion-mnist, or a folder of IDX files")
     p.add_argument("--download", action="store_true", help="download fashion-mnist into the cache first if needed")
-    p.add_argument("--hidden", type=widths, default=[128], help="hidden widths, e.g. 128 or 256,128; 'none' for softmax regression")
+    p.add_argument("--hidden", type=widths, default=[128],
+                   help="hidden widths, e.g. 128 or 256,128; 'none' for softmax regression")
     p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
     p.add_argument("--init", choices=list(INITIALIZERS), default="he")
     p.add_argument("--descent", choices=list(DESCENTS), default="mini", help="full batch, mini-batch or one-sample SGD")
@@ -54,6 +60,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--dropout", type=unit_interval, default=0.0)
     p.add_argument("--schedule", choices=list(SCHEDULES), default="constant")
     p.add_argument("--epochs", type=positive_int, default=5)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
+                   help="randomly shift, rotate and scale each mini-batch's images")
     p.add_argument("--train-size", type=positive_int, default=None, help="train on the first N images")
     p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--save", type=Path, default=None, help="write the trained model to this .npz")
@@ -61,12 +69,22 @@ def build_parser() -> ArgumentParser:
     return p
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse argv; with ``--preset NAME`` the preset's fields become the defaults of their options."""
+    parser = build_parser()
+    known, _ = parser.parse_known_args(argv)
+    if known.preset is not None:
+        parser.set_defaults(**PRESETS[known.preset].option_defaults())
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.descent != "mini" and "--batch-size" in " ".join(argv):
         _note(f"--batch-size applies to mini-batch only; {args.descent} descent ignores it")
     if args.dataset not in DATASET_NAMES and not Path(args.dataset).is_dir():
-        return _usage_error(f"unknown dataset {args.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
+        return _usage_error(
+            f"unknown dataset {args.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
     if args.save is not None and not args.save.parent.exists():
         return _usage_error(f"cannot save to {args.save}: folder {args.save.parent} does not exist")
     try:
@@ -97,7 +115,8 @@ def main(argv: list[str]) -> int:
         # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
             for log in train(model, optimizer, dataset.x_train, dataset.y_train, config,
-                             x_test=dataset.x_test, y_test=dataset.y_test):
+                             x_test=dataset.x_test, y_test=dataset.y_test,
+                             augment=Augmenter() if args.augment else None):
                 report.log(log)
     except TrainingDiverged as exc:
         _save(args.save, model, dataset, args, note="last finite weights after divergence")

@@ -60,7 +60,10 @@ def check_gradients(
 
     targets = dict(model.parameters())
     targets["input"] = x
-    return {name: relative_error(analytic[name], numeric_gradient(total_loss, array, eps)) for name, array in targets.items()}
+    return {
+        name: relative_error(analytic[name], numeric_gradient(total_loss, array, eps))
+        for name, array in targets.items()
+    }
 
 
 def check_layer_gradients(layer: Layer, x: np.ndarray, eps: float = 1e-6, seed: int = 0) -> dict[str, float]:
@@ -78,4 +81,6 @@ def check_layer_gradients(layer: Layer, x: np.ndarray, eps: float = 1e-6, seed: 
     scalar()
     analytic = {"input": layer.backward(r).copy(), **{k: g.copy() for k, g in layer.grads.items()}}
     targets = {"input": x, **layer.params}
-    return {name: relative_error(analytic[name], numeric_gradient(scalar, array, eps)) for name, array in targets.items()}
+    return {
+        name: relative_error(analytic[name], numeric_gradient(scalar, array, eps)) for name, array in targets.items()
+    }

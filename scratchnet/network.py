@@ -63,7 +63,8 @@ class Sequential:
         missing = sorted(set(params) - set(state))
         extra = sorted(set(state) - set(params))
         if missing:
-            raise KeyError(f"state dict is missing {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise KeyError(f"state dict is missing {missing[0]!r}{more}")
         if extra:
             raise KeyError(f"state dict has unexpected key {extra[0]!r}")
         for name, target in params.items():

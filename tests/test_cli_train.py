@@ -61,7 +61,8 @@ class TestInvalidArguments:
 
 
 def test_corrupt_data_folder_exits_1_with_a_message(capsys, tmp_path):
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    for name in names:
         (tmp_path / name).write_bytes(b"\x00\x00\x08\x03garbage")
     code, out, err = _train(capsys, "--dataset", str(tmp_path))
     assert code == 1

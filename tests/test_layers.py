@@ -90,7 +90,8 @@ def test_dropout_is_identity_at_inference_and_scales_in_training():
 def test_dense_initialisations_have_the_documented_scale():
     rng = np.random.default_rng(0)
     fan_in, fan_out = 784, 256
-    stds = {init: Dense(fan_in, fan_out, init=init, rng=rng).params["W"].std() for init in ("he", "xavier", "lecun", "normal")}
+    inits = ("he", "xavier", "lecun", "normal")
+    stds = {init: Dense(fan_in, fan_out, init=init, rng=rng).params["W"].std() for init in inits}
     assert stds["he"] == pytest.approx(np.sqrt(2 / fan_in), rel=0.02)
     assert stds["xavier"] == pytest.approx(np.sqrt(2 / (fan_in + fan_out)), rel=0.02)
     assert stds["lecun"] == pytest.approx(np.sqrt(1 / fan_in), rel=0.02)

@@ -33,7 +33,8 @@ def _run(descent, epochs=3, optimizer=None, seed=0, control=None, **kw):
 
 @pytest.mark.parametrize("descent,updates", [("full", 1), ("mini", 16), ("sgd", 500)])
 def test_each_descent_learns_and_counts_updates(descent, updates):
-    model, logs = _run(descent, optimizer=Adam(0.05) if descent == "full" else None, epochs=5 if descent == "full" else 3)
+    full = descent == "full"
+    model, logs = _run(descent, optimizer=Adam(0.05) if full else None, epochs=5 if full else 3)
     start = logs[0]
     assert start["event"] == "start" and start["updates_per_epoch"] == updates
     epochs = [log for log in logs if log["event"] == "epoch"]
@@ -90,7 +91,8 @@ def test_full_batch_chunked_gradient_equals_one_shot():
     updates = []
     for chunk in (len(x), 64, 37):
         model = mlp(20, [16], 3, rng=np.random.default_rng(0), dtype=np.float64)
-        list(train(model, SGD(0.5), x.astype(np.float64), y, TrainConfig(descent="full", epochs=1, full_batch_chunk=chunk)))
+        config = TrainConfig(descent="full", epochs=1, full_batch_chunk=chunk)
+        list(train(model, SGD(0.5), x.astype(np.float64), y, config))
         updates.append(model.state_dict())
     for other in updates[1:]:
         for name in updates[0]:
@@ -118,7 +120,8 @@ def test_stop_mid_full_batch_step_leaves_weights_untouched():
     x, y = _toy()
     model = mlp(20, [16], 3, rng=np.random.default_rng(0))
     before = model.state_dict()
-    logs = list(train(model, SGD(0.1), x, y, TrainConfig(descent="full", epochs=2, full_batch_chunk=50), control=control))
+    config = TrainConfig(descent="full", epochs=2, full_batch_chunk=50)
+    logs = list(train(model, SGD(0.1), x, y, config, control=control))
     assert logs[-1]["stopped"] and logs[-1]["update"] == 0
     for name, value in model.parameters().items():
         np.testing.assert_array_equal(value, before[name])
@@ -132,8 +135,8 @@ def test_pause_step_and_resume_from_another_thread():
     logs = []
 
     def consume():
-        for log in train(model, SGD(0.1), x, y, TrainConfig(epochs=1, batch_size=10, log_interval=0.0), control=control):
-            logs.append(log)
+        config = TrainConfig(epochs=1, batch_size=10, log_interval=0.0)
+        logs.extend(train(model, SGD(0.1), x, y, config, control=control))
 
     worker = threading.Thread(target=consume)
     worker.start()
@@ -189,7 +192,10 @@ def test_batch_larger_than_the_training_set_is_clamped_and_said():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"descent": "half"}, {"batch_size": 0}, {"epochs": -1}, {"seed": -2}, {"schedule": "warm"}, {"log_interval": math.nan}],
+    [
+        {"descent": "half"}, {"batch_size": 0}, {"epochs": -1}, {"seed": -2}, {"schedule": "warm"},
+        {"log_interval": math.nan},
+    ],
 )
 def test_bad_config_raises(kwargs):
     with pytest.raises(ValueError):
