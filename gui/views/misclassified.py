@@ -65,6 +65,7 @@ class MisclassifiedView(QWidget):
         self.page_label = QLabel()
         self.page_label.setObjectName("pageLabel")
         self.cells = [self._cell(i) for i in range(PAGE_SIZE)]
+        self._set_class_names(self._context.class_names)
         self._layout()
         self._show()
 
@@ -115,19 +116,23 @@ class MisclassifiedView(QWidget):
     # ------------------------------------------------------------------ public
     def set_context(self, context: ModelContext) -> None:
         """Show the mistakes of ``context``'s model; filters are kept, the page too when possible."""
-        names = context.class_names
-        if names != self._context.class_names or self.true_combo.count() != len(names) + 1:
-            for combo in (self.true_combo, self.predicted_combo):
-                chosen = combo.currentData()
-                combo.blockSignals(True)
-                combo.clear()
-                combo.addItem("any", None)
-                for k, name in enumerate(names):
-                    combo.addItem(name, k)
-                combo.setCurrentIndex(combo.findData(chosen) if chosen is not None and chosen < len(names) else 0)
-                combo.blockSignals(False)
+        self._set_class_names(context.class_names)
         self._context = context
         self._select(keep_page=True)
+
+    def _set_class_names(self, names: list[str]) -> None:
+        """Fill both filter combos with ``names``, keeping the chosen classes where they still exist."""
+        if [self.true_combo.itemText(i) for i in range(1, self.true_combo.count())] == names:
+            return
+        for combo in (self.true_combo, self.predicted_combo):
+            chosen = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem("any", None)
+            for k, name in enumerate(names):
+                combo.addItem(name, k)
+            combo.setCurrentIndex(max(combo.findData(chosen), 0) if chosen is not None else 0)
+            combo.blockSignals(False)
 
     def set_filters(self, true_class: int | None, predicted_class: int | None) -> None:
         for combo, value in ((self.true_combo, true_class), (self.predicted_combo, predicted_class)):

@@ -83,7 +83,7 @@ def batch_stats(model: Sequential, x: np.ndarray, y: np.ndarray) -> BatchStats:
     copy.backward(loss.backward())
     names = dense_names(copy)
     return BatchStats(
-        weights={name: d.params["W"].copy() for name, d in zip(names, model.dense_layers)},
-        weight_gradients={name: d.grads["W"].copy() for name, d in zip(names, copy.dense_layers)},
+        weights={name: d.params["W"].copy() for name, d in zip(names, model.dense_layers, strict=True)},
+        weight_gradients={name: d.grads["W"].copy() for name, d in zip(names, copy.dense_layers, strict=True)},
         dead=dead,
     )

@@ -230,6 +230,8 @@ class WeightsView(QWidget):
 
     @Slot(int)
     def select_test_digit(self, index: int) -> None:
+        """Show test image ``index``; while this view is stale its range may not know the data set yet."""
+        self.test_spin.setMaximum(max(self.test_spin.maximum(), index))
         self.test_spin.setValue(index)
         self.source_combo.setCurrentIndex(self.source_combo.findData(SOURCE_TEST))
 
@@ -317,7 +319,7 @@ class WeightsView(QWidget):
                                        width=0.8, brush="#2f6db3", pen=None)
                 plot.addItem(bars)
                 self._activation_bars.append(bars)
-        for bars, output in zip(self._activation_bars, outputs):
+        for bars, output in zip(self._activation_bars, outputs, strict=True):
             bars.setOpts(height=output.values[0])
 
     def _activation_plots(self) -> list[pg.PlotItem]:

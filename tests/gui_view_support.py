@@ -1,0 +1,50 @@
+"""Helpers shared by the view tests: a quickly trained model and simulated strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from scratchnet.network import mlp
+from scratchnet.optimizers import make_optimizer
+from scratchnet.training import TrainConfig, train
+
+
+def quick_model(dataset, hidden=(64,), epochs: int = 1, train_size: int = 5000, seed: int = 0):
+    """784-64-10 after one mini-batch epoch on 5,000 images: about 90% test accuracy, so
+    hundreds of mistakes to browse."""
+    data = dataset.subset(train_size)
+    model = mlp(784, list(hidden), 10, rng=np.random.default_rng(seed))
+    config = TrainConfig(descent="mini", batch_size=64, epochs=epochs, seed=seed)
+    for _ in train(model, make_optimizer("momentum", 0.05), data.x_train, data.y_train, config):
+        pass
+    return model
+
+
+def send_mouse(widget, kind, point, button, buttons) -> None:
+    position = QPointF(*point)
+    event = QMouseEvent(kind, position, widget.mapToGlobal(position), button, buttons, Qt.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def draw_stroke(canvas, points) -> None:
+    """Press at the first point, move through the rest with the left button held, release."""
+    send_mouse(canvas, QEvent.MouseButtonPress, points[0], Qt.LeftButton, Qt.LeftButton)
+    for point in points[1:]:
+        send_mouse(canvas, QEvent.MouseMove, point, Qt.NoButton, Qt.LeftButton)
+    send_mouse(canvas, QEvent.MouseButtonRelease, points[-1], Qt.LeftButton, Qt.NoButton)
+
+
+def seven_strokes() -> list[list[tuple[float, float]]]:
+    """A '7' in canvas pixels: the top bar, then the diagonal."""
+    top = [(70 + 7 * i, 60) for i in range(21)]
+    diagonal = [(210 - 4 * i, 60 + 9 * i) for i in range(21)]
+    return [top, diagonal]
+
+
+def show_model(window, model) -> None:
+    """Make ``model`` the window's current model, the way a finished run does."""
+    window.current_model = model
+    window.model_changed.emit()
