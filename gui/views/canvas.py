@@ -54,6 +54,13 @@ def stroke_end(points: list[QPointF]) -> QPainterPath:
     return path
 
 
+def stroke_pieces(points: list[QPointF]) -> list[QPainterPath]:
+    """Every piece of a finished stroke, in the order they were drawn live: the first dot, the
+    pieces, the end. Antialiased edges add up where pieces overlap, so the order and the pieces
+    must match for an undo to reproduce the image exactly."""
+    return [stroke_end(points[:1])] + [piece_to(points, i) for i in range(1, len(points))] + [stroke_end(points)]
+
+
 class DrawingCanvas(QWidget):
     """Signals: ``changed()`` after every change of the image (while drawing too);
     ``stroke_finished()`` when the mouse is released after a stroke (the image is then final)."""
@@ -104,9 +111,8 @@ class DrawingCanvas(QWidget):
         painter = self._painter()
         for stroke in self._strokes:
             painter.setPen(_pen(stroke.width))
-            for i in range(1, len(stroke.points)):
-                painter.drawPath(piece_to(stroke.points, i))
-            painter.drawPath(stroke_end(stroke.points))
+            for piece in stroke_pieces(stroke.points):
+                painter.drawPath(piece)
         painter.end()
         self.update()
         self.changed.emit()
