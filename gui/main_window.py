@@ -387,8 +387,6 @@ class MainWindow(QMainWindow):
             if progress["notes"]:
                 self.training_panel.show_note("\n".join(progress["notes"]))
             return
-        if "train_seconds" in progress:
-            self._progress["train_seconds"] = progress["train_seconds"]
         self._progress.update(progress)
         self._show_progress()
 
@@ -467,7 +465,7 @@ class MainWindow(QMainWindow):
         self.epoch_bar.setValue(int(1000 * min(within / per_epoch, 1.0)))
         total = max(epochs * run.n_train, 1)
         self.run_bar.setValue(int(1000 * min(p["samples_seen"] / total, 1.0)))
-        seconds = p.get("train_seconds", 0.0)
+        seconds = run.training_seconds
         rate = p["samples_seen"] / seconds if seconds > 0 else math.nan
         parts = [f"Run #{run.run_id}", f"epoch {p['epoch']}/{epochs}", f"update {p['update']:,}"]
         if math.isfinite(rate):

@@ -104,6 +104,20 @@ class RunRecord:
 
     def on_epoch(self, log: dict) -> None:
         self.epochs.append({k: v for k, v in log.items() if k != "model"})
+        # the batch log that closes an epoch can overstate its seconds (it is taken after the
+        # epoch's time is added up); the epoch log's own figure is the reference
+        anchors = self.anchors.view()
+        if anchors[-1, 0] == log["update"]:
+            anchors[-1, 2] = self.training_seconds_at_epochs()[-1]
+
+    def training_seconds_at_epochs(self) -> np.ndarray:
+        """Cumulative training seconds at the end of each epoch so far."""
+        return np.cumsum([e["seconds"] for e in self.epochs])
+
+    @property
+    def training_seconds(self) -> float:
+        """Training seconds up to the latest report."""
+        return float(self.anchors.view()[-1, 2])
 
     def on_done(self, log: dict) -> None:
         self.result = {k: v for k, v in log.items() if k != "model"}
@@ -127,7 +141,7 @@ class RunRecord:
         if unit == "samples":
             x = np.array([e["samples_seen"] for e in self.epochs], dtype=float)
         elif unit == "seconds":
-            x = np.cumsum([e["seconds"] for e in self.epochs])
+            x = self.training_seconds_at_epochs()
         else:
             x = np.array([e["update"] / self.updates_per_epoch for e in self.epochs], dtype=float)
         return x, values

@@ -35,7 +35,7 @@ class TrainingWorker(QObject):
     """Signals (all carry data the worker will not touch again):
 
     - ``dataset_ready(object)``: the full Dataset the run uses, once loaded.
-    - ``progress(dict)``: the "start" log, then epoch, update, samples_seen, seconds at each log.
+    - ``progress(dict)``: the "start" log, then epoch, update and samples_seen at each log.
     - ``batch_logged(dict)``: the loop's "batch" logs (about 20 per second at most).
     - ``epoch_finished(dict)``: "epoch" logs; ``model`` holds a copy at most once a second.
     - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
@@ -98,8 +98,4 @@ class TrainingWorker(QObject):
 
 
 def _progress_of(log: dict) -> dict:
-    """epoch, update, samples_seen, and ``train_seconds`` (cumulative) when a batch log has it."""
-    progress = {key: log[key] for key in ("event", "epoch", "update", "samples_seen")}
-    if log["event"] == "batch":
-        progress["train_seconds"] = log["seconds"]
-    return progress
+    return {key: log[key] for key in ("event", "epoch", "update", "samples_seen")}

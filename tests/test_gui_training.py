@@ -1,0 +1,229 @@
+"""Training from the window: each descent, pause/step/resume, stop, close mid-run, divergence,
+"Compare descents", the learning rate mid-run, and the settings' effect on the run."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QThread
+
+from scratchnet.data import Dataset
+from scratchnet.layers import Dropout
+from scratchnet.training import evaluate
+
+RUN_TIMEOUT = 90_000
+
+
+def configure(window, *, descent="mini", train_size=2000, epochs=1, batch_size=64, lr=None):
+    panel = window.training_panel
+    panel.descent_radios[descent].setChecked(True)
+    panel.train_size_spin.setValue(train_size)
+    panel.batch_size_spin.setValue(batch_size)
+    panel.epochs_spin.setValue(epochs)
+    if lr is not None:
+        panel.learning_rate_spin.setValue(lr)
+
+
+def train(qtbot, window, click, button="startButton"):
+    """Click ``button`` and wait until the window is idle again; the last run."""
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
+        click(button)
+    return blocker.args[0]
+
+
+def build_two_hidden_layers(click, window):
+    click("addLayerButton")
+    window.layer_editor.width_spin(0).setValue(64)
+    window.layer_editor.width_spin(1).setValue(32)
+
+
+@pytest.mark.parametrize("descent, button", [("full", "descentFull"), ("mini", "descentMini"), ("sgd", "descentSgd")])
+def test_each_descent_trains_a_two_hidden_layer_network(qtbot, window, click, mnist, descent, button):
+    build_two_hidden_layers(click, window)
+    configure(window, train_size=1000 if descent == "sgd" else 2000, epochs=2, lr={"full": 0.1, "mini": 0.05, "sgd": 0.005}[descent])
+    click(button)
+    runs_before = window.runs_panel.list.count()
+    run = train(qtbot, window, click)
+
+    assert run.status == "finished" and run.spec.training.descent == descent
+    assert window.runs_panel.list.count() == runs_before + 1
+    assert [d.out_features for d in window.current_model.dense_layers] == [64, 32, 10]
+    expected_updates = {"full": 2, "mini": 2 * math.ceil(2000 / 64), "sgd": 2 * 1000}[descent]
+    assert run.result["update"] == expected_updates
+    # the plots received the per-update losses and both epochs, train and test
+    x, losses = window.plots.curve_data(run.run_id, "updates")
+    assert len(x) == expected_updates and (losses >= 0).all() and losses[0] > 1.0
+    for key in ("loss", "test_loss", "accuracy", "test_accuracy"):
+        assert len(window.plots.curve_data(run.run_id, key)[0]) == 2
+    # the accuracy the window shows matches an independent evaluation of its model
+    _, accuracy = evaluate(window.current_model, mnist.x_test, mnist.y_test)
+    assert run.result["test_accuracy"] == pytest.approx(accuracy)
+    assert f"{100 * accuracy:.2f}%" in window.runs_panel.list.item(runs_before).text()
+    assert f"{100 * accuracy:.2f}%" in window.status_label.text()
+    assert window.plots.curve_data(run.run_id, "test_accuracy")[1][-1] == pytest.approx(100 * accuracy)
+    if descent != "full":
+        assert accuracy > 0.6
+
+
+def test_controls_follow_the_run_state(qtbot, window, click):
+    configure(window, train_size=20_000, epochs=3, batch_size=16)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT):
+        click("startButton")
+        assert not window.start_button.isEnabled() and window.stop_button.isEnabled()
+        assert window.pause_button.isEnabled() and not window.step_button.isEnabled()
+        assert not window.training_panel.train_size_spin.isEnabled()
+        assert not window.training_panel.epochs_spin.isEnabled()
+        assert not window.training_panel.descent_radios["full"].isEnabled()
+        assert not window.layer_editor.table.isEnabled()
+        assert window.training_panel.learning_rate_spin.isEnabled()
+        click("stopButton")
+    assert window.start_button.isEnabled() and not window.stop_button.isEnabled()
+    assert window.training_panel.train_size_spin.isEnabled() and window.layer_editor.table.isEnabled()
+
+
+def test_pause_step_and_resume(qtbot, window, click):
+    configure(window, train_size=5000, epochs=2, batch_size=16)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        click("pauseButton")
+        assert window.pause_button.text() == "Resume" and window.step_button.isEnabled()
+        # the loop logs at most every 50 ms: after a longer pause, a step's log also reports the
+        # updates made between the last log and the pause
+        qtbot.wait(300)
+        click("stepButton")
+        qtbot.wait(300)
+        before = window.progress["update"]
+        click("stepButton")
+        qtbot.waitUntil(lambda: window.progress["update"] == before + 1, timeout=10_000)
+        qtbot.wait(300)
+        assert window.progress["update"] == before + 1  # still paused: exactly one update ran
+        click("pauseButton")
+        assert window.pause_button.text() == "Pause" and not window.step_button.isEnabled()
+    run = finished.args[0]
+    assert run.status == "finished" and run.result["update"] == 2 * math.ceil(5000 / 16)
+
+
+def test_stop_takes_effect_mid_epoch(qtbot, window, click):
+    configure(window, train_size=30_000, epochs=5, batch_size=8)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        click("stopButton")
+    run = finished.args[0]
+    assert run.status == "stopped" and run.result["stopped"]
+    assert run.result["epochs_completed"] == 0 and run.result["samples_seen"] < 30_000
+    assert window.runs_panel.list.count() == 1 and "stopped" in window.runs_panel.list.item(0).text()
+    assert window.current_model is not None
+
+
+def test_learning_rate_changes_mid_run(qtbot, window, click):
+    configure(window, train_size=3000, epochs=2, batch_size=16, lr=0.05)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        window.training_panel.learning_rate_spin.setValue(0.01)
+    assert finished.args[0].epochs[-1]["lr"] == pytest.approx(0.01)
+
+
+def test_closing_the_window_mid_run_stops_the_worker(qtbot, window, click):
+    configure(window, train_size=60_000, epochs=5, batch_size=8)
+    click("startButton")
+    qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+    thread = window._thread
+    assert isinstance(thread, QThread) and thread.isRunning()
+    window.close()
+    assert not thread.isRunning()
+    qtbot.wait(200)  # let the queued reports and deletions run: nothing may crash
+
+
+def test_divergence_is_shown_and_the_window_stays_usable(qtbot, mnist):
+    """Images holding inf make the very first loss non-finite: the loop raises TrainingDiverged."""
+    from gui.main_window import MainWindow
+
+    poisoned = Dataset(
+        "poisoned", np.full_like(mnist.x_train[:500], np.inf), mnist.y_train[:500], mnist.x_test[:100],
+        mnist.y_test[:100], list(mnist.class_names),
+    )
+    window = MainWindow(dataset_loader=lambda name: poisoned if name == "mnist" else mnist)
+    qtbot.addWidget(window)
+    window.show()
+    configure(window, train_size=500, epochs=1)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        window.start_button.click()
+    run = finished.args[0]
+    assert run.status == "failed" and "diverged" in run.error
+    assert window.error_label.isVisible() and "diverged" in window.error_label.text()
+    assert window.runs_panel.list.count() == 0 and window.start_button.isEnabled()
+    # the window stays usable: another data set trains normally and clears the error
+    window.training_panel.select_dataset("clean")
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        window.start_button.click()
+    assert finished.args[0].status == "finished" and not window.error_label.isVisible()
+    window.close()
+
+
+def test_compare_descents_overlays_three_runs_from_the_same_seed(qtbot, window, click):
+    configure(window, train_size=600, epochs=2, lr=0.05)
+    window.training_panel.optimizer_combo.setCurrentIndex(window.training_panel.optimizer_combo.findData("sgd"))
+    window.layer_editor.seed_spin.setValue(3)
+    run = train(qtbot, window, click, button="compareButton")
+    runs = window.runs
+    assert [r.spec.training.descent for r in runs] == ["full", "mini", "sgd"]
+    assert {r.spec.network.seed for r in runs} == {3} and run is runs[-1]
+    assert {r.run_id for r in window.runs_panel.selected_runs()} == {r.run_id for r in runs}
+    assert {r.run_id for r in window.plots.runs} == {r.run_id for r in runs}
+    # x in samples seen: every run ends at 2 x 600 samples, after 2, 20 and 1200 updates
+    assert window.runs_panel.x_axis_combo.currentData() == "samples"
+    for r, updates in zip(runs, (2, 20, 1200)):
+        x, _ = window.plots.curve_data(r.run_id, "updates")
+        assert len(x) == updates and x[-1] == pytest.approx(1200)
+        assert window.plots.curve_data(r.run_id, "test_accuracy")[0][-1] == 1200
+    # per sample, stochastic descent is far ahead of full batch
+    assert runs[2].final_test_accuracy > runs[0].final_test_accuracy
+
+
+def test_x_axis_switches_between_epochs_samples_and_seconds(qtbot, window, click):
+    configure(window, train_size=1000, epochs=2)
+    run = train(qtbot, window, click)
+    combo = window.runs_panel.x_axis_combo
+    expected_last = {"epochs": 2.0, "samples": 2000.0, "seconds": sum(e["seconds"] for e in run.epochs)}
+    for unit, last in expected_last.items():
+        combo.setCurrentIndex(combo.findData(unit))
+        for key in ("updates", "test_accuracy", "loss"):
+            x, _ = window.plots.curve_data(run.run_id, key)
+            assert x[-1] == pytest.approx(last, rel=1e-6 if unit != "seconds" else 0.05)
+        assert window.plots.loss_plot.getPlotItem().getAxis("bottom").labelText == combo.currentText()
+
+
+@pytest.mark.parametrize(
+    "change, observe",
+    [
+        (lambda w: w.layer_editor.seed_spin.setValue(5), lambda r: r.epochs[0]["loss"]),
+        (lambda w: w.layer_editor.init_combo.setCurrentIndex(w.layer_editor.init_combo.findData("normal")),
+         lambda r: r.epochs[0]["loss"]),
+        (lambda w: w.layer_editor.dropout_spin.setValue(0.3), lambda r: r.epochs[0]["loss"]),
+        (lambda w: w.training_panel.momentum_spin.setValue(0.5), lambda r: r.epochs[0]["loss"]),
+        (lambda w: w.training_panel.weight_decay_spin.setValue(0.01), lambda r: r.epochs[0]["loss"]),
+        (lambda w: w.training_panel.optimizer_combo.setCurrentIndex(w.training_panel.optimizer_combo.findData("adam")),
+         lambda r: r.epochs[0]["loss"]),
+        (lambda w: w.training_panel.schedule_combo.setCurrentIndex(w.training_panel.schedule_combo.findData("step")),
+         lambda r: [e["lr"] for e in r.epochs]),
+        (lambda w: w.training_panel.batch_size_spin.setValue(20), lambda r: r.result["update"]),
+        (lambda w: w.training_panel.train_size_spin.setValue(400), lambda r: r.n_train),
+        (lambda w: w.training_panel.epochs_spin.setValue(3), lambda r: len(r.epochs)),
+        (lambda w: w.layer_editor.activation_combo(0).setCurrentIndex(2), lambda r: r.epochs[0]["loss"]),
+    ],
+    ids=["seed", "init", "dropout", "momentum", "weight_decay", "optimizer", "schedule", "batch_size",
+         "train_size", "epochs", "activation"],
+)
+def test_each_setting_changes_the_run(qtbot, window, click, change, observe):
+    configure(window, train_size=300, epochs=2, batch_size=32)
+    baseline = observe(train(qtbot, window, click))
+    change(window)
+    changed_run = train(qtbot, window, click)
+    assert observe(changed_run) != baseline
+    if window.layer_editor.dropout_spin.value() > 0:
+        assert any(isinstance(layer, Dropout) for layer in window.current_model.layers)
