@@ -83,7 +83,7 @@ def test_sorting_by_confidence_puts_the_most_confident_mistake_first(grid, truth
     assert shown[0] == wrong[np.argmax(confidence[wrong])]
     assert np.all(np.diff(confidence[shown]) <= 1e-6)
     first_cell = grid.cells[0]
-    assert first_cell.text().endswith(f"{100 * confidence[shown[0]]:.0f}%")
+    assert first_cell.text().endswith(f" {int(100 * confidence[shown[0]])}%")
 
     pick(grid.sort_combo, "index")
     assert list(grid.shown_indices()) == list(wrong)
@@ -118,7 +118,8 @@ def test_clicking_a_digit_opens_its_details_and_selects_it_inside_the_network(qt
     np.testing.assert_allclose(detail.bars.probabilities(), truth["probabilities"][index], atol=1e-6)
     top3 = np.argsort(-truth["probabilities"][index])[:3]
     text = detail.top3_label.text()
-    assert [text.index(f"<li>{k}:") for k in top3] == sorted(text.index(f"<li>{k}:") for k in top3)
+    positions = [text.index(f"<li><b>{k}</b>") for k in top3]
+    assert positions == sorted(positions)
     weights = view(window, WeightsView, "weightsView")
     assert weights.test_spin.value() == index and weights.source_combo.currentData() == "test"
     detail.close()

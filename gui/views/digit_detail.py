@@ -50,7 +50,7 @@ class DigitDetail(QDialog):
             f"Test image #{index}: true {class_names[true_class]}, predicted {class_names[predicted]} ({verdict})"
         )
         top = np.argsort(-probabilities)[:3]
-        rows = "".join(f"<li>{class_names[k]}: {100 * probabilities[k]:.1f}%</li>" for k in top)
+        rows = "".join(f"<li><b>{class_names[k]}</b> — {100 * probabilities[k]:.1f}%</li>" for k in top)
         self.top3_label.setText(f"<b>Top 3</b><ol>{rows}</ol>")
         self.setWindowTitle(f"Test digit #{index}")
         self.show()

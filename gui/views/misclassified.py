@@ -28,7 +28,7 @@ from .images import digit_pixmap
 from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext
 
 COLUMNS = 10
-ROWS = 5
+ROWS = 7
 PAGE_SIZE = COLUMNS * ROWS
 CELL_IMAGE = 56
 
@@ -195,7 +195,7 @@ class MisclassifiedView(QWidget):
             true_class, predicted = int(predictions.true[index]), int(predictions.predicted[index])
             confidence = float(predictions.confidence[index])
             cell.setIcon(QIcon(digit_pixmap(self._context.dataset.x_test[index], CELL_IMAGE)))
-            cell.setText(f"{_short(names[true_class])}→{_short(names[predicted])} {100 * confidence:.0f}%")
+            cell.setText(f"{_short(names[true_class])}→{_short(names[predicted])} {percent_floor(confidence)}")
             cell.setToolTip(f"Test image #{index}: true {names[true_class]}, predicted {names[predicted]} "
                             f"with {100 * confidence:.1f}% confidence. Click for details.")
             cell.setVisible(True)
@@ -214,6 +214,11 @@ class MisclassifiedView(QWidget):
         if self.filters() != (None, None):
             text = f"{len(self._indices):,} shown · " + text
         return text
+
+
+def percent_floor(probability: float) -> str:
+    """Whole percent, rounded down: a 99.8% sure mistake must not read as 100%."""
+    return f"{math.floor(100 * probability)}%"
 
 
 def _short(name: str) -> str:

@@ -171,6 +171,7 @@ class WeightsView(QWidget):
         plot.setTitle(title, color="#333", size="10pt")
         plot.setLabel("bottom", x_label)
         plot.setLabel("left", "density")
+        plot.getAxis("left").enableAutoSIPrefix(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
         return plot
@@ -285,8 +286,8 @@ class WeightsView(QWidget):
     def _show_histograms(self) -> None:
         for plot in (self.weight_plot, self.gradient_plot):
             plot.clear()
-            if plot.plotItem.legend is None:
-                plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+            if plot.plotItem.legend is None:  # weights sit in the middle, gradient sizes on the right
+                plot.addLegend(offset=(-10, 10) if plot is self.weight_plot else (10, 10), labelTextSize="8pt")
             plot.plotItem.legend.clear()
         if self.stats is None:
             self.dead_label.setText("")
