@@ -3,6 +3,8 @@ the network, and models saved and loaded through the File menu."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from gui_view_support import draw_stroke, quick_model, seven_strokes, show_model
@@ -252,3 +254,21 @@ def test_every_named_control_exists(window):
     for cls, name in ((MisclassifiedView, "misclassifiedView"), (ConfusionView, "confusionView"),
                       (WeightsView, "weightsView"), (DrawingPad, "drawingPad"), (QPushButton, "clearButton")):
         assert view(window, cls, name).objectName() == name
+
+
+def test_while_training_the_visible_view_refreshes_at_most_once_a_second(qtbot, window, grid, model, mnist,
+                                                                           monkeypatch):
+    from gui.main_window import MainWindow
+    from gui.views import ViewRefresher
+
+    newer = quick_model(mnist, hidden=(16,), train_size=1000)
+    expected = f"{int(np.sum(newer.predict(mnist.x_test) != mnist.y_test)):,} of 10,000 wrong"
+    shown = grid.count_label.text()
+    assert shown != expected
+    monkeypatch.setattr(MainWindow, "is_running", property(lambda self: True))
+    window.findChild(ViewRefresher, "viewRefresher").refresh()  # a refresh has just happened
+    start = time.perf_counter()
+    show_model(window, newer)
+    assert grid.count_label.text() == shown  # deferred
+    qtbot.waitUntil(lambda: grid.count_label.text() == expected, timeout=3000)
+    assert time.perf_counter() - start >= 0.9

@@ -95,4 +95,4 @@ def install_views(window) -> None:
     pad.digit_changed.connect(weights.set_drawn_digit)
 
 
-__all__ = ["ConfusionView", "DrawingPad", "MisclassifiedView", "WeightsView", "install_views"]
+__all__ = ["ConfusionView", "DrawingPad", "MisclassifiedView", "ViewRefresher", "WeightsView", "install_views"]
