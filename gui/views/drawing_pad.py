@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -30,6 +29,7 @@ from scratchnet.preprocess import MNIST_SIDE, prepare_drawing
 from .canvas import CANVAS_SIDE, DEFAULT_BRUSH, DrawingCanvas
 from .images import digit_pixmap
 from .probability_bars import ProbabilityBars
+from .widgets import make_button
 
 PREDICT_INTERVAL_MS = 30
 PREVIEW_SIDE = 140
@@ -64,9 +64,9 @@ class DrawingPad(QWidget):
         self.brush_label = QLabel()
         self._on_brush(DEFAULT_BRUSH)
 
-        self.clear_button = self._button("Clear", "clearButton", "Erase the canvas (Esc).", self.clear)
-        self.undo_button = self._button("Undo", "undoButton", "Remove the last stroke (Ctrl+Z).", self.undo)
-        self.save_button = self._button("Save as PNG…", "savePngButton", "Save the canvas as a 280×280 PNG.",
+        self.clear_button = make_button("Clear", "clearButton", "Erase the canvas (Esc).", self.clear)
+        self.undo_button = make_button("Undo", "undoButton", "Remove the last stroke (Ctrl+Z).", self.undo)
+        self.save_button = make_button("Save as PNG…", "savePngButton", "Save the canvas as a 280×280 PNG.",
                                         self.save_png_dialog)
 
         self.preview = QLabel()
@@ -124,13 +124,6 @@ class DrawingPad(QWidget):
         row.setSpacing(24)
         row.addLayout(left)
         row.addLayout(right, 1)
-
-    def _button(self, text: str, name: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
 
     # ------------------------------------------------------------------ public
     def set_model(self, model: Sequential | None, class_names: list[str] | None = None) -> None:

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
 from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext
+from .widgets import make_button
 
 COLUMNS = 10
 ROWS = 7
@@ -54,14 +54,10 @@ class MisclassifiedView(QWidget):
         self.sort_combo.currentIndexChanged.connect(self._on_filters)
         self.count_label = QLabel()
         self.count_label.setObjectName("countLabel")
-        self.prev_button = QPushButton("◀ Previous")
-        self.prev_button.setObjectName("prevPageButton")
-        self.prev_button.setToolTip("The previous page of mistakes.")
-        self.prev_button.clicked.connect(lambda: self.set_page(self._page - 1))
-        self.next_button = QPushButton("Next ▶")
-        self.next_button.setObjectName("nextPageButton")
-        self.next_button.setToolTip("The next page of mistakes.")
-        self.next_button.clicked.connect(lambda: self.set_page(self._page + 1))
+        self.prev_button = make_button("◀ Previous", "prevPageButton", "The previous page of mistakes.",
+                                       lambda: self.set_page(self._page - 1))
+        self.next_button = make_button("Next ▶", "nextPageButton", "The next page of mistakes.",
+                                       lambda: self.set_page(self._page + 1))
         self.page_label = QLabel()
         self.page_label.setObjectName("pageLabel")
         self.cells = [self._cell(i) for i in range(PAGE_SIZE)]

@@ -1,6 +1,6 @@
 """What happens inside a model on some inputs: layer activations, dead ReLU units, gradients.
 
-NumPy only; the widgets call these and draw the results. Gradients are computed on a copy of the
+Plain NumPy maths; the widgets call these and draw the results. Gradients are computed on a copy of the
 model, so the caller's model (which may be shown elsewhere) keeps its cached state.
 """
 
@@ -13,6 +13,8 @@ import numpy as np
 from scratchnet.layers import Dense, Dropout, LeakyReLU, ReLU
 from scratchnet.losses import SoftmaxCrossEntropy, softmax
 from scratchnet.network import Sequential
+
+from ..worker import snapshot
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,6 @@ class BatchStats:
     dead: list[DeadUnits]
 
 
-def copy_model(model: Sequential) -> Sequential:
-    copy = Sequential.from_config(model.get_config())
-    copy.load_state_dict(model.state_dict())
-    return copy
-
-
 def dense_names(model: Sequential) -> list[str]:
     """"layer 1 (784→256)", ... for the Dense layers in order."""
     return [f"layer {k + 1} ({d.in_features}→{d.out_features})" for k, d in enumerate(model.dense_layers)]
@@ -70,7 +66,7 @@ def layer_outputs(model: Sequential, x: np.ndarray) -> list[LayerOutput]:
 def batch_stats(model: Sequential, x: np.ndarray, y: np.ndarray) -> BatchStats:
     """Weights, their gradients of the mean cross-entropy on (x (N, inputs), y (N,)), and the
     units of each ReLU layer that output 0 for every one of the N samples."""
-    copy = copy_model(model)
+    copy = snapshot(model)
     value, dead, hidden = x, [], 0
     for layer in copy.layers:
         value = layer.forward(value, training=False)

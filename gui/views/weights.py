@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 from .images import digit_pixmap
 from .network_stats import batch_stats, layer_outputs
 from .predictions import ModelContext
+from .widgets import make_button
 
 TILES_PER_PAGE = 256
 TILE_SIDE = 28
@@ -81,10 +81,12 @@ class WeightsView(QWidget):
         self.tiles_label = QLabel()
         self.tiles_label.setObjectName("tilesLabel")
         self.tiles_label.setWordWrap(True)
-        self.tiles_prev = self._button("◀", "tilesPrevButton", "Previous page of hidden units.",
+        self.tiles_prev = make_button("◀", "tilesPrevButton", "Previous page of hidden units.",
                                        lambda: self.set_tile_page(self._tile_page - 1))
-        self.tiles_next = self._button("▶", "tilesNextButton", "Next page of hidden units.",
+        self.tiles_next = make_button("▶", "tilesNextButton", "Next page of hidden units.",
                                        lambda: self.set_tile_page(self._tile_page + 1))
+        for button in (self.tiles_prev, self.tiles_next):
+            button.setFixedWidth(36)
 
         self.weight_plot = self._histogram_plot("weightHistogram", "Weights (per layer)", "weight")
         self.gradient_plot = self._histogram_plot(
@@ -154,15 +156,6 @@ class WeightsView(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
-
-    @staticmethod
-    def _button(text: str, name: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.setFixedWidth(36)
-        button.clicked.connect(slot)
-        return button
 
     @staticmethod
     def _histogram_plot(name: str, title: str, x_label: str) -> pg.PlotWidget:
