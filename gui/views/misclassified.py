@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
 from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext
-from .widgets import make_button
+from .widgets import make_button, make_combo
 
 COLUMNS = 10
 ROWS = 7
@@ -46,12 +46,9 @@ class MisclassifiedView(QWidget):
 
         self.true_combo = self._class_combo("trueFilter", "Show only digits of this true class.")
         self.predicted_combo = self._class_combo("predictedFilter", "Show only digits predicted as this class.")
-        self.sort_combo = QComboBox()
-        self.sort_combo.setObjectName("sortCombo")
-        self.sort_combo.addItem("most confident first", SORT_BY_CONFIDENCE)
-        self.sort_combo.addItem("test-set order", SORT_BY_INDEX)
-        self.sort_combo.setToolTip("Most confidently wrong first, or in the order of the test set.")
-        self.sort_combo.currentIndexChanged.connect(self._on_filters)
+        self.sort_combo = make_combo(
+            "sortCombo", "Most confidently wrong first, or in the order of the test set.",
+            [("most confident first", SORT_BY_CONFIDENCE), ("test-set order", SORT_BY_INDEX)], self._on_filters)
         self.count_label = QLabel()
         self.count_label.setObjectName("countLabel")
         self.prev_button = make_button("◀ Previous", "prevPageButton", "The previous page of mistakes.",
@@ -91,12 +88,7 @@ class MisclassifiedView(QWidget):
         column.addLayout(pages)
 
     def _class_combo(self, name: str, tip: str) -> QComboBox:
-        combo = QComboBox()
-        combo.setObjectName(name)
-        combo.setToolTip(tip)
-        combo.addItem("any", None)
-        combo.currentIndexChanged.connect(self._on_filters)
-        return combo
+        return make_combo(name, tip, [("any", None)], self._on_filters)
 
     def _cell(self, position: int) -> QToolButton:
         cell = QToolButton()

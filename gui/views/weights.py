@@ -13,7 +13,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 from .images import digit_pixmap
 from .network_stats import batch_stats, layer_outputs
 from .predictions import ModelContext
-from .widgets import make_button
+from .widgets import make_button, make_combo
 
 TILES_PER_PAGE = 256
 TILE_SIDE = 28
@@ -95,12 +94,9 @@ class WeightsView(QWidget):
         self.dead_label.setObjectName("deadUnitsLabel")
         self.dead_label.setWordWrap(True)
 
-        self.source_combo = QComboBox()
-        self.source_combo.setObjectName("activationSource")
-        self.source_combo.addItem("the drawing pad's digit", SOURCE_DRAWING)
-        self.source_combo.addItem("test image #", SOURCE_TEST)
-        self.source_combo.setToolTip("Whose activations to show.")
-        self.source_combo.currentIndexChanged.connect(self._on_source)
+        self.source_combo = make_combo("activationSource", "Whose activations to show.",
+                                       [("the drawing pad's digit", SOURCE_DRAWING), ("test image #", SOURCE_TEST)],
+                                       self._on_source)
         self.test_spin = QSpinBox()
         self.test_spin.setObjectName("testDigitSpin")
         self.test_spin.setRange(0, 0)
