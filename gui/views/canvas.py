@@ -160,13 +160,14 @@ class DrawingCanvas(QWidget):
         painter.setPen(_pen(width))
         painter.drawPath(path)
         painter.end()
-        self.update()
+        margin = width / 2 + 2  # only the piece's area needs repainting
+        self.update(path.controlPointRect().adjusted(-margin, -margin, margin, margin).toAlignedRect())
         if notify:
             self.changed.emit()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.drawImage(0, 0, self._image)
+        painter.drawImage(event.rect(), self._image, event.rect())
         painter.end()
 
     def sizeHint(self) -> QSize:

@@ -19,13 +19,17 @@ class ProbabilityBars(QWidget):
     def __init__(self, labels: list[str], parent=None) -> None:
         super().__init__(parent)
         self._labels = list(labels)
+        self._text_widths: tuple[int, int] | None = None  # label and percentage columns, measured once
         self._probabilities: np.ndarray | None = None
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         self.setMinimumWidth(220)
         self.setFixedHeight(ROW_HEIGHT * len(self._labels) + 4)
 
     def set_labels(self, labels: list[str]) -> None:
+        if list(labels) == self._labels:
+            return
         self._labels = list(labels)
+        self._text_widths = None
         self.setFixedHeight(ROW_HEIGHT * len(self._labels) + 4)
         self.update()
 
@@ -45,9 +49,13 @@ class ProbabilityBars(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        metrics = painter.fontMetrics()
-        label_width = max((metrics.horizontalAdvance(label) for label in self._labels), default=0) + 10
-        percent_width = metrics.horizontalAdvance("100.0%") + 8
+        if self._text_widths is None:
+            metrics = painter.fontMetrics()
+            self._text_widths = (
+                max((metrics.horizontalAdvance(label) for label in self._labels), default=0) + 10,
+                metrics.horizontalAdvance("100.0%") + 8,
+            )
+        label_width, percent_width = self._text_widths
         bar_space = max(self.width() - label_width - percent_width, 10)
         top = None if self._probabilities is None else int(np.argmax(self._probabilities))
         for row, label in enumerate(self._labels):
