@@ -79,9 +79,14 @@ class Dense(Layer):
         return y
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        self.backward_params(grad_y)
+        return grad_y @ self.params["W"].T
+
+    def backward_params(self, grad_y: np.ndarray) -> None:
+        """Fill dL/dW and dL/db only: for a first layer, whose dL/dx nobody needs (it would
+        cost as much as dL/dW)."""
         np.matmul(self._x.T, grad_y, out=self.grads["W"])
         np.sum(grad_y, axis=0, out=self.grads["b"])
-        return grad_y @ self.params["W"].T
 
     def get_config(self) -> dict:
         return {

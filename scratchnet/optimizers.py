@@ -34,6 +34,8 @@ class Optimizer:
         self.weight_decay = _check("weight decay", weight_decay, 0.0)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0
+        # one scratch array per parameter, so an update allocates nothing (not optimiser state)
+        self._scratch: dict[str, np.ndarray] = {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Update every array of ``params`` in place from ``grads`` with the same names."""
@@ -46,6 +48,13 @@ class Optimizer:
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
+
+    def scratch(self, name: str, like: np.ndarray) -> np.ndarray:
+        """A reusable array of ``like``'s shape and dtype; its contents are garbage."""
+        tmp = self._scratch.get(name)
+        if tmp is None or tmp.shape != like.shape or tmp.dtype != like.dtype:
+            tmp = self._scratch[name] = np.empty_like(like)
+        return tmp
 
     def _buffer(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
         slot = self.state.setdefault(name, {})
@@ -69,8 +78,9 @@ class SGD(Optimizer):
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         lr = p.dtype.type(self.lr)
+        tmp = self.scratch(name, p)
         if self.momentum == 0.0:
-            p -= lr * g
+            p -= np.multiply(g, lr, out=tmp)
             return
         mu = p.dtype.type(self.momentum)
         slot = self.state.setdefault(name, {})
@@ -82,9 +92,12 @@ class SGD(Optimizer):
             buf += g
         buf = slot["momentum_buffer"]
         if self.nesterov:
-            p -= lr * (g + mu * buf)
+            np.multiply(buf, mu, out=tmp)
+            tmp += g
+            tmp *= lr
+            p -= tmp
         else:
-            p -= lr * buf
+            p -= np.multiply(buf, lr, out=tmp)
 
     def get_config(self) -> dict:
         kind = "nesterov" if self.nesterov else ("momentum" if self.momentum else "sgd")

@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .control import TrainingControl
 from .errors import TrainingDiverged
+from .fastpaths import OneSampleSteps, one_sample_path_supported
+from .layers import Dense
 from .losses import SoftmaxCrossEntropy
 from .network import Sequential
 from .optimizers import Optimizer
 from .schedules import Schedule
+from .threads import BlasThreads
 
 DESCENTS = ("full", "mini", "sgd")
 
@@ -111,8 +114,14 @@ def train(
     x_test: np.ndarray | None = None,
     y_test: np.ndarray | None = None,
     control: TrainingControl | None = None,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> Iterator[dict]:
-    """Train ``model`` in place on x_train (N, F) float32 and y_train (N,) int; yield log dicts."""
+    """Train ``model`` in place on x_train (N, F) float32 and y_train (N,) int; yield log dicts.
+
+    ``augment(xb, rng) -> xb`` (e.g. ``scratchnet.augment.Augmenter``), if given, transforms each
+    mini-batch's inputs (B, F) with the loop's seeded generator, so augmented runs repeat exactly.
+    Full-batch descent and the fast one-sample SGD path (``OneSampleSteps``) ignore it.
+    """
     config = config or TrainConfig()
     control = control or TrainingControl()
     n = len(x_train)
@@ -129,9 +138,12 @@ def train(
     base_lr = optimizer.lr
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x5EED]))
     loss_fn = SoftmaxCrossEntropy()
-    params = model.parameters()
     grads = model.named_grads()
     has_test = x_test is not None and y_test is not None and len(x_test) > 0
+    if config.descent == "sgd" and one_sample_path_supported(model, optimizer):
+        steps = OneSampleSteps(model, optimizer, x_train, y_train)
+    else:
+        steps = _BatchSteps(model, optimizer, loss_fn, x_train, y_train, batch_size, augment=augment, rng=rng)
 
     yield {
         "event": "start", "n_train": n, "batch_size": batch_size, "updates_per_epoch": updates_per_epoch,
@@ -161,6 +173,11 @@ def train(
         last_log = time.perf_counter()
         return log
 
+    def test_metrics() -> tuple[float, float]:
+        if not has_test:
+            return math.nan, math.nan
+        return evaluate(model, x_test, y_test, config.eval_batch_size)
+
     def gate() -> bool:
         """Wait while paused (paused time is not training time); False when asked to stop."""
         nonlocal epoch_start
@@ -171,86 +188,85 @@ def train(
         epoch_start += time.perf_counter() - waited_from
         return go_on
 
-    for epoch in range(1, config.epochs + 1):
-        snapshot = model.state_dict()
-        optimizer.lr = base_lr * schedule.factor(epoch - 1)
-        epoch_start = time.perf_counter()
-        epoch_loss = 0.0
-        epoch_correct = 0
-        epoch_samples = 0
-        try:
-            if config.descent == "full":
-                if not gate():
-                    stopped = True
-                else:
-                    base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
-                    result = _full_batch_step(
-                        model, loss_fn, optimizer, params, grads, x_train, y_train, config.full_batch_chunk, control
-                    )
-                    if result is None:
-                        stopped = True
-                    else:
-                        loss_value, correct = result
-                        update += 1
-                        samples_seen += n
-                        epoch_loss, epoch_correct, epoch_samples = loss_value * n, correct, n
-                        pending_losses.append(loss_value)
-            else:
-                order = rng.permutation(n)
-                for start in range(0, n, batch_size):
+    with BlasThreads(batch_size) as threads:
+        for epoch in range(1, config.epochs + 1):
+            snapshot = model.state_dict()
+            threads.start_epoch()
+            optimizer.lr = base_lr * schedule.factor(epoch - 1)
+            epoch_start = time.perf_counter()
+            epoch_loss = 0.0
+            epoch_correct = 0
+            epoch_samples = 0
+            try:
+                if config.descent == "full":
                     if not gate():
                         stopped = True
-                        break
-                    base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
-                    idx = order[start : start + batch_size]
-                    xb = x_train[idx]
-                    yb = y_train[idx]
-                    logits = model.forward(xb, training=True)
-                    loss_value = loss_fn.forward(logits, yb)
-                    if not math.isfinite(loss_value):
-                        raise _Diverged(loss_value)
-                    epoch_correct += int(np.count_nonzero(np.argmax(logits, axis=1) == yb))
-                    model.backward(loss_fn.backward())
-                    optimizer.step(params, grads)
-                    m = len(idx)
-                    epoch_loss += loss_value * m
-                    epoch_samples += m
-                    samples_seen += m
-                    update += 1
-                    pending_losses.append(loss_value)
-                    if time.perf_counter() - last_log >= config.log_interval:
-                        handed_over = time.perf_counter()
-                        yield batch_log(epoch)
-                        # time the consumer spends on the log is not training time
-                        epoch_start += time.perf_counter() - handed_over
-        except _Diverged as exc:
-            if not params_finite(model):
-                model.load_state_dict(snapshot)
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch} after {update} updates: the loss became {exc.loss}. "
-                f"The model keeps its last finite weights. Try a smaller learning rate than {optimizer.lr:g}, "
-                "or an adaptive optimiser such as Adam."
-            ) from None
-        seconds = time.perf_counter() - epoch_start
-        train_seconds += seconds
-        if pending_losses:
-            yield batch_log(epoch)
-        if stopped and epoch_samples == 0:
-            break
-        test_loss, test_acc = evaluate(model, x_test, y_test, config.eval_batch_size) if has_test else (math.nan, math.nan)
-        if not stopped:
-            epochs_completed = epoch
-        yield {
-            "event": "epoch", "epoch": epoch, "loss": epoch_loss / max(epoch_samples, 1),
-            "accuracy": epoch_correct / max(epoch_samples, 1), "test_loss": test_loss, "test_accuracy": test_acc,
-            "seconds": seconds, "samples_per_second": epoch_samples / seconds if seconds > 0 else math.inf,
-            "lr": optimizer.lr, "update": update, "samples_seen": samples_seen,
-            "elapsed": time.perf_counter() - run_start, "partial": stopped,
-        }
-        if stopped:
-            break
+                    else:
+                        base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
+                        result = _full_batch_step(
+                            model, loss_fn, optimizer, grads, x_train, y_train,
+                            config.full_batch_chunk, control, threads,
+                        )
+                        if result is None:
+                            stopped = True
+                        else:
+                            loss_value, correct = result
+                            update += 1
+                            samples_seen += n
+                            epoch_loss, epoch_correct, epoch_samples = loss_value * n, correct, n
+                            pending_losses.append(loss_value)
+                else:
+                    steps.epoch(rng.permutation(n))
+                    for start in range(0, n, batch_size):
+                        if not gate():
+                            stopped = True
+                            break
+                        base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
+                        threads.before_update()
+                        loss_value, correct, m = steps.forward(start)
+                        if not math.isfinite(loss_value):
+                            raise _Diverged(loss_value)
+                        steps.update()
+                        threads.after_update()
+                        epoch_correct += correct
+                        epoch_loss += loss_value * m
+                        epoch_samples += m
+                        samples_seen += m
+                        update += 1
+                        pending_losses.append(loss_value)
+                        if time.perf_counter() - last_log >= config.log_interval:
+                            handed_over = time.perf_counter()
+                            yield batch_log(epoch)
+                            # time the consumer spends on the log is not training time
+                            epoch_start += time.perf_counter() - handed_over
+            except _Diverged as exc:
+                if not params_finite(model):
+                    model.load_state_dict(snapshot)
+                raise TrainingDiverged(
+                    f"training diverged in epoch {epoch} after {update} updates: the loss became {exc.loss}. "
+                    f"The model keeps its last finite weights. Try a smaller learning rate than {optimizer.lr:g}, "
+                    "or an adaptive optimiser such as Adam."
+                ) from None
+            seconds = time.perf_counter() - epoch_start
+            train_seconds += seconds
+            if pending_losses:
+                yield batch_log(epoch)
+            if stopped and epoch_samples == 0:
+                break
+            test_loss, test_acc = test_metrics()
+            if not stopped:
+                epochs_completed = epoch
+            yield {
+                "event": "epoch", "epoch": epoch, "loss": epoch_loss / max(epoch_samples, 1),
+                "accuracy": epoch_correct / max(epoch_samples, 1), "test_loss": test_loss, "test_accuracy": test_acc,
+                "seconds": seconds, "samples_per_second": epoch_samples / seconds if seconds > 0 else math.inf,
+                "lr": optimizer.lr, "update": update, "samples_seen": samples_seen,
+                "elapsed": time.perf_counter() - run_start, "partial": stopped,
+            }
+            if stopped:
+                break
 
-    test_loss, test_acc = evaluate(model, x_test, y_test, config.eval_batch_size) if has_test else (math.nan, math.nan)
+    test_loss, test_acc = test_metrics()
     yield {
         "event": "done", "stopped": stopped, "epochs_completed": epochs_completed, "test_loss": test_loss,
         "test_accuracy": test_acc, "seconds": train_seconds, "update": update, "samples_seen": samples_seen,
@@ -265,7 +281,7 @@ def _take_lr(control: TrainingControl, optimizer: Optimizer, base_lr: float, sch
     return new_lr
 
 
-def _full_batch_step(model, loss_fn, optimizer, params, grads, x, y, chunk, control):
+def _full_batch_step(model, loss_fn, optimizer, grads, x, y, chunk, control, threads):
     """One update from the gradient of the mean loss over all of x, summed chunk by chunk.
 
     Each chunk's fused gradient is (p - t) / n_chunk; scaling it by n_chunk / N makes the sum over
@@ -279,6 +295,7 @@ def _full_batch_step(model, loss_fn, optimizer, params, grads, x, y, chunk, cont
     for start in range(0, n, chunk):
         if control.stop_requested:
             return None
+        threads.before_update()
         xb = x[start : start + chunk]
         yb = y[start : start + chunk]
         logits = model.forward(xb, training=True)
@@ -288,9 +305,64 @@ def _full_batch_step(model, loss_fn, optimizer, params, grads, x, y, chunk, cont
         correct += int(np.count_nonzero(np.argmax(logits, axis=1) == yb))
         grad = loss_fn.backward()
         grad *= grad.dtype.type(len(xb) / n)
-        model.backward(grad)
+        backward_to_params(model, grad)
         for name, g in grads.items():
             total[name] += g
+        threads.after_update()
         loss_sum += loss_value * len(xb)
-    optimizer.step(params, total)
+    optimizer.step(model.parameters(), total)
     return loss_sum / n, correct
+
+
+def backward_to_params(model: Sequential, grad: np.ndarray) -> None:
+    """``model.backward(grad)`` without dL/dinput: the first layer with parameters computes only
+    its own gradients, and the layers below it (which have none) are skipped."""
+    layers = model.layers
+    first = next((i for i, layer in enumerate(layers) if layer.params), None)
+    if first is None:
+        return
+    for layer in reversed(layers[first + 1 :]):
+        grad = layer.backward(grad)
+    if isinstance(layers[first], Dense):
+        layers[first].backward_params(grad)
+    else:
+        layers[first].backward(grad)
+
+
+class _BatchSteps:
+    """The updates of one epoch of mini-batch (or generic one-sample) descent, through the model's
+    own layers: ``epoch(order)``, then per batch ``forward(start) -> (loss, correct, m)`` and
+    ``update()``. Each batch is gathered from x (N, F) into one reused (batch_size, F) buffer."""
+
+    def __init__(self, model, optimizer, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, *,
+                 augment=None, rng: np.random.Generator | None = None) -> None:
+        self.model = model
+        self.augment = augment
+        self.rng = rng
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.x = x
+        self.y = y
+        self.batch_size = batch_size
+        self.params = model.parameters()
+        self.grads = model.named_grads()
+        self._xb = np.empty((batch_size, x.shape[1]), dtype=x.dtype)
+        self._order = np.arange(0)
+
+    def epoch(self, order: np.ndarray) -> None:
+        self._order = order
+
+    def forward(self, start: int) -> tuple[float, int, int]:
+        idx = self._order[start : start + self.batch_size]
+        m = len(idx)
+        xb = np.take(self.x, idx, axis=0, out=self._xb[:m])
+        if self.augment is not None:
+            xb = self.augment(xb, self.rng)
+        yb = self.y[idx]
+        logits = self.model.forward(xb, training=True)
+        loss_value = self.loss_fn.forward(logits, yb)
+        return loss_value, int(np.count_nonzero(np.argmax(logits, axis=1) == yb)), m
+
+    def update(self) -> None:
+        backward_to_params(self.model, self.loss_fn.backward())
+        self.optimizer.step(self.params, self.grads)

@@ -1,0 +1,382 @@
+"""Training speed of scratchnet's real loop (``scratchnet.training.train``) against PyTorch CPU.
+
+For 784-128-10 and 784-256-128-10 (ReLU, plain SGD) and each descent variant (full batch,
+mini-batch 32/64/128/256, pure SGD) it reports the median time per epoch of 60,000 images, the
+samples per second, the achieved GFLOP/s (forward and backward matrix products, counted as dense)
+and its fraction of the matmul ceiling that it measures itself with NumPy float32 products of the
+same shapes at 1 and 2 BLAS threads. With PyTorch installed the same cases run in PyTorch CPU in the
+same process, alternating with scratchnet, and the ratio of the two times is printed. A fresh
+subprocess measures the peak RSS of full-batch training of 784-256-128-10 on all 60,000 images.
+
+Timed scope, both frameworks: one epoch of training (shuffle + every update, each update's loss
+fetched as a Python float), evaluation excluded, after a warm-up. Pure SGD times a subset of the
+epoch and scales it to 60,000 samples.
+
+    python benchmarks/train_speed.py [--quick] [--json] [--repeats N] [--no-torch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scratchnet.data import load_dataset
+from scratchnet.network import mlp
+from scratchnet.optimizers import SGD
+from scratchnet.training import TrainConfig, train
+
+EPOCH_SAMPLES = 60_000
+ARCHITECTURES = ((128,), (256, 128))
+DESCENTS = (("full", 0), ("mini", 32), ("mini", 64), ("mini", 128), ("mini", 256), ("sgd", 1))
+LEARNING_RATES = {"full": 0.5, "mini": 0.05, "sgd": 0.01}
+FULL_BATCH_CHUNK = TrainConfig().full_batch_chunk
+
+
+@dataclass
+class Case:
+    hidden: tuple[int, ...]
+    descent: str
+    batch_size: int  # rows per update (60,000 for full batch)
+    samples: int  # samples timed per run; the epoch time is scaled to 60,000
+
+    @property
+    def name(self) -> str:
+        net = "-".join(str(w) for w in (784, *self.hidden, 10))
+        kind = {"full": "full batch", "sgd": "SGD (batch 1)"}.get(self.descent, f"mini-batch {self.batch_size}")
+        return f"{net} {kind}"
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return (784, *self.hidden, 10)
+
+    def flops_per_sample(self) -> int:
+        """Forward (x W), weight gradient (x^T d) and input gradient (d W^T, all but the first layer)."""
+        pairs = list(zip(self.widths[:-1], self.widths[1:], strict=True))
+        return sum(2 * k * m * (2 if i == 0 else 3) for i, (k, m) in enumerate(pairs))
+
+
+@dataclass
+class Result:
+    case: str
+    scratchnet_seconds: float
+    samples_per_second: float
+    gflops: float
+    ceiling_1t: float
+    ceiling_2t: float
+    fraction_of_2t_ceiling: float
+    scratchnet_runs: list[float] = field(default_factory=list)
+    torch_seconds: float | None = None
+    torch_samples_per_second: float | None = None
+    torch_runs: list[float] = field(default_factory=list)
+    ratio: float | None = None  # scratchnet time / torch time
+
+
+# ----------------------------------------------------------------------------- scratchnet
+
+
+def scratchnet_epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, model) -> float:
+    """One epoch of ``train`` over the case's samples, by the loop's own clock, scaled to 60,000."""
+    n = case.samples
+    config = TrainConfig(
+        descent=case.descent, batch_size=max(case.batch_size, 1), epochs=1, seed=int(time.time()) % 1000
+    )
+    optimizer = SGD(LEARNING_RATES[case.descent])
+    seconds = math.nan
+    for log in train(model, optimizer, x[:n], y[:n], config):
+        if log["event"] == "epoch":
+            seconds = log["seconds"]
+    return seconds * EPOCH_SAMPLES / n
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+
+def torch_runner(case: Case, x: np.ndarray, y: np.ndarray):
+    """A function that trains one epoch of the case in PyTorch and returns its scaled seconds."""
+    import torch
+
+    n = case.samples
+    xt = torch.from_numpy(np.ascontiguousarray(x[:n]))
+    yt = torch.from_numpy(y[:n])
+    layers = []
+    for k, m in zip(case.widths[:-1], case.widths[1:], strict=True):
+        layers += [torch.nn.Linear(k, m), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    optimizer = torch.optim.SGD(net.parameters(), lr=LEARNING_RATES[case.descent])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    batch = n if case.descent == "full" else case.batch_size
+    generator = torch.Generator().manual_seed(0)
+
+    def epoch() -> float:
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        losses = []
+        for s in range(0, n, batch):
+            idx = order[s : s + batch]
+            xb = xt.index_select(0, idx)
+            yb = yt.index_select(0, idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xb), yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return (time.perf_counter() - start) * EPOCH_SAMPLES / n
+
+    return epoch
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- ceiling
+
+
+def matmul_shapes(case: Case) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every product of one update: forward, weight gradient, input gradient."""
+    rows = min(case.batch_size, FULL_BATCH_CHUNK)
+    pairs = list(zip(case.widths[:-1], case.widths[1:], strict=True))
+    shapes = []
+    for i, (k, m) in enumerate(pairs):
+        shapes.append((rows, k, m))  # x W
+        shapes.append((k, rows, m))  # x^T d
+        if i > 0:
+            shapes.append((rows, m, k))  # d W^T
+    return shapes
+
+
+def matmul_ceiling(case: Case, threads: int, min_seconds: float) -> float:
+    """GFLOP/s of NumPy float32 matmuls of the case's shapes at ``threads`` BLAS threads (best of 5)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    operands = []
+    for m, k, n in matmul_shapes(case):
+        a = rng.random((m, k), dtype=np.float32)
+        b = rng.random((k, n), dtype=np.float32)
+        operands.append((a, b, np.empty((m, n), np.float32)))
+    flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b, _ in operands)
+    with threadpool_limits(threads, user_api="blas"):
+        reps = 1
+        while True:
+            start = time.perf_counter()
+            for _ in range(reps):
+                for a, b, out in operands:
+                    np.matmul(a, b, out=out)
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds / 5:
+                break
+            reps *= 4
+        best = elapsed
+        for _ in range(4):
+            start = time.perf_counter()
+            for _ in range(reps):
+                for a, b, out in operands:
+                    np.matmul(a, b, out=out)
+            best = min(best, time.perf_counter() - start)
+    return flops * reps / best / 1e9
+
+
+# ----------------------------------------------------------------------------- peak RSS
+
+
+def peak_rss_full_batch() -> dict:
+    """Train 784-256-128-10 full batch on all 60,000 images for 2 epochs; report peak RSS."""
+    data = load_dataset("mnist")
+    model = mlp(784, [256, 128], 10, rng=np.random.default_rng(0))
+    config = TrainConfig(descent="full", epochs=2)
+    for _ in train(model, SGD(LEARNING_RATES["full"]), data.x_train, data.y_train, config):
+        pass
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"peak_rss_mb": peak_kib / 1024, "data_mb": data.x_train.nbytes / 2**20}
+
+
+def measure_peak_rss_in_subprocess() -> dict:
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--peak-rss-full-batch"],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def build_cases(quick: bool) -> list[Case]:
+    mini_samples = 15_000 if quick else EPOCH_SAMPLES
+    sgd_samples = 2_000 if quick else 10_000
+    cases = []
+    for hidden in ARCHITECTURES:
+        for descent, batch in DESCENTS:
+            if descent == "full":
+                cases.append(Case(hidden, descent, EPOCH_SAMPLES, EPOCH_SAMPLES))
+            elif descent == "sgd":
+                cases.append(Case(hidden, descent, 1, sgd_samples))
+            else:
+                cases.append(Case(hidden, descent, batch, mini_samples))
+    return cases
+
+
+def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: float) -> Result:
+    model = mlp(784, list(case.hidden), 10, rng=np.random.default_rng(0))
+    warm_samples = min(case.samples, 2_000) if case.descent == "sgd" else case.samples
+    warm = Case(case.hidden, case.descent, case.batch_size, warm_samples)
+    scratchnet_epoch_seconds(warm, x, y, model)
+    torch_epoch = torch_runner(case, x, y) if with_torch else None
+    if torch_epoch is not None:
+        torch_epoch()
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(scratchnet_epoch_seconds(case, x, y, model))
+        if torch_epoch is not None:
+            theirs.append(torch_epoch())
+    seconds = statistics.median(ours)
+    gflops = case.flops_per_sample() * EPOCH_SAMPLES / seconds / 1e9
+    ceiling_1t = matmul_ceiling(case, 1, ceiling_seconds)
+    ceiling_2t = matmul_ceiling(case, 2, ceiling_seconds)
+    result = Result(
+        case=case.name, scratchnet_seconds=seconds, samples_per_second=EPOCH_SAMPLES / seconds,
+        gflops=gflops, ceiling_1t=ceiling_1t, ceiling_2t=ceiling_2t,
+        fraction_of_2t_ceiling=gflops / ceiling_2t, scratchnet_runs=ours,
+    )
+    if theirs:
+        result.torch_seconds = statistics.median(theirs)
+        result.torch_samples_per_second = EPOCH_SAMPLES / result.torch_seconds
+        result.torch_runs = theirs
+        result.ratio = seconds / result.torch_seconds
+    return result
+
+
+def format_table(results: list[Result]) -> str:
+    head = (
+        f"{'case':<36} {'s/epoch':>8} {'samples/s':>10} {'GFLOP/s':>8} {'ceil 1T':>8} {'ceil 2T':>8} "
+        f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        torch_cols = (
+            f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f}"
+            if r.ratio is not None else f"{'-':>8} {'-':>10} {'-':>6}"
+        )
+        lines.append(
+            f"{r.case:<36} {r.scratchnet_seconds:8.3f} {r.samples_per_second:10.0f} {r.gflops:8.1f} "
+            f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols}"
+        )
+    return "\n".join(lines)
+
+
+def target_report(results: list[Result]) -> list[str]:
+    """Each issue target with its measured value, met or not."""
+    lines = []
+    for r in results:
+        if r.ratio is None:
+            continue
+        if "mini-batch" in r.case:
+            lines.append(_check(f"{r.case}: time ratio", r.ratio, 0.75, "<="))
+        elif "full batch" in r.case:
+            lines.append(_check(f"{r.case}: time ratio", r.ratio, 0.8, "<="))
+        else:
+            lines.append(_check(f"{r.case}: samples/s vs torch", 1 / r.ratio, 5.0, ">="))
+    for r in results:
+        if r.case == "784-256-128-10 mini-batch 128":
+            lines.append(_check(f"{r.case}: fraction of 2-thread ceiling", r.fraction_of_2t_ceiling, 0.6, ">="))
+    return lines
+
+
+def _check(label: str, value: float, bound: float, op: str) -> str:
+    met = value <= bound if op == "<=" else value >= bound
+    return f"{'MET ' if met else 'MISS'} {label} = {value:.2f} (target {op} {bound})"
+
+
+def machine_description() -> dict:
+    import numpy
+
+    info = {
+        "cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "numpy": numpy.__version__, "blas": _blas_name(),
+    }
+    if torch_available():
+        import torch
+
+        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _blas_name() -> str:
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')}, {i['num_threads']} threads)"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    return "; ".join(blas) or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples per case (under 2 minutes)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per case")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median reported)")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--peak-rss-full-batch", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peak_rss_full_batch:
+        print(json.dumps(peak_rss_full_batch()))
+        return 0
+
+    with_torch = not args.no_torch and torch_available()
+    machine = machine_description()
+    data = load_dataset("mnist")
+    x, y = data.x_train, data.y_train
+    results = []
+    for case in build_cases(args.quick):
+        result = run_case(case, x, y, max(args.repeats, 1), with_torch, 0.1 if args.quick else 0.3)
+        results.append(result)
+        if args.json:
+            print(json.dumps(asdict(result)), flush=True)
+        else:
+            print(f"  done: {case.name}", file=sys.stderr, flush=True)
+    rss = measure_peak_rss_in_subprocess()
+    if args.json:
+        print(json.dumps({"machine": machine, "full_batch_peak_rss": rss}))
+        return 0
+    print("machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
+    print(format_table(results))
+    if not with_torch:
+        print("PyTorch comparison skipped: torch is not installed (pip install torch==2.13.0)"
+              if not args.no_torch else "PyTorch comparison skipped (--no-torch)")
+    print(f"peak RSS, 784-256-128-10 full batch on 60,000 images: {rss['peak_rss_mb']:.0f} MB "
+          f"(data {rss['data_mb']:.0f} MB; target <= 400 MB)")
+    for line in target_report(results):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""How many BLAS threads the updates of a training epoch use.
+
+Small products (one sample, or a batch of up to 32 rows) finish before a second BLAS thread has
+woken up, so one thread is faster. From 64 rows on, two threads win on an idle machine, but when
+another process holds a core, a second BLAS thread that waits for it makes each update 5-20x
+slower. So for large batches, ``BlasThreads`` times the first updates of every epoch alternately
+with one thread and with the BLAS default, and keeps the faster for the rest of the epoch. This
+changes only the speed: the maths is the same with any thread count.
+
+The thread count is set through ``threadpoolctl`` when it is installed (the ``bench`` extra);
+without it the BLAS default stands. The setting is process-wide while ``BlasThreads`` is open.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+
+SINGLE_THREAD_MAX_BATCH = 32
+PROBE_UPDATES = 3  # timed updates per candidate thread count, per epoch
+
+
+def threads_for_batch(batch_size: int) -> tuple[int, ...]:
+    """The candidate thread counts for updates of ``batch_size`` rows (0 = the BLAS default)."""
+    return (1,) if batch_size <= SINGLE_THREAD_MAX_BATCH else (0, 1)
+
+
+class BlasThreads:
+    """Context that chooses the BLAS thread count per epoch (see the module docstring).
+
+    Call ``start_epoch()`` at each epoch, and ``before_update()`` / ``after_update()`` around
+    each update. On exit the original thread count is restored.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self._blas = _blas_libraries()
+        self._original = [lib.get_num_threads() for lib in self._blas]
+        self.candidates = threads_for_batch(batch_size) if self._blas else (0,)
+        self._times: dict[int, list[float]] = {}
+        self._probe = 0
+        self._current = 0
+        self._started = 0.0
+        self.chosen: int | None = None
+
+    def __enter__(self) -> BlasThreads:
+        self.start_epoch()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for lib, n in zip(self._blas, self._original, strict=True):
+            lib.set_num_threads(n)
+
+    def start_epoch(self) -> None:
+        self._times = {c: [] for c in self.candidates}
+        self._probe = 0
+        self.chosen = self.candidates[0] if len(self.candidates) == 1 else None
+        if self.chosen is not None:
+            self._use(self.chosen)
+
+    def before_update(self) -> None:
+        if self.chosen is None:
+            self._use(self.candidates[self._probe % len(self.candidates)])
+            self._started = time.perf_counter()
+
+    def after_update(self) -> None:
+        if self.chosen is not None:
+            return
+        self._times[self._current].append(time.perf_counter() - self._started)
+        self._probe += 1
+        if self._probe == PROBE_UPDATES * len(self.candidates):
+            self.chosen = min(self.candidates, key=lambda c: statistics.median(self._times[c]))
+            self._use(self.chosen)
+
+    def _use(self, threads: int) -> None:
+        for lib, n in zip(self._blas, self._original, strict=True):
+            lib.set_num_threads(threads or n)
+        self._current = threads
+
+
+@functools.cache
+def _blas_libraries() -> tuple:
+    """threadpoolctl's controllers of the loaded BLAS libraries (found once: it scans them)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
