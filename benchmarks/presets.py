@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratchnet.data import load_dataset
@@ -36,12 +38,28 @@ def parse_change(text: str) -> tuple[str, object]:
     return key, value
 
 
+def augmentation_seconds(preset: Preset, x) -> float:
+    """Median wall time of three passes of the preset's augmentation over x in its mini-batches."""
+    augmenter = preset.build_augmenter()
+    rng = np.random.default_rng(preset.seed)
+    passes = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for start in range(0, len(x), preset.batch_size):
+            augmenter(x[start : start + preset.batch_size], rng)
+        passes.append(time.perf_counter() - started)
+    return float(np.median(passes))
+
+
 def run(preset: Preset, dataset) -> dict:
     if preset.train_size is not None:
         dataset = dataset.subset(preset.train_size)
     model = preset.build_model(dataset.x_train.shape[1], dataset.num_classes)
     print(f"== {preset.title} ({preset.name}) {model.param_count():,} parameters", flush=True)
     print(f"   {preset}", flush=True)
+    if preset.augment:
+        print(f"   augmentation alone: {augmentation_seconds(preset, dataset.x_train):.2f} s per pass over the "
+              f"{len(dataset.x_train):,} training images", flush=True)
     started = time.perf_counter()
     done = {}
     for log in train(model, preset.build_optimizer(), dataset.x_train, dataset.y_train, preset.train_config(),

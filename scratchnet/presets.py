@@ -94,22 +94,23 @@ class Preset:
 QUICK_START = Preset(
     name="quick-start",
     title="Quick start",
-    description="A 784-128-10 ReLU network, mini-batches of 64 with momentum: about 97.5% test accuracy "
-                "in a few seconds.",
+    description="A 784-128-10 ReLU network, mini-batches of 64 with momentum and a cosine schedule: about "
+                "97.5% test accuracy in 3 epochs, a few seconds.",
     hidden=(128,), activation="relu", init="he", descent="mini", batch_size=64, optimizer="momentum", lr=0.05,
-    momentum=0.9, epochs=3,
+    momentum=0.9, schedule="cosine", epochs=3,
 )
 
 THREE_DESCENTS = Preset(
     name="three-descents",
     title="The three descents",
-    description="The same 784-64-10 network trained three ways on 10,000 images for the same number of "
-                "epochs: one update per epoch from the whole set (full batch), one per 64 images "
-                "(mini-batch), one per image (stochastic). Compare the curves per epoch and per second.",
+    description="The same 784-64-10 network trained three ways with plain SGD on 10,000 images for 5 epochs: "
+                "one update per epoch from the whole set (full batch), one per 64 images (mini-batch), one "
+                "per image (stochastic). Compare the curves per epoch and per second: about 64%, 92% and "
+                "94.5% test accuracy at the end.",
     hidden=(64,), activation="relu", init="he", descent="mini", batch_size=64, optimizer="sgd", lr=0.1,
     momentum=0.0, epochs=5, train_size=10_000,
     variants=(
-        variant("full batch", descent="full", lr=0.5),
+        variant("full batch", descent="full", lr=0.3),
         variant("mini-batch 64", descent="mini", batch_size=64, lr=0.1),
         variant("stochastic", descent="sgd", lr=0.01),
     ),
@@ -127,8 +128,9 @@ BEST_ACCURACY = Preset(
 INITIALISATION = Preset(
     name="initialisation",
     title="Why initialisation matters",
-    description="A deep 784-256-256-256-10 sigmoid network trained twice with plain SGD: from the classic "
-                "small random start N(0, 0.01²) it barely moves, from He initialisation it learns at once.",
+    description="A deep 784-256-256-256-10 sigmoid network trained twice for 2 epochs with plain SGD: from "
+                "the classic small random start N(0, 0.01²) it stays at chance (about 10%), from He "
+                "initialisation it reaches about 87%.",
     hidden=(256, 256, 256), activation="sigmoid", init="he", descent="mini", batch_size=64, optimizer="sgd",
     lr=0.1, momentum=0.0, epochs=2,
     variants=(

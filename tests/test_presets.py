@@ -53,7 +53,7 @@ def test_each_run_builds_and_takes_a_training_step(preset):
 def test_variant_applies_its_changes_only():
     preset = PRESETS["three-descents"]
     full = preset.variant("full batch")
-    assert (full.descent, full.lr, full.hidden, full.variants) == ("full", 0.5, preset.hidden, ())
+    assert (full.descent, full.lr, full.hidden, full.variants) == ("full", 0.3, preset.hidden, ())
     with pytest.raises(KeyError, match="no variant"):
         preset.variant("newton")
 
