@@ -38,6 +38,15 @@ run: setup sysdeps
 test: setup sysdeps
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
 
+# Training speed against PyTorch CPU (the bench extra pins torch==2.13.0, a CPU wheel).
+bench: setup
+	$(VPY) -m pip install --quiet -e ".[dev,bench]"
+	$(VPY) benchmarks/train_speed.py
+
+bench-quick: setup
+	$(VPY) -m pip install --quiet -e ".[dev,bench]"
+	$(VPY) benchmarks/train_speed.py --quick
+
 lint: setup
 	$(VPY) -m ruff check .
 
