@@ -221,8 +221,8 @@ def measure_peak_rss_in_subprocess() -> dict:
 
 
 def build_cases(quick: bool) -> list[Case]:
-    mini_samples = 15_000 if quick else EPOCH_SAMPLES
-    sgd_samples = 2_000 if quick else 10_000
+    mini_samples = 10_000 if quick else EPOCH_SAMPLES
+    sgd_samples = 1_000 if quick else 10_000
     cases = []
     for hidden in ARCHITECTURES:
         for descent, batch in DESCENTS:
@@ -265,22 +265,22 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
     return result
 
 
-def format_table(results: list[Result]) -> str:
-    head = (
-        f"{'case':<36} {'s/epoch':>8} {'samples/s':>10} {'GFLOP/s':>8} {'ceil 1T':>8} {'ceil 2T':>8} "
-        f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6}"
+TABLE_HEAD = (
+    f"{'case':<36} {'s/epoch':>8} {'samples/s':>10} {'GFLOP/s':>8} {'ceil 1T':>8} {'ceil 2T':>8} "
+    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6}"
+)
+
+
+def format_row(r: Result) -> str:
+    """One line of the table: scratchnet's figures, then PyTorch's and the time ratio."""
+    torch_cols = (
+        f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f}"
+        if r.ratio is not None else f"{'-':>8} {'-':>10} {'-':>6}"
     )
-    lines = [head, "-" * len(head)]
-    for r in results:
-        torch_cols = (
-            f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f}"
-            if r.ratio is not None else f"{'-':>8} {'-':>10} {'-':>6}"
-        )
-        lines.append(
-            f"{r.case:<36} {r.scratchnet_seconds:8.3f} {r.samples_per_second:10.0f} {r.gflops:8.1f} "
-            f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols}"
-        )
-    return "\n".join(lines)
+    return (
+        f"{r.case:<36} {r.scratchnet_seconds:8.3f} {r.samples_per_second:10.0f} {r.gflops:8.1f} "
+        f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols}"
+    )
 
 
 def target_report(results: list[Result]) -> list[str]:
@@ -354,20 +354,19 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description()
     data = load_dataset("mnist")
     x, y = data.x_train, data.y_train
+    if not args.json:
+        print("machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
+        print(TABLE_HEAD)
+        print("-" * len(TABLE_HEAD), flush=True)
     results = []
     for case in build_cases(args.quick):
         result = run_case(case, x, y, max(args.repeats, 1), with_torch, 0.1 if args.quick else 0.3)
         results.append(result)
-        if args.json:
-            print(json.dumps(asdict(result)), flush=True)
-        else:
-            print(f"  done: {case.name}", file=sys.stderr, flush=True)
+        print(json.dumps(asdict(result)) if args.json else format_row(result), flush=True)
     rss = measure_peak_rss_in_subprocess()
     if args.json:
         print(json.dumps({"machine": machine, "full_batch_peak_rss": rss}))
         return 0
-    print("machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
-    print(format_table(results))
     if not with_torch:
         print("PyTorch comparison skipped: torch is not installed (pip install torch==2.13.0)"
               if not args.no_torch else "PyTorch comparison skipped (--no-torch)")
@@ -376,7 +375,6 @@ def main(argv: list[str] | None = None) -> int:
     for line in target_report(results):
         print(line)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
