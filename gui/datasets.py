@@ -47,7 +47,7 @@ class DatasetLoader(QObject):
     def run(self) -> None:
         try:
             self.loaded.emit(self._name, self._cache.get(self._name))
-        except Exception as exc:  # noqa: BLE001 - any failure is reported to the window, which stays usable
+        except Exception as exc:  # reported to the window, which stays usable
             self.failed.emit(self._name, str(exc))
         finally:
             self.done.emit()

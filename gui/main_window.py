@@ -46,7 +46,7 @@ from .training_panel import TrainingPanel
 from .views import install_views
 from .worker import TrainingWorker
 
-REDRAW_MS = 100
+REDRAW_MS = 250  # plots and status: 4 redraws a second keep the GIL free for training
 COMPARED_DESCENTS = ("full", "mini", "sgd")
 
 
@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self._batch_ids: list[int] = []
         self._next_run_id = 1
         self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
-        self._dirty = False
+        self._dirty = self._progress_dirty = False
         self._progress: dict = {}
 
         self._build_widgets()
@@ -388,7 +388,7 @@ class MainWindow(QMainWindow):
                 self.training_panel.show_note("\n".join(progress["notes"]))
             return
         self._progress.update(progress)
-        self._show_progress()
+        self._progress_dirty = True
 
     @Slot(dict)
     def _on_batch(self, log: dict) -> None:
@@ -456,6 +456,9 @@ class MainWindow(QMainWindow):
         if self._dirty:
             self._dirty = False
             self.plots.refresh()
+        if self._progress_dirty and self._run is not None:
+            self._progress_dirty = False
+            self._show_progress()
 
     def _show_progress(self) -> None:
         run, p = self._run, self._progress

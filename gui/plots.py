@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 
 from .run_record import RunRecord
 
@@ -31,6 +31,10 @@ def _plot(name: str, title: str, y_label: str) -> pg.PlotWidget:
     item.setTitle(title, color="#222", size="11pt")
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.25)
+    for side in ("left", "bottom"):
+        # replaying an axis's text is the slowest part of a redraw: paint it from a pixmap until
+        # its range changes (pyqtgraph then calls update(), which refreshes the cache)
+        item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     item.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
     return widget
 
@@ -44,7 +48,9 @@ class _RunCurves:
         faint.setAlpha(110)
         name = run.label
         self.items = {
-            "updates": loss_plot.plot(pen=pg.mkPen(faint, width=1), name=f"{name}: loss per update" if detailed else name),
+            "updates": loss_plot.plot(
+                pen=pg.mkPen(faint, width=1), name=f"{name}: loss per update" if detailed else name
+            ),
             "loss": loss_plot.plot(
                 pen=pg.mkPen(color, width=2, style=Qt.DashLine), symbol="o", symbolSize=6,
                 symbolBrush=color, name="train loss (epoch)" if detailed else None,
@@ -88,11 +94,13 @@ class PlotsPanel(QWidget):
         self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss")
         self.accuracy_plot = _plot("accuracyPlot", "Accuracy (solid: test, dashed: train)", "accuracy (%)")
         self.accuracy_plot.getPlotItem().setYRange(0, 100)
-        self.accuracy_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.getPlotItem().disableAutoRange()
+        self._x_end = self._loss_top = 0.0
         self.unit = "epochs"
         self._runs: list[RunRecord] = []
         self._curves: dict[int, _RunCurves] = {}
@@ -112,18 +120,41 @@ class PlotsPanel(QWidget):
             for run in runs
         }
         self._runs = list(runs)
+        self._x_end = self._loss_top = 0.0
         self.refresh()
 
     def set_x_unit(self, unit: str) -> None:
         self.unit = unit
         self._set_x_labels()
         self.refresh()
-        for plot in (self.loss_plot, self.accuracy_plot):
-            plot.getPlotItem().enableAutoRange(axis="x")
 
     def refresh(self) -> None:
         for run in self._runs:
             self._curves[run.run_id].update(run, self.unit)
+        self._steady_ranges()
+
+    def _steady_ranges(self) -> None:
+        """Set the view ranges in steps rather than auto-ranging on every redraw: the axes (slow to
+        paint) then change rarely, and a user's zoom stays until the data outgrow it."""
+        x_end, loss_top, all_planned = 0.0, 0.0, True
+        for run in self._runs:
+            x, losses = run.update_curve(self.unit)
+            planned = run.planned_extent(self.unit)
+            all_planned = all_planned and planned > 0
+            x_end = max(x_end, planned if planned else (x[-1] if len(x) else 0.0))
+            if len(losses):
+                loss_top = max(loss_top, float(np.nanmax(losses)))
+            for key in ("loss", "test_loss"):
+                values = run.epoch_curve(key, self.unit)[1]
+                if len(values) and np.isfinite(values).any():
+                    loss_top = max(loss_top, float(np.nanmax(values)))
+        x_end = x_end if all_planned else _grown(self._x_end, x_end)
+        loss_top = _grown(self._loss_top, loss_top)
+        if (x_end, loss_top) != (self._x_end, self._loss_top):
+            self._x_end, self._loss_top = x_end, loss_top
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.getPlotItem().setXRange(0, x_end or 1.0, padding=0.02)
+            self.loss_plot.getPlotItem().setYRange(0, loss_top or 1.0, padding=0.02)
 
     def curve_data(self, run_id: int, key: str) -> tuple[np.ndarray, np.ndarray]:
         """What a curve currently shows ("updates", "loss", "test_loss", "accuracy", "test_accuracy")."""
@@ -145,3 +176,13 @@ class PlotsPanel(QWidget):
     def _set_x_labels(self) -> None:
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.getPlotItem().setLabel("bottom", X_LABELS[self.unit])
+
+
+def _grown(current: float, needed: float) -> float:
+    """``current`` while it holds ``needed`` and is not more than 3x too large, else a new
+    bound 25% above ``needed`` (so that a growing series changes the range only now and then)."""
+    if needed <= 0 or not np.isfinite(needed):
+        return current
+    if needed <= current <= 3 * needed:
+        return current
+    return 1.25 * needed

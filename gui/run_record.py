@@ -146,6 +146,14 @@ class RunRecord:
             x = np.array([e["update"] / self.updates_per_epoch for e in self.epochs], dtype=float)
         return x, values
 
+    def planned_extent(self, unit: str) -> float:
+        """Where the x axis ends when the run completes, if known in advance (else 0)."""
+        if unit == "epochs":
+            return float(self.spec.training.epochs)
+        if unit == "samples":
+            return float(self.spec.training.epochs * self.n_train)
+        return 0.0
+
     def _update_x(self, updates: np.ndarray, unit: str) -> np.ndarray:
         if unit == "epochs":
             return updates / self.updates_per_epoch

@@ -137,7 +137,7 @@ def write_curves_csv(runs: list[RunRecord], path: str | Path) -> None:
             points = run.trace.view()
             samples = run.update_curve("samples")[0]
             seconds = run.update_curve("seconds")[0]
-            for (update, loss), seen, secs in zip(points, samples, seconds):
+            for (update, loss), seen, secs in zip(points, samples, seconds, strict=True):
                 epoch = update / run.updates_per_epoch
                 writer.writerow([run.run_id, run.label, "loss_per_update", f"{epoch:.4f}", int(update),
                                  round(seen), f"{secs:.4f}", f"{loss:.6g}"])

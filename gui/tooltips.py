@@ -46,6 +46,9 @@ START = "Build the network from the settings (fresh weights from the seed) and t
 PAUSE = "Pause after the current update; press again to resume."
 STOP = "Stop after the current update and keep the run in the history (Esc)."
 STEP = "While paused, run exactly one more update (one gradient step)."
-COMPARE = "Train the current network three times from the same seed: full batch, mini-batch, stochastic, then overlay them."
+COMPARE = (
+    "Train the current network three times from the same seed: full batch, mini-batch, stochastic, "
+    "then overlay them."
+)
 RUNS = "Finished and stopped runs. Select several (Ctrl/Shift+click) to overlay their curves."
 X_AXIS = "Plot against epochs (passes), samples seen (images processed) or training seconds."

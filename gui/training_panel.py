@@ -217,7 +217,9 @@ class TrainingPanel(QWidget):
                 "much slower per epoch than mini-batch (but it learns from the very first images)."
             )
         if settings.descent == "full" and settings.optimizer in ("sgd", "momentum", "nesterov"):
-            notes.append("Full batch makes one update per epoch: raise the epochs or the learning rate to see progress.")
+            notes.append(
+                "Full batch makes one update per epoch: raise the epochs or the learning rate to see progress."
+            )
         self.show_note("\n".join(notes))
         self.changed.emit()
 

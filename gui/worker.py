@@ -9,8 +9,14 @@ Per-update Python work stays tiny: the loop itself throttles batch logs to ``log
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from PySide6.QtCore import QObject, Signal, Slot
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # optional: without it, BLAS keeps its default thread count
+    threadpool_limits = None
 
 from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
@@ -61,7 +67,7 @@ class TrainingWorker(QObject):
             self._run()
         except TrainingDiverged as exc:
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - must reach the window, not end the thread silently
+        except Exception as exc:  # must reach the window, not end the thread silently
             self.failed.emit(f"{type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
@@ -74,8 +80,12 @@ class TrainingWorker(QObject):
             settings.optimizer, settings.learning_rate,
             momentum=settings.momentum, weight_decay=settings.weight_decay,
         )
+        with limit_blas_threads(settings.descent):
+            self._train(model, optimizer, data, settings.train_config(network.seed))
+
+    def _train(self, model, optimizer, data, config) -> None:
         logs = train(
-            model, optimizer, data.x_train, data.y_train, settings.train_config(network.seed),
+            model, optimizer, data.x_train, data.y_train, config,
             x_test=data.x_test, y_test=data.y_test, control=self._control,
         )
         last_snapshot = time.perf_counter()
@@ -95,6 +105,22 @@ class TrainingWorker(QObject):
             elif event == "done":
                 log["model"] = model
                 self.finished.emit(log)
+
+
+@contextmanager
+def limit_blas_threads(descent: str):
+    """One BLAS thread for mini-batch and stochastic runs, so that a core stays free for the GUI.
+
+    With 2 cores, OpenBLAS's second thread spins between the small matmuls of a mini-batch and
+    starves the GUI thread, which then holds up the worker on the GIL (measured: 10x slower).
+    Small batches gain nothing from a second thread anyway (PERF_NOTES.md). Full-batch chunks
+    of 4096 rows do, and full batch only logs once an epoch, so it keeps the default.
+    """
+    if descent == "full" or threadpool_limits is None:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _progress_of(log: dict) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QPushButton
 
 from gui.settings import build_model, param_count
@@ -73,7 +72,8 @@ def test_init_dropout_seed_and_activations_shape_the_built_model(click, window):
     assert model.layers[0].params["W"].std() == pytest.approx(0.01, rel=0.05)
     np.testing.assert_array_equal(build_model(settings, 784, 10).layers[0].params["W"], model.layers[0].params["W"])
     editor.seed_spin.setValue(8)
-    assert not np.array_equal(build_model(editor.settings(), 784, 10).layers[0].params["W"], model.layers[0].params["W"])
+    reseeded = build_model(editor.settings(), 784, 10)
+    assert not np.array_equal(reseeded.layers[0].params["W"], model.layers[0].params["W"])
     editor.init_combo.setCurrentIndex(editor.init_combo.findData("he"))
     he = build_model(editor.settings(), 784, 10).layers[0].params["W"]
     assert he.std() == pytest.approx(np.sqrt(2 / 784), rel=0.05)

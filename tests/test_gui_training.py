@@ -42,7 +42,8 @@ def build_two_hidden_layers(click, window):
 @pytest.mark.parametrize("descent, button", [("full", "descentFull"), ("mini", "descentMini"), ("sgd", "descentSgd")])
 def test_each_descent_trains_a_two_hidden_layer_network(qtbot, window, click, mnist, descent, button):
     build_two_hidden_layers(click, window)
-    configure(window, train_size=1000 if descent == "sgd" else 2000, epochs=2, lr={"full": 0.1, "mini": 0.05, "sgd": 0.005}[descent])
+    lr = {"full": 0.1, "mini": 0.05, "sgd": 0.005}[descent]
+    configure(window, train_size=1000 if descent == "sgd" else 2000, epochs=2, lr=lr)
     click(button)
     runs_before = window.runs_panel.list.count()
     run = train(qtbot, window, click)
@@ -177,7 +178,7 @@ def test_compare_descents_overlays_three_runs_from_the_same_seed(qtbot, window, 
     assert {r.run_id for r in window.plots.runs} == {r.run_id for r in runs}
     # x in samples seen: every run ends at 2 x 600 samples, after 2, 20 and 1200 updates
     assert window.runs_panel.x_axis_combo.currentData() == "samples"
-    for r, updates in zip(runs, (2, 20, 1200)):
+    for r, updates in zip(runs, (2, 20, 1200), strict=True):
         x, _ = window.plots.curve_data(r.run_id, "updates")
         assert len(x) == updates and x[-1] == pytest.approx(1200)
         assert window.plots.curve_data(r.run_id, "test_accuracy")[0][-1] == 1200
