@@ -47,6 +47,10 @@ bench-quick: setup
 	$(VPY) -m pip install --quiet -e ".[dev,bench]"
 	$(VPY) benchmarks/train_speed.py --quick
 
+# README screenshots: the real app under Xvfb at 1280x800, after real training runs.
+screenshots: setup sysdeps
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" $(VPY) tools/screenshots.py docs
+
 lint: setup
 	$(VPY) -m ruff check .
 

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.training_panel)
         scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.settings_tabs.addTab(scroll, "Training")
 
         self.start_button = self._button("Start", "startButton", tooltips.START, self.start_training)

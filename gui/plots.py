@@ -24,7 +24,7 @@ def run_color(run: RunRecord) -> str:
     return PALETTE[(run.run_id - 1) % len(PALETTE)]
 
 
-def _plot(name: str, title: str, y_label: str) -> pg.PlotWidget:
+def _plot(name: str, title: str, y_label: str, legend_anchor: tuple) -> pg.PlotWidget:
     widget = pg.PlotWidget(background="w")
     widget.setObjectName(name)
     item = widget.getPlotItem()
@@ -35,38 +35,53 @@ def _plot(name: str, title: str, y_label: str) -> pg.PlotWidget:
         # replaying an axis's text is the slowest part of a redraw: paint it from a pixmap until
         # its range changes (pyqtgraph then calls update(), which refreshes the cache)
         item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    item.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    legend = item.addLegend(labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    legend.anchor(*legend_anchor)
     return widget
 
 
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each point (fewer at the start); same length."""
+    if window <= 1 or len(values) == 0:
+        return values
+    sums = np.cumsum(values, dtype=np.float64)
+    out = np.empty(len(values))
+    out[:window] = sums[:window] / np.arange(1, min(window, len(values)) + 1)
+    out[window:] = (sums[window:] - sums[:-window]) / window
+    return out
+
+
+def smoothing_window(run: RunRecord) -> int:
+    """Kept points spanning about a twentieth of an epoch: one-sample steps become readable."""
+    updates = run.n_train / 20 / max(run.batch_size, 1)
+    return max(1, round(updates / run.trace.stride))
+
+
+def _epoch_curve(plot: pg.PlotItem, color: str, dashed: bool, name: str | None) -> pg.PlotDataItem:
+    return plot.plot(
+        pen=pg.mkPen(color, width=2, style=Qt.DashLine if dashed else Qt.SolidLine),
+        symbol="o" if dashed else "s", symbolSize=6, symbolBrush=color, symbolPen=pg.mkPen(color), name=name,
+    )
+
+
 class _RunCurves:
-    """The curves of one run in both plots."""
+    """The curves of one run in both plots. Alone, a run shows its raw per-update losses; among
+    several, a trailing mean of them, so that the runs can be told apart."""
 
     def __init__(self, run: RunRecord, loss_plot: pg.PlotItem, accuracy_plot: pg.PlotItem, detailed: bool) -> None:
         color = run_color(run)
         faint = pg.mkColor(color)
-        faint.setAlpha(110)
+        faint.setAlpha(110 if detailed else 220)
         name = run.label
         self.items = {
             "updates": loss_plot.plot(
-                pen=pg.mkPen(faint, width=1), name=f"{name}: loss per update" if detailed else name
+                pen=pg.mkPen(faint, width=1 if detailed else 2),
+                name=f"{name}: loss per update" if detailed else f"{name} (smoothed loss)",
             ),
-            "loss": loss_plot.plot(
-                pen=pg.mkPen(color, width=2, style=Qt.DashLine), symbol="o", symbolSize=6,
-                symbolBrush=color, name="train loss (epoch)" if detailed else None,
-            ),
-            "test_loss": loss_plot.plot(
-                pen=pg.mkPen(color, width=2), symbol="s", symbolSize=6, symbolBrush=color,
-                name="test loss (epoch)" if detailed else None,
-            ),
-            "accuracy": accuracy_plot.plot(
-                pen=pg.mkPen(color, width=2, style=Qt.DashLine), symbol="o", symbolSize=6,
-                symbolBrush=color, name=f"{name}: train" if detailed else None,
-            ),
-            "test_accuracy": accuracy_plot.plot(
-                pen=pg.mkPen(color, width=2), symbol="s", symbolSize=6, symbolBrush=color,
-                name=f"{name}: test" if detailed else name,
-            ),
+            "loss": _epoch_curve(loss_plot, color, True, "train loss (epoch)" if detailed else None),
+            "test_loss": _epoch_curve(loss_plot, color, False, "test loss (epoch)" if detailed else None),
+            "accuracy": _epoch_curve(accuracy_plot, color, True, f"{name}: train" if detailed else None),
+            "test_accuracy": _epoch_curve(accuracy_plot, color, False, f"{name}: test" if detailed else name),
         }
         updates = self.items["updates"]
         updates.setDownsampling(auto=True, method="peak")
@@ -74,7 +89,10 @@ class _RunCurves:
         self.detailed = detailed
 
     def update(self, run: RunRecord, unit: str) -> None:
-        self.items["updates"].setData(*run.update_curve(unit))
+        x, losses = run.update_curve(unit)
+        if not self.detailed:
+            losses = trailing_mean(losses, smoothing_window(run))
+        self.items["updates"].setData(x, losses)
         for key in ("loss", "test_loss"):
             self.items[key].setData(*run.epoch_curve(key, unit))
         for key in ("accuracy", "test_accuracy"):
@@ -91,8 +109,12 @@ class PlotsPanel(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss")
-        self.accuracy_plot = _plot("accuracyPlot", "Accuracy (solid: test, dashed: train)", "accuracy (%)")
+        # legends where curves seldom are: loss falls away from the top right; accuracy climbs
+        # to the top fast, while a slow run (full batch) stays near the bottom
+        self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss", ((1, 0), (1, 0), (-10, 10)))
+        self.accuracy_plot = _plot(
+            "accuracyPlot", "Accuracy (solid: test, dashed: train)", "accuracy (%)", ((1, 0.5), (1, 0.5), (-10, 0))
+        )
         self.accuracy_plot.getPlotItem().setYRange(0, 100)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -138,22 +160,22 @@ class PlotsPanel(QWidget):
         paint) then change rarely, and a user's zoom stays until the data outgrow it."""
         x_end, loss_top, all_planned = 0.0, 0.0, True
         for run in self._runs:
-            x, losses = run.update_curve(self.unit)
             planned = run.planned_extent(self.unit)
             all_planned = all_planned and planned > 0
-            x_end = max(x_end, planned if planned else (x[-1] if len(x) else 0.0))
-            if len(losses):
-                loss_top = max(loss_top, float(np.nanmax(losses)))
-            for key in ("loss", "test_loss"):
-                values = run.epoch_curve(key, self.unit)[1]
-                if len(values) and np.isfinite(values).any():
-                    loss_top = max(loss_top, float(np.nanmax(values)))
+            x_end = max(x_end, planned)
+            for key in ("updates", "loss", "test_loss"):
+                x, values = self.curve_data(run.run_id, key)
+                finite = values[np.isfinite(values)] if len(values) else values
+                if len(finite):
+                    loss_top = max(loss_top, float(finite.max()))
+                if len(x) and not planned:
+                    x_end = max(x_end, float(x[-1]))
         x_end = x_end if all_planned else _grown(self._x_end, x_end)
         loss_top = _grown(self._loss_top, loss_top)
         if (x_end, loss_top) != (self._x_end, self._loss_top):
             self._x_end, self._loss_top = x_end, loss_top
             for plot in (self.loss_plot, self.accuracy_plot):
-                plot.getPlotItem().setXRange(0, x_end or 1.0, padding=0.02)
+                plot.getPlotItem().setXRange(0, 1.03 * (x_end or 1.0), padding=0)
             self.loss_plot.getPlotItem().setYRange(0, loss_top or 1.0, padding=0.02)
 
     def curve_data(self, run_id: int, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -38,6 +38,8 @@ class RunsPanel(QWidget):
         self.list.setObjectName("runsList")
         self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.list.setToolTip(tooltips.RUNS)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.ElideMiddle)
         self.list.itemSelectionChanged.connect(self._on_selection)
         self.x_axis_combo = QComboBox()
         self.x_axis_combo.setObjectName("xAxisCombo")
@@ -66,8 +68,8 @@ class RunsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
         body = QHBoxLayout()
-        body.addWidget(self.list, 3)
-        body.addWidget(self.details, 2, Qt.AlignTop)
+        body.addWidget(self.list, 5)
+        body.addWidget(self.details, 3, Qt.AlignTop)
         layout.addLayout(body)
         self._runs: dict[int, RunRecord] = {}
 
@@ -106,7 +108,10 @@ class RunsPanel(QWidget):
     @Slot()
     def _on_selection(self) -> None:
         selected = self.selected_runs()
-        self.details.setText("\n\n".join(_details(run) for run in selected[:2]) if selected else "")
+        text = _details(selected[-1]) if selected else ""
+        if len(selected) > 1:
+            text += f"\n(and {len(selected) - 1} more selected: hover over a run for its details)"
+        self.details.setText(text)
         self.selection_changed.emit(selected)
 
 

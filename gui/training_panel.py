@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -103,10 +102,8 @@ class TrainingPanel(QWidget):
         self.train_size_spin.setToolTip(tooltips.TRAIN_SIZE)
         data_box = QGroupBox("Data")
         data_form = QFormLayout(data_box)
-        dataset_row = QHBoxLayout()
-        dataset_row.addWidget(self.dataset_combo, 1)
-        dataset_row.addWidget(self.open_folder_button)
-        data_form.addRow("Data set", dataset_row)
+        data_form.addRow("Data set", self.dataset_combo)
+        data_form.addRow("", self.open_folder_button)
         data_form.addRow("Training images", self.train_size_spin)
         data_form.addRow("Epochs", self.epochs_spin)
 

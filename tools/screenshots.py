@@ -1,0 +1,94 @@
+"""Take the README screenshots: the app at 1280x800, after real training runs.
+
+Run it through `make screenshots` (Xvfb, xcb) or directly:
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots.py docs
+Writes into the given folder (default docs/):
+- screenshot-network.png   a finished 3-epoch mini-batch run, network panel in front;
+- screenshot-training.png  a run in progress (paused), training panel in front;
+- screenshot-compare.png   "Compare descents" overlaid, x axis in samples seen.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from gui.main_window import MainWindow
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def run_until_idle(window: MainWindow, start) -> None:
+    loop = QEventLoop()
+    window.training_finished.connect(loop.quit)
+    start()
+    loop.exec()
+    window.training_finished.disconnect(loop.quit)
+    wait(600)  # let the last redraw land
+
+
+def shoot(window: MainWindow, path: Path) -> None:
+    """The whole screen (the window fills it; there is no window manager) or else the window."""
+    screen = window.screen()
+    pixmap = screen.grabWindow(0) if QApplication.platformName() == "xcb" else window.grab()
+    pixmap.save(str(path))
+    print(f"wrote {path} ({pixmap.width()}x{pixmap.height()})")
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow()
+    window.move(0, 0)
+    window.resize(1280, 800)
+    window.show()
+    loop = QEventLoop()
+    window.dataset_changed.connect(loop.quit)
+    if window.dataset is None:
+        loop.exec()
+    panel, editor = window.training_panel, window.layer_editor
+
+    editor.add_layer()
+    editor.width_spin(1).setValue(64)
+    panel.train_size_spin.setValue(20_000)
+    panel.epochs_spin.setValue(3)
+    run_until_idle(window, window.start_training)
+    shoot(window, out / "screenshot-network.png")
+
+    window.settings_tabs.setCurrentIndex(1)
+    panel.epochs_spin.setValue(6)
+    panel.batch_size_spin.setValue(32)
+    window.start_training()
+    while len(window._run.epochs) < 2 if window._run else True:
+        wait(100)
+    window.toggle_pause()
+    wait(700)
+    shoot(window, out / "screenshot-training.png")
+    window.stop_training()
+    loop = QEventLoop()
+    window.training_finished.connect(loop.quit)
+    loop.exec()
+
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
+    panel.learning_rate_spin.setValue(0.05)
+    panel.train_size_spin.setValue(3000)
+    panel.epochs_spin.setValue(3)
+    run_until_idle(window, window.compare_descents)
+    shoot(window, out / "screenshot-compare.png")
+    window.close()
+    app.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
