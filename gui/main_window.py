@@ -388,13 +388,14 @@ class MainWindow(QMainWindow):
             if progress["notes"]:
                 self.training_panel.show_note("\n".join(progress["notes"]))
             return
-        self._progress.update(progress)
+        self._progress.update({key: progress[key] for key in ("epoch", "update", "samples_seen")})
         self._progress_dirty = True
 
     @Slot(dict)
     def _on_batch(self, log: dict) -> None:
         self._run.on_batch(log)
         self._dirty = True
+        self._on_progress(log)
 
     @Slot(dict)
     def _on_epoch(self, log: dict) -> None:

@@ -87,12 +87,17 @@ class _RunCurves:
         updates.setDownsampling(auto=True, method="peak")
         updates.setClipToView(True)
         self.detailed = detailed
+        self._epochs_drawn: tuple[int, str] | None = None
 
     def update(self, run: RunRecord, unit: str) -> None:
         x, losses = run.update_curve(unit)
         if not self.detailed:
             losses = trailing_mean(losses, smoothing_window(run))
         self.items["updates"].setData(x, losses)
+        drawn = (len(run.epochs), unit)
+        if drawn == self._epochs_drawn:
+            return  # epoch curves change once an epoch: repainting them 4 times a second is waste
+        self._epochs_drawn = drawn
         for key in ("loss", "test_loss"):
             self.items[key].setData(*run.epoch_curve(key, unit))
         for key in ("accuracy", "test_accuracy"):

@@ -16,6 +16,9 @@ from scratchnet.network import Sequential
 from scratchnet.training import TrainConfig
 
 MAX_WIDTH = 4096
+# seconds between batch logs: 10 a second is plenty for plots redrawn 4 times a second, and each
+# log makes the GUI thread take the GIL from the training loop once more
+BATCH_LOG_INTERVAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class TrainingSettings:
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(
             descent=self.descent, batch_size=self.batch_size, epochs=self.epochs, seed=seed,
-            schedule=self.schedule,
+            schedule=self.schedule, log_interval=BATCH_LOG_INTERVAL,
         )
 
 

@@ -49,10 +49,7 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._running = False
         self.descent_buttons = QButtonGroup(self)
-        self.batch_size_spin = QSpinBox()
-        self.batch_size_spin.setObjectName("batchSizeSpin")
-        self.batch_size_spin.setRange(1, MAX_TRAIN_SIZE)
-        self.batch_size_spin.setToolTip(tooltips.BATCH_SIZE)
+        self.batch_size_spin = self._int_spin("batchSizeSpin", MAX_TRAIN_SIZE, tooltips.BATCH_SIZE)
         descent_box = QGroupBox("Gradient descent")
         grid = QGridLayout(descent_box)
         self.descent_radios: dict[str, QRadioButton] = {}
@@ -90,16 +87,10 @@ class TrainingPanel(QWidget):
         self.open_folder_button.setObjectName("openIdxFolderButton")
         self.open_folder_button.setToolTip(tooltips.OPEN_FOLDER)
         self.open_folder_button.clicked.connect(self.choose_folder)
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setObjectName("epochsSpin")
-        self.epochs_spin.setRange(1, 500)
-        self.epochs_spin.setToolTip(tooltips.EPOCHS)
-        self.train_size_spin = QSpinBox()
-        self.train_size_spin.setObjectName("trainSizeSpin")
-        self.train_size_spin.setRange(1, MAX_TRAIN_SIZE)
+        self.epochs_spin = self._int_spin("epochsSpin", 500, tooltips.EPOCHS)
+        self.train_size_spin = self._int_spin("trainSizeSpin", MAX_TRAIN_SIZE, tooltips.TRAIN_SIZE)
         self.train_size_spin.setSingleStep(1000)
         self.train_size_spin.setGroupSeparatorShown(True)
-        self.train_size_spin.setToolTip(tooltips.TRAIN_SIZE)
         data_box = QGroupBox("Data")
         data_form = QFormLayout(data_box)
         data_form.addRow("Data set", self.dataset_combo)
@@ -128,6 +119,14 @@ class TrainingPanel(QWidget):
         self.descent_buttons.buttonToggled.connect(self._on_edit)
         self.learning_rate_spin.valueChanged.connect(self._on_learning_rate)
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
+
+    @staticmethod
+    def _int_spin(name: str, high: int, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(1, high)
+        spin.setToolTip(tip)
+        return spin
 
     @staticmethod
     def _double_spin(name: str, low: float, high: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:

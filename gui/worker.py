@@ -41,8 +41,9 @@ class TrainingWorker(QObject):
     """Signals (all carry data the worker will not touch again):
 
     - ``dataset_ready(object)``: the full Dataset the run uses, once loaded.
-    - ``progress(dict)``: the "start" log, then epoch, update and samples_seen at each log.
-    - ``batch_logged(dict)``: the loop's "batch" logs (about 20 per second at most).
+    - ``progress(dict)``: the "start" log, then epoch, update and samples_seen at each epoch's end
+      (between epochs, a "batch" log carries the same keys).
+    - ``batch_logged(dict)``: the loop's "batch" logs (10 per second at most).
     - ``epoch_finished(dict)``: "epoch" logs; ``model`` holds a copy at most once a second.
     - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
     - ``failed(str)``: a message for the user (divergence, bad data, ...).
@@ -93,7 +94,6 @@ class TrainingWorker(QObject):
             event = log["event"]
             if event == "batch":
                 self.batch_logged.emit(log)
-                self.progress.emit(_progress_of(log))
             elif event == "epoch":
                 if time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
                     log["model"] = snapshot(model)

@@ -33,6 +33,11 @@ def train(qtbot, window, click, button="startButton"):
     return blocker.args[0]
 
 
+def start_and_wait_for_updates(qtbot, window, click) -> None:
+    click("startButton")
+    qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+
+
 def build_two_hidden_layers(click, window):
     click("addLayerButton")
     window.layer_editor.width_spin(0).setValue(64)
@@ -87,11 +92,10 @@ def test_controls_follow_the_run_state(qtbot, window, click):
 def test_pause_step_and_resume(qtbot, window, click):
     configure(window, train_size=5000, epochs=2, batch_size=16)
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
-        click("startButton")
-        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        start_and_wait_for_updates(qtbot, window, click)
         click("pauseButton")
         assert window.pause_button.text() == "Resume" and window.step_button.isEnabled()
-        # the loop logs at most every 50 ms: after a longer pause, a step's log also reports the
+        # the loop logs at most every 100 ms: after a longer pause, a step's log also reports the
         # updates made between the last log and the pause
         qtbot.wait(300)
         click("stepButton")
@@ -110,8 +114,7 @@ def test_pause_step_and_resume(qtbot, window, click):
 def test_stop_takes_effect_mid_epoch(qtbot, window, click):
     configure(window, train_size=30_000, epochs=5, batch_size=8)
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
-        click("startButton")
-        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        start_and_wait_for_updates(qtbot, window, click)
         click("stopButton")
     run = finished.args[0]
     assert run.status == "stopped" and run.result["stopped"]
@@ -123,16 +126,14 @@ def test_stop_takes_effect_mid_epoch(qtbot, window, click):
 def test_learning_rate_changes_mid_run(qtbot, window, click):
     configure(window, train_size=3000, epochs=2, batch_size=16, lr=0.05)
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
-        click("startButton")
-        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        start_and_wait_for_updates(qtbot, window, click)
         window.training_panel.learning_rate_spin.setValue(0.01)
     assert finished.args[0].epochs[-1]["lr"] == pytest.approx(0.01)
 
 
 def test_closing_the_window_mid_run_stops_the_worker(qtbot, window, click):
     configure(window, train_size=60_000, epochs=5, batch_size=8)
-    click("startButton")
-    qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+    start_and_wait_for_updates(qtbot, window, click)
     thread = window._thread
     assert isinstance(thread, QThread) and thread.isRunning()
     window.close()
