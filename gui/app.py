@@ -15,4 +15,6 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationName("scratchnet")
     window = MainWindow()
     window.show()
-    return app.exec()
+    code = app.exec()
+    window.close()  # however the loop ended, stop the worker and loader threads before exiting
+    return code

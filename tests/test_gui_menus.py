@@ -165,3 +165,20 @@ def test_update_trace_decimates_by_doubling_its_stride():
     updates = run.trace.view()[:, 0]
     assert len(updates) <= 1000 and run.trace.stride == 16
     np.testing.assert_array_equal(np.diff(updates), 16)
+
+
+def test_run_app_opens_the_window_and_exits_cleanly(qapp):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.app import run_app
+
+    seen = []
+
+    def look_and_quit() -> None:
+        seen.extend(w.windowTitle() for w in QApplication.topLevelWidgets() if w.isVisible())
+        qapp.quit()  # quitting while the data set may still be loading must not abort
+
+    QTimer.singleShot(200, look_and_quit)
+    assert run_app([]) == 0
+    assert "scratchnet" in seen
