@@ -12,7 +12,7 @@ Timed scope, both frameworks: one epoch of training (shuffle + every update, eac
 fetched as a Python float), evaluation excluded, after a warm-up. Pure SGD times a subset of the
 epoch and scales it to 60,000 samples.
 
-    python benchmarks/train_speed.py [--quick] [--json] [--repeats N] [--no-torch]
+    python benchmarks/train_speed.py [--quick] [--json] [--repeats N] [--no-torch] [--torch-threads N]
 """
 
 from __future__ import annotations
@@ -344,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object per case")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median reported)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument(
+        "--torch-threads", type=int, default=0,
+        help="set PyTorch's thread count (default: leave torch's own default, the fair comparison)",
+    )
     parser.add_argument("--peak-rss-full-batch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_rss_full_batch:
@@ -351,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with_torch = not args.no_torch and torch_available()
+    if with_torch and args.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     machine = machine_description()
     data = load_dataset("mnist")
     x, y = data.x_train, data.y_train

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
 from scratchnet.fastpaths import one_sample_path_supported, sparse_matvec, sparse_rows, subtract_rank1
 from scratchnet.network import mlp
@@ -108,19 +107,6 @@ def test_backward_to_params_fills_the_same_gradients_as_backward():
     backward_to_params(model, grad)
     for name, g in model.named_grads().items():
         np.testing.assert_array_equal(g, expected[name], err_msg=name)
-
-
-def test_fast_path_honours_stop_between_updates():
-    x, y = sparse_data()
-    model = mlp(40, [16], 4, rng=np.random.default_rng(0))
-    control = TrainingControl()
-    logs = []
-    for log in train(model, SGD(0.05), x, y, TrainConfig(descent="sgd", epochs=3, log_interval=0), control=control):
-        logs.append(log)
-        if log["event"] == "batch" and log["update"] >= 5:
-            control.stop()
-    done = logs[-1]
-    assert done["stopped"] and done["update"] == 5
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
