@@ -21,13 +21,15 @@ class Augmenter:
     relative change (the scale is uniform in [1 - max_scale, 1 + max_scale]).
     """
 
-    def __init__(self, max_shift: float = 2.0, max_rotation: float = 12.0, max_scale: float = 0.1, side: int = 28) -> None:
+    def __init__(
+        self, max_shift: float = 2.0, max_rotation: float = 12.0, max_scale: float = 0.1, side: int = 28
+    ) -> None:
+        if not isinstance(side, (int, np.integer)) or side < 2:
+            raise ValueError(f"side must be a whole number of at least 2 pixels, got {side!r}")
         for name, value, upper in (("max_shift", max_shift, side / 2), ("max_rotation", max_rotation, 180.0),
                                    ("max_scale", max_scale, 0.5)):
             if not (math.isfinite(value) and 0 <= value <= upper):
                 raise ValueError(f"{name} must be between 0 and {upper:g}, got {value!r}")
-        if side < 2:
-            raise ValueError(f"side must be at least 2 pixels, got {side!r}")
         self.max_shift = float(max_shift)
         self.max_rotation = float(max_rotation)
         self.max_scale = float(max_scale)
