@@ -166,6 +166,10 @@ class _TextReport:
         sizes = "-".join(str(d.in_features) for d in model.dense_layers) + f"-{model.output_size}"
         self.out.write(f"{dataset.name}: {len(dataset.x_train):,} training, {len(dataset.x_test):,} test images\n"
                        f"network {sizes} ({args.activation}, {args.init} init), {model.param_count():,} parameters\n")
+        if args.augment:
+            aug = Augmenter()
+            self.out.write(f"augmentation: shifts up to {aug.max_shift:g} px, rotations up to {aug.max_rotation:g}°, "
+                           f"scale ±{aug.max_scale:.0%}\n")
         self.epochs = args.epochs
         self.last = None
 
