@@ -3,8 +3,9 @@
 Small products (one sample, or a batch of up to 32 rows) finish before a second BLAS thread has
 woken up, so one thread is faster. From 64 rows on, two threads win on an idle machine, but when
 another process holds a core, a second BLAS thread that waits for it makes each update 5-20x
-slower. So for large batches, ``BlasThreads`` times the first updates of every epoch alternately
-with one thread and with the BLAS default, and keeps the faster for the rest of the epoch. This
+slower. So for large batches, ``BlasThreads`` times a few updates alternately with one thread and
+with the BLAS default, keeps the faster, and probes again every ``REPROBE_SECONDS`` (and at each
+epoch) because the other processes come and go. This
 changes only the speed: the maths is the same with any thread count.
 
 The thread count is set through ``threadpoolctl`` when it is installed (the ``bench`` extra);
@@ -14,11 +15,14 @@ without it the BLAS default stands. The setting is process-wide while ``BlasThre
 from __future__ import annotations
 
 import functools
+import math
 import statistics
 import time
 
 SINGLE_THREAD_MAX_BATCH = 32
-PROBE_UPDATES = 3  # timed updates per candidate thread count, per epoch
+PROBE_UPDATES = 3  # timed updates per candidate thread count, per probe
+REPROBE_SECONDS = 1.0
+FAVOUR_ONE_THREAD = 0.8  # the BLAS default is kept only when its updates take < 0.8x as long
 
 
 def threads_for_batch(batch_size: int) -> tuple[int, ...]:
@@ -27,7 +31,7 @@ def threads_for_batch(batch_size: int) -> tuple[int, ...]:
 
 
 class BlasThreads:
-    """Context that chooses the BLAS thread count per epoch (see the module docstring).
+    """Context that chooses the BLAS thread count, at each epoch and every ``REPROBE_SECONDS``.
 
     Call ``start_epoch()`` at each epoch, and ``before_update()`` / ``after_update()`` around
     each update. On exit the original thread count is restored.
@@ -41,6 +45,7 @@ class BlasThreads:
         self._probe = 0
         self._current = 0
         self._started = 0.0
+        self._chosen_at = 0.0
         self.chosen: int | None = None
 
     def __enter__(self) -> BlasThreads:
@@ -65,12 +70,17 @@ class BlasThreads:
 
     def after_update(self) -> None:
         if self.chosen is not None:
+            if len(self.candidates) > 1 and time.perf_counter() - self._chosen_at > REPROBE_SECONDS:
+                self.start_epoch()
             return
         self._times[self._current].append(time.perf_counter() - self._started)
         self._probe += 1
         if self._probe == PROBE_UPDATES * len(self.candidates):
-            self.chosen = min(self.candidates, key=lambda c: statistics.median(self._times[c]))
+            # the default (more threads) must win clearly: when it loses, it loses by 5-20x
+            median = {c: statistics.median(t) for c, t in self._times.items()}
+            self.chosen = 0 if 0 in median and median[0] < FAVOUR_ONE_THREAD * median.get(1, math.inf) else 1
             self._use(self.chosen)
+            self._chosen_at = time.perf_counter()
 
     def _use(self, threads: int) -> None:
         for lib, n in zip(self._blas, self._original, strict=True):
