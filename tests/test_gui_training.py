@@ -229,3 +229,13 @@ def test_each_setting_changes_the_run(qtbot, window, click, change, observe):
     assert observe(changed_run) != baseline
     if window.layer_editor.dropout_spin.value() > 0:
         assert any(isinstance(layer, Dropout) for layer in window.current_model.layers)
+
+
+def test_stop_in_full_batch_mode_ends_within_one_step(qtbot, window, click):
+    configure(window, descent="full", train_size=60_000, epochs=50, lr=0.1)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) >= 1, timeout=30_000)
+        click("stopButton")
+    run = finished.args[0]
+    assert run.status == "stopped" and 1 <= run.result["update"] < 50
