@@ -242,15 +242,16 @@ def train(
             except _Diverged as exc:
                 if not params_finite(model):
                     model.load_state_dict(snapshot)
-                raise TrainingDiverged(
-                    f"training diverged in epoch {epoch} after {update} updates: the loss became {exc.loss}. "
-                    f"The model keeps its last finite weights. Try a smaller learning rate than {optimizer.lr:g}, "
-                    "or an adaptive optimiser such as Adam."
-                ) from None
+                raise _divergence(f"the loss became {exc.loss}", epoch, update, optimizer.lr) from None
             seconds = time.perf_counter() - epoch_start
+            # The epoch's last update can overflow the weights without any loss seeing it yet.
+            if not params_finite(model):
+                model.load_state_dict(snapshot)
+                raise _divergence("the weights became NaN or infinite", epoch, update, optimizer.lr)
+            closing_log = batch_log(epoch) if pending_losses else None
             train_seconds += seconds
-            if pending_losses:
-                yield batch_log(epoch)
+            if closing_log is not None:
+                yield closing_log
             if stopped and epoch_samples == 0:
                 break
             test_loss, test_acc = test_metrics()
@@ -271,6 +272,14 @@ def train(
         "event": "done", "stopped": stopped, "epochs_completed": epochs_completed, "test_loss": test_loss,
         "test_accuracy": test_acc, "seconds": train_seconds, "update": update, "samples_seen": samples_seen,
     }
+
+
+def _divergence(what: str, epoch: int, update: int, lr: float) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"training diverged in epoch {epoch} after {update} updates: {what}. "
+        f"The model keeps its last finite weights. Try a smaller learning rate than {lr:g}, "
+        "or an adaptive optimiser such as Adam."
+    )
 
 
 def _take_lr(control: TrainingControl, optimizer: Optimizer, base_lr: float, schedule: Schedule, epoch: int) -> float:

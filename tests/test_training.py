@@ -200,3 +200,25 @@ def test_batch_larger_than_the_training_set_is_clamped_and_said():
 def test_bad_config_raises(kwargs):
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
+
+
+def test_weights_overflowing_on_the_last_update_of_an_epoch_are_caught():
+    x, y = _toy(64)
+    model = mlp(20, [16], 3, rng=np.random.default_rng(0))
+    before = model.state_dict()
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match="weights became NaN or infinite"):
+        # one full-batch update with an absurd step: the loss before it is finite, the weights after it are not
+        list(train(model, SGD(1e38), x, y, TrainConfig(descent="full", epochs=1)))
+    for name, value in model.parameters().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_batch_log_seconds_count_each_epoch_once():
+    x, y = _toy()
+    model = mlp(20, [16], 3, rng=np.random.default_rng(0))
+    logs = list(train(model, SGD(0.1), x, y, TrainConfig(epochs=3, log_interval=10.0)))
+    closing = [log for log in logs if log["event"] == "batch"]
+    epochs = [log for log in logs if log["event"] == "epoch"]
+    assert len(closing) == 3
+    for batch, epoch in zip(closing, epochs, strict=True):
+        assert batch["seconds"] == pytest.approx(sum(e["seconds"] for e in epochs[: epoch["epoch"]]), rel=0.05)
