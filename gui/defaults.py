@@ -1,27 +1,16 @@
-"""The settings of a new window, in one place (a later "Quick start" preset tunes these)."""
+"""The settings of a new window: the "Quick start" preset, so that one click on Start trains a
+network to about 97.5% test accuracy in a few seconds."""
 
 from __future__ import annotations
 
-from .settings import HiddenLayer, NetworkSettings, TrainingSettings
+from scratchnet.presets import PRESETS
 
-DEFAULT_NETWORK = NetworkSettings(
-    hidden=(HiddenLayer(width=128, activation="relu"),),
-    init="he",
-    dropout=0.0,
-    seed=0,
-)
+from .presets_ui import preset_spec
+from .settings import HiddenLayer
 
-DEFAULT_TRAINING = TrainingSettings(
-    descent="mini",
-    batch_size=64,
-    optimizer="momentum",
-    learning_rate=0.05,
-    momentum=0.9,
-    weight_decay=0.0,
-    schedule="constant",
-    epochs=5,
-    train_size=60_000,
-    dataset="mnist",
-)
+DEFAULT_PRESET = "quick-start"
+DEFAULT_SPEC = preset_spec(PRESETS[DEFAULT_PRESET], dataset="mnist")
+DEFAULT_NETWORK = DEFAULT_SPEC.network
+DEFAULT_TRAINING = DEFAULT_SPEC.training
 
 NEW_LAYER = HiddenLayer(width=64, activation="relu")

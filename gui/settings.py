@@ -60,6 +60,7 @@ class TrainingSettings:
     epochs: int = 5
     train_size: int = 60_000
     dataset: str = "mnist"
+    augment: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

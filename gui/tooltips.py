@@ -41,6 +41,19 @@ WEIGHT_DECAY = "λ, L2 regularisation: g ← g + λ·w, pulling weights towards 
 EPOCHS = "Passes over the training subset."
 TRAIN_SIZE = "How many training images to use (the first N): fewer train faster, generalise worse."
 DATASET = "Which images to learn: MNIST digits (bundled) or Fashion-MNIST clothes."
+AUGMENT = (
+    "Each mini-batch sees its images randomly shifted, rotated and scaled a little: more varied "
+    "examples, less overfitting, slower to fit (mini-batch descent only)."
+)
+CONTINUE = (
+    "Train the current model (the last run's or the opened file's) further instead of starting from "
+    "fresh weights. Available when its layers match the Network tab."
+)
+COMPARE_INIT = (
+    "Train the current network twice from the same seed: from small random weights N(0, 0.01²) and from "
+    "He initialisation, then overlay them."
+)
+ABOUT = "About scratchnet: version, licences and credits."
 OPEN_FOLDER = "Use a folder holding the four IDX files of an MNIST-style data set."
 START = "Build the network from the settings (fresh weights from the seed) and train it (Ctrl+Enter)."
 PAUSE = "Pause after the current update; press again to resume."
@@ -48,7 +61,7 @@ STOP = "Stop after the current update and keep the run in the history (Esc)."
 STEP = "While paused, run exactly one more update (one gradient step)."
 COMPARE = (
     "Train the current network three times from the same seed: full batch, mini-batch, stochastic, "
-    "then overlay them."
+    "each with plain SGD at its own learning rate, then overlay them."
 )
 RUNS = "Finished and stopped runs. Select several (Ctrl/Shift+click) to overlay their curves."
 X_AXIS = "Plot against epochs (passes), samples seen (images processed) or training seconds."

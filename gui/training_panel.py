@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -91,12 +92,16 @@ class TrainingPanel(QWidget):
         self.train_size_spin = self._int_spin("trainSizeSpin", MAX_TRAIN_SIZE, tooltips.TRAIN_SIZE)
         self.train_size_spin.setSingleStep(1000)
         self.train_size_spin.setGroupSeparatorShown(True)
+        self.augment_check = QCheckBox("Augment (random shifts and rotations)")
+        self.augment_check.setObjectName("augmentCheck")
+        self.augment_check.setToolTip(tooltips.AUGMENT)
         data_box = QGroupBox("Data")
         data_form = QFormLayout(data_box)
         data_form.addRow("Data set", self.dataset_combo)
         data_form.addRow("", self.open_folder_button)
         data_form.addRow("Training images", self.train_size_spin)
         data_form.addRow("Epochs", self.epochs_spin)
+        data_form.addRow("", self.augment_check)
 
         self.note_label = QLabel()
         self.note_label.setObjectName("trainingNoteLabel")
@@ -117,6 +122,7 @@ class TrainingPanel(QWidget):
         for combo in (self.optimizer_combo, self.schedule_combo):
             combo.currentIndexChanged.connect(self._on_edit)
         self.descent_buttons.buttonToggled.connect(self._on_edit)
+        self.augment_check.toggled.connect(self._on_edit)
         self.learning_rate_spin.valueChanged.connect(self._on_learning_rate)
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
 
@@ -152,6 +158,7 @@ class TrainingPanel(QWidget):
             epochs=self.epochs_spin.value(),
             train_size=self.train_size_spin.value(),
             dataset=self.dataset_combo.currentData(),
+            augment=self.augment_check.isChecked(),
         )
 
     def set_settings(self, settings: TrainingSettings) -> None:
@@ -165,6 +172,7 @@ class TrainingPanel(QWidget):
         select_data(self.schedule_combo, settings.schedule)
         self.epochs_spin.setValue(settings.epochs)
         self.select_dataset(settings.dataset)
+        self.augment_check.setChecked(settings.augment)
         self._on_edit()
 
     def select_dataset(self, name_or_dir: str) -> None:
@@ -182,7 +190,7 @@ class TrainingPanel(QWidget):
         """While a run trains, only the learning rate stays editable."""
         for widget in (*self.descent_radios.values(), self.batch_size_spin, self.optimizer_combo,
                        self.momentum_spin, self.weight_decay_spin, self.schedule_combo, self.dataset_combo,
-                       self.open_folder_button, self.epochs_spin, self.train_size_spin):
+                       self.open_folder_button, self.epochs_spin, self.train_size_spin, self.augment_check):
             widget.setEnabled(not running)
         self._running = running
         self._on_edit()
@@ -206,6 +214,7 @@ class TrainingPanel(QWidget):
         self.batch_size_spin.setMaximum(train_size)
         self.batch_size_spin.setEnabled(settings.descent == "mini" and not self._running)
         self.momentum_spin.setEnabled(settings.optimizer in ("momentum", "nesterov") and not self._running)
+        self.augment_check.setEnabled(settings.descent == "mini" and not self._running)
         notes = []
         if settings.descent == "sgd" and train_size > SLOW_SGD_SAMPLES:
             notes.append(

@@ -18,6 +18,7 @@ try:
 except ImportError:  # optional: without it, BLAS keeps its default thread count
     threadpool_limits = None
 
+from scratchnet.augment import Augmenter
 from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
 from scratchnet.network import Sequential
@@ -27,7 +28,7 @@ from scratchnet.training import train
 from .datasets import DatasetCache
 from .settings import RunSpec, build_model
 
-SNAPSHOT_INTERVAL = 1.0  # seconds between model copies sent with epoch_finished
+SNAPSHOT_INTERVAL = 1.0  # seconds between model copies sent with batch and epoch logs
 
 
 def snapshot(model: Sequential) -> Sequential:
@@ -44,7 +45,8 @@ class TrainingWorker(QObject):
     - ``progress(dict)``: the "start" log, then epoch, update and samples_seen at each epoch's end
       (between epochs, a "batch" log carries the same keys).
     - ``batch_logged(dict)``: the loop's "batch" logs (10 per second at most).
-    - ``epoch_finished(dict)``: "epoch" logs; ``model`` holds a copy at most once a second.
+    - ``epoch_finished(dict)``: "epoch" logs.
+      Batch and epoch logs carry ``model``, a copy of the weights, at most once a second.
     - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
     - ``failed(str)``: a message for the user (divergence, bad data, ...).
     """
@@ -56,9 +58,13 @@ class TrainingWorker(QObject):
     finished = Signal(dict)
     failed = Signal(str)
 
-    def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache) -> None:
+    def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache,
+                 initial_model: Sequential | None = None) -> None:
+        """``initial_model``, if given, is trained further instead of fresh weights from the spec;
+        the worker owns it from now on (pass a ``snapshot``)."""
         super().__init__()
         self._spec = spec
+        self._initial_model = initial_model
         self._control = control
         self._datasets = datasets
 
@@ -76,28 +82,31 @@ class TrainingWorker(QObject):
         dataset = self._datasets.get(settings.dataset)
         self.dataset_ready.emit(dataset)
         data = dataset.subset(min(settings.train_size, len(dataset.y_train)))
-        model = build_model(network, data.x_train.shape[1], dataset.num_classes)
+        model = self._initial_model
+        if model is None:
+            model = build_model(network, data.x_train.shape[1], dataset.num_classes)
         optimizer = make_optimizer(
             settings.optimizer, settings.learning_rate,
             momentum=settings.momentum, weight_decay=settings.weight_decay,
         )
         with limit_blas_threads(settings.descent):
-            self._train(model, optimizer, data, settings.train_config(network.seed))
+            self._train(model, optimizer, data, settings.train_config(network.seed),
+                        Augmenter() if settings.augment else None)
 
-    def _train(self, model, optimizer, data, config) -> None:
+    def _train(self, model, optimizer, data, config, augment) -> None:
         logs = train(
             model, optimizer, data.x_train, data.y_train, config,
-            x_test=data.x_test, y_test=data.y_test, control=self._control,
+            x_test=data.x_test, y_test=data.y_test, control=self._control, augment=augment,
         )
         last_snapshot = time.perf_counter()
         for log in logs:
             event = log["event"]
+            if event in ("batch", "epoch") and time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
+                log["model"] = snapshot(model)
+                last_snapshot = time.perf_counter()
             if event == "batch":
                 self.batch_logged.emit(log)
             elif event == "epoch":
-                if time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
-                    log["model"] = snapshot(model)
-                    last_snapshot = time.perf_counter()
                 self.epoch_finished.emit(log)
                 self.progress.emit(_progress_of(log))
             elif event == "start":
