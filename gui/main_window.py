@@ -37,10 +37,11 @@ from . import tooltips
 from .datasets import DatasetCache, DatasetLoader, DatasetLoaderFn
 from .defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
 from .layer_editor import LayerEditor
+from .model_metadata import network_from_metadata, training_from_metadata
 from .plots import PlotsPanel
 from .run_record import RunRecord
 from .runs import RunsPanel, write_curves_csv
-from .settings import NetworkSettings, RunSpec, TrainingSettings, network_from_model
+from .settings import RunSpec, TrainingSettings
 from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -503,19 +504,22 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Saved the model to {path}.")
 
     def open_model_from(self, path: str) -> None:
+        """Load a model file; a bad file raises ModelFileError and changes nothing. Refused while
+        a run trains, which would otherwise replace the model under it."""
+        if self.is_running:
+            raise ModelFileError("a run is training: stop it before opening a model")
         loaded = load_model_file(path)
-        meta = loaded.metadata
-        if "network" in meta:
-            network = NetworkSettings.from_dict(meta["network"])
-        else:
-            network = network_from_model(loaded.model)
-        training = TrainingSettings.from_dict(meta.get("training", {"dataset": meta.get("dataset", "mnist")}))
+        # metadata is free-form JSON: use only settings that are valid and fit the weights
+        network = network_from_metadata(loaded.metadata, loaded.model)
+        training = training_from_metadata(loaded.metadata, self.training_panel.settings())
         self.layer_editor.set_settings(network)
         with QSignalBlocker(self.training_panel.learning_rate_spin):
             self.training_panel.set_settings(training)
         self._set_model(loaded.model, RunSpec(network, training))
         text = f"Loaded {path}."
-        if self.dataset is not None and self.dataset.x_test.shape[1] == loaded.model.input_size:
+        if self.dataset is not None and (self.dataset.x_test.shape[1], self.dataset.num_classes) == (
+            loaded.model.input_size, loaded.model.output_size
+        ):
             _, accuracy = evaluate(loaded.model, self.dataset.x_test, self.dataset.y_test)
             text += f" Test accuracy {100 * accuracy:.2f}%."
         self.status_label.setText(text)
