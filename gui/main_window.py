@@ -8,15 +8,18 @@ that touches widgets. Other views plug in with ``add_view`` and follow ``model_c
 from __future__ import annotations
 
 import math
+import os
 
-from PySide6.QtCore import QSignalBlocker, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -30,25 +33,29 @@ from scratchnet.control import TrainingControl
 from scratchnet.data import Dataset, load_dataset
 from scratchnet.errors import ModelFileError
 from scratchnet.network import Sequential
+from scratchnet.presets import PRESETS
 from scratchnet.serialization import load_model_file, save_model
 from scratchnet.training import evaluate
 
 from . import tooltips
+from .about import AboutDialog, app_icon
 from .datasets import DatasetCache, DatasetLoader, DatasetLoaderFn
 from .defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
+from .first_paint import report_first_paint_if_asked
 from .layer_editor import LayerEditor
 from .model_metadata import network_from_metadata, training_from_metadata
+from .persistence import StoredState, default_store, load_state, save_state
 from .plots import PlotsPanel
+from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_record import RunRecord
 from .runs import RunsPanel, write_curves_csv
-from .settings import RunSpec, TrainingSettings
+from .settings import RunSpec, architecture_matches
 from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
 from .views import install_views
-from .worker import TrainingWorker
+from .worker import TrainingWorker, snapshot
 
 REDRAW_MS = 250  # plots and status: 4 redraws a second keep the GIL free for training
-COMPARED_DESCENTS = ("full", "mini", "sgd")
 
 
 class MainWindow(QMainWindow):
@@ -65,9 +72,16 @@ class MainWindow(QMainWindow):
     dataset_changed = Signal()
     training_finished = Signal(object)
 
-    def __init__(self, dataset_loader: DatasetLoaderFn = load_dataset, parent=None) -> None:
+    def __init__(self, dataset_loader: DatasetLoaderFn = load_dataset, parent=None,
+                 settings: QSettings | None = None) -> None:
+        """``settings``: where to remember the state between launches (default: the user's file)."""
         super().__init__(parent)
         self.setWindowTitle("scratchnet")
+        self.setWindowIcon(app_icon())
+        self.store = settings if settings is not None else default_store()
+        self.last_folder = ""
+        self._continue_from: Sequential | None = None
+        self._about: AboutDialog | None = None
         self.datasets = DatasetCache(dataset_loader)
         self.dataset: Dataset | None = None
         self.current_model: Sequential | None = None
@@ -91,7 +105,11 @@ class MainWindow(QMainWindow):
         self._redraw_timer.start()
         self._set_running(False)
         self.resize(1280, 800)
+        self._restore_state()
         install_views(self)
+        self.model_changed.connect(self._update_continue)
+        self.dataset_changed.connect(self._update_continue)
+        report_first_paint_if_asked(self)
         self.load_dataset_async(self.training_panel.settings().dataset)
 
     # ------------------------------------------------------------------ layout
@@ -100,6 +118,11 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(DEFAULT_TRAINING)
         self.training_panel.learning_rate_changed.connect(self._on_learning_rate)
         self.training_panel.dataset_selected.connect(self.load_dataset_async)
+        self.preset_bar = PresetBar()
+        self.preset_bar.preset_chosen.connect(self.apply_preset)
+        self.preset_bar.show_preset(matching_preset(DEFAULT_NETWORK, DEFAULT_TRAINING))
+        for panel in (self.layer_editor, self.training_panel):
+            panel.changed.connect(self._on_settings_edited)
 
         self.settings_tabs = QTabWidget()
         self.settings_tabs.setObjectName("settingsTabs")
@@ -122,11 +145,20 @@ class MainWindow(QMainWindow):
         grid = QGridLayout(controls)
         for column, button in enumerate((self.start_button, self.pause_button, self.stop_button, self.step_button)):
             grid.addWidget(button, 0, column)
-        grid.addWidget(self.compare_button, 1, 0, 1, 4)
+        self.compare_init_button = self._button(
+            "Compare initialisations", "compareInitButton", tooltips.COMPARE_INIT, self.compare_initialisations
+        )
+        self.continue_check = QCheckBox("Continue from the current weights")
+        self.continue_check.setObjectName("continueCheck")
+        self.continue_check.setToolTip(tooltips.CONTINUE)
+        grid.addWidget(self.compare_button, 1, 0, 1, 2)
+        grid.addWidget(self.compare_init_button, 1, 2, 1, 2)
+        grid.addWidget(self.continue_check, 2, 0, 1, 4)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(6, 6, 0, 6)
+        left_layout.addWidget(self.preset_bar)
         left_layout.addWidget(self.settings_tabs, 1)
         left_layout.addWidget(controls)
 
@@ -214,7 +246,13 @@ class MainWindow(QMainWindow):
                                         tooltips.STOP)
         self.compare_action = self._action(run_menu, "&Compare descents", None, self.compare_descents,
                                            tooltips.COMPARE)
-        for menu in (file_menu, run_menu):
+        self.compare_init_action = self._action(run_menu, "Compare &initialisations", None,
+                                                self.compare_initialisations, tooltips.COMPARE_INIT)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = self._action(help_menu, "&About scratchnet", None, self.show_about, tooltips.ABOUT)
+        self.about_qt_action = self._action(help_menu, "About &Qt", None, self.show_about_qt,
+                                            "The Qt version and licence.")
+        for menu in (file_menu, run_menu, help_menu):
             menu.setToolTipsVisible(True)
 
     def _action(self, menu, text: str, shortcut, slot, tip: str) -> QAction:
@@ -295,20 +333,27 @@ class MainWindow(QMainWindow):
         if not self.is_running:
             self._batch_ids = []
             self._queue = [RunSpec(self.layer_editor.settings(), self.training_panel.settings())]
+            if self.continue_check.isEnabled() and self.continue_check.isChecked():
+                self._continue_from = snapshot(self.current_model)
             self._start_next()
 
     @Slot()
     def compare_descents(self) -> None:
-        """Train the current network with full batch, mini-batch and SGD, same seed, in turn."""
+        """Train the current network with full batch, mini-batch and SGD, same seed, in turn, each
+        with its own learning rate (from the three-descents preset); x axis in samples seen."""
+        self._compare(descent_comparison(self.layer_editor.settings(), self.training_panel.settings()), "samples")
+
+    @Slot()
+    def compare_initialisations(self) -> None:
+        """Train the current settings from small normal and from He initial weights, in turn."""
+        self._compare(init_comparison(self.layer_editor.settings(), self.training_panel.settings()), "epochs")
+
+    def _compare(self, specs: list[RunSpec], x_unit: str) -> None:
         if self.is_running:
             return
-        network, training = self.layer_editor.settings(), self.training_panel.settings()
         self._batch_ids = []
-        self._queue = [
-            RunSpec(network, TrainingSettings.from_dict({**training.to_dict(), "descent": descent}))
-            for descent in COMPARED_DESCENTS
-        ]
-        self.runs_panel.x_axis_combo.setCurrentIndex(self.runs_panel.x_axis_combo.findData("samples"))
+        self._queue = specs
+        self.runs_panel.x_axis_combo.setCurrentIndex(self.runs_panel.x_axis_combo.findData(x_unit))
         self._start_next()
 
     def _start_next(self) -> None:
@@ -318,7 +363,8 @@ class MainWindow(QMainWindow):
         self._progress = {}
         self.error_label.hide()
         self._control = TrainingControl()
-        worker = TrainingWorker(spec, self._control, self.datasets)
+        worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from)
+        self._continue_from = None
         worker.dataset_ready.connect(self._on_worker_dataset)
         worker.progress.connect(self._on_progress)
         worker.batch_logged.connect(self._on_batch)
@@ -363,8 +409,9 @@ class MainWindow(QMainWindow):
         self.layer_editor.set_editable(not running)
         self.training_panel.set_running(running)
         for widget in (self.start_button, self.compare_button, self.start_action, self.compare_action,
-                       self.open_action):
+                       self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar):
             widget.setEnabled(not running)
+        self._update_continue()
         for widget in (self.pause_button, self.stop_button, self.pause_action, self.stop_action):
             widget.setEnabled(running)
         self._show_pause_state()
@@ -397,6 +444,8 @@ class MainWindow(QMainWindow):
         self._run.on_batch(log)
         self._dirty = True
         self._on_progress(log)
+        if "model" in log:
+            self._set_model(log["model"], self._run.spec)
 
     @Slot(dict)
     def _on_epoch(self, log: dict) -> None:
@@ -447,6 +496,68 @@ class MainWindow(QMainWindow):
         self.error_label.setText(message)
         self.error_label.show()
         self.status_label.setText("Error: see the message above the plots.")
+
+    # ------------------------------------------------------------------ presets and continuing
+    @Slot(str)
+    def apply_preset(self, name: str) -> None:
+        """Fill the network and training panels with preset ``name`` (keeping the data set)."""
+        spec = preset_spec(PRESETS[name], self.training_panel.settings().dataset)
+        self.layer_editor.set_settings(spec.network)
+        self.training_panel.set_settings(spec.training)
+        self.preset_bar.show_preset(name)
+
+    @Slot()
+    def _on_settings_edited(self) -> None:
+        self.preset_bar.show_preset(matching_preset(self.layer_editor.settings(), self.training_panel.settings()))
+        self._update_continue()
+
+    @Slot()
+    def _update_continue(self) -> None:
+        """"Continue" is offered when the current model has the Network tab's layers and fits the data."""
+        model, dataset = self.current_model, self.dataset
+        available = (
+            not self.is_running and model is not None and dataset is not None
+            and architecture_matches(model, self.layer_editor.settings(), dataset.x_train.shape[1],
+                                     dataset.num_classes)
+        )
+        self.continue_check.setEnabled(available)
+        if not available:
+            self.continue_check.setChecked(False)
+
+    # ------------------------------------------------------------------ remembered state
+    def _restore_state(self) -> None:
+        state = load_state(self.store)
+        self.layer_editor.set_settings(state.network)
+        with QSignalBlocker(self.training_panel.learning_rate_spin):
+            self.training_panel.set_settings(state.training)
+        self.preset_bar.show_preset(matching_preset(state.network, state.training))
+        self.last_folder = state.last_folder
+        self.training_panel.start_folder = state.last_folder
+        if state.geometry is not None:
+            self.restoreGeometry(state.geometry)
+
+    def save_state(self) -> None:
+        """Remember the settings, the last folder and the geometry for the next launch."""
+        save_state(self.store, StoredState(
+            self.layer_editor.settings(), self.training_panel.settings(), self.last_folder, self.saveGeometry(),
+        ))
+
+    def _remember_folder(self, path: str) -> None:
+        self.last_folder = os.path.dirname(os.path.abspath(path))
+        self.training_panel.start_folder = self.last_folder
+
+    # ------------------------------------------------------------------ help
+    @Slot()
+    def show_about(self) -> AboutDialog:
+        """Open the About dialog (window-modal, without blocking); returns it."""
+        if self._about is None:
+            self._about = AboutDialog(self)
+        self._about.open()
+        return self._about
+
+    @Slot()
+    def show_about_qt(self) -> None:
+        QMessageBox.aboutQt(self, "About Qt")
 
     # ------------------------------------------------------------------ drawing
     @Slot(list)
@@ -526,26 +637,36 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", "scratchnet models (*.npz)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self.last_folder, "scratchnet models (*.npz)")
         if path:
+            self._remember_folder(path)
             self._report_errors(self.open_model_from, path)
 
     @Slot()
     def save_model_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.npz", "scratchnet models (*.npz)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", os.path.join(self.last_folder, "model.npz"), "scratchnet models (*.npz)"
+        )
         if path:
+            self._remember_folder(path)
             self._report_errors(self.save_model_to, path)
 
     @Slot()
     def export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export curves", "curves.csv", "CSV files (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export curves", os.path.join(self.last_folder, "curves.csv"), "CSV files (*.csv)"
+        )
         if path:
+            self._remember_folder(path)
             self._report_errors(write_curves_csv, self.runs_panel.runs, path)
 
     @Slot()
     def export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plots", "plots.png", "PNG images (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export plots", os.path.join(self.last_folder, "plots.png"), "PNG images (*.png)"
+        )
         if path:
+            self._remember_folder(path)
             self._report_errors(self.plots.export_png, path)
 
     def _report_errors(self, function, *args) -> None:
@@ -556,6 +677,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
         self._queue = []
         if self._control is not None:
             self._control.stop()

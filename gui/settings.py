@@ -124,3 +124,14 @@ def network_from_model(model: Sequential, init: str = "he", seed: int = 0) -> Ne
         elif kind in _ACTIVATION_OF_CLASS and hidden:
             hidden[-1] = replace(hidden[-1], activation=_ACTIVATION_OF_CLASS[kind])
     return NetworkSettings(tuple(hidden), init, dropout, seed)
+
+
+def architecture_matches(model: Sequential, network: NetworkSettings, input_size: int, output_size: int) -> bool:
+    """Whether ``model`` has the layers ``build_model(network, input_size, output_size)`` would build
+    (widths, activations, dropout; not the weights, init or seed)."""
+    described = network_from_model(model)
+    return (
+        (model.input_size, model.output_size) == (input_size, output_size)
+        and described.hidden == network.hidden
+        and described.dropout == network.dropout
+    )

@@ -49,6 +49,7 @@ class TrainingPanel(QWidget):
     def __init__(self, settings: TrainingSettings, parent=None) -> None:
         super().__init__(parent)
         self._running = False
+        self.start_folder = ""  # where "Open IDX folder…" starts browsing
         self.descent_buttons = QButtonGroup(self)
         self.batch_size_spin = self._int_spin("batchSizeSpin", MAX_TRAIN_SIZE, tooltips.BATCH_SIZE)
         descent_box = QGroupBox("Gradient descent")
@@ -202,8 +203,9 @@ class TrainingPanel(QWidget):
     # ---- reactions
     @Slot()
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of IDX files")
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of IDX files", self.start_folder)
         if folder:
+            self.start_folder = str(Path(folder).parent)
             self.select_dataset(folder)
 
     @Slot()
