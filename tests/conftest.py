@@ -8,6 +8,19 @@ from scratchnet.data import load_dataset
 from scratchnet.errors import DatasetError
 
 
+@pytest.fixture(autouse=True)
+def isolated_qsettings(tmp_path_factory, monkeypatch):
+    """Every test's QSettings (the window's remembered state) live in a fresh temporary folder,
+    never in the user's ~/.config."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("qsettings")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    for fmt in (QSettings.NativeFormat, QSettings.IniFormat):
+        QSettings.setPath(fmt, QSettings.UserScope, str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The bundled MNIST, loaded once for the whole session."""
