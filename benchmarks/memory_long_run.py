@@ -52,8 +52,9 @@ class MemoryFigures:
         return self.end - self.after_first_epoch
 
     def report(self) -> str:
-        return (f"{self.epochs} epochs in {self.seconds:.0f} s: RSS after epoch 1 {self.after_first_epoch / MB:.1f} MB, "
-                f"at the end {self.end / MB:.1f} MB, peak {self.peak / MB:.1f} MB, "
+        return (f"{self.epochs} epochs in {self.seconds:.0f} s: "
+                f"RSS after epoch 1 {self.after_first_epoch / MB:.1f} MB, at the end {self.end / MB:.1f} MB, "
+                f"peak {self.peak / MB:.1f} MB, "
                 f"growth after epoch 1 {self.growth / MB:+.1f} MB")
 
 
