@@ -33,6 +33,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QFileDialog, QSpinBox
 
+from gui.settings import HiddenLayer, NetworkSettings
 from scratchnet.data import Dataset
 from scratchnet.errors import DatasetError
 from scratchnet.optimizers import OPTIMIZER_NAMES
@@ -248,7 +249,9 @@ class TestCloseMidRun:
                 app.processEvents()
             print("all closed", flush=True)
         """))
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        # settings a window may store go to the temporary folder, not the user's
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),
+               "HOME": str(tmp_path)}
         result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
                                 timeout=300, cwd=ROOT)
         assert result.returncode == 0, result.stderr
@@ -346,7 +349,8 @@ class TestModelFilesInTheWindow:
             self.open_through_the_menu(window, monkeypatch, path)
         assert not window.error_label.isVisible()
         assert_same_weights(window.current_model, weights)
-        assert [h.width for h in window.layer_editor.settings().hidden] == [128]
+        widths = [dense.out_features for dense in model.dense_layers[:-1]]
+        assert [h.width for h in window.layer_editor.settings().hidden] == widths
         assert window.training_panel.settings() == training
         assert "Test accuracy" in window.status_label.text()
 
@@ -517,9 +521,7 @@ class TestDivergenceInTheWindow:
         configure(window, train_size=1000, epochs=1)
         first = run_to_the_end(qtbot, window, click)
         before = window.current_model
-        click("addLayerButton")
-        window.layer_editor.width_spin(0).setValue(256)
-        window.layer_editor.width_spin(1).setValue(256)
+        window.layer_editor.set_settings(NetworkSettings(hidden=(HiddenLayer(256), HiddenLayer(256))))
         panel = window.training_panel
         configure(window, descent="sgd", train_size=300, epochs=1, optimizer="sgd",
                   lr=panel.learning_rate_spin.maximum())
