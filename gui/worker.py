@@ -23,7 +23,7 @@ from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
 from scratchnet.network import Sequential
 from scratchnet.optimizers import make_optimizer
-from scratchnet.training import train
+from scratchnet.training import params_finite, train
 
 from .datasets import DatasetCache
 from .settings import RunSpec, build_model
@@ -102,7 +102,11 @@ class TrainingWorker(QObject):
         for log in logs:
             event = log["event"]
             if event in ("batch", "epoch") and time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
-                log["model"] = snapshot(model)
+                copy = snapshot(model)
+                # an update can overflow the weights after the log's last (finite) loss; the loop
+                # only notices at the next loss, so a copy sent now could show NaN in the window
+                if params_finite(copy):
+                    log["model"] = copy
                 last_snapshot = time.perf_counter()
             if event == "batch":
                 self.batch_logged.emit(log)

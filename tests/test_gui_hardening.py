@@ -33,7 +33,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QFileDialog, QSpinBox
 
-from gui.settings import HiddenLayer, NetworkSettings
+from gui.settings import HiddenLayer, NetworkSettings, RunSpec, TrainingSettings
 from scratchnet.data import Dataset
 from scratchnet.errors import DatasetError
 from scratchnet.optimizers import OPTIMIZER_NAMES
@@ -539,6 +539,31 @@ class TestDivergenceInTheWindow:
         run = run_to_the_end(qtbot, window, click)
         assert run.status == "finished" and not window.error_label.isVisible()
         assert_finite(window.current_model) and run.final_test_accuracy > 0.5
+
+    def test_the_worker_never_sends_a_copy_of_overflowed_weights(self, mnist, monkeypatch):
+        """Weights can overflow on the update after a batch log's last finite loss; the loop
+        only sees it at the next loss. With a log and a copy after every update, no copy the
+        window would show may hold NaN or inf."""
+        from gui import settings as gui_settings
+        from gui import worker as gui_worker
+        from gui.datasets import DatasetCache
+        from scratchnet.control import TrainingControl
+
+        monkeypatch.setattr(gui_worker, "SNAPSHOT_INTERVAL", 0.0)
+        monkeypatch.setattr(gui_settings, "BATCH_LOG_INTERVAL", 0.0)
+        spec = RunSpec(NetworkSettings(hidden=(HiddenLayer(256), HiddenLayer(256))),
+                       TrainingSettings(descent="sgd", optimizer="sgd", learning_rate=10.0, epochs=1, train_size=300))
+        worker = gui_worker.TrainingWorker(spec, TrainingControl(), DatasetCache(lambda name: mnist))
+        copies, failures = [], []
+        worker.batch_logged.connect(lambda log: copies.append(log.get("model")))
+        worker.failed.connect(failures.append)
+        with np.errstate(all="ignore"):
+            worker.run()  # in this thread: the signals reach the lambdas directly
+        assert failures and "diverged" in failures[0]
+        copies = [model for model in copies if model is not None]
+        assert len(copies) >= 3
+        for model in copies:
+            assert_finite(model)
 
     @pytest.mark.parametrize("optimizer", OPTIMIZER_NAMES)
     def test_learning_rate_10_never_leaves_nan_in_the_window(self, qtbot, window, click, optimizer):
