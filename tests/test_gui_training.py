@@ -16,9 +16,11 @@ from scratchnet.training import evaluate
 RUN_TIMEOUT = 90_000
 
 
-def configure(window, *, descent="mini", train_size=2000, epochs=1, batch_size=64, lr=None):
+def configure(window, *, descent="mini", train_size=2000, epochs=1, batch_size=64, lr=None, schedule="constant"):
+    """The run settings these tests rely on (a constant schedule: the Quick start default is cosine)."""
     panel = window.training_panel
     panel.descent_radios[descent].setChecked(True)
+    panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData(schedule))
     panel.train_size_spin.setValue(train_size)
     panel.batch_size_spin.setValue(batch_size)
     panel.epochs_spin.setValue(epochs)
