@@ -207,7 +207,8 @@ class TestCloseMidRun:
 
     def test_close_then_destroy_in_a_fresh_process(self, tmp_path):
         """Qt aborts the process if a QThread object dies while running: this can only be seen
-        from outside. Each descent, and full batch mid-step, is closed and the window destroyed."""
+        from outside. Each descent, full batch mid-step, "Compare descents" and a data set still
+        loading: the window is closed, then destroyed."""
         script = tmp_path / "close_mid_run.py"
         script.write_text(textwrap.dedent(f"""
             import sys, time
@@ -225,25 +226,29 @@ class TestCloseMidRun:
                     time.sleep(0.005)
                     assert time.perf_counter() < deadline
 
-            for descent, width, wait_for_update in [("full", 128, True), ("mini", 128, True),
-                                                    ("sgd", 128, True), ("full", 1024, False)]:
+            # (what is running, descent, first hidden width, when to close)
+            scenarios = [("full", "full", 128, "update"), ("mini", "mini", 128, "update"),
+                         ("sgd", "sgd", 128, "update"), ("full-mid-step", "full", 1024, "mid-step"),
+                         ("compare", "mini", 128, "update"), ("loading", "mini", 128, "loading")]
+            for label, descent, width, moment in scenarios:
                 window = MainWindow()
                 window.show()
-                wait_until(lambda: window.dataset is not None)
-                window.layer_editor.width_spin(0).setValue(width)
-                panel = window.training_panel
-                panel.descent_radios[descent].setChecked(True)
-                panel.train_size_spin.setValue(60000 if descent != "sgd" else 20000)
-                panel.epochs_spin.setValue(50)
-                window.start_training()
-                if wait_for_update:
+                if moment != "loading":  # else: close while the data set loads in its thread
+                    wait_until(lambda: window.dataset is not None)
+                    window.layer_editor.width_spin(0).setValue(width)
+                    panel = window.training_panel
+                    panel.descent_radios[descent].setChecked(True)
+                    panel.train_size_spin.setValue(60000 if descent != "sgd" else 20000)
+                    panel.epochs_spin.setValue(50)
+                    window.compare_descents() if label == "compare" else window.start_training()
+                if moment == "update":
                     wait_until(lambda: window.progress.get("update", 0) > 0)
-                else:
+                elif moment == "mid-step":
                     wait_until(lambda: window._run.n_train > 0)
                     time.sleep(0.3)
                 started = time.perf_counter()
                 window.close()
-                print(descent, width, f"closed in {{time.perf_counter() - started:.2f}} s", flush=True)
+                print(label, f"closed in {{time.perf_counter() - started:.2f}} s", flush=True)
                 window.deleteLater()
                 QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
                 app.processEvents()
@@ -258,7 +263,7 @@ class TestCloseMidRun:
         assert "all closed" in result.stdout
         assert "QThread" not in result.stderr and "Traceback" not in result.stderr, result.stderr
         seconds = [float(line.split()[-2]) for line in result.stdout.splitlines() if "closed in" in line]
-        assert len(seconds) == 4 and max(seconds) < CLOSE_LIMIT_S, result.stdout
+        assert len(seconds) == 6 and max(seconds) < CLOSE_LIMIT_S, result.stdout
 
 
 def _npz_bytes(arrays: dict, allow_pickle: bool = False) -> bytes:
