@@ -112,7 +112,7 @@ class PresetBar(QWidget):
         self.description = QLabel()
         self.description.setObjectName("presetDescription")
         self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: palette(mid);")
+        self.description.setStyleSheet("color: #505050;")
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Preset", self.combo)

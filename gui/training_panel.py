@@ -102,7 +102,7 @@ class TrainingPanel(QWidget):
         data_form.addRow("", self.open_folder_button)
         data_form.addRow("Training images", self.train_size_spin)
         data_form.addRow("Epochs", self.epochs_spin)
-        data_form.addRow("", self.augment_check)
+        data_form.addRow(self.augment_check)
 
         self.note_label = QLabel()
         self.note_label.setObjectName("trainingNoteLabel")

@@ -3,19 +3,22 @@
 Run it through `make screenshots` (Xvfb, xcb) or directly:
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots.py docs
 Writes into the given folder (default docs/):
+- screenshot-first-launch.png  a first launch (no remembered settings): Quick start chosen;
 - screenshot-network.png   a finished 3-epoch mini-batch run, network panel in front;
 - screenshot-training.png  a run in progress (paused), training panel in front;
-- screenshot-compare.png   "Compare descents" overlaid, x axis in samples seen.
+- screenshot-compare.png   "Compare descents" overlaid, x axis in samples seen;
+- screenshot-about.png     Help -> About scratchnet.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui.main_window import MainWindow
@@ -48,7 +51,9 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow()
+    # a fresh settings file: the shots show a first launch and leave the user's settings alone
+    settings_dir = tempfile.TemporaryDirectory()
+    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
     window.move(0, 0)
     window.resize(1280, 800)
     window.show()
@@ -57,6 +62,8 @@ def main(argv: list[str]) -> int:
     if window.dataset is None:
         loop.exec()
     panel, editor = window.training_panel, window.layer_editor
+    wait(600)
+    shoot(window, out / "screenshot-first-launch.png")
 
     editor.add_layer()
     editor.width_spin(1).setValue(64)
@@ -85,7 +92,15 @@ def main(argv: list[str]) -> int:
     panel.epochs_spin.setValue(3)
     run_until_idle(window, window.compare_descents)
     shoot(window, out / "screenshot-compare.png")
+
+    about = window.show_about()
+    wait(500)
+    pixmap = about.grab()
+    pixmap.save(str(out / "screenshot-about.png"))
+    print(f"wrote {out / 'screenshot-about.png'} ({pixmap.width()}x{pixmap.height()})")
+    about.close()
     window.close()
+    settings_dir.cleanup()
     app.quit()
     return 0
 
