@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from scratchnet.presets import PRESETS, Preset
 
@@ -120,6 +120,7 @@ class PresetBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addWidget(self.description)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)  # the tabs below take the rest
 
     def current(self) -> str:
         return self.combo.currentData()
@@ -135,6 +136,16 @@ class PresetBar(QWidget):
         else:
             text = "Your own settings: choose a preset to start again from a tested recipe."
         self.description.setText(text)
+        self._fit_description()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_description()
+
+    def _fit_description(self) -> None:
+        # the splitter and main window do not pass height-for-width down: reserve the wrapped height
+        self.description.setMinimumHeight(0)  # QLabel's height-for-width never goes below its minimum
+        self.description.setFixedHeight(self.description.heightForWidth(max(self.width(), 1)))
 
     @Slot(int)
     def _on_activated(self, _index: int) -> None:

@@ -57,7 +57,7 @@ def test_a_new_window_starts_on_quick_start(window):
 
 
 @pytest.mark.parametrize("name", PRESET_ORDER)
-def test_each_preset_sets_the_widgets(window, name):
+def test_each_preset_sets_the_widgets(qtbot, window, name):
     if name == "quick-start":
         choose_preset(window, "best-accuracy")  # start elsewhere, so quick-start changes something
     choose_preset(window, name)
@@ -69,7 +69,10 @@ def test_each_preset_sets_the_widgets(window, name):
         "train_size": preset.train_size or 60_000, "augment": preset.augment,
     }
     assert window.preset_bar.combo.currentText() == preset.title
-    assert window.preset_bar.description.text().startswith(preset.description)
+    description = window.preset_bar.description
+    assert description.text().startswith(preset.description)
+    # the wrapped description gets its full height (the layout above the tabs once squeezed it)
+    qtbot.waitUntil(lambda: description.height() >= description.heightForWidth(description.width()) > 0)
 
 
 def test_any_edit_shows_custom_and_undoing_it_shows_the_preset_again(window):
