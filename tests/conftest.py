@@ -28,17 +28,25 @@ def mnist():
 
 
 @pytest.fixture
-def window(qtbot, mnist):
-    """A MainWindow that gets MNIST from the session fixture (other names fail like a missing
-    download would), shown, and closed cleanly after the test."""
-    from gui.main_window import MainWindow
+def mnist_loader(mnist):
+    """A window's data set loader: MNIST from the session fixture; other names fail like a
+    missing download would."""
 
     def loader(name: str):
         if name == "mnist":
             return mnist
         raise DatasetError(f"{name}: not available in tests")
 
-    win = MainWindow(dataset_loader=loader)
+    return loader
+
+
+@pytest.fixture
+def window(qtbot, mnist_loader):
+    """A MainWindow that gets MNIST from the session fixture, shown, and closed cleanly after
+    the test."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow(dataset_loader=mnist_loader)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.dataset is not None, timeout=10_000)

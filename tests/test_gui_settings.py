@@ -18,7 +18,6 @@ from gui.defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
 from gui.main_window import MainWindow
 from gui.persistence import KEYS, default_store
 from gui.settings import HiddenLayer, NetworkSettings
-from scratchnet.errors import DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60_000
@@ -30,17 +29,12 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def open_window(qtbot, mnist):
+def open_window(qtbot, mnist_loader):
     """open_window(store): a shown MainWindow remembering into ``store``, closed after the test."""
     windows = []
 
-    def loader(name: str):
-        if name == "mnist":
-            return mnist
-        raise DatasetError(f"{name}: not available in tests")
-
     def make(store: QSettings) -> MainWindow:
-        win = MainWindow(dataset_loader=loader, settings=store)
+        win = MainWindow(dataset_loader=mnist_loader, settings=store)
         qtbot.addWidget(win)
         win.show()
         qtbot.waitUntil(lambda: win.dataset is not None, timeout=10_000)
