@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, SignalInstance
+import functools
+
+from PySide6.QtCore import QObject, Qt, QThread, SignalInstance
 
 
 def start_in_thread(
@@ -12,14 +14,18 @@ def start_in_thread(
 
     Any of ``done_signals`` quits the thread. ``on_finished`` (a slot of a GUI-thread object) is
     connected to ``thread.finished`` before the start, so it cannot be missed. When the thread
-    ends, worker and thread are deleted.
+    ends, it is deleted, and the worker goes back to ``parent``'s thread, where Python deletes it
+    with its last reference.
     """
     thread = QThread(parent)
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     for signal in done_signals:
         signal.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
+    # Not worker.deleteLater: Python owns the worker, and a deferred delete in the finished thread
+    # raced with the GUI thread dropping its last reference, deleting the object twice (random
+    # segfaults and bus errors in the GUI thread after a few dozen start/stop cycles).
+    thread.finished.connect(functools.partial(worker.moveToThread, parent.thread()), Qt.DirectConnection)
     thread.finished.connect(thread.deleteLater)
     if on_finished is not None:
         thread.finished.connect(on_finished)
