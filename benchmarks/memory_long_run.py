@@ -1,11 +1,14 @@
 """Does a long run keep the window's memory flat?
 
-Opens the real window offscreen and trains 784-128-10 with mini-batch 32 for 30 epochs on the
-full 60,000 MNIST images, live plots drawing and the inspection views attached: every few
-seconds another view tab is brought to the front, so each one redraws from fresh snapshots of
-the model. A timer on the GUI thread samples the process RSS (VmRSS in /proc/self/status).
-Prints the RSS once epoch 1 has ended, at the end and at its peak, and the growth after epoch 1
-(target: < 50 MB).
+Opens the real window offscreen and trains its default network (784-128-10, Momentum) with
+mini-batch 32 for 30 epochs on the full 60,000 MNIST images, live plots drawing and the
+inspection views attached: every few seconds another view tab is brought to the front, so each
+one redraws from fresh snapshots of the model. A timer on the GUI thread samples the process
+RSS (VmRSS in /proc/self/status). Prints the RSS once epoch 1 has ended, at the end and at its
+peak, and the growth after epoch 1 (target: < 50 MB).
+
+Measured on 2 cores: 362.5 MB after epoch 1, 395.9 MB at the end (also the peak), so +33.4 MB
+in 35 s; 60 epochs grew +38.5 MB, so the growth levels off rather than climbing.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/memory_long_run.py [--train-size 60000] [--epochs 30]
 """
@@ -15,13 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 SAMPLE_MS = 100
@@ -115,7 +119,10 @@ def main() -> int:
 
     from gui.main_window import MainWindow
 
-    window = MainWindow()
+    # a fresh settings file: the window starts from the defaults (784-128-10, Momentum), not from
+    # whatever the user's last session stored, and writes nothing there
+    folder = tempfile.TemporaryDirectory()
+    window = MainWindow(settings=QSettings(str(Path(folder.name) / "settings.ini"), QSettings.IniFormat))
     window.show()
     while window.dataset is None:
         app.processEvents()
@@ -124,6 +131,7 @@ def main() -> int:
     figures = measure_long_run(window, train_size=args.train_size, epochs=args.epochs, batch_size=args.batch_size)
     print(f"mini-batch {args.batch_size}, {args.train_size:,} images, live plots and views: {figures.report()}")
     window.close()
+    folder.cleanup()
     return 0 if figures.growth < 50 * MB else 1
 
 
