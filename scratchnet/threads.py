@@ -21,8 +21,11 @@ import time
 
 SINGLE_THREAD_MAX_BATCH = 32
 PROBE_UPDATES = 3  # timed updates per candidate thread count, per probe
-REPROBE_SECONDS = 1.0
-FAVOUR_ONE_THREAD = 0.8  # the BLAS default is kept only when its updates take < 0.8x as long
+REPROBE_SECONDS = 5.0
+# One thread replaces the BLAS default only when its updates take < 0.8x as long: under
+# contention the default loses by 5-20x, while on a quiet machine a noisy probe must not
+# give away the second core (the default is 1.3-1.6x faster there from 64 rows on).
+FAVOUR_DEFAULT = 0.8
 
 
 def threads_for_batch(batch_size: int) -> tuple[int, ...]:
@@ -76,9 +79,9 @@ class BlasThreads:
         self._times[self._current].append(time.perf_counter() - self._started)
         self._probe += 1
         if self._probe == PROBE_UPDATES * len(self.candidates):
-            # the default (more threads) must win clearly: when it loses, it loses by 5-20x
             median = {c: statistics.median(t) for c, t in self._times.items()}
-            self.chosen = 0 if 0 in median and median[0] < FAVOUR_ONE_THREAD * median.get(1, math.inf) else 1
+            one_thread_wins = median.get(1, math.inf) < FAVOUR_DEFAULT * median.get(0, math.inf)
+            self.chosen = 1 if one_thread_wins or 0 not in median else 0
             self._use(self.chosen)
             self._chosen_at = time.perf_counter()
 
