@@ -88,6 +88,9 @@ class Result:
 # ----------------------------------------------------------------------------- scratchnet
 
 
+SETTLE_SECONDS = 0.5
+
+
 def scratchnet_epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, model) -> float:
     """One epoch of ``train`` over the case's samples, by the loop's own clock, scaled to 60,000."""
     n = case.samples
@@ -257,8 +260,12 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
         torch_epoch()
     ours, theirs = [], []
     for _ in range(repeats):
+        # Each framework's idle worker threads spin for a while after its last parallel region
+        # (OpenBLAS ~0.1 s, OpenMP too): let them go to sleep before timing the other one.
+        time.sleep(SETTLE_SECONDS)
         ours.append(scratchnet_epoch_seconds(case, x, y, model))
         if torch_epoch is not None:
+            time.sleep(SETTLE_SECONDS)
             theirs.append(torch_epoch())
     seconds = statistics.median(ours)
     gflops = case.flops_per_sample() * EPOCH_SAMPLES / seconds / 1e9
