@@ -16,13 +16,14 @@ import os
 import resource
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from gui.defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
@@ -108,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([])  # noqa: F841 - must outlive the window
     dataset = load_dataset("mnist")
-    window = MainWindow(dataset_loader=lambda name: dataset)
+    # a fresh settings file: the window must train with the defaults, as the headless run does,
+    # not with whatever a previous session of the app remembered
+    settings_dir = tempfile.TemporaryDirectory()
+    settings = QSettings(str(Path(settings_dir.name) / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(dataset_loader=lambda name: dataset, settings=settings)
     window.resize(1280, 800)
     window.show()
     probe = LatenessProbe()
