@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -53,6 +52,7 @@ from .settings import RunSpec, architecture_matches
 from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
 from .views import install_views
+from .views.widgets import make_button
 from .worker import TrainingWorker, snapshot
 
 REDRAW_MS = 250  # plots and status: 4 redraws a second keep the GIL free for training
@@ -134,18 +134,18 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.settings_tabs.addTab(scroll, "Training")
 
-        self.start_button = self._button("Start", "startButton", tooltips.START, self.start_training)
-        self.pause_button = self._button("Pause", "pauseButton", tooltips.PAUSE, self.toggle_pause)
-        self.stop_button = self._button("Stop", "stopButton", tooltips.STOP, self.stop_training)
-        self.step_button = self._button("Step", "stepButton", tooltips.STEP, self.step_once)
-        self.compare_button = self._button(
+        self.start_button = make_button("Start", "startButton", tooltips.START, self.start_training)
+        self.pause_button = make_button("Pause", "pauseButton", tooltips.PAUSE, self.toggle_pause)
+        self.stop_button = make_button("Stop", "stopButton", tooltips.STOP, self.stop_training)
+        self.step_button = make_button("Step", "stepButton", tooltips.STEP, self.step_once)
+        self.compare_button = make_button(
             "Compare descents", "compareButton", tooltips.COMPARE, self.compare_descents
         )
         controls = QGroupBox("Run")
         grid = QGridLayout(controls)
         for column, button in enumerate((self.start_button, self.pause_button, self.stop_button, self.step_button)):
             grid.addWidget(button, 0, column)
-        self.compare_init_button = self._button(
+        self.compare_init_button = make_button(
             "Compare initialisations", "compareInitButton", tooltips.COMPARE_INIT, self.compare_initialisations
         )
         self.continue_check = QCheckBox("Continue from the current weights")
@@ -203,14 +203,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.epoch_bar)
         self.statusBar().addPermanentWidget(self.run_bar)
-
-    @staticmethod
-    def _button(text: str, name: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
 
     @staticmethod
     def _progress_bar(name: str, text: str, tip: str) -> QProgressBar:
