@@ -28,10 +28,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .batch_steps import BatchSteps, SparseInputBatchSteps, backward_to_params, sparse_input_path_supported
 from .control import TrainingControl
 from .errors import TrainingDiverged
 from .fastpaths import OneSampleSteps, one_sample_path_supported
-from .layers import Dense
 from .losses import SoftmaxCrossEntropy
 from .network import Sequential
 from .optimizers import Optimizer
@@ -143,7 +143,9 @@ def train(
     if config.descent == "sgd" and one_sample_path_supported(model, optimizer):
         steps = OneSampleSteps(model, optimizer, x_train, y_train)
     else:
-        steps = _BatchSteps(model, optimizer, loss_fn, x_train, y_train, batch_size, augment=augment, rng=rng)
+        sparse = sparse_input_path_supported(model, optimizer, x_train, augment)
+        batch_steps = SparseInputBatchSteps if sparse else BatchSteps
+        steps = batch_steps(model, optimizer, loss_fn, x_train, y_train, batch_size, augment=augment, rng=rng)
 
     yield {
         "event": "start", "n_train": n, "batch_size": batch_size, "updates_per_epoch": updates_per_epoch,
@@ -321,57 +323,3 @@ def _full_batch_step(model, loss_fn, optimizer, grads, x, y, chunk, control, thr
         loss_sum += loss_value * len(xb)
     optimizer.step(model.parameters(), total)
     return loss_sum / n, correct
-
-
-def backward_to_params(model: Sequential, grad: np.ndarray) -> None:
-    """``model.backward(grad)`` without dL/dinput: the first layer with parameters computes only
-    its own gradients, and the layers below it (which have none) are skipped."""
-    layers = model.layers
-    first = next((i for i, layer in enumerate(layers) if layer.params), None)
-    if first is None:
-        return
-    for layer in reversed(layers[first + 1 :]):
-        grad = layer.backward(grad)
-    if isinstance(layers[first], Dense):
-        layers[first].backward_params(grad)
-    else:
-        layers[first].backward(grad)
-
-
-class _BatchSteps:
-    """The updates of one epoch of mini-batch (or generic one-sample) descent, through the model's
-    own layers: ``epoch(order)``, then per batch ``forward(start) -> (loss, correct, m)`` and
-    ``update()``. Each batch is gathered from x (N, F) into one reused (batch_size, F) buffer."""
-
-    def __init__(self, model, optimizer, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, *,
-                 augment=None, rng: np.random.Generator | None = None) -> None:
-        self.model = model
-        self.augment = augment
-        self.rng = rng
-        self.optimizer = optimizer
-        self.loss_fn = loss_fn
-        self.x = x
-        self.y = y
-        self.batch_size = batch_size
-        self.params = model.parameters()
-        self.grads = model.named_grads()
-        self._xb = np.empty((batch_size, x.shape[1]), dtype=x.dtype)
-        self._order = np.arange(0)
-
-    def epoch(self, order: np.ndarray) -> None:
-        self._order = order
-
-    def forward(self, start: int) -> tuple[float, int, int]:
-        idx = self._order[start : start + self.batch_size]
-        m = len(idx)
-        xb = np.take(self.x, idx, axis=0, out=self._xb[:m])
-        if self.augment is not None:
-            xb = self.augment(xb, self.rng)
-        yb = self.y[idx]
-        logits = self.model.forward(xb, training=True)
-        loss_value = self.loss_fn.forward(logits, yb)
-        return loss_value, int(np.count_nonzero(np.argmax(logits, axis=1) == yb)), m
-
-    def update(self) -> None:
-        backward_to_params(self.model, self.loss_fn.backward())
-        self.optimizer.step(self.params, self.grads)

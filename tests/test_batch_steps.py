@@ -1,0 +1,159 @@
+"""The mini-batch fast paths (fused plain-SGD steps, sparse first layer) compute the generic maths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratchnet.batch_steps as batch_steps
+import scratchnet.training as training
+from scratchnet.batch_steps import (
+    SPARSE_MAX_FRACTION,
+    BatchSteps,
+    SparseInputBatchSteps,
+    nonzero_bitmap,
+    sparse_input_path_supported,
+)
+from scratchnet.losses import SoftmaxCrossEntropy
+from scratchnet.network import mlp
+from scratchnet.optimizers import SGD, make_optimizer
+from scratchnet.training import TrainConfig, train
+
+F32 = {"rtol": 1e-4, "atol": 1e-5}
+
+
+def sparse_data(n=300, features=60, classes=4, seed=0, zeros=0.8):
+    """Inputs in [0, 1] with a fraction ``zeros`` of zeros, like MNIST pixels (about 0.8)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, features), dtype=np.float32)
+    x[rng.random((n, features)) < zeros] = 0
+    y = (x[:, :classes].argmax(axis=1) + (x.sum(axis=1) > x.sum(axis=1).mean())) % classes
+    return x, y.astype(np.int64)
+
+
+def run(x, y, *, hidden=(24, 12), optimizer="sgd", batch_size=16, epochs=2, activation="relu", dropout=0.0):
+    model = mlp(x.shape[1], list(hidden), 4, activation=activation, dropout=dropout, rng=np.random.default_rng(3))
+    opt = make_optimizer(optimizer, 0.1)
+    cfg = TrainConfig(descent="mini", batch_size=batch_size, epochs=epochs, seed=5, log_interval=0)
+    logs = list(train(model, opt, x, y, cfg))
+    return model, opt, logs
+
+
+@pytest.fixture
+def generic_path(monkeypatch):
+    """Makes ``train`` use the generic BatchSteps: no sparse first layer, no fused steps."""
+
+    def use_generic():
+        monkeypatch.setattr(training, "sparse_input_path_supported", lambda *args: False)
+        monkeypatch.setattr(batch_steps, "plain_sgd", lambda optimizer: False)
+
+    return use_generic
+
+
+def assert_same_training(fast, generic):
+    (fast_model, fast_opt, fast_logs), (model, opt, logs) = fast, generic
+    for name, value in model.parameters().items():
+        np.testing.assert_allclose(fast_model.parameters()[name], value, **F32, err_msg=name)
+    losses = [np.concatenate([log["losses"] for log in run_logs if log["event"] == "batch"])
+              for run_logs in (fast_logs, logs)]
+    np.testing.assert_allclose(losses[0], losses[1], **F32)
+    assert fast_opt.steps == opt.steps
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 16, 64])
+@pytest.mark.parametrize("hidden", [(24,), (24, 12)])
+def test_sparse_first_layer_path_matches_the_generic_path(generic_path, batch_size, hidden):
+    x, y = sparse_data()
+    model = mlp(60, list(hidden), 4)
+    assert sparse_input_path_supported(model, SGD(0.1), x)
+    fast = run(x, y, hidden=hidden, batch_size=batch_size)
+    generic_path()
+    assert_same_training(fast, run(x, y, hidden=hidden, batch_size=batch_size))
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("dropout", [0.0, 0.25])
+def test_fast_paths_match_for_every_activation_and_dropout(generic_path, activation, dropout):
+    x, y = sparse_data()
+    fast = run(x, y, activation=activation, dropout=dropout)
+    generic_path()
+    assert_same_training(fast, run(x, y, activation=activation, dropout=dropout))
+
+
+def test_fused_steps_on_dense_inputs_match_the_generic_path(generic_path):
+    x, y = sparse_data(zeros=0.0)
+    assert not sparse_input_path_supported(mlp(60, [24], 4), SGD(0.1), x)
+    fast = run(x, y)
+    generic_path()
+    assert_same_training(fast, run(x, y))
+
+
+def test_batches_with_too_many_non_zero_columns_take_the_dense_step():
+    # half the rows are dense, so a batch holding one of them has every column non-zero
+    x, y = sparse_data(n=64, zeros=0.9)
+    x[::2] = np.random.default_rng(1).random((32, 60), dtype=np.float32) + 0.1
+    model = mlp(60, [24], 4, rng=np.random.default_rng(0))
+    reference = mlp(60, [24], 4, rng=np.random.default_rng(0))
+    steps = SparseInputBatchSteps(model, SGD(0.1), SoftmaxCrossEntropy(), x, y, 4)
+    generic = BatchSteps(reference, SGD(0.1), SoftmaxCrossEntropy(), x, y, 4)
+    order = np.arange(64)
+    steps.epoch(order)
+    generic.epoch(order)
+    for start in (0, 4):  # row 0 (dense) and rows 4-7 (dense, sparse, dense, sparse)
+        assert len(steps.columns(order[start : start + 4])) > SPARSE_MAX_FRACTION * 60
+        assert steps.forward(start)[0] == pytest.approx(generic.forward(start)[0], rel=1e-6)
+        steps.update()
+        generic.update()
+    for name, value in reference.parameters().items():
+        np.testing.assert_allclose(model.parameters()[name], value, **F32)
+
+
+def test_columns_are_the_union_of_the_batch_rows_non_zero_pixels():
+    x, _ = sparse_data(n=50, features=37, zeros=0.9)
+    steps = SparseInputBatchSteps(mlp(37, [5], 4), SGD(0.1), SoftmaxCrossEntropy(), x, np.zeros(50, int), 8)
+    for idx in (np.array([3]), np.array([0, 9, 17, 33]), np.arange(50)):
+        expected = np.flatnonzero((x[idx] != 0).any(axis=0))
+        np.testing.assert_array_equal(steps.columns(idx), expected)
+    bits = nonzero_bitmap(x, chunk=7)
+    np.testing.assert_array_equal(np.unpackbits(bits, axis=1, count=37).astype(bool), x != 0)
+
+
+def test_only_plain_sgd_on_sparse_inputs_takes_the_sparse_path():
+    x, _ = sparse_data()
+    model = mlp(60, [24], 4)
+    assert sparse_input_path_supported(model, SGD(0.1), x)
+    assert not sparse_input_path_supported(model, SGD(0.1, momentum=0.9), x)
+    assert not sparse_input_path_supported(model, SGD(0.1, weight_decay=1e-3), x)
+    assert not sparse_input_path_supported(model, make_optimizer("adam", 0.01), x)
+    assert not sparse_input_path_supported(model, SGD(0.1), x, augment=lambda xb, rng: xb)
+    assert not sparse_input_path_supported(model, SGD(0.1), np.ones((10, 60), np.float32))
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "rmsprop", "adam"])
+def test_other_optimisers_keep_the_generic_step_and_fill_the_gradients(optimizer):
+    x, y = sparse_data()
+    model = mlp(60, [24], 4)
+    steps = BatchSteps(model, make_optimizer(optimizer, 0.01), SoftmaxCrossEntropy(), x, y, 16)
+    assert not steps.fused
+    steps.epoch(np.arange(300))
+    steps.forward(0)
+    steps.update()
+    assert np.count_nonzero(model.layers[0].grads["W"]) > 0
+
+
+def test_fast_paths_reach_the_generic_accuracy_on_mnist(mnist, generic_path):
+    data = mnist
+    x, y = data.x_train[:6000], data.y_train[:6000]
+
+    def accuracy():
+        model = mlp(784, [64], 10, rng=np.random.default_rng(0))
+        cfg = TrainConfig(descent="mini", batch_size=32, epochs=2, seed=1, log_interval=1.0)
+        logs = list(train(model, SGD(0.1), x, y, cfg, x_test=data.x_test[:2000], y_test=data.y_test[:2000]))
+        return model, logs[-1]["test_accuracy"]
+
+    fast_model, fast_accuracy = accuracy()
+    generic_path()
+    model, generic_accuracy = accuracy()
+    assert fast_accuracy > 0.8, (fast_accuracy, generic_accuracy)
+    assert abs(fast_accuracy - generic_accuracy) <= 0.002
+    np.testing.assert_allclose(fast_model.layers[0].params["W"], model.layers[0].params["W"], rtol=1e-3, atol=1e-4)
