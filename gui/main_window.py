@@ -55,7 +55,8 @@ from .views import install_views
 from .views.widgets import make_button
 from .worker import TrainingWorker, snapshot
 
-REDRAW_MS = 250  # plots and status: 4 redraws a second keep the GIL free for training
+REDRAW_MS = 500  # plots and status: each redraw holds the GIL for ~10 ms, which the worker then waits for;
+# 2 a second cost training ~5 %, 4 a second ~10 % (benchmarks/gui_responsiveness.py)
 
 
 class MainWindow(QMainWindow):

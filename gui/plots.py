@@ -96,7 +96,7 @@ class _RunCurves:
         self.items["updates"].setData(x, losses)
         drawn = (len(run.epochs), unit)
         if drawn == self._epochs_drawn:
-            return  # epoch curves change once an epoch: repainting them 4 times a second is waste
+            return  # epoch curves change once an epoch: repainting them at every redraw is waste
         self._epochs_drawn = drawn
         for key in ("loss", "test_loss"):
             self.items[key].setData(*run.epoch_curve(key, unit))

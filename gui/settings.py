@@ -16,7 +16,7 @@ from scratchnet.network import Sequential
 from scratchnet.training import TrainConfig
 
 MAX_WIDTH = 4096
-# seconds between batch logs: 10 a second is plenty for plots redrawn 4 times a second, and each
+# seconds between batch logs: 10 a second is plenty for plots redrawn twice a second, and each
 # log makes the GUI thread take the GIL from the training loop once more
 BATCH_LOG_INTERVAL = 0.1
 
