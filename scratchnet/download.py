@@ -76,7 +76,7 @@ def download_dataset(
     todo = [f for f in filenames if not _is_verified(folder / f, expected[f])]
     parts = [folder / f"{f}.part" for f in todo]
     try:
-        for filename, part in zip(todo, parts):
+        for filename, part in zip(todo, parts, strict=True):
             url = urllib.parse.urljoin(base_url, filename)
             _fetch(url, part, filename, progress, timeout)
             try:
@@ -91,7 +91,7 @@ def download_dataset(
                     f"{filename}: checksum mismatch after download from {url}: "
                     f"expected {expected[filename]}, got {actual}"
                 )
-        for filename, part in zip(todo, parts):
+        for filename, part in zip(todo, parts, strict=True):
             try:
                 os.replace(part, folder / filename)
             except OSError as exc:
