@@ -157,3 +157,41 @@ def test_fast_paths_reach_the_generic_accuracy_on_mnist(mnist, generic_path):
     assert fast_accuracy > 0.8, (fast_accuracy, generic_accuracy)
     assert abs(fast_accuracy - generic_accuracy) <= 0.002
     np.testing.assert_allclose(fast_model.layers[0].params["W"], model.layers[0].params["W"], rtol=1e-3, atol=1e-4)
+
+
+def test_byte_codes_reproduce_pixels_scaled_by_the_loader_exactly(mnist):
+    x = mnist.x_train[:5000]
+    codes = batch_steps.byte_codes(x, chunk=777)
+    assert codes is not None and codes.dtype == np.uint8
+    np.testing.assert_array_equal(batch_steps.byte_values(codes), x)
+    assert batch_steps.byte_codes(x + np.float32(1e-3)) is None  # not k / 255
+    assert batch_steps.byte_codes(-x) is None
+    assert batch_steps.byte_codes(x.astype(np.float64)) is None
+
+
+def test_batches_gathered_from_byte_codes_train_bit_for_bit_like_the_floats(mnist):
+    x, y = mnist.x_train[:2000], mnist.y_train[:2000]
+
+    def weights(use_codes):
+        model = mlp(784, [32], 10, rng=np.random.default_rng(0))
+        steps = SparseInputBatchSteps(model, SGD(0.1), SoftmaxCrossEntropy(), x, y, 50)
+        assert steps.codes is not None
+        if not use_codes:
+            steps.codes = None
+        steps.epoch(np.random.default_rng(2).permutation(2000))
+        for start in range(0, 2000, 50):
+            steps.forward(start)
+            steps.update()
+        return model.parameters()
+
+    with_codes, with_floats = weights(True), weights(False)
+    for name, value in with_floats.items():
+        np.testing.assert_array_equal(with_codes[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1.5, -0.5, 256.0])
+def test_byte_codes_refuse_values_that_are_not_scaled_bytes(bad):
+    x = np.arange(20, dtype=np.float32).reshape(4, 5) / np.float32(255)
+    assert batch_steps.byte_codes(x) is not None
+    x[2, 3] = bad
+    assert batch_steps.byte_codes(x, chunk=3) is None
