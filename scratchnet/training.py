@@ -140,9 +140,10 @@ def train(
     loss_fn = SoftmaxCrossEntropy()
     grads = model.named_grads()
     has_test = x_test is not None and y_test is not None and len(x_test) > 0
+    steps = None  # full batch takes its own chunked step
     if config.descent == "sgd" and one_sample_path_supported(model, optimizer):
         steps = OneSampleSteps(model, optimizer, x_train, y_train)
-    else:
+    elif config.descent != "full":
         sparse = sparse_input_path_supported(model, optimizer, x_train, augment)
         batch_steps = SparseInputBatchSteps if sparse else BatchSteps
         steps = batch_steps(model, optimizer, loss_fn, x_train, y_train, batch_size, augment=augment, rng=rng)

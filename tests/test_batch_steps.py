@@ -195,3 +195,12 @@ def test_byte_codes_refuse_values_that_are_not_scaled_bytes(bad):
     assert batch_steps.byte_codes(x) is not None
     x[2, 3] = bad
     assert batch_steps.byte_codes(x, chunk=3) is None
+
+
+def test_full_batch_runs_build_no_mini_batch_state(monkeypatch):
+    built = []
+    monkeypatch.setattr(training, "SparseInputBatchSteps", lambda *a, **k: built.append(a))
+    monkeypatch.setattr(training, "BatchSteps", lambda *a, **k: built.append(a))
+    x, y = sparse_data()
+    list(train(mlp(60, [8], 4), SGD(0.1), x, y, TrainConfig(descent="full", epochs=1)))
+    assert built == []
