@@ -366,11 +366,14 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self._on_failed)
         self._worker = worker
         self._thread = start_in_thread(
-            worker, [worker.finished, worker.failed], self, on_finished=self._on_thread_finished
+            worker, [worker.finished, worker.failed], self, on_finished=self._on_thread_finished, start=False
         )
+        # the window's own set-up (controls, new curves: ~0.1 s of Python) runs before the worker
+        # starts, so that it does not hold the GIL against the run's first updates
         self._set_running(True)
         self.runs_panel.select(self._batch_ids)
         self.status_label.setText(f"Run #{self._run.run_id}: preparing {spec.training.dataset}…")
+        self._thread.start()
 
     @Slot()
     def stop_training(self) -> None:

@@ -16,9 +16,10 @@ from scratchnet.network import Sequential
 from scratchnet.training import TrainConfig
 
 MAX_WIDTH = 4096
-# seconds between batch logs: 10 a second is plenty for plots redrawn twice a second, and each
-# log makes the GUI thread take the GIL from the training loop once more
-BATCH_LOG_INTERVAL = 0.1
+# seconds between batch logs: 4 a second are plenty for plots redrawn twice a second, and each
+# log makes the GUI thread take the GIL from the training loop once more. Every update's loss still
+# reaches the plot: a log carries all the losses since the previous one.
+BATCH_LOG_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)

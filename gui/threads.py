@@ -8,9 +8,10 @@ from PySide6.QtCore import QObject, Qt, QThread, SignalInstance
 
 
 def start_in_thread(
-    worker: QObject, done_signals: list[SignalInstance], parent: QObject, on_finished=None
+    worker: QObject, done_signals: list[SignalInstance], parent: QObject, on_finished=None, *, start: bool = True
 ) -> QThread:
-    """Move ``worker`` (which has a ``run`` slot) to a new thread and start it.
+    """Move ``worker`` (which has a ``run`` slot) to a new thread and start it (``start=False``:
+    the caller calls ``thread.start()`` when it is ready).
 
     Any of ``done_signals`` quits the thread. ``on_finished`` (a slot of a GUI-thread object) is
     connected to ``thread.finished`` before the start, so it cannot be missed. When the thread
@@ -29,7 +30,8 @@ def start_in_thread(
     thread.finished.connect(thread.deleteLater)
     if on_finished is not None:
         thread.finished.connect(on_finished)
-    thread.start()
+    if start:
+        thread.start()
     return thread
 
 

@@ -44,7 +44,7 @@ class TrainingWorker(QObject):
     - ``dataset_ready(object)``: the full Dataset the run uses, once loaded.
     - ``progress(dict)``: the "start" log, then epoch, update and samples_seen at each epoch's end
       (between epochs, a "batch" log carries the same keys).
-    - ``batch_logged(dict)``: the loop's "batch" logs (10 per second at most).
+    - ``batch_logged(dict)``: the loop's "batch" logs (4 per second at most).
     - ``epoch_finished(dict)``: "epoch" logs.
       Batch and epoch logs carry ``model``, a copy of the weights, at most once a second.
     - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
