@@ -9,9 +9,10 @@ B = 256) contribute to the first layer. For the batch's non-zero columns ``cols`
     backward: dL/dW = x^T g  is zero outside the rows cols;  dL/dW[cols] = x[:, cols]^T g
 
 so both products of the first layer shrink from F to K inner rows. Only the summation order of
-those products changes (exact zeros are no longer added), within float32 rounding. When the
-inputs are pixel bytes scaled by 1/255, batches are gathered from a uint8 copy of them (a quarter
-of the memory traffic) and converted exactly as the loader did.
+those products changes (exact zeros are no longer added), within float32 rounding.
+
+Both gather each batch from a uint8 copy of the inputs when they are pixel bytes scaled by 1/255
+(``byte_codes``): a quarter of the memory traffic, converted exactly as the loader did.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class BatchSteps:
     """``epoch(order)``, then per batch ``forward(start) -> (loss, correct, m)`` and ``update()``.
 
     x (N, F) and y (N,) are the training set, ``order`` (N,) the epoch's shuffled sample order.
-    Each batch is gathered from x into one reused (batch_size, F) buffer.
+    Each batch is gathered from x (or its byte copy) into one reused (batch_size, F) buffer.
 
     With plain SGD and Dense layers as the only layers with parameters, each Dense layer is
     updated as soon as its gradient is known, with the learning rate folded into the small
@@ -67,6 +68,9 @@ class BatchSteps:
         self.params = model.parameters()
         self.grads = model.named_grads()
         self._xb = np.empty((batch_size, x.shape[1]), dtype=x.dtype)
+        self.codes = byte_codes(x)
+        if self.codes is not None:
+            self._code_rows = np.empty((batch_size, x.shape[1]), dtype=np.uint8)
         self._order = np.arange(0)
         self.fused = plain_sgd(optimizer) and all(type(layer) is Dense for layer in model.layers if layer.params)
         self._first = next((i for i, layer in enumerate(model.layers) if layer.params), len(model.layers))
@@ -80,13 +84,22 @@ class BatchSteps:
     def forward(self, start: int) -> tuple[float, int, int]:
         idx = self._order[start : start + self.batch_size]
         m = len(idx)
-        xb = np.take(self.x, idx, axis=0, out=self._xb[:m])
+        xb = self.gather(idx)
         if self.augment is not None:
             xb = self.augment(xb, self.rng)
         yb = self.y[idx]
         logits = self.model.forward(xb, training=True)
         loss_value = self.loss_fn.forward(logits, yb)
         return loss_value, int(np.count_nonzero(np.argmax(logits, axis=1) == yb)), m
+
+    def gather(self, idx: np.ndarray) -> np.ndarray:
+        """The rows idx (B,) of x, (B, F), in the reused batch buffer; from the byte copy of x
+        when there is one (a quarter of the memory traffic, the same values)."""
+        m = len(idx)
+        if self.codes is None:
+            return np.take(self.x, idx, axis=0, out=self._xb[:m])
+        rows = np.take(self.codes, idx, axis=0, out=self._code_rows[:m])
+        return np.divide(rows, np.float32(255), out=self._xb[:m], dtype=np.float32)
 
     def update(self) -> None:
         grad = self.loss_fn.backward()
@@ -186,8 +199,8 @@ def plain_sgd(optimizer: Optimizer) -> bool:
 class SparseInputBatchSteps(BatchSteps):
     """``BatchSteps`` with plain SGD whose first Dense layer works on the batch's non-zero input
     columns ``cols`` only: it gathers W[cols] (K, H), steps it, W[cols] -= x[:, cols]^T (lr dL/dy),
-    and scatters it back. The other rows of W have a zero gradient and do not move. Run set-up:
-    a bitmap of the non-zero inputs (N, ceil(F / 8)) and, for pixel data, ``byte_codes`` (N, F)."""
+    and scatters it back. The other rows of W have a zero gradient and do not move. Run set-up
+    adds a bitmap of the non-zero inputs, (N, ceil(F / 8)) bytes."""
 
     def __init__(self, model, optimizer, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, **kwargs) -> None:
         super().__init__(model, optimizer, loss_fn, x, y, batch_size, **kwargs)
@@ -195,9 +208,6 @@ class SparseInputBatchSteps(BatchSteps):
         self.rest = model.layers[1:]
         self.features = x.shape[1]
         self.bits = nonzero_bitmap(x)
-        self.codes = byte_codes(x)
-        if self.codes is not None:
-            self._code_rows = np.empty((batch_size, self.features), dtype=np.uint8)
         self._block = np.empty_like(self.first.params["W"])
         self._cols: np.ndarray | None = None
         self._xc: np.ndarray | None = None

@@ -204,3 +204,24 @@ def test_full_batch_runs_build_no_mini_batch_state(monkeypatch):
     x, y = sparse_data()
     list(train(mlp(60, [8], 4), SGD(0.1), x, y, TrainConfig(descent="full", epochs=1)))
     assert built == []
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_generic_and_fused_steps_gather_bytes_bit_for_bit_like_the_floats(mnist, optimizer):
+    x, y = mnist.x_train[:1000], mnist.y_train[:1000]
+
+    def weights(use_codes):
+        model = mlp(784, [16], 10, rng=np.random.default_rng(0))
+        steps = BatchSteps(model, make_optimizer(optimizer, 0.05), SoftmaxCrossEntropy(), x, y, 40)
+        assert steps.codes is not None
+        if not use_codes:
+            steps.codes = None
+        steps.epoch(np.random.default_rng(2).permutation(1000))
+        for start in range(0, 1000, 40):
+            steps.forward(start)
+            steps.update()
+        return model.parameters()
+
+    with_codes, with_floats = weights(True), weights(False)
+    for name, value in with_floats.items():
+        np.testing.assert_array_equal(with_codes[name], value, err_msg=name)
