@@ -225,3 +225,26 @@ def test_generic_and_fused_steps_gather_bytes_bit_for_bit_like_the_floats(mnist,
     with_codes, with_floats = weights(True), weights(False)
     for name, value in with_floats.items():
         np.testing.assert_array_equal(with_codes[name], value, err_msg=name)
+
+
+def test_a_batch_of_blank_inputs_leaves_the_first_weights_and_matches_the_generic_step():
+    x, y = sparse_data(n=16)
+    x[:8] = 0  # the first batch has no non-zero input column
+    model = mlp(60, [24], 4, rng=np.random.default_rng(0))
+    reference = mlp(60, [24], 4, rng=np.random.default_rng(0))
+    steps = SparseInputBatchSteps(model, SGD(0.1), SoftmaxCrossEntropy(), x, y, 8)
+    generic = BatchSteps(reference, SGD(0.1, momentum=0.0), SoftmaxCrossEntropy(), x, y, 8)
+    generic.fused = False
+    order = np.arange(16)
+    steps.epoch(order)
+    generic.epoch(order)
+    assert len(steps.columns(order[:8])) == 0
+    before = model.layers[0].params["W"].copy()
+    for start in (0, 8):
+        assert steps.forward(start)[0] == pytest.approx(generic.forward(start)[0], rel=1e-6)
+        steps.update()
+        generic.update()
+        if start == 0:
+            np.testing.assert_array_equal(model.layers[0].params["W"], before)  # x = 0: dL/dW = 0
+    for name, value in reference.parameters().items():
+        np.testing.assert_allclose(model.parameters()[name], value, **F32)
