@@ -98,8 +98,7 @@ class BatchSteps:
         m = len(idx)
         if self.codes is None:
             return np.take(self.x, idx, axis=0, out=self._xb[:m])
-        rows = np.take(self.codes, idx, axis=0, out=self._code_rows[:m])
-        return np.divide(rows, np.float32(255), out=self._xb[:m], dtype=np.float32)
+        return byte_values(np.take(self.codes, idx, axis=0, out=self._code_rows[:m]), out=self._xb[:m])
 
     def update(self) -> None:
         grad = self.loss_fn.backward()
@@ -159,9 +158,9 @@ def nonzero_bitmap(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return bits
 
 
-def byte_values(codes: np.ndarray) -> np.ndarray:
+def byte_values(codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Pixel bytes (any shape, uint8) -> float32 k / 255, exactly as ``scratchnet.data`` scales them."""
-    return np.divide(codes, np.float32(255), dtype=np.float32)
+    return np.divide(codes, np.float32(255), out=out, dtype=np.float32)
 
 
 def byte_codes(x: np.ndarray, chunk: int = 256) -> np.ndarray | None:
@@ -185,8 +184,7 @@ def byte_codes(x: np.ndarray, chunk: int = 256) -> np.ndarray | None:
         # out-of-range or NaN values cast to some byte here, and then fail the exact check below
         with np.errstate(invalid="ignore"):
             np.copyto(codes[s : s + chunk], scaled[:m], casting="unsafe")
-        np.divide(codes[s : s + chunk], np.float32(255), out=back[:m], dtype=np.float32)
-        if not np.array_equal(back[:m], block):
+        if not np.array_equal(byte_values(codes[s : s + chunk], out=back[:m]), block):
             return None
     return codes
 
@@ -204,6 +202,8 @@ class SparseInputBatchSteps(BatchSteps):
 
     def __init__(self, model, optimizer, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, **kwargs) -> None:
         super().__init__(model, optimizer, loss_fn, x, y, batch_size, **kwargs)
+        if not self.fused or type(model.layers[0]) is not Dense:
+            raise ValueError("the sparse first-layer path needs plain SGD and a model that starts with a Dense layer")
         self.first: Dense = model.layers[0]
         self.rest = model.layers[1:]
         self.features = x.shape[1]

@@ -248,3 +248,10 @@ def test_a_batch_of_blank_inputs_leaves_the_first_weights_and_matches_the_generi
             np.testing.assert_array_equal(model.layers[0].params["W"], before)  # x = 0: dL/dW = 0
     for name, value in reference.parameters().items():
         np.testing.assert_allclose(model.parameters()[name], value, **F32)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_the_sparse_path_refuses_optimisers_it_would_get_wrong(optimizer):
+    x, y = sparse_data()
+    with pytest.raises(ValueError, match="plain SGD"):
+        SparseInputBatchSteps(mlp(60, [8], 4), make_optimizer(optimizer, 0.1), SoftmaxCrossEntropy(), x, y, 8)
