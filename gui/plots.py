@@ -36,6 +36,7 @@ def _plot(name: str, title: str, y_label: str, legend_anchor: tuple) -> pg.PlotW
         # its range changes (pyqtgraph then calls update(), which refreshes the cache)
         item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     legend = item.addLegend(labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # as the epoch curves below
     legend.anchor(*legend_anchor)
     return widget
 
@@ -86,6 +87,13 @@ class _RunCurves:
         updates = self.items["updates"]
         updates.setDownsampling(auto=True, method="peak")
         updates.setClipToView(True)
+        # The epoch curves change once an epoch, but the per-update curve under them makes Qt
+        # repaint them at every redraw. Cached, they are a pixmap copy instead of a Python paint()
+        # call, each of which takes the GIL from the training worker.
+        for key, item in self.items.items():
+            if key != "updates":
+                for part in (item.curve, item.scatter):
+                    part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.detailed = detailed
         self._epochs_drawn: tuple[int, str] | None = None
 
