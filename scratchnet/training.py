@@ -163,12 +163,15 @@ def train(
     first_pending = 0
     last_log = time.perf_counter()
 
-    def batch_log(epoch: int) -> dict:
+    def batch_log(epoch: int, epoch_seconds: float | None = None) -> dict:
+        """The losses since the last log; ``epoch_seconds``, when the epoch is over, is its time."""
         nonlocal pending_losses, first_pending, last_log
         losses = np.asarray(pending_losses, dtype=np.float32)
+        if epoch_seconds is None:
+            epoch_seconds = time.perf_counter() - epoch_start
         log = {
             "event": "batch", "epoch": epoch, "update": update, "samples_seen": samples_seen,
-            "seconds": train_seconds + (time.perf_counter() - epoch_start), "loss": float(losses.mean()),
+            "seconds": train_seconds + epoch_seconds, "loss": float(losses.mean()),
             "losses": losses, "first_update": first_pending,
         }
         pending_losses = []
@@ -251,7 +254,7 @@ def train(
             if not params_finite(model):
                 model.load_state_dict(snapshot)
                 raise _divergence("the weights became NaN or infinite", epoch, update, optimizer.lr)
-            closing_log = batch_log(epoch) if pending_losses else None
+            closing_log = batch_log(epoch, seconds) if pending_losses else None
             train_seconds += seconds
             if closing_log is not None:
                 yield closing_log
