@@ -14,8 +14,9 @@ from scratchnet.batch_steps import (
     nonzero_bitmap,
     sparse_input_path_supported,
 )
+from scratchnet.layers import Dense, Dropout, ReLU, Sigmoid, Tanh
 from scratchnet.losses import SoftmaxCrossEntropy
-from scratchnet.network import mlp
+from scratchnet.network import Sequential, mlp
 from scratchnet.optimizers import SGD, make_optimizer
 from scratchnet.training import TrainConfig, train
 
@@ -78,6 +79,32 @@ def test_fast_paths_match_for_every_activation_and_dropout(generic_path, activat
     fast = run(x, y, activation=activation, dropout=dropout)
     generic_path()
     assert_same_training(fast, run(x, y, activation=activation, dropout=dropout))
+
+
+LAYER_ORDERS = {
+    "relu after tanh": lambda r: [Dense(60, 24, rng=r), Tanh(), ReLU(), Dense(24, 4, rng=r)],
+    "two relus": lambda r: [Dense(60, 24, rng=r), ReLU(), ReLU(), Dense(24, 4, rng=r)],
+    "relu after dropout": lambda r: [Dense(60, 24, rng=r), Dropout(0.0), ReLU(), Dense(24, 4, rng=r)],
+    "relu after sigmoid then relu logits": lambda r: [Dense(60, 24, rng=r), Sigmoid(), ReLU(), Dense(24, 4, rng=r), ReLU()],
+    "leading relu": lambda r: [ReLU(), Dense(60, 24, rng=r), ReLU(), Dense(24, 4, rng=r)],
+}
+
+
+@pytest.mark.parametrize("order", LAYER_ORDERS)
+def test_models_with_relus_anywhere_train_as_on_the_generic_path(generic_path, order):
+    # The fused paths apply a ReLU in place (forward and backward) when it follows a Dense layer;
+    # every other ReLU goes through its own forward and backward.
+    x, y = sparse_data()
+
+    def train_layers():
+        model = Sequential(LAYER_ORDERS[order](np.random.default_rng(3)))
+        opt = SGD(0.1)
+        cfg = TrainConfig(descent="mini", batch_size=16, epochs=2, seed=5, log_interval=0)
+        return model, opt, list(train(model, opt, x, y, cfg))
+
+    fast = train_layers()
+    generic_path()
+    assert_same_training(fast, train_layers())
 
 
 def test_fused_steps_on_dense_inputs_match_the_generic_path(generic_path):
