@@ -103,7 +103,7 @@ class ReLU(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._mask = x > 0
-        return np.maximum(x, 0)
+        return x * self._mask  # as np.maximum(x, 0), which is slower for float32
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         return grad_y * self._mask
