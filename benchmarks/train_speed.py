@@ -364,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median reported)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument(
+        "--only", action="append", default=[], metavar="TEXT",
+        help="run only the cases whose name contains TEXT, e.g. '256-128-10 mini-batch 128' (repeatable)",
+    )
+    parser.add_argument(
         "--torch-threads", type=int, default=0,
         help="set PyTorch's thread count (default: leave torch's own default, the fair comparison)",
     )
@@ -385,8 +389,11 @@ def main(argv: list[str] | None = None) -> int:
         print("machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
         print(TABLE_HEAD)
         print("-" * len(TABLE_HEAD), flush=True)
+    cases = [c for c in build_cases(args.quick) if not args.only or any(text in c.name for text in args.only)]
+    if not cases:
+        parser.error(f"no case name contains {' or '.join(map(repr, args.only))}")
     results = []
-    for case in build_cases(args.quick):
+    for case in cases:
         result = run_case(case, x, y, max(args.repeats, 1), with_torch, 0.1 if args.quick else 0.3)
         results.append(result)
         print(json.dumps(asdict(result)) if args.json else format_row(result), flush=True)
