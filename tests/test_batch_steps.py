@@ -85,7 +85,8 @@ LAYER_ORDERS = {
     "relu after tanh": lambda r: [Dense(60, 24, rng=r), Tanh(), ReLU(), Dense(24, 4, rng=r)],
     "two relus": lambda r: [Dense(60, 24, rng=r), ReLU(), ReLU(), Dense(24, 4, rng=r)],
     "relu after dropout": lambda r: [Dense(60, 24, rng=r), Dropout(0.0), ReLU(), Dense(24, 4, rng=r)],
-    "relu after sigmoid then relu logits": lambda r: [Dense(60, 24, rng=r), Sigmoid(), ReLU(), Dense(24, 4, rng=r), ReLU()],
+    "relu after sigmoid, relu logits": lambda r: [Dense(60, 24, rng=r), Sigmoid(), ReLU(), Dense(24, 4, rng=r),
+                                                  ReLU()],
     "leading relu": lambda r: [ReLU(), Dense(60, 24, rng=r), ReLU(), Dense(24, 4, rng=r)],
 }
 

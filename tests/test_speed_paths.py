@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from scratchnet.errors import TrainingDiverged
-from scratchnet.fastpaths import one_sample_path_supported, sparse_matvec, sparse_rows, subtract_rank1
+from scratchnet.fastpaths import (
+    nonzero_columns,
+    one_sample_path_supported,
+    sparse_matvec,
+    sparse_rows,
+    subtract_rank1,
+)
 from scratchnet.network import mlp
 from scratchnet.optimizers import SGD, Adam, make_optimizer
 from scratchnet.threads import BlasThreads, _blas_libraries
@@ -85,6 +91,17 @@ def test_sparse_first_layer_forward_and_update_equal_the_dense_ones():
     sparse = w.copy()
     subtract_rank1(sparse, rows, values, d)
     np.testing.assert_array_equal(sparse, dense)
+
+
+def test_nonzero_columns_hold_every_rows_non_zero_columns_and_values():
+    x, _ = sparse_data(n=50)
+    x[7] = 0  # a blank row
+    starts, cols, values = nonzero_columns(x, chunk=16)  # chunks that split the rows unevenly
+    assert len(starts) == 51 and starts[0] == 0 and starts[-1] == np.count_nonzero(x)
+    for j, row in enumerate(x):
+        np.testing.assert_array_equal(cols[starts[j] : starts[j + 1]], np.flatnonzero(row))
+        np.testing.assert_array_equal(values[starts[j] : starts[j + 1]], row[row != 0])
+    assert starts[8] == starts[7] and values.dtype == x.dtype
 
 
 def test_chunked_full_batch_gradient_equals_the_one_shot_gradient():
