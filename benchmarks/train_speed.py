@@ -4,9 +4,11 @@ For 784-128-10 and 784-256-128-10 (ReLU, plain SGD) and each descent variant (fu
 mini-batch 32/64/128/256, pure SGD) it reports the median time per epoch of 60,000 images, the
 samples per second, the achieved GFLOP/s (forward and backward matrix products, counted as dense)
 and its fraction of the matmul ceiling that it measures itself with NumPy float32 products of the
-same shapes at 1 and 2 BLAS threads. With PyTorch installed the same cases run in PyTorch CPU in the
-same process, alternating with scratchnet, and the ratio of the two times is printed. A fresh
-subprocess measures the peak RSS of full-batch training of 784-256-128-10 on all 60,000 images.
+same shapes at 1 and 2 BLAS threads (the 2-thread ceiling just before each run, the fraction being
+the median of the runs' fractions). With PyTorch installed the same cases run in PyTorch CPU in the
+same process, alternating with scratchnet, and the ratio of the two median times is printed, with
+the range of the ratios of each run to the PyTorch run after it ("paired"). A fresh subprocess
+measures the peak RSS of full-batch training of 784-256-128-10 on all 60,000 images.
 
 Timed scope, both frameworks: one epoch of training (shuffle + every update, each update's loss
 fetched as a Python float), evaluation excluded, after a warm-up. Pure SGD times a subset of the
@@ -79,10 +81,12 @@ class Result:
     ceiling_2t: float
     fraction_of_2t_ceiling: float
     scratchnet_runs: list[float] = field(default_factory=list)
+    ceiling_2t_runs: list[float] = field(default_factory=list)  # measured just before each run
     torch_seconds: float | None = None
     torch_samples_per_second: float | None = None
     torch_runs: list[float] = field(default_factory=list)
-    ratio: float | None = None  # scratchnet time / torch time
+    ratio: float | None = None  # median scratchnet time / median torch time
+    paired_ratios: list[float] = field(default_factory=list)  # each run / the torch run after it
 
 
 # ----------------------------------------------------------------------------- scratchnet
@@ -251,6 +255,12 @@ def build_cases(quick: bool) -> list[Case]:
 
 
 def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: float) -> Result:
+    """Alternate ``repeats`` times: the 2-thread matmul ceiling, a scratchnet epoch, a PyTorch epoch.
+
+    This machine's speed drifts by 10-40% over seconds, so the ceiling is measured just before each
+    scratchnet run and the fraction of the ceiling is the median of the per-run fractions: a
+    ceiling measured once, minutes away from the runs, reads the machine at another speed.
+    """
     model = mlp(784, list(case.hidden), 10, rng=np.random.default_rng(0))
     warm_samples = min(case.samples, 2_000) if case.descent == "sgd" else case.samples
     warm = Case(case.hidden, case.descent, case.batch_size, warm_samples)
@@ -258,44 +268,46 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
     torch_epoch = torch_runner(case, x, y) if with_torch else None
     if torch_epoch is not None:
         torch_epoch()
-    ours, theirs = [], []
+    ours, theirs, ceilings, fractions = [], [], [], []
     for _ in range(repeats):
         # Each framework's idle worker threads spin for a while after its last parallel region
         # (OpenBLAS ~0.1 s, OpenMP too): let them go to sleep before timing the other one.
         time.sleep(SETTLE_SECONDS)
+        ceilings.append(matmul_ceiling(case, 2, ceiling_seconds))
         ours.append(scratchnet_epoch_seconds(case, x, y, model))
+        fractions.append(case.flops_per_sample() * EPOCH_SAMPLES / ours[-1] / 1e9 / ceilings[-1])
         if torch_epoch is not None:
             time.sleep(SETTLE_SECONDS)
             theirs.append(torch_epoch())
     seconds = statistics.median(ours)
     gflops = case.flops_per_sample() * EPOCH_SAMPLES / seconds / 1e9
-    ceiling_1t = matmul_ceiling(case, 1, ceiling_seconds)
-    ceiling_2t = matmul_ceiling(case, 2, ceiling_seconds)
     result = Result(
         case=case.name, scratchnet_seconds=seconds, samples_per_second=EPOCH_SAMPLES / seconds,
-        gflops=gflops, ceiling_1t=ceiling_1t, ceiling_2t=ceiling_2t,
-        fraction_of_2t_ceiling=gflops / ceiling_2t, scratchnet_runs=ours,
+        gflops=gflops, ceiling_1t=matmul_ceiling(case, 1, ceiling_seconds), ceiling_2t=statistics.median(ceilings),
+        fraction_of_2t_ceiling=statistics.median(fractions), scratchnet_runs=ours, ceiling_2t_runs=ceilings,
     )
     if theirs:
         result.torch_seconds = statistics.median(theirs)
         result.torch_samples_per_second = EPOCH_SAMPLES / result.torch_seconds
         result.torch_runs = theirs
         result.ratio = seconds / result.torch_seconds
+        result.paired_ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
     return result
 
 
 TABLE_HEAD = (
     f"{'case':<36} {'s/epoch':>8} {'samples/s':>10} {'GFLOP/s':>8} {'ceil 1T':>8} {'ceil 2T':>8} "
-    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6}"
+    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6} {'paired':>17}"
 )
 
 
 def format_row(r: Result) -> str:
     """One line of the table: scratchnet's figures, then PyTorch's and the time ratio."""
-    torch_cols = (
-        f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f}"
-        if r.ratio is not None else f"{'-':>8} {'-':>10} {'-':>6}"
-    )
+    if r.ratio is not None:
+        paired = f"{min(r.paired_ratios):.2f}-{max(r.paired_ratios):.2f}"
+        torch_cols = f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f} {paired:>17}"
+    else:
+        torch_cols = f"{'-':>8} {'-':>10} {'-':>6} {'-':>17}"
     return (
         f"{r.case:<36} {r.scratchnet_seconds:8.3f} {r.samples_per_second:10.0f} {r.gflops:8.1f} "
         f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols}"
@@ -361,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples per case (under 2 minutes)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per case")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (median reported)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (median reported)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument(
         "--only", action="append", default=[], metavar="TEXT",
