@@ -127,7 +127,7 @@ def limit_blas_threads(descent: str):
     With 2 cores, OpenBLAS's second thread spins between the small matmuls of a mini-batch and
     starves the GUI thread, which then holds up the worker on the GIL (measured: 10x slower).
     Small batches gain nothing from a second thread anyway (PERF_NOTES.md). Full-batch chunks
-    of 4096 rows do, and full batch only logs once an epoch, so it keeps the default. Inside this
+    of 2,048 rows do, and full batch only logs once an epoch, so it keeps the default. Inside this
     limit, the engine's own ``BlasThreads`` probe sees 1 as "the default" and keeps it.
     """
     if descent == "full" or threadpool_limits is None:

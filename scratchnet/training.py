@@ -28,10 +28,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .batch_steps import BatchSteps, SparseInputBatchSteps, backward_to_params, sparse_input_path_supported
+from .batch_steps import BatchSteps, SparseInputBatchSteps, sparse_input_path_supported
 from .control import TrainingControl
 from .errors import TrainingDiverged
 from .fastpaths import OneSampleSteps, one_sample_path_supported
+from .full_batch import RowChunks, SparseInputChunks, sparse_full_batch_supported
 from .losses import SoftmaxCrossEntropy
 from .network import Sequential
 from .optimizers import Optimizer
@@ -51,7 +52,7 @@ class TrainConfig:
     seed: int = 0
     schedule: str = "constant"
     log_interval: float = 0.05
-    full_batch_chunk: int = 4096
+    full_batch_chunk: int = 2048
     eval_batch_size: int = 8192
 
     def __post_init__(self) -> None:
@@ -138,12 +139,15 @@ def train(
     base_lr = optimizer.lr
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x5EED]))
     loss_fn = SoftmaxCrossEntropy()
-    grads = model.named_grads()
     has_test = x_test is not None and y_test is not None and len(x_test) > 0
-    steps = None  # full batch takes its own chunked step
-    if config.descent == "sgd" and one_sample_path_supported(model, optimizer):
+    steps = chunks = None
+    if config.descent == "full":
+        chunk = min(config.full_batch_chunk, n)
+        sparse = sparse_full_batch_supported(model, x_train)
+        chunks = SparseInputChunks(model, x_train, y_train, chunk) if sparse else RowChunks(x_train, y_train, chunk)
+    elif config.descent == "sgd" and one_sample_path_supported(model, optimizer):
         steps = OneSampleSteps(model, optimizer, x_train, y_train)
-    elif config.descent != "full":
+    else:
         sparse = sparse_input_path_supported(model, optimizer, x_train, augment)
         batch_steps = SparseInputBatchSteps if sparse else BatchSteps
         steps = batch_steps(model, optimizer, loss_fn, x_train, y_train, batch_size, augment=augment, rng=rng)
@@ -209,10 +213,7 @@ def train(
                         stopped = True
                     else:
                         base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
-                        result = _full_batch_step(
-                            model, loss_fn, optimizer, grads, x_train, y_train,
-                            config.full_batch_chunk, control, threads,
-                        )
+                        result = _full_batch_step(model, loss_fn, optimizer, chunks, control, threads)
                         if result is None:
                             stopped = True
                         else:
@@ -296,34 +297,31 @@ def _take_lr(control: TrainingControl, optimizer: Optimizer, base_lr: float, sch
     return new_lr
 
 
-def _full_batch_step(model, loss_fn, optimizer, grads, x, y, chunk, control, threads):
-    """One update from the gradient of the mean loss over all of x, summed chunk by chunk.
+def _full_batch_step(model, loss_fn, optimizer, chunks, control, threads):
+    """One update from the gradient of the mean loss over all the samples, summed chunk by chunk
+    (``scratchnet.full_batch``).
 
-    Each chunk's fused gradient is (p - t) / n_chunk; scaling it by n_chunk / N makes the sum over
-    chunks exactly the full-batch gradient (p - t) / N. Returns (mean loss, correct count), or
-    None when a stop request arrived mid-step (the weights are then untouched).
+    Each chunk's fused gradient is (p - t) / m; scaling it by m / N makes the sum over chunks
+    exactly the full-batch gradient (p - t) / N. Returns (mean loss, correct count), or None when
+    a stop request arrived mid-step (the weights are then untouched).
     """
-    n = len(x)
-    total = {name: np.zeros_like(g) for name, g in grads.items()}
+    n = chunks.n
+    total = {name: np.zeros_like(p) for name, p in model.parameters().items()}
     loss_sum = 0.0
     correct = 0
-    for start in range(0, n, chunk):
+    for i in range(len(chunks)):
         if control.stop_requested:
             return None
         threads.before_update()
-        xb = x[start : start + chunk]
-        yb = y[start : start + chunk]
-        logits = model.forward(xb, training=True)
+        logits, yb = chunks.forward(model, i)
         loss_value = loss_fn.forward(logits, yb)
         if not math.isfinite(loss_value):
             raise _Diverged(loss_value)
         correct += int(np.count_nonzero(np.argmax(logits, axis=1) == yb))
         grad = loss_fn.backward()
-        grad *= grad.dtype.type(len(xb) / n)
-        backward_to_params(model, grad)
-        for name, g in grads.items():
-            total[name] += g
+        grad *= grad.dtype.type(len(yb) / n)
+        chunks.add_gradient(model, grad, total)
         threads.after_update()
-        loss_sum += loss_value * len(xb)
+        loss_sum += loss_value * len(yb)
     optimizer.step(model.parameters(), total)
     return loss_sum / n, correct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scratchnet.batch_steps import backward_to_params
 from scratchnet.errors import TrainingDiverged
 from scratchnet.fastpaths import (
     nonzero_columns,
@@ -16,7 +17,7 @@ from scratchnet.fastpaths import (
 from scratchnet.network import mlp
 from scratchnet.optimizers import SGD, Adam, make_optimizer
 from scratchnet.threads import BlasThreads, _blas_libraries
-from scratchnet.training import TrainConfig, backward_to_params, train
+from scratchnet.training import TrainConfig, train
 
 F32 = {"rtol": 2e-4, "atol": 2e-5}
 
