@@ -108,6 +108,22 @@ def test_models_with_relus_anywhere_train_as_on_the_generic_path(generic_path, o
     assert_same_training(fast, train_layers())
 
 
+@pytest.mark.parametrize("rows", [1, 2, 17, 256])
+def test_the_fused_loss_is_the_softmax_cross_entropy_with_the_learning_rate_folded_in(rows):
+    rng = np.random.default_rng(rows)
+    logits = (rng.standard_normal((rows, 10)) * 30).astype(np.float32)  # large: exercises the max shift
+    labels = rng.integers(0, 10, rows)
+    x, y = sparse_data()
+    steps = BatchSteps(mlp(60, [8], 4), SGD(0.25), SoftmaxCrossEntropy(), x, y, 16)
+    before = logits.copy()
+    loss, correct = steps.fused_loss(logits, labels)
+    np.testing.assert_array_equal(logits, before)  # the logits are left alone (B = 1 included)
+    reference = SoftmaxCrossEntropy()
+    assert loss == pytest.approx(reference.forward(logits, labels), rel=1e-6)
+    assert correct == np.count_nonzero(np.argmax(logits, axis=1) == labels)
+    np.testing.assert_allclose(steps._scaled_grad, 0.25 * reference.backward(), rtol=1e-5, atol=1e-8)
+
+
 def test_fused_steps_on_dense_inputs_match_the_generic_path(generic_path):
     x, y = sparse_data(zeros=0.0)
     assert not sparse_input_path_supported(mlp(60, [24], 4), SGD(0.1), x)
