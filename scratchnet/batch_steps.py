@@ -50,9 +50,10 @@ class BatchSteps:
     Each batch is gathered from x (or its byte copy) into one reused (batch_size, F) buffer.
 
     With plain SGD and Dense layers as the only layers with parameters, each Dense layer is
-    updated as soon as its gradient is known, with the learning rate folded into the small
-    dL/dy (B, out) before the product: W -= x^T (lr dL/dy), b -= sum_n lr dL/dy[n]. That skips a
-    full pass over every weight matrix; the layers' ``grads`` are then left untouched.
+    updated as soon as its gradient is known, with the learning rate folded once into
+    dL/dlogits (``fused_loss``), so that every dL/dy arrives scaled: W -= x^T (lr dL/dy),
+    b -= sum_n lr dL/dy[n]. That skips a full pass over every weight matrix; the layers' ``grads``
+    are then left untouched.
     """
 
     def __init__(self, model, optimizer, loss_fn, x: np.ndarray, y: np.ndarray, batch_size: int, *,
@@ -186,8 +187,13 @@ def sparse_input_path_supported(model: Sequential, optimizer: Optimizer, x: np.n
         return False
     if not plain_sgd(optimizer) or not all(type(layer) is Dense for layer in layers if layer.params):
         return False
+    return mostly_zero(x)
+
+
+def mostly_zero(x: np.ndarray) -> bool:
+    """True when x (N, F) is at most half non-zero, judged on up to 4,096 rows (MNIST: 19%)."""
     sample = x[: min(len(x), 4096)]
-    return np.count_nonzero(sample) <= 0.5 * sample.size
+    return len(sample) > 0 and np.count_nonzero(sample) <= 0.5 * sample.size
 
 
 def nonzero_bitmap(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
