@@ -3,7 +3,16 @@
 Samples are rows: an input batch has shape (N, features). ``forward(x, training)`` returns the
 output and caches only what ``backward`` needs; ``backward(grad_y)`` takes dL/dy of the output's
 shape and returns dL/dx of the input's shape. Layers with parameters expose ``params`` and
-``grads``, two dicts with the same keys; ``backward`` overwrites the gradients.
+``grads``, two dicts with the same keys; ``backward`` overwrites the gradients (or, with
+``accumulate=True``, adds to them), so ``grads`` always hold the gradient of the last backward.
+
+The speed options live here, beside the plain maths they must equal:
+- ``Dense`` takes a batch (N, F), one sample (F,) (matrix-vector products, a rank-1 gradient), or
+  a ``ColumnSparse`` input whose zero columns it skips; ``backward(..., input_grad=False)`` skips
+  dL/dx when nobody needs it (the first layer). Its weight gradient is kept as the product
+  x^T dL/dy (``OuterProductGrad``) until it is read or an optimiser applies it.
+- ``ReLU(inplace=True)`` calls overwrite an array nobody else holds (a Dense layer's fresh output,
+  or the fresh dL/dx a Dense layer returns): ``Sequential`` decides when that is safe.
 """
 
 from __future__ import annotations
@@ -11,14 +20,41 @@ from __future__ import annotations
 import numpy as np
 
 from .initializers import INITIALIZERS, init_weights
+from .sparse import ColumnSparse, OuterProductGrad
 
 
 class Layer:
-    """Base class. Stateless layers have empty ``params`` and ``grads``."""
+    """Base class. Stateless layers have empty ``params`` and ``grads``.
+
+    ``new_outputs``: True when ``forward`` and ``backward`` always return arrays that nobody else
+    holds, so the next layer may overwrite them. ``in_place_option``: True when ``forward`` and
+    ``backward`` take ``inplace=True`` to overwrite their argument instead of allocating.
+    """
+
+    new_outputs = False
+    in_place_option = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
+        self._grads: dict[str, np.ndarray] = {}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """dL/d(param) of the last backward, under the names of ``params``."""
+        return self._grads
+
+    @grads.setter
+    def grads(self, value: dict[str, np.ndarray]) -> None:
+        self._grads = value
+
+    def compact_grads(self) -> dict:
+        """The gradients of the last backward in the cheapest exact form an optimiser can apply:
+        arrays, or ``OuterProductGrad`` products not yet expanded (see ``Dense``)."""
+        return self.grads
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.fill(0)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -43,7 +79,24 @@ class Dense(Layer):
         dL/dW = x^T grad_y          (in, out)
         dL/db = sum_n grad_y[n]     (out,)
         dL/dx = grad_y W^T          (N, in)
+
+    Options, each the same maths:
+    - One sample x (in,) gives y (out,): matrix-vector products, and dL/dW = outer(x, grad_y).
+    - A ``ColumnSparse`` x, zero outside the columns ``cols`` (K,):
+          y = x[:, cols] W[cols] + b          (N, K) @ (K, out)
+          dL/dW[cols] = x[:, cols]^T grad_y   and the other rows of dL/dW are 0,
+      so both products shrink from ``in`` to K inner rows (MNIST: K is 55-75% of 784 for a
+      batch, about 19% for one digit). Only the order of float sums changes.
+    - ``backward(grad_y, input_grad=False)`` skips dL/dx (as costly as dL/dW) and returns None:
+      for the first layer, whose input gradient nobody needs.
+    - ``backward(grad_y, accumulate=True)`` adds to ``grads`` instead of replacing them (the
+      chunks of a full-batch gradient).
+    - dL/dW is kept as the product x^T grad_y (``OuterProductGrad``, see ``compact_grads``) until
+      ``grads`` is read: plain SGD applies it without ever forming the (in, out) matrix. The
+      product reads the inputs of the last forward: read ``grads`` before writing into them.
     """
+
+    new_outputs = True
 
     def __init__(
         self,
@@ -69,24 +122,81 @@ class Dense(Layer):
             "W": init_weights(self.in_features, self.out_features, init, rng, self.dtype),
             "b": np.zeros(self.out_features, dtype=self.dtype),
         }
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._x: np.ndarray | None = None
+        self._grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._pending: OuterProductGrad | None = None  # dL/dW while not yet expanded into _grads["W"]
+        self._x: np.ndarray | ColumnSparse | None = None
+        self._gathered: np.ndarray | None = None  # W[cols] of the last ColumnSparse forward
+        self._row_buffer: np.ndarray | None = None
+        self._product_buffer: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._x = x
-        y = x @ self.params["W"]
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        if self._pending is not None:
+            self._pending.to_dense(out=self._grads["W"])
+            self._pending = None
+        return self._grads
+
+    @grads.setter
+    def grads(self, value: dict[str, np.ndarray]) -> None:
+        self._pending = None
+        self._grads = value
+
+    def compact_grads(self) -> dict:
+        """{"W": dL/dW as an ``OuterProductGrad`` when it has not been expanded yet (else the
+        array), "b": dL/db}. Once ``grads`` has been read, the arrays are the gradient of record,
+        so a change made to them (clipping, zeroing) is what an optimiser applies."""
+        pending = self._pending
+        if pending is None:
+            return self._grads
+        return {"W": pending, "b": self._grads["b"]}
+
+    def forward(self, x: np.ndarray | ColumnSparse, training: bool = False) -> np.ndarray:
+        w = self.params["W"]
+        if isinstance(x, ColumnSparse):
+            k = len(x.cols)
+            if self._row_buffer is None:
+                self._row_buffer = np.empty_like(w)
+            # mode="clip" (the columns are valid) lets take write straight into the reused buffer;
+            # the default mode="raise" would buffer it (3x slower)
+            self._gathered = np.take(w, x.cols, axis=0, out=self._row_buffer[:k], mode="clip")  # (K, out)
+            y = x.values @ self._gathered
+        else:
+            self._gathered = None
+            y = x @ w
         y += self.params["b"]
+        self._x = x
         return y
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        self.backward_params(grad_y)
-        return grad_y @ self.params["W"].T
+    def backward(self, grad_y: np.ndarray, *, input_grad: bool = True, accumulate: bool = False) -> np.ndarray | None:
+        x = self._x
+        w = self.params["W"]
+        grad_x = grad_y @ w.T if input_grad else None
+        if isinstance(x, ColumnSparse):
+            term = OuterProductGrad(x.values, grad_y, x.cols, w.shape, gathered=self._gathered)
+        else:
+            term = OuterProductGrad(x, grad_y, None, w.shape)
+        bias = self._grads["b"]
+        if accumulate:
+            grads = self.grads
+            term.add_to(grads["W"], scratch=self._scratch())
+            bias += grad_y if grad_y.ndim == 1 else np.sum(grad_y, axis=0)
+        else:
+            self._pending = term
+            if grad_y.ndim == 1:
+                bias[...] = grad_y
+            else:
+                np.sum(grad_y, axis=0, out=bias)
+        return grad_x
 
-    def backward_params(self, grad_y: np.ndarray) -> None:
-        """Fill dL/dW and dL/db only: for a first layer, whose dL/dx nobody needs (it would
-        cost as much as dL/dW)."""
-        np.matmul(self._x.T, grad_y, out=self.grads["W"])
-        np.sum(grad_y, axis=0, out=self.grads["b"])
+    def zero_grad(self) -> None:
+        self._pending = None
+        for g in self._grads.values():
+            g.fill(0)
+
+    def _scratch(self) -> np.ndarray:
+        if self._product_buffer is None:
+            self._product_buffer = np.empty_like(self.params["W"])
+        return self._product_buffer
 
     def get_config(self) -> dict:
         return {
@@ -99,14 +209,20 @@ class Dense(Layer):
 
 
 class ReLU(Layer):
-    """y = max(x, 0); dL/dx = dL/dy where x > 0, else 0."""
+    """y = max(x, 0); dL/dx = dL/dy where x > 0, else 0.
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self._mask = x > 0
-        return x * self._mask  # as np.maximum(x, 0), which is slower for float32
+    ``inplace=True`` overwrites the argument (x, or dL/dy) with the result instead of allocating.
+    """
 
-    def backward(self, grad_y: np.ndarray) -> np.ndarray:
-        return grad_y * self._mask
+    in_place_option = True
+
+    def forward(self, x: np.ndarray, training: bool = False, *, inplace: bool = False) -> np.ndarray:
+        self._mask = np.greater(x, 0)
+        # x * mask gives np.maximum(x, 0)'s values, and NumPy runs it 1.7x faster on float32
+        return np.multiply(x, self._mask, out=x if inplace else None)
+
+    def backward(self, grad_y: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        return np.multiply(grad_y, self._mask, out=grad_y if inplace else None)
 
 
 class LeakyReLU(Layer):

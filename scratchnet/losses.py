@@ -9,6 +9,8 @@ nothing overflows even for logits of +-1e4.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -36,35 +38,74 @@ def one_hot(labels: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarra
 class SoftmaxCrossEntropy:
     """Mean categorical cross-entropy of softmax(logits), with the fused backward.
 
-    ``forward(logits, labels)``: logits (N, C); labels (N,) int class indices or (N, C) one-hot.
-    Returns the mean loss as a float. ``backward()`` returns dL/dlogits = (p - onehot) / N, (N, C).
+    ``forward(logits, labels)``: logits (N, C) with labels (N,) int class indices or (N, C)
+    one-hot rows; or one sample, logits (C,) with an int label. Returns the mean loss as a float.
+    ``backward(weight=1.0)`` returns weight * dL/dlogits = weight * (p - onehot) / N, of the
+    logits' shape; ``weight`` = N / N_total makes a chunk's gradient its share of a mean over
+    N_total samples (full batch). ``probs`` holds softmax(logits) of the last forward, (N, C).
+
+    For a batch the maths runs on a (C, N) copy of the logits: NumPy reduces the 10 classes of a
+    (N, 10) array row by row, 3-5x slower than along the rows of a (10, N) one. One sample runs
+    on its (C,) vector. Both compute, per sample, with z = logits - max(logits):
+        loss = log(sum_c exp z_c) - z_label,   p = exp z / sum_c exp z_c
+    so nothing overflows, even for logits of +-1e4.
     """
 
-    def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
+    def __init__(self) -> None:
+        self._z: np.ndarray | None = None  # p, then dL/dlogits: (C, N), or (C,) for one sample
+        self._labels = None
+
+    def forward(self, logits: np.ndarray, labels) -> float:
+        if logits.ndim == 1:
+            return self._forward_one(logits, labels)
         if logits.ndim != 2:
-            raise ValueError(f"logits must be (N, C), got shape {logits.shape}")
-        n, c = logits.shape
-        log_p = log_softmax(logits)
-        if labels.ndim == 1:
-            if labels.shape[0] != n:
-                raise ValueError(f"{labels.shape[0]} labels for {n} rows of logits")
-            picked = log_p[np.arange(n), labels]
-            loss = -float(np.sum(picked, dtype=np.float64)) / n
-        elif labels.shape == logits.shape:
-            loss = -float(np.sum(labels * log_p, dtype=np.float64)) / n
-        else:
+            raise ValueError(f"logits must be (N, C) or (C,), got shape {logits.shape}")
+        n = logits.shape[0]
+        labels = np.asarray(labels)
+        if labels.ndim == 1 and labels.shape[0] != n:
+            raise ValueError(f"{labels.shape[0]} labels for {n} rows of logits")
+        if labels.ndim != 1 and labels.shape != logits.shape:
             raise ValueError(f"labels of shape {labels.shape} do not match logits {logits.shape}")
-        self._probs = np.exp(log_p)
-        self._labels = labels
+        z = logits.T.copy()  # (C, N); ascontiguousarray would return a view when N = 1
+        z -= np.max(z, axis=0)
+        if labels.ndim == 1:
+            picked = z[labels, np.arange(n)]  # z - max at the labels, (N,)
+        else:
+            picked = np.sum(labels.T * z, axis=0)
+        np.exp(z, out=z)
+        total = np.sum(z, axis=0)  # (N,), each >= 1
+        loss = float(np.sum(np.log(total), dtype=np.float64) - np.sum(picked, dtype=np.float64)) / n
+        z /= total
+        self._z, self._labels = z, labels
         return loss
 
-    def backward(self) -> np.ndarray:
-        grad = self._probs
-        n = grad.shape[0]
-        if self._labels.ndim == 1:
-            grad[np.arange(n), self._labels] -= 1
+    def _forward_one(self, logits: np.ndarray, label) -> float:
+        label = int(label)
+        z = logits - logits.max()
+        picked = float(z[label])
+        np.exp(z, out=z)
+        total = float(z.sum())
+        z /= z.dtype.type(total)
+        self._z, self._labels = z, label
+        return math.log(total) - picked
+
+    @property
+    def probs(self) -> np.ndarray:
+        """softmax(logits) of the last forward, (N, C) (or (C,)), until ``backward`` reuses it."""
+        return self._z.T
+
+    def backward(self, weight: float = 1.0) -> np.ndarray:
+        z, labels = self._z, self._labels
+        self._z = None  # backward turns p into the gradient in place
+        if z.ndim == 1:
+            z[labels] -= 1
+            if weight != 1.0:
+                z *= z.dtype.type(weight)
+            return z
+        n = z.shape[1]
+        if labels.ndim == 1:
+            z[labels, np.arange(n)] -= 1
         else:
-            grad -= self._labels
-        grad *= grad.dtype.type(1.0 / n)
-        self._probs = None
-        return grad
+            z -= labels.T
+        z *= z.dtype.type(weight / n)
+        return z.T  # (N, C), a transposed view

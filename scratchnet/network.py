@@ -3,11 +3,14 @@
 Parameters are named ``"<position>.<key>"`` (``"0.W"``, ``"0.b"``, ``"2.W"`` ...), as in a PyTorch
 state dict. ``parameters()`` and ``named_grads()`` give the live arrays under those names, so an
 optimiser can update them in place.
+
+Training is ``forward``, the loss, ``backward`` and an optimiser step; ``backward`` can hand each
+layer to the optimiser as soon as its gradients are ready (``on_grads``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -24,16 +27,52 @@ class Sequential:
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is a {type(layer).__name__}, not a Layer")
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        """Logits for inputs x: (N, in) or a ``ColumnSparse`` batch -> (N, C); one sample
+        (in,) -> (C,). A layer with an in-place option overwrites the output of a layer below it
+        that returns new arrays (a ReLU after a Dense layer), which nobody else holds."""
+        below = None
         for layer in self.layers:
-            x = layer.forward(x, training)
+            if layer.in_place_option and below is not None and below.new_outputs:
+                x = layer.forward(x, training, inplace=True)
+            else:
+                x = layer.forward(x, training)
+            below = layer
         return x
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """Backpropagate dL/dlogits; fills every layer's ``grads`` and returns dL/dinput."""
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad
+    def backward(self, grad: np.ndarray, *, input_grad: bool = True, accumulate: bool = False,
+                 on_grads: Callable[[int, Layer], None] | None = None) -> np.ndarray | None:
+        """Backpropagate dL/dlogits (N, C) through every layer, filling each layer's ``grads``
+        (adding to them with ``accumulate``); returns dL/dinput (N, in).
+
+        ``input_grad=False``: nobody needs dL/dinput, so the layers below the first layer with
+        parameters are skipped, that layer computes only its own gradients, and None is returned.
+        ``on_grads(i, layer)`` is called as soon as layer i's gradients are ready, before the
+        layers below it are reached (the "optimizer step in backward" pattern: the gradient
+        passed down was computed with the layer's weights of the forward pass).
+        """
+        layers = self.layers
+        stop = 0
+        if not input_grad:
+            stop = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        above = None
+        for i in range(len(layers) - 1, stop - 1, -1):
+            layer = layers[i]
+            if layer.params:
+                grad = layer.backward(grad, input_grad=input_grad or i > stop, accumulate=accumulate)
+                if on_grads is not None:
+                    on_grads(i, layer)
+            elif layer.in_place_option and above is not None and above.new_outputs:
+                grad = layer.backward(grad, inplace=True)  # the dL/dx that the layer above just made
+            else:
+                grad = layer.backward(grad)
+            above = layer
+        return grad if input_grad else None
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (before accumulating with ``backward(accumulate=True)``)."""
+        for layer in self.layers:
+            layer.zero_grad()
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """Class probabilities (N, C) for inputs (N, features), evaluated in large batches."""
@@ -51,6 +90,7 @@ class Sequential:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
 
     def named_grads(self) -> dict[str, np.ndarray]:
+        """The gradients of the last backward, as arrays, under the parameters' names."""
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -8,6 +8,17 @@ With g the gradient (plus weight_decay * p when weight decay is set), t the step
 - RMSProp:   s = rho * s + (1 - rho) g^2; p -= lr * g / (sqrt(s) + eps)
 - Adam:      m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
              p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+An optimiser is the only code that changes a parameter. ``step(params, grads)`` updates a whole
+model. For the "optimizer step in backward" pattern, ``begin_step()`` counts one update and
+``update_layer(i, layer)`` then applies it to one layer as soon as its gradients are ready (see
+``Sequential.backward``'s ``on_grads``), while the weights it reads for the layers below are
+still those of the forward pass.
+
+``SGD`` without weight decay also takes a Dense layer's weight gradient as the product it comes
+from (``OuterProductGrad``, G = x^T dL/dy, zero outside some rows): plain SGD folds lr into the
+small factor and changes only the rows where G can be non-zero, and momentum adds G to its buffer
+in those rows only. The values are the same as with the dense G, up to float summation order.
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from .sparse import OuterProductGrad
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf, *, low_open: bool = False) -> float:
@@ -37,16 +50,41 @@ class Optimizer:
         # one scratch array per parameter, so an update allocates nothing (not optimiser state)
         self._scratch: dict[str, np.ndarray] = {}
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        """Update every array of ``params`` in place from ``grads`` with the same names."""
+    takes_products = False
+    """True when ``update`` applies an ``OuterProductGrad`` without expanding it."""
+
+    def step(self, params: dict[str, np.ndarray], grads: dict) -> None:
+        """One update of every array of ``params``, in place, from ``grads`` with the same names."""
+        self.begin_step()
+        self.update(params, grads)
+
+    def begin_step(self) -> None:
+        """Count one update (Adam's bias correction uses the count); then ``update`` each part."""
         self.steps += 1
+
+    def update(self, params: dict[str, np.ndarray], grads: dict) -> None:
+        """Apply the current update to ``params`` from ``grads`` with the same names: arrays, or
+        ``OuterProductGrad`` products (expanded here unless ``takes_products``)."""
         for name, p in params.items():
             g = grads[name]
+            if isinstance(g, OuterProductGrad) and not self.takes_products:
+                g = g.to_dense(np.empty_like(p))
             if self.weight_decay:
                 g = g + p.dtype.type(self.weight_decay) * p
             self._update(name, p, g)
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def update_layer(self, index: int, layer) -> None:
+        """Apply the current update to one layer of a ``Sequential`` (its position ``index``
+        names its parameters "index.key"), from the gradients of its last backward."""
+        grads = layer.compact_grads() if self.takes_products else layer.grads
+        for key, p in layer.params.items():
+            name = f"{index}.{key}"
+            g = grads[key]
+            if self.weight_decay:
+                g = g + p.dtype.type(self.weight_decay) * p
+            self._update(name, p, g)
+
+    def _update(self, name: str, p: np.ndarray, g) -> None:
         raise NotImplementedError
 
     def scratch(self, name: str, like: np.ndarray) -> np.ndarray:
@@ -76,32 +114,60 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs a momentum > 0")
         self.nesterov = bool(nesterov)
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    @property
+    def takes_products(self) -> bool:
+        return self.weight_decay == 0.0
+
+    def _update(self, name: str, p: np.ndarray, g) -> None:
         lr = p.dtype.type(self.lr)
         tmp = self.scratch(name, p)
+        product = isinstance(g, OuterProductGrad)
         if self.momentum == 0.0:
-            p -= np.multiply(g, lr, out=tmp)
+            if product:
+                self._plain_product_step(name, p, g, lr, tmp)
+            else:
+                p -= np.multiply(g, lr, out=tmp)
             return
         mu = p.dtype.type(self.momentum)
         slot = self.state.setdefault(name, {})
-        if "momentum_buffer" not in slot:
-            slot["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+        buf = slot.get("momentum_buffer")
+        if buf is None:
+            buf = slot["momentum_buffer"] = np.zeros_like(p)  # mu * 0 + g: torch's first buffer, g
         else:
-            buf = slot["momentum_buffer"]
             buf *= mu
-            buf += g
-        buf = slot["momentum_buffer"]
+        _add(buf, g, tmp)
         if self.nesterov:
             np.multiply(buf, mu, out=tmp)
-            tmp += g
+            _add(tmp, g, self.scratch(name + "/product", p))
             tmp *= lr
             p -= tmp
         else:
             p -= np.multiply(buf, lr, out=tmp)
 
+    def _plain_product_step(self, name: str, p: np.ndarray, g: OuterProductGrad, lr, tmp: np.ndarray) -> None:
+        """p -= lr * G for G = left^T right as (lr * right) folded into the product, (B, H) values
+        instead of p's (F, H); only G's rows are gathered, stepped and scattered back."""
+        step = g.product(tmp, right=g.right * lr)  # (K, H)
+        if g.rows is None:
+            p -= step
+            return
+        block = g.gathered
+        if block is None:
+            block = np.take(p, g.rows, axis=0, out=self.scratch(name + "/rows", p)[: len(g.rows)], mode="clip")
+        block -= step
+        p[g.rows] = block
+
     def get_config(self) -> dict:
         kind = "nesterov" if self.nesterov else ("momentum" if self.momentum else "sgd")
         return {"name": kind, "lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+
+def _add(target: np.ndarray, g, scratch: np.ndarray) -> None:
+    """target += g for an array or an ``OuterProductGrad`` (its non-zero rows only)."""
+    if isinstance(g, OuterProductGrad):
+        g.add_to(target, scratch)
+    else:
+        target += g
 
 
 class RMSProp(Optimizer):

@@ -15,8 +15,17 @@
 - ``"done"``: ``stopped, epochs_completed, test_loss, test_accuracy, seconds, update,
   samples_seen``.
 A stop request (``control``) is honoured between updates; a non-finite loss raises
-``TrainingDiverged`` and leaves the model with its last finite weights. The same seed gives the
-same run, bit for bit.
+``TrainingDiverged`` and leaves the model with the weights from just before the update that made
+them non-finite. The same seed gives the same run, bit for bit.
+
+Every update is the same four steps, through the model's own classes:
+    logits = model.forward(inputs, training=True)
+    loss = loss_fn.forward(logits, labels)
+    optimizer.begin_step()
+    model.backward(loss_fn.backward(), input_grad=False, on_grads=optimizer.update_layer)
+Full batch adds the chunks' gradients up in the layers (``backward(accumulate=True)``), then
+takes one ``optimizer.step``. This module only schedules: which samples form an update
+(``scratchnet.batches``), in which form (``input_form``), when to log, evaluate and stop.
 """
 
 from __future__ import annotations
@@ -28,11 +37,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .batch_steps import BatchSteps, SparseInputBatchSteps, sparse_input_path_supported
+from .batches import FullBatchChunks, MiniBatches, mostly_zero
 from .control import TrainingControl
 from .errors import TrainingDiverged
-from .fastpaths import OneSampleSteps, one_sample_path_supported
-from .full_batch import RowChunks, SparseInputChunks, sparse_full_batch_supported
+from .layers import Dense, Dropout
 from .losses import SoftmaxCrossEntropy
 from .network import Sequential
 from .optimizers import Optimizer
@@ -100,9 +108,74 @@ def params_finite(model: Sequential) -> bool:
     return all(np.isfinite(p).all() for p in model.parameters().values())
 
 
+def input_form(model: Sequential, optimizer: Optimizer, x: np.ndarray, descent: str, augment=None) -> str:
+    """How the training inputs reach the model: "columns" (``ColumnSparse``, each batch's zero
+    columns skipped by the first Dense layer) or "dense".
+
+    Columns need a model that starts with a Dense layer, inputs at most half non-zero (MNIST:
+    19%) and no augmentation (it moves the zero pixels). Full batch always takes them when it can:
+    its chunks are built once per run and the gradient is exact. Mini-batch and one-sample
+    descent take them when the optimiser applies a Dense layer's weight gradient as a product
+    (SGD without weight decay, ``Optimizer.takes_products``): then only the rows of W under
+    the batch's non-zero pixels move, and the (F, H) gradient is never formed. Adam and RMSProp
+    need every row of the gradient each update, so the dense products cost them no more.
+    """
+    layers = model.layers
+    if augment is not None or not layers or type(layers[0]) is not Dense or not mostly_zero(x):
+        return "dense"
+    if descent == "full" or optimizer.takes_products:
+        return "columns"
+    return "dense"
+
+
 class _Diverged(Exception):
     def __init__(self, loss: float) -> None:
         self.loss = loss
+
+
+def _one_update(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Optimizer, inputs, labels) -> tuple[float, int]:
+    """forward, loss, backward and the optimiser's step of each layer as soon as its gradients
+    are ready; returns (loss, number of samples predicted right). Raises _Diverged, before any
+    weight moves, when the loss is not finite."""
+    logits = model.forward(inputs, training=True)
+    loss = loss_fn.forward(logits, labels)
+    if not math.isfinite(loss):
+        raise _Diverged(loss)
+    if logits.ndim == 1:
+        correct = int(int(logits.argmax()) == labels)
+    else:
+        correct = int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
+    optimizer.begin_step()
+    model.backward(loss_fn.backward(), input_grad=False, on_grads=optimizer.update_layer)
+    return loss, correct
+
+
+class _RunState:
+    """What an epoch's updates depend on besides its sample order: the weights, the optimiser's
+    state and every random generator (augmentation, dropout). Taken at an epoch's start, it lets
+    a diverged epoch be replayed up to the last update whose weights were finite."""
+
+    def __init__(self, model: Sequential, optimizer: Optimizer, rng: np.random.Generator) -> None:
+        self.params = model.state_dict()
+        self.optimizer_state = {name: {k: v.copy() for k, v in slot.items()} for name, slot in optimizer.state.items()}
+        self.optimizer_steps = optimizer.steps
+        self.generators = _generators(model, rng)
+        self.generator_states = [g.bit_generator.state for g in self.generators]
+
+    def restore(self, model: Sequential, optimizer: Optimizer) -> None:
+        model.load_state_dict(self.params)
+        optimizer.state = {name: {k: v.copy() for k, v in slot.items()} for name, slot in self.optimizer_state.items()}
+        optimizer.steps = self.optimizer_steps
+        for g, state in zip(self.generators, self.generator_states, strict=True):
+            g.bit_generator.state = state
+
+
+def _generators(model: Sequential, rng: np.random.Generator) -> list[np.random.Generator]:
+    found = [rng]
+    for layer in model.layers:
+        if isinstance(layer, Dropout) and all(layer.rng is not g for g in found):
+            found.append(layer.rng)
+    return found
 
 
 def train(
@@ -119,9 +192,10 @@ def train(
 ) -> Iterator[dict]:
     """Train ``model`` in place on x_train (N, F) float32 and y_train (N,) int; yield log dicts.
 
-    ``augment(xb, rng) -> xb`` (e.g. ``scratchnet.augment.Augmenter``), if given, transforms each
-    mini-batch's inputs (B, F) with the loop's seeded generator, so augmented runs repeat exactly.
-    Full-batch descent and the fast one-sample SGD path (``OneSampleSteps``) ignore it.
+    ``augment(xb, rng) -> xb`` (e.g. ``scratchnet.augment.Augmenter``), if given, transforms the
+    inputs of every update (B, F) with the loop's seeded generator, so augmented runs repeat
+    exactly: each mini-batch, each sample of pure SGD, and for full batch each chunk afresh at
+    every epoch (each epoch's gradient is that of a newly augmented copy of the training set).
     """
     config = config or TrainConfig()
     control = control or TrainingControl()
@@ -140,21 +214,18 @@ def train(
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x5EED]))
     loss_fn = SoftmaxCrossEntropy()
     has_test = x_test is not None and y_test is not None and len(x_test) > 0
-    steps = chunks = None
+    form = input_form(model, optimizer, x_train, config.descent, augment)
+    columns = form == "columns"
     if config.descent == "full":
-        chunk = min(config.full_batch_chunk, n)
-        sparse = sparse_full_batch_supported(model, x_train)
-        chunks = SparseInputChunks(model, x_train, y_train, chunk) if sparse else RowChunks(x_train, y_train, chunk)
-    elif config.descent == "sgd" and one_sample_path_supported(model, optimizer):
-        steps = OneSampleSteps(model, optimizer, x_train, y_train)
+        source = FullBatchChunks(x_train, y_train, min(config.full_batch_chunk, n), columns=columns,
+                                 augment=augment, rng=rng)
     else:
-        sparse = sparse_input_path_supported(model, optimizer, x_train, augment)
-        batch_steps = SparseInputBatchSteps if sparse else BatchSteps
-        steps = batch_steps(model, optimizer, loss_fn, x_train, y_train, batch_size, augment=augment, rng=rng)
+        source = MiniBatches(x_train, y_train, batch_size, columns=columns, augment=augment, rng=rng)
 
     yield {
         "event": "start", "n_train": n, "batch_size": batch_size, "updates_per_epoch": updates_per_epoch,
-        "epochs": config.epochs, "descent": config.descent, "notes": notes,
+        "epochs": config.epochs, "descent": config.descent, "notes": notes, "input_form": form,
+        "augmented": augment is not None,
     }
 
     update = 0
@@ -198,81 +269,102 @@ def train(
         epoch_start += time.perf_counter() - waited_from
         return go_on
 
-    with BlasThreads(batch_size) as threads:
-        for epoch in range(1, config.epochs + 1):
-            snapshot = model.state_dict()
-            threads.start_epoch()
-            optimizer.lr = base_lr * schedule.factor(epoch - 1)
-            epoch_start = time.perf_counter()
-            epoch_loss = 0.0
-            epoch_correct = 0
-            epoch_samples = 0
-            try:
-                if config.descent == "full":
-                    if not gate():
-                        stopped = True
-                    else:
-                        base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
-                        result = _full_batch_step(model, loss_fn, optimizer, chunks, control, threads)
-                        if result is None:
-                            stopped = True
-                        else:
-                            loss_value, correct = result
-                            update += 1
-                            samples_seen += n
-                            epoch_loss, epoch_correct, epoch_samples = loss_value * n, correct, n
-                            pending_losses.append(loss_value)
-                else:
-                    steps.epoch(rng.permutation(n))
-                    for start in range(0, n, batch_size):
+    # Overflow on the way to a divergence is reported as TrainingDiverged, not as NumPy warnings;
+    # the warnings' state is the caller's again while a log is handed over.
+    quiet = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+    caller_errstate = np.seterr(**quiet)
+    try:
+        with BlasThreads(batch_size) as threads:
+            for epoch in range(1, config.epochs + 1):
+                threads.start_epoch()
+                optimizer.lr = base_lr * schedule.factor(epoch - 1)
+                epoch_start = time.perf_counter()
+                epoch_loss = 0.0
+                epoch_correct = 0
+                epoch_samples = 0
+                epoch_updates = 0
+                if config.descent != "full":
+                    order = rng.permutation(n)
+                    source.epoch(order)
+                run_state = _RunState(model, optimizer, rng)
+                epoch_lr = optimizer.lr
+                try:
+                    if config.descent == "full":
                         if not gate():
                             stopped = True
-                            break
-                        base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
-                        threads.before_update()
-                        loss_value, correct, m = steps.forward(start)
-                        if not math.isfinite(loss_value):
-                            raise _Diverged(loss_value)
-                        steps.update()
-                        threads.after_update()
-                        epoch_correct += correct
-                        epoch_loss += loss_value * m
-                        epoch_samples += m
-                        samples_seen += m
-                        update += 1
-                        pending_losses.append(loss_value)
-                        if time.perf_counter() - last_log >= config.log_interval:
-                            handed_over = time.perf_counter()
-                            yield batch_log(epoch)
-                            # time the consumer spends on the log is not training time
-                            epoch_start += time.perf_counter() - handed_over
-            except _Diverged as exc:
+                        else:
+                            base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
+                            result = _full_batch_step(model, loss_fn, optimizer, source, control, threads)
+                            if result is None:
+                                stopped = True
+                            else:
+                                loss_value, correct = result
+                                update += 1
+                                epoch_updates = 1
+                                samples_seen += n
+                                epoch_loss, epoch_correct, epoch_samples = loss_value * n, correct, n
+                                pending_losses.append(loss_value)
+                    else:
+                        for start in range(0, n, batch_size):
+                            if not gate():
+                                stopped = True
+                                break
+                            base_lr = _take_lr(control, optimizer, base_lr, schedule, epoch)
+                            threads.before_update()
+                            inputs, labels = source.batch(start)
+                            loss_value, correct = _one_update(model, loss_fn, optimizer, inputs, labels)
+                            threads.after_update()
+                            m = 1 if batch_size == 1 else len(labels)
+                            epoch_correct += correct
+                            epoch_loss += loss_value * m
+                            epoch_samples += m
+                            samples_seen += m
+                            update += 1
+                            epoch_updates += 1
+                            pending_losses.append(loss_value)
+                            if time.perf_counter() - last_log >= config.log_interval:
+                                handed_over = time.perf_counter()
+                                np.seterr(**caller_errstate)
+                                yield batch_log(epoch)
+                                np.seterr(**quiet)
+                                # time the consumer spends on the log is not training time
+                                epoch_start += time.perf_counter() - handed_over
+                except _Diverged as exc:
+                    pending_losses.append(exc.loss)
+                    kept = _keep_last_finite(model, optimizer, loss_fn, source, run_state, epoch_updates,
+                                             batch_size, epoch_lr)
+                    raise _divergence(f"the loss became {exc.loss}", epoch, update, kept, optimizer.lr,
+                                      pending_losses, first_pending) from None
+                seconds = time.perf_counter() - epoch_start
+                # The epoch's last update can overflow the weights without any loss seeing it yet.
                 if not params_finite(model):
-                    model.load_state_dict(snapshot)
-                raise _divergence(f"the loss became {exc.loss}", epoch, update, optimizer.lr) from None
-            seconds = time.perf_counter() - epoch_start
-            # The epoch's last update can overflow the weights without any loss seeing it yet.
-            if not params_finite(model):
-                model.load_state_dict(snapshot)
-                raise _divergence("the weights became NaN or infinite", epoch, update, optimizer.lr)
-            closing_log = batch_log(epoch, seconds) if pending_losses else None
-            train_seconds += seconds
-            if closing_log is not None:
-                yield closing_log
-            if stopped and epoch_samples == 0:
-                break
-            test_loss, test_acc = test_metrics()
-            if not stopped:
-                epochs_completed = epoch
-            yield {
-                "event": "epoch", "epoch": epoch, "loss": epoch_loss / max(epoch_samples, 1),
-                "accuracy": epoch_correct / max(epoch_samples, 1), "test_loss": test_loss, "test_accuracy": test_acc,
-                "seconds": seconds, "samples_per_second": epoch_samples / seconds if seconds > 0 else math.inf,
-                "lr": optimizer.lr, "update": update, "samples_seen": samples_seen,
-                "elapsed": time.perf_counter() - run_start, "partial": stopped,
-            }
-            if stopped:
-                break
+                    kept = _keep_last_finite(model, optimizer, loss_fn, source, run_state, epoch_updates,
+                                             batch_size, epoch_lr)
+                    raise _divergence("the weights became NaN or infinite", epoch, update, kept, optimizer.lr,
+                                      pending_losses, first_pending)
+                closing_log = batch_log(epoch, seconds) if pending_losses else None
+                train_seconds += seconds
+                np.seterr(**caller_errstate)
+                if closing_log is not None:
+                    yield closing_log
+                if stopped and epoch_samples == 0:
+                    break
+                test_loss, test_acc = test_metrics()
+                if not stopped:
+                    epochs_completed = epoch
+                yield {
+                    "event": "epoch", "epoch": epoch, "loss": epoch_loss / max(epoch_samples, 1),
+                    "accuracy": epoch_correct / max(epoch_samples, 1), "test_loss": test_loss,
+                    "test_accuracy": test_acc, "seconds": seconds,
+                    "samples_per_second": epoch_samples / seconds if seconds > 0 else math.inf,
+                    "lr": optimizer.lr, "update": update, "samples_seen": samples_seen,
+                    "elapsed": time.perf_counter() - run_start, "partial": stopped,
+                }
+                np.seterr(**quiet)
+                if stopped:
+                    break
+    finally:
+        np.seterr(**caller_errstate)
 
     test_loss, test_acc = test_metrics()
     yield {
@@ -281,12 +373,67 @@ def train(
     }
 
 
-def _divergence(what: str, epoch: int, update: int, lr: float) -> TrainingDiverged:
-    return TrainingDiverged(
-        f"training diverged in epoch {epoch} after {update} updates: {what}. "
-        f"The model keeps its last finite weights. Try a smaller learning rate than {lr:g}, "
-        "or an adaptive optimiser such as Adam."
+def _keep_last_finite(model, optimizer, loss_fn, source, run_state: _RunState, applied: int,
+                      batch_size: int, lr: float) -> int:
+    """After a divergence in an epoch that had applied ``applied`` updates, leave the model with
+    the weights from just before the update that made them non-finite; returns how many of the
+    epoch's updates those weights include.
+
+    Finite weights (the loss overflowed, the weights did not) are kept as they are. Otherwise the
+    epoch is replayed from its start (weights, optimiser state and generators as they were, the
+    same samples) up to the last update whose weights were all finite. Only the replay checks the
+    weights after each update, so training pays nothing for it.
+    """
+    if params_finite(model):
+        return applied
+    full_batch = isinstance(source, FullBatchChunks)
+    run_state.restore(model, optimizer)
+    if full_batch or applied <= 1:
+        return 0
+    optimizer.lr = lr
+
+    def replay(count: int) -> None:
+        for u in range(count):
+            inputs, labels = source.batch(u * batch_size)
+            _one_update(model, loss_fn, optimizer, inputs, labels)
+
+    # Most often the update just before the non-finite loss was the one that overflowed.
+    try:
+        replay(applied - 1)
+        if params_finite(model):
+            return applied - 1
+    except _Diverged:
+        pass
+    run_state.restore(model, optimizer)
+    optimizer.lr = lr
+    kept = 0
+    for u in range(applied):
+        before = model.state_dict()
+        try:
+            inputs, labels = source.batch(u * batch_size)
+            _one_update(model, loss_fn, optimizer, inputs, labels)
+        except _Diverged:
+            break
+        if not params_finite(model):
+            model.load_state_dict(before)
+            break
+        kept = u + 1
+    return kept
+
+
+def _divergence(what: str, epoch: int, update: int, kept: int, lr: float, losses: list[float],
+                first_update: int) -> TrainingDiverged:
+    error = TrainingDiverged(
+        f"training diverged in epoch {epoch} after {update} updates: {what}. The model keeps the "
+        f"weights from just before the update that made them non-finite ({kept} of the epoch's updates "
+        f"applied). Try a smaller learning rate than {lr:g}, or an adaptive optimiser such as Adam."
     )
+    error.epoch = epoch
+    error.update = update
+    error.kept_updates_in_epoch = kept
+    error.losses = np.asarray(losses, dtype=np.float32)  # per-update losses since the last log, the last not finite
+    error.first_update = first_update
+    return error
 
 
 def _take_lr(control: TrainingControl, optimizer: Optimizer, base_lr: float, schedule: Schedule, epoch: int) -> float:
@@ -297,31 +444,33 @@ def _take_lr(control: TrainingControl, optimizer: Optimizer, base_lr: float, sch
     return new_lr
 
 
-def _full_batch_step(model, loss_fn, optimizer, chunks, control, threads):
-    """One update from the gradient of the mean loss over all the samples, summed chunk by chunk
-    (``scratchnet.full_batch``).
+def _full_batch_step(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Optimizer,
+                     chunks: FullBatchChunks, control: TrainingControl, threads: BlasThreads):
+    """One update from the gradient of the mean loss over all N samples, added up in the layers'
+    ``grads`` chunk by chunk: each chunk's mean-loss gradient weighted by its share m / N.
 
-    Each chunk's fused gradient is (p - t) / m; scaling it by m / N makes the sum over chunks
-    exactly the full-batch gradient (p - t) / N. Returns (mean loss, correct count), or None when
-    a stop request arrived mid-step (the weights are then untouched).
+    Returns (mean loss, correct count), or None when a stop request arrived mid-step: the weights
+    are then untouched and the layers' ``grads`` are those of the last update again.
     """
     n = chunks.n
-    total = {name: np.zeros_like(p) for name, p in model.parameters().items()}
+    previous = {name: g.copy() for name, g in model.named_grads().items()}
+    model.zero_grad()
     loss_sum = 0.0
     correct = 0
-    for i in range(len(chunks)):
+    for inputs, labels in chunks.chunks():
         if control.stop_requested:
+            for name, g in model.named_grads().items():
+                g[...] = previous[name]
             return None
         threads.before_update()
-        logits, yb = chunks.forward(model, i)
-        loss_value = loss_fn.forward(logits, yb)
+        m = len(labels)
+        logits = model.forward(inputs, training=True)
+        loss_value = loss_fn.forward(logits, labels)
         if not math.isfinite(loss_value):
             raise _Diverged(loss_value)
-        correct += int(np.count_nonzero(np.argmax(logits, axis=1) == yb))
-        grad = loss_fn.backward()
-        grad *= grad.dtype.type(len(yb) / n)
-        chunks.add_gradient(model, grad, total)
+        correct += int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
+        model.backward(loss_fn.backward(weight=m / n), input_grad=False, accumulate=True)
         threads.after_update()
-        loss_sum += loss_value * len(yb)
-    optimizer.step(model.parameters(), total)
+        loss_sum += loss_value * m
+    optimizer.step(model.parameters(), model.named_grads())
     return loss_sum / n, correct

@@ -114,7 +114,8 @@ def test_stop_request_is_honoured_between_updates():
     assert done["epochs_completed"] == 0
 
 
-def test_stop_mid_full_batch_step_leaves_weights_untouched():
+def test_stop_before_the_first_full_batch_step_leaves_weights_untouched():
+    # (a stop in the middle of a step: tests/test_batches.py)
     control = TrainingControl()
     control.stop()
     x, y = _toy()
