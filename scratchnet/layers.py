@@ -170,7 +170,9 @@ class Dense(Layer):
     def backward(self, grad_y: np.ndarray, *, input_grad: bool = True, accumulate: bool = False) -> np.ndarray | None:
         x = self._x
         w = self.params["W"]
-        grad_x = grad_y @ w.T if input_grad else None
+        grad_x = None
+        if input_grad:
+            grad_x = w @ grad_y if grad_y.ndim == 1 else grad_y @ w.T
         if isinstance(x, ColumnSparse):
             term = OuterProductGrad(x.values, grad_y, x.cols, w.shape, gathered=self._gathered)
         else:

@@ -54,7 +54,8 @@ class Sequential:
         layers = self.layers
         stop = 0
         if not input_grad:
-            stop = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+            while stop < len(layers) and not layers[stop].params:
+                stop += 1
         above = None
         for i in range(len(layers) - 1, stop - 1, -1):
             layer = layers[i]

@@ -49,6 +49,7 @@ class Optimizer:
         self.steps = 0
         # one scratch array per parameter, so an update allocates nothing (not optimiser state)
         self._scratch: dict[str, np.ndarray] = {}
+        self._layer_names: dict[int, dict[str, str]] = {}
 
     takes_products = False
     """True when ``update`` applies an ``OuterProductGrad`` without expanding it."""
@@ -77,8 +78,11 @@ class Optimizer:
         """Apply the current update to one layer of a ``Sequential`` (its position ``index``
         names its parameters "index.key"), from the gradients of its last backward."""
         grads = layer.compact_grads() if self.takes_products else layer.grads
+        names = self._layer_names.get(index)
+        if names is None:
+            names = self._layer_names[index] = {key: f"{index}.{key}" for key in layer.params}
         for key, p in layer.params.items():
-            name = f"{index}.{key}"
+            name = names[key]
             g = grads[key]
             if self.weight_decay:
                 g = g + p.dtype.type(self.weight_decay) * p
@@ -121,10 +125,11 @@ class SGD(Optimizer):
     def _update(self, name: str, p: np.ndarray, g) -> None:
         lr = p.dtype.type(self.lr)
         tmp = self.scratch(name, p)
-        product = isinstance(g, OuterProductGrad)
         if self.momentum == 0.0:
-            if product:
+            if type(g) is OuterProductGrad:
                 self._plain_product_step(name, p, g, lr, tmp)
+            elif g.ndim == 1 and len(g) <= 4096:
+                p -= g * lr  # a bias: one small temporary costs less than the scratch write
             else:
                 p -= np.multiply(g, lr, out=tmp)
             return
