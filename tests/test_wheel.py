@@ -5,8 +5,8 @@ The wheel is installed into a fresh virtual environment in a temporary folder, a
 environment sees the heavy third-party packages the wheel depends on (NumPy, PySide6, pyqtgraph...)
 through a folder of links to this environment's copies, listed from the wheel's own metadata; pip
 installs the wheel with `--no-index`, so it must find every declared dependency there, and
-scratchnet itself comes only from the wheel. (~20-40 s; the build needs setuptools from PyPI or
-pip's cache.)
+scratchnet itself comes only from the wheel. (About 15 s; the build fetches setuptools from PyPI
+or pip's cache into its isolated build environment.)
 """
 
 import email.parser
@@ -44,15 +44,17 @@ def wheel(dist) -> Path:
 
 
 def _requirements(metadata: str) -> list[Requirement]:
+    """The Requires-Dist entries that apply here (no extras asked for)."""
     message = email.parser.Parser().parsestr(metadata)
-    return [Requirement(line) for line in message.get_all("Requires-Dist") or []]
+    requirements = [Requirement(line) for line in message.get_all("Requires-Dist") or []]
+    return [r for r in requirements if r.marker is None or r.marker.evaluate({"extra": ""})]
 
 
 def _link_dependencies(wheel: Path, folder: Path) -> list[str]:
     """Link this environment's copies of the wheel's dependencies, and theirs, into `folder`; their names."""
     with zipfile.ZipFile(wheel) as archive:
         (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-        pending = [r for r in _requirements(archive.read(name).decode()) if not r.marker or r.marker.evaluate()]
+        pending = _requirements(archive.read(name).decode())
     folder.mkdir()
     linked: list[str] = []
     while pending:
@@ -61,14 +63,15 @@ def _link_dependencies(wheel: Path, folder: Path) -> list[str]:
         key = canonicalize_name(distribution.metadata["Name"])
         if key in linked:
             continue
-        assert requirement.specifier.contains(distribution.version, prereleases=True), (requirement, distribution)
+        assert requirement.specifier.contains(distribution.version, prereleases=True), (
+            f"the wheel needs {requirement}, this environment has {distribution.version}")
         linked.append(key)
         tops = {Path(f).parts[0] for f in distribution.files or [] if not str(f).startswith("..")}
         for top in tops - {"__pycache__"}:
             source = Path(distribution.locate_file(top))
             if source.exists() and not (folder / top).exists():
                 (folder / top).symlink_to(source)
-        pending += [r for r in _requirements(str(distribution.metadata)) if not r.marker or r.marker.evaluate()]
+        pending += _requirements(str(distribution.metadata))
     return linked
 
 
