@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -95,13 +96,18 @@ def installed(wheel, tmp_path_factory) -> Path:
 
 def test_build_makes_an_sdist_and_a_wheel_that_carry_the_resources(dist, wheel):
     (sdist,) = dist.glob("scratchnet-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    resources = {f"scratchnet/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "resources").rglob("*") if p.is_file()}
-    assert "scratchnet/resources/mnist/train-images-idx3-ubyte.gz" in resources
+    resources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "resources").rglob("*") if p.is_file()}
+    assert "resources/mnist/train-images-idx3-ubyte.gz" in resources
+    assert resources <= in_sdist
+    assert {f"scratchnet/{name}" for name in resources} <= names
     sources = {p.relative_to(ROOT).as_posix() for folder in ("scratchnet", "gui", "cli") for p in
                (ROOT / folder).rglob("*.py")}
-    assert resources <= names
+    info = "-".join(wheel.name.split("-")[:2]) + ".dist-info"
+    assert {f"{info}/licenses/LICENSE", f"{info}/licenses/resources/mnist/README.md"} <= names
     assert sources | {"main.py"} <= names, sorted((sources | {"main.py"}) - names)  # pyproject lists packages by hand
 
 
