@@ -68,6 +68,7 @@ def _link_dependencies(wheel: Path, folder: Path) -> list[str]:
             f"the wheel needs {requirement}, this environment has {distribution.version}")
         linked.append(key)
         tops = {Path(f).parts[0] for f in distribution.files or [] if not str(f).startswith("..")}
+        assert tops, f"{key} {distribution.version} has no RECORD of its files to link"
         for top in tops - {"__pycache__"}:
             source = Path(distribution.locate_file(top))
             if source.exists() and not (folder / top).exists():
