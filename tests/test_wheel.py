@@ -5,7 +5,7 @@ The wheel is installed into a fresh virtual environment in a temporary folder, a
 environment sees the heavy third-party packages the wheel depends on (NumPy, PySide6, pyqtgraph...)
 through a folder of links to this environment's copies, listed from the wheel's own metadata; pip
 installs the wheel with `--no-index`, so it must find every declared dependency there, and
-scratchnet itself comes only from the wheel. (About 15 s; the build fetches setuptools from PyPI
+scratchnet itself comes only from the wheel. (15-35 s here; the build fetches setuptools from PyPI
 or pip's cache into its isolated build environment.)
 """
 
