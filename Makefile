@@ -9,7 +9,7 @@ QT_DEBS := libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 
            libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxkbcommon-x11-0 \
            xvfb xauth binutils
 
-.PHONY: setup run test sysdeps bench bench-quick screenshots package package-onefile lint clean
+.PHONY: setup run test sysdeps bench bench-quick screenshots package package-onefile wheel lint clean
 
 setup: $(STAMP)
 
@@ -64,6 +64,10 @@ package-onefile: setup sysdeps
 	SCRATCHNET_ONEFILE=1 $(VPY) -m PyInstaller --noconfirm --clean --log-level WARN \
 	  --distpath dist/scratchnet-onefile scratchnet.spec
 	QT_QPA_PLATFORM=offscreen dist/scratchnet-onefile/scratchnet --self-test
+
+# dist/scratchnet-<version>.tar.gz, then from it dist/scratchnet-<version>-py3-none-any.whl (MNIST and icons inside).
+wheel: setup
+	$(VPY) -m build
 
 clean:
 	rm -rf build dist .pytest_cache

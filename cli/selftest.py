@@ -1,7 +1,8 @@
-"""``scratchnet --self-test``: check an installation, in the source tree or a packaged bundle.
+"""``scratchnet --self-test``: check an installation: the source tree, an installed wheel or a packaged bundle.
 
-Runs five checks with no display (Qt offscreen), prints one JSON line with each check's result
-and time, and exits 0, or 1 with a message naming the first check that failed.
+Runs four checks with no display (Qt offscreen), prints one JSON line with each check's result and
+time and where scratchnet and its resources were found, and exits 0, or 1 with a message naming the
+first check that failed.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def main(argv: list[str]) -> int:
         if not ok:
             failed = name
             break
-    from scratchnet import __version__
+    import scratchnet
+    from scratchnet.paths import resources_dir
 
-    report = {"event": "self-test", "ok": failed is None, "version": __version__,
-              "frozen": bool(getattr(sys, "frozen", False)), "seconds": round(time.perf_counter() - started, 3),
+    report = {"event": "self-test", "ok": failed is None, "version": scratchnet.__version__,
+              "frozen": bool(getattr(sys, "frozen", False)), "package": os.path.dirname(scratchnet.__file__),
+              "resources": str(resources_dir()), "seconds": round(time.perf_counter() - started, 3),
               "checks": results}
     print(json.dumps(report), flush=True)
     if failed is not None:
@@ -90,11 +93,12 @@ def _check_window(state: dict) -> str:
     window = MainWindow(dataset_loader=lambda name: state["dataset"])
     window.show()
     app.processEvents()
-    title = window.windowTitle()
+    title, icon = window.windowTitle(), window.windowIcon()
     window.close()
     app.processEvents()
     assert title.startswith("scratchnet"), f"unexpected window title {title!r}"
-    return f"main window opened and closed ({app.platformName()})"
+    assert not icon.isNull(), "the window has no icon: resources/icons not found"
+    return f"main window with its icon opened and closed ({app.platformName()})"
 
 
 def _check_predict(state: dict) -> str:

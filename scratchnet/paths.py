@@ -6,10 +6,16 @@ from pathlib import Path
 
 
 def resources_dir() -> Path:
-    """The `resources/` folder: inside the PyInstaller bundle when frozen, else at the repo root."""
+    """The `resources/` folder (bundled MNIST, icons).
+
+    Inside the PyInstaller bundle when frozen; `scratchnet/resources` in an installed wheel, where
+    pyproject.toml maps it; else the checkout's top-level `resources/` (`make run`, editable installs).
+    """
     if getattr(sys, "frozen", False):
         return Path(sys._MEIPASS) / "resources"
-    return Path(__file__).resolve().parent.parent / "resources"
+    package = Path(__file__).resolve().parent
+    installed = package / "resources"
+    return installed if installed.is_dir() else package.parent / "resources"
 
 
 def user_cache_dir() -> Path:

@@ -439,6 +439,12 @@ class TestPaths:
     def test_resources_dir_in_checkout(self):
         assert paths.resources_dir() == REPO / "resources"
 
+    def test_resources_dir_when_installed_from_the_wheel(self, monkeypatch, tmp_path):
+        package = tmp_path / "site-packages" / "scratchnet"
+        (package / "resources").mkdir(parents=True)
+        monkeypatch.setattr(paths, "__file__", str(package / "paths.py"))
+        assert paths.resources_dir() == package / "resources"
+
     def test_resources_dir_when_frozen(self, monkeypatch, tmp_path):
         monkeypatch.setattr(sys, "frozen", True, raising=False)
         monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
