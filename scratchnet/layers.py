@@ -124,6 +124,7 @@ class Dense(Layer):
         }
         self._grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._pending: OuterProductGrad | None = None  # dL/dW while not yet expanded into _grads["W"]
+        self._pending_bias: np.ndarray | None = None  # dL/db = dL/dy of one sample, not yet copied
         self._x: np.ndarray | ColumnSparse | None = None
         self._gathered: np.ndarray | None = None  # W[cols] of the last ColumnSparse forward
         self._row_buffer: np.ndarray | None = None
@@ -134,21 +135,25 @@ class Dense(Layer):
         if self._pending is not None:
             self._pending.to_dense(out=self._grads["W"])
             self._pending = None
+        if self._pending_bias is not None:
+            self._grads["b"][...] = self._pending_bias
+            self._pending_bias = None
         return self._grads
 
     @grads.setter
     def grads(self, value: dict[str, np.ndarray]) -> None:
-        self._pending = None
+        self._pending = self._pending_bias = None
         self._grads = value
 
     def compact_grads(self) -> dict:
         """{"W": dL/dW as an ``OuterProductGrad`` when it has not been expanded yet (else the
         array), "b": dL/db}. Once ``grads`` has been read, the arrays are the gradient of record,
         so a change made to them (clipping, zeroing) is what an optimiser applies."""
-        pending = self._pending
-        if pending is None:
+        pending, bias = self._pending, self._pending_bias
+        if pending is None and bias is None:
             return self._grads
-        return {"W": pending, "b": self._grads["b"]}
+        grads = self._grads
+        return {"W": grads["W"] if pending is None else pending, "b": grads["b"] if bias is None else bias}
 
     def forward(self, x: np.ndarray | ColumnSparse, training: bool = False) -> np.ndarray:
         w = self.params["W"]
@@ -185,13 +190,14 @@ class Dense(Layer):
         else:
             self._pending = term
             if grad_y.ndim == 1:
-                bias[...] = grad_y
+                self._pending_bias = grad_y  # dL/db is dL/dy itself; copied into grads when read
             else:
+                self._pending_bias = None
                 np.sum(grad_y, axis=0, out=bias)
         return grad_x
 
     def zero_grad(self) -> None:
-        self._pending = None
+        self._pending = self._pending_bias = None
         for g in self._grads.values():
             g.fill(0)
 

@@ -56,8 +56,15 @@ class SoftmaxCrossEntropy:
         self._labels = None
 
     def forward(self, logits: np.ndarray, labels) -> float:
-        if logits.ndim == 1:
-            return self._forward_one(logits, labels)
+        if logits.ndim == 1:  # one sample, on its (C,) vector
+            label = int(labels)
+            z = logits - logits.max()
+            picked = float(z[label])
+            np.exp(z, out=z)
+            total = float(z.sum())
+            z /= z.dtype.type(total)
+            self._z, self._labels = z, label
+            return math.log(total) - picked
         if logits.ndim != 2:
             raise ValueError(f"logits must be (N, C) or (C,), got shape {logits.shape}")
         n = logits.shape[0]
@@ -78,16 +85,6 @@ class SoftmaxCrossEntropy:
         z /= total
         self._z, self._labels = z, labels
         return loss
-
-    def _forward_one(self, logits: np.ndarray, label) -> float:
-        label = int(label)
-        z = logits - logits.max()
-        picked = float(z[label])
-        np.exp(z, out=z)
-        total = float(z.sum())
-        z /= z.dtype.type(total)
-        self._z, self._labels = z, label
-        return math.log(total) - picked
 
     @property
     def probs(self) -> np.ndarray:

@@ -50,6 +50,7 @@ class Optimizer:
         # one scratch array per parameter, so an update allocates nothing (not optimiser state)
         self._scratch: dict[str, np.ndarray] = {}
         self._layer_names: dict[int, dict[str, str]] = {}
+        self._lr_scalar: tuple | None = None
 
     takes_products = False
     """True when ``update`` applies an ``OuterProductGrad`` without expanding it."""
@@ -91,10 +92,17 @@ class Optimizer:
     def _update(self, name: str, p: np.ndarray, g) -> None:
         raise NotImplementedError
 
+    def lr_as(self, dtype: np.dtype):
+        """The learning rate as a scalar of ``dtype`` (cached: it is asked for every parameter)."""
+        cached = self._lr_scalar
+        if cached is None or cached[0] != self.lr or cached[1] is not dtype:
+            cached = self._lr_scalar = (self.lr, dtype, dtype.type(self.lr))
+        return cached[2]
+
     def scratch(self, name: str, like: np.ndarray) -> np.ndarray:
         """A reusable array of ``like``'s shape and dtype; its contents are garbage."""
         tmp = self._scratch.get(name)
-        if tmp is None or tmp.shape != like.shape or tmp.dtype != like.dtype:
+        if tmp is None or tmp.shape != like.shape or tmp.dtype is not like.dtype and tmp.dtype != like.dtype:
             tmp = self._scratch[name] = np.empty_like(like)
         return tmp
 
@@ -123,16 +131,16 @@ class SGD(Optimizer):
         return self.weight_decay == 0.0
 
     def _update(self, name: str, p: np.ndarray, g) -> None:
-        lr = p.dtype.type(self.lr)
-        tmp = self.scratch(name, p)
+        lr = self.lr_as(p.dtype)
         if self.momentum == 0.0:
             if type(g) is OuterProductGrad:
-                self._plain_product_step(name, p, g, lr, tmp)
+                self._plain_product_step(name, p, g, lr)
             elif g.ndim == 1 and len(g) <= 4096:
-                p -= g * lr  # a bias: one small temporary costs less than the scratch write
+                p -= g * lr  # a bias: one small temporary costs less than a scratch write
             else:
-                p -= np.multiply(g, lr, out=tmp)
+                p -= np.multiply(g, lr, out=self.scratch(name, p))
             return
+        tmp = self.scratch(name, p)
         mu = p.dtype.type(self.momentum)
         slot = self.state.setdefault(name, {})
         buf = slot.get("momentum_buffer")
@@ -149,18 +157,19 @@ class SGD(Optimizer):
         else:
             p -= np.multiply(buf, lr, out=tmp)
 
-    def _plain_product_step(self, name: str, p: np.ndarray, g: OuterProductGrad, lr, tmp: np.ndarray) -> None:
+    def _plain_product_step(self, name: str, p: np.ndarray, g: OuterProductGrad, lr) -> None:
         """p -= lr * G for G = left^T right as (lr * right) folded into the product, (B, H) values
         instead of p's (F, H); only G's rows are gathered, stepped and scattered back."""
-        step = g.product(tmp, right=g.right * lr)  # (K, H)
-        if g.rows is None:
+        step = g.product(self.scratch(name, p), right=g.right * lr)  # (K, H)
+        rows = g.rows
+        if rows is None:
             p -= step
             return
         block = g.gathered
         if block is None:
-            block = np.take(p, g.rows, axis=0, out=self.scratch(name + "/rows", p)[: len(g.rows)], mode="clip")
+            block = np.take(p, rows, axis=0, out=self.scratch(name + "/rows", p)[: len(rows)], mode="clip")
         block -= step
-        p[g.rows] = block
+        p[rows] = block
 
     def get_config(self) -> dict:
         kind = "nesterov" if self.nesterov else ("momentum" if self.momentum else "sgd")
