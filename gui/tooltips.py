@@ -42,8 +42,10 @@ EPOCHS = "Passes over the training subset."
 TRAIN_SIZE = "How many training images to use (the first N): fewer train faster, generalise worse."
 DATASET = "Which images to learn: MNIST digits (bundled) or Fashion-MNIST clothes."
 AUGMENT = (
-    "Each mini-batch sees its images randomly shifted, rotated and scaled a little: more varied "
-    "examples, less overfitting, slower to fit (mini-batch descent only)."
+    "Every update sees its images randomly shifted, rotated and scaled a little: more varied "
+    "examples, less overfitting, slower to fit. Mini-batch and stochastic descent draw new "
+    "transforms for each batch or image; full batch transforms the whole training set afresh at "
+    "every epoch."
 )
 CONTINUE = (
     "Train the current model (the last run's or the opened file's) further instead of starting from "

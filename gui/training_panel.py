@@ -216,7 +216,7 @@ class TrainingPanel(QWidget):
         self.batch_size_spin.setMaximum(train_size)
         self.batch_size_spin.setEnabled(settings.descent == "mini" and not self._running)
         self.momentum_spin.setEnabled(settings.optimizer in ("momentum", "nesterov") and not self._running)
-        self.augment_check.setEnabled(settings.descent == "mini" and not self._running)
+        self.augment_check.setEnabled(not self._running)  # every descent augments (full batch: afresh each epoch)
         notes = []
         if settings.descent == "sgd" and train_size > SLOW_SGD_SAMPLES:
             notes.append(

@@ -156,3 +156,27 @@ def test_best_accuracy_passes_an_augmenter_to_the_training_loop(qtbot, window, c
     run_and_wait(qtbot, window, click, "startButton")
     assert isinstance(seen[0], Augmenter) and seen[1] is None
     assert [r.spec.training.augment for r in window.runs] == [True, False]
+
+
+@pytest.mark.parametrize("descent", ["descentFull", "descentSgd"])
+def test_augmentation_is_offered_and_applied_on_every_descent(qtbot, window, click, monkeypatch, descent):
+    import gui.worker
+
+    starts = []
+    real_train = gui.worker.train
+
+    def recording_train(*args, **kwargs):
+        for log in real_train(*args, **kwargs):
+            if log["event"] == "start":
+                starts.append(log)
+            yield log
+
+    monkeypatch.setattr(gui.worker, "train", recording_train)
+    panel = window.training_panel
+    click(descent)
+    assert panel.augment_check.isEnabled()
+    panel.augment_check.setChecked(True)
+    panel.train_size_spin.setValue(256)
+    panel.epochs_spin.setValue(1)
+    run_and_wait(qtbot, window, click, "startButton")
+    assert starts and starts[0]["augmented"] and starts[0]["descent"] == ("full" if descent == "descentFull" else "sgd")
