@@ -33,22 +33,23 @@ from scratchnet.data import Dataset, load_dataset
 from scratchnet.errors import ModelFileError
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS
+from scratchnet.run_config import RunConfig, model_metadata
 from scratchnet.serialization import load_model_file, save_model
 from scratchnet.training import evaluate
 
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .datasets import DatasetCache, DatasetLoader, DatasetLoaderFn
-from .defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
+from .defaults import DEFAULT_CONFIG
 from .first_paint import report_first_paint_if_asked
 from .layer_editor import LayerEditor
-from .model_metadata import network_from_metadata, training_from_metadata
+from .model_metadata import config_for_model
 from .persistence import StoredState, default_store, load_state, save_state
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_record import RunRecord
 from .runs import RunsPanel, write_curves_csv
-from .settings import RunSpec, architecture_matches
+from .settings import RunSpec
 from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -112,17 +113,17 @@ class MainWindow(QMainWindow):
         self.model_changed.connect(self._update_continue)
         self.dataset_changed.connect(self._update_continue)
         report_first_paint_if_asked(self)
-        self.load_dataset_async(self.training_panel.settings().dataset)
+        self.load_dataset_async(self.run_config().dataset)
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
-        self.layer_editor = LayerEditor(DEFAULT_NETWORK)
-        self.training_panel = TrainingPanel(DEFAULT_TRAINING)
+        self.layer_editor = LayerEditor(DEFAULT_CONFIG)
+        self.training_panel = TrainingPanel(DEFAULT_CONFIG)
         self.training_panel.learning_rate_changed.connect(self._on_learning_rate)
         self.training_panel.dataset_selected.connect(self.load_dataset_async)
         self.preset_bar = PresetBar()
         self.preset_bar.preset_chosen.connect(self.apply_preset)
-        self.preset_bar.show_preset(matching_preset(DEFAULT_NETWORK, DEFAULT_TRAINING))
+        self.preset_bar.show_preset(matching_preset(DEFAULT_CONFIG))
         for panel in (self.layer_editor, self.training_panel):
             panel.changed.connect(self._on_settings_edited)
 
@@ -263,6 +264,10 @@ class MainWindow(QMainWindow):
         """Add an inspection view as a tab of the central area; returns its tab index."""
         return self.views.addTab(widget, title)
 
+    def run_config(self) -> RunConfig:
+        """The run the Network and Training tabs describe."""
+        return RunConfig(**self.layer_editor.values(), **self.training_panel.values())
+
     @property
     def runs(self) -> list[RunRecord]:
         return self.runs_panel.runs
@@ -295,7 +300,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str, object)
     def _on_dataset_loaded(self, name: str, dataset: Dataset) -> None:
-        if name != self.training_panel.settings().dataset:
+        if name != self.run_config().dataset:
             return
         if dataset is not self.dataset:
             self.dataset = dataset
@@ -326,7 +331,7 @@ class MainWindow(QMainWindow):
     def start_training(self) -> None:
         if not self.is_running:
             self._batch_ids = []
-            self._queue = [RunSpec(self.layer_editor.settings(), self.training_panel.settings())]
+            self._queue = [RunSpec(self.run_config())]
             if self.continue_check.isEnabled() and self.continue_check.isChecked():
                 self._continue_from = snapshot(self.current_model)
             self._start_next()
@@ -335,12 +340,12 @@ class MainWindow(QMainWindow):
     def compare_descents(self) -> None:
         """Train the current network with full batch, mini-batch and SGD, same seed, in turn, each
         with its own learning rate (from the three-descents preset); x axis in samples seen."""
-        self._compare(descent_comparison(self.layer_editor.settings(), self.training_panel.settings()), "samples")
+        self._compare(descent_comparison(self.run_config()), "samples")
 
     @Slot()
     def compare_initialisations(self) -> None:
         """Train the current settings from small normal and from He initial weights, in turn."""
-        self._compare(init_comparison(self.layer_editor.settings(), self.training_panel.settings()), "epochs")
+        self._compare(init_comparison(self.run_config()), "epochs")
 
     def _compare(self, specs: list[RunSpec], x_unit: str) -> None:
         if self.is_running:
@@ -373,7 +378,7 @@ class MainWindow(QMainWindow):
         # starts, so that it does not hold the GIL against the run's first updates
         self._set_running(True)
         self.runs_panel.select(self._batch_ids)
-        self.status_label.setText(f"Run #{self._run.run_id}: preparing {spec.training.dataset}…")
+        self.status_label.setText(f"Run #{self._run.run_id}: preparing {spec.config.dataset}…")
         self._thread.start()
 
     @Slot()
@@ -424,7 +429,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ worker reports
     @Slot(object)
     def _on_worker_dataset(self, dataset: Dataset) -> None:
-        self._on_dataset_loaded(self._run.spec.training.dataset, dataset)
+        self._on_dataset_loaded(self._run.spec.config.dataset, dataset)
 
     @Slot(dict)
     def _on_progress(self, progress: dict) -> None:
@@ -498,14 +503,18 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def apply_preset(self, name: str) -> None:
         """Fill the network and training panels with preset ``name`` (keeping the data set)."""
-        spec = preset_spec(PRESETS[name], self.training_panel.settings().dataset)
-        self.layer_editor.set_settings(spec.network)
-        self.training_panel.set_settings(spec.training)
+        self.show_config(preset_spec(PRESETS[name], self.run_config().dataset).config)
         self.preset_bar.show_preset(name)
+
+    def show_config(self, config: RunConfig) -> None:
+        """Show ``config`` in the Network and Training tabs (a running loop keeps its rate)."""
+        self.layer_editor.set_config(config)
+        with QSignalBlocker(self.training_panel.learning_rate_spin):
+            self.training_panel.set_config(config)
 
     @Slot()
     def _on_settings_edited(self) -> None:
-        self.preset_bar.show_preset(matching_preset(self.layer_editor.settings(), self.training_panel.settings()))
+        self.preset_bar.show_preset(matching_preset(self.run_config()))
         self._update_continue()
 
     @Slot()
@@ -514,8 +523,8 @@ class MainWindow(QMainWindow):
         model, dataset = self.current_model, self.dataset
         available = (
             not self.is_running and model is not None and dataset is not None
-            and architecture_matches(model, self.layer_editor.settings(), dataset.x_train.shape[1],
-                                     dataset.num_classes)
+            and (model.input_size, model.output_size) == (dataset.x_train.shape[1], dataset.num_classes)
+            and self.run_config().describes(model)
         )
         self.continue_check.setEnabled(available)
         if not available:
@@ -524,10 +533,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ remembered state
     def _restore_state(self) -> None:
         state = load_state(self.store)
-        self.layer_editor.set_settings(state.network)
-        with QSignalBlocker(self.training_panel.learning_rate_spin):
-            self.training_panel.set_settings(state.training)
-        self.preset_bar.show_preset(matching_preset(state.network, state.training))
+        self.show_config(state.config)
+        self.preset_bar.show_preset(matching_preset(self.run_config()))
         self.last_folder = state.last_folder
         self.training_panel.start_folder = state.last_folder
         if state.geometry is not None:
@@ -535,9 +542,7 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         """Remember the settings, the last folder and the geometry for the next launch."""
-        save_state(self.store, StoredState(
-            self.layer_editor.settings(), self.training_panel.settings(), self.last_folder, self.saveGeometry(),
-        ))
+        save_state(self.store, StoredState(self.run_config(), self.last_folder, self.saveGeometry()))
 
     def _remember_folder(self, path: str) -> None:
         self.last_folder = os.path.dirname(os.path.abspath(path))
@@ -573,7 +578,7 @@ class MainWindow(QMainWindow):
 
     def _show_progress(self) -> None:
         run, p = self._run, self._progress
-        epochs = run.spec.training.epochs
+        epochs = run.spec.config.epochs
         per_epoch = max(run.updates_per_epoch, 1)
         within = p["update"] - (p["epoch"] - 1) * per_epoch
         self.epoch_bar.setValue(int(1000 * min(within / per_epoch, 1.0)))
@@ -602,13 +607,9 @@ class MainWindow(QMainWindow):
     def save_model_to(self, path: str) -> None:
         if self.current_model is None:
             raise ModelFileError("there is no model to save yet: train one first")
-        spec = self.model_spec or RunSpec(self.layer_editor.settings(), self.training_panel.settings())
-        metadata = {
-            "network": spec.network.to_dict(), "training": spec.training.to_dict(),
-            "dataset": spec.training.dataset,
-            "class_names": list(self.dataset.class_names) if self.dataset else [],
-        }
-        save_model(self.current_model, path, metadata)
+        config = self.model_spec.config if self.model_spec is not None else self.run_config()
+        class_names = self.dataset.class_names if self.dataset else ()
+        save_model(self.current_model, path, model_metadata(config, class_names))
         self.status_label.setText(f"Saved the model to {path}.")
 
     def open_model_from(self, path: str) -> None:
@@ -618,12 +619,9 @@ class MainWindow(QMainWindow):
             raise ModelFileError("a run is training: stop it before opening a model")
         loaded = load_model_file(path)
         # metadata is free-form JSON: use only settings that are valid and fit the weights
-        network = network_from_metadata(loaded.metadata, loaded.model)
-        training = training_from_metadata(loaded.metadata, self.training_panel.settings())
-        self.layer_editor.set_settings(network)
-        with QSignalBlocker(self.training_panel.learning_rate_spin):
-            self.training_panel.set_settings(training)
-        self._set_model(loaded.model, RunSpec(network, training))
+        config = config_for_model(loaded.metadata, loaded.model, self.run_config())
+        self.show_config(config)
+        self._set_model(loaded.model, RunSpec(config))
         text = f"Loaded {path}."
         if self.dataset is not None and (self.dataset.x_test.shape[1], self.dataset.num_classes) == (
             loaded.model.input_size, loaded.model.output_size

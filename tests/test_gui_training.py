@@ -55,7 +55,7 @@ def test_each_descent_trains_a_two_hidden_layer_network(qtbot, window, click, mn
     runs_before = window.runs_panel.list.count()
     run = train(qtbot, window, click)
 
-    assert run.status == "finished" and run.spec.training.descent == descent
+    assert run.status == "finished" and run.spec.config.descent == descent
     assert window.runs_panel.list.count() == runs_before + 1
     assert [d.out_features for d in window.current_model.dense_layers] == [64, 32, 10]
     expected_updates = {"full": 2, "mini": 2 * math.ceil(2000 / 64), "sgd": 2 * 1000}[descent]
@@ -175,8 +175,8 @@ def test_compare_descents_overlays_three_runs_from_the_same_seed(qtbot, window, 
     window.layer_editor.seed_spin.setValue(3)
     run = train(qtbot, window, click, button="compareButton")
     runs = window.runs
-    assert [r.spec.training.descent for r in runs] == ["full", "mini", "sgd"]
-    assert {r.spec.network.seed for r in runs} == {3} and run is runs[-1]
+    assert [r.spec.config.descent for r in runs] == ["full", "mini", "sgd"]
+    assert {r.spec.config.seed for r in runs} == {3} and run is runs[-1]
     assert {r.run_id for r in window.runs_panel.selected_runs()} == {r.run_id for r in runs}
     assert {r.run_id for r in window.plots.runs} == {r.run_id for r in runs}
     # x in samples seen: every run ends at 2 x 600 samples, after 2, 20 and 1200 updates
