@@ -162,10 +162,10 @@ class TestRapidStartStop:
         runs_before = window.runs_panel.list.count()
         with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
             click("startButton")
-            thread = window._thread
+            thread = window.controller.training_thread
             window.start_training()  # e.g. the Ctrl+Return shortcut pressed twice
             window.compare_descents()
-            assert window._thread is thread
+            assert window.controller.training_thread is thread
         assert finished.args[0].status == "finished"
         assert window.runs_panel.list.count() == runs_before + 1
 
@@ -183,7 +183,7 @@ class TestCloseMidRun:
                   batch_size=16, lr=0.01)
         click("startButton")
         qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=60_000)
-        thread = window._thread
+        thread = window.controller.training_thread
         started = time.perf_counter()
         window.close()
         assert time.perf_counter() - started < CLOSE_LIMIT_S
@@ -196,10 +196,11 @@ class TestCloseMidRun:
         window.layer_editor.width_spin(0).setValue(1024)
         configure(window, descent="full", train_size=60_000, epochs=5, lr=0.1)
         click("startButton")
-        qtbot.waitUntil(lambda: window._run is not None and window._run.n_train > 0, timeout=30_000)
+        controller = window.controller
+        qtbot.waitUntil(lambda: controller.run is not None and controller.run.n_train > 0, timeout=30_000)
         qtbot.wait(300)
         assert window.progress.get("update", 0) == 0  # still inside the first step
-        thread = window._thread
+        thread = window.controller.training_thread
         started = time.perf_counter()
         window.close()
         assert time.perf_counter() - started < CLOSE_LIMIT_S
@@ -245,7 +246,7 @@ class TestCloseMidRun:
                 if moment == "update":
                     wait_until(lambda: window.progress.get("update", 0) > 0)
                 elif moment == "mid-step":
-                    wait_until(lambda: window._run.n_train > 0)
+                    wait_until(lambda: window.controller.run.n_train > 0)
                     time.sleep(0.3)
                 started = time.perf_counter()
                 window.close()
@@ -378,7 +379,7 @@ class TestModelFilesInTheWindow:
             click("startButton")
             qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
             assert not window.open_action.isEnabled()  # the menu item and Ctrl+O are off
-            window._report_errors(window.open_model_from, str(other))  # any other way in is refused
+            window.files.report_errors(window.files.open_model_from, str(other))  # any other way in is refused
             assert "stop it before opening a model" in window.error_label.text()
         run = finished.args[0]
         assert run.status == "finished" and run.final_test_accuracy > 0.8
@@ -389,7 +390,7 @@ class TestModelFilesInTheWindow:
     def test_saving_where_it_cannot_be_written_keeps_the_previous_file(self, window, trained, monkeypatch,
                                                                         tmp_path):
         path = tmp_path / "kept.npz"
-        window.save_model_to(str(path))
+        window.files.save_model_to(str(path))
         before = path.read_bytes()
 
         def disk_full(*args, **kwargs):

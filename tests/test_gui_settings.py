@@ -71,7 +71,7 @@ def test_settings_geometry_and_folder_survive_a_restart(open_window, store, tmp_
     folder = tmp_path / "models"
     folder.mkdir()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(folder / "none.npz"), ""))
-    first.open_model_dialog()  # the file does not exist: an error is shown, the folder is remembered
+    first.files.open_model_dialog()  # the file does not exist: an error is shown, the folder is remembered
     config = first.run_config()
     first.close()
 
@@ -84,8 +84,8 @@ def test_settings_geometry_and_folder_survive_a_restart(open_window, store, tmp_
     asked = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _w, _title, start, _f: asked.append(start) or ("", ""))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda _w, _title, start: asked.append(start) or "")
-    second.save_model_dialog()
-    second.export_csv_dialog()
+    second.files.save_model_dialog()
+    second.files.export_csv_dialog()
     second.training_panel.open_folder_button.click()
     assert asked == [str(folder / "model.npz"), str(folder / "curves.csv"), str(folder)]
 
@@ -202,11 +202,11 @@ def test_continue_training_starts_from_the_loaded_models_accuracy(qtbot, window,
     trained = run_and_wait(qtbot, window)
     assert window.continue_check.isEnabled()  # the run's model matches the editor
     path = tmp_path / "model.npz"
-    window.save_model_to(str(path))
+    window.files.save_model_to(str(path))
     editor.add_layer()
     assert not window.continue_check.isEnabled() and not window.continue_check.isChecked()
 
-    window.open_model_from(str(path))
+    window.files.open_model_from(str(path))
     assert len(editor.values()["hidden"]) == 1 and window.continue_check.isEnabled()
     loaded_accuracy = trained.final_test_accuracy
     # a tiny learning rate on few images: whatever the run reaches, it owes to its start
@@ -233,7 +233,7 @@ def test_weights_reach_the_views_several_times_within_one_long_epoch(qtbot, wind
     window.model_changed.connect(lambda: models.append(window.current_model))
     window.start_button.click()
     qtbot.waitUntil(lambda: len(models) >= 2, timeout=30_000)
-    assert window.is_running and window._run.epochs == []  # still inside the first epoch
+    assert window.is_running and window.controller.run.epochs == []  # still inside the first epoch
     assert models[0] is not models[1]
     first_weights = models[0].state_dict()["0.W"]
     assert (first_weights != models[1].state_dict()["0.W"]).any()  # the copies differ: training moved on

@@ -136,7 +136,7 @@ def test_learning_rate_changes_mid_run(qtbot, window, click):
 def test_closing_the_window_mid_run_stops_the_worker(qtbot, window, click):
     configure(window, train_size=60_000, epochs=5, batch_size=8)
     start_and_wait_for_updates(qtbot, window, click)
-    thread = window._thread
+    thread = window.controller.training_thread
     assert isinstance(thread, QThread) and thread.isRunning()
     window.close()
     assert not thread.isRunning()
