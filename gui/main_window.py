@@ -471,7 +471,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Remember the state, stop the run and the loaders, and close."""
+        """Remember the state, stop the run and the loaders, and close without waiting more than
+        ``run_controller.CLOSE_WAIT_MS`` for their threads."""
         self.save_state()
         self._redraw_timer.stop()
         self.controller.shutdown()

@@ -9,7 +9,7 @@ the GUI thread.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal, Slot
 
 from scratchnet.control import TrainingControl
 from scratchnet.data import Dataset
@@ -20,6 +20,10 @@ from .run_record import RunRecord
 from .settings import RunSpec
 from .threads import start_in_thread, stop_thread
 from .worker import TrainingWorker
+
+# how long closing waits for the worker and loader threads in all; a thread still busy then
+# (one long step, a slow disk) is left to end on its own, see threads.stop_thread
+CLOSE_WAIT_MS = 2000
 
 
 class RunController(QObject):
@@ -168,12 +172,13 @@ class RunController(QObject):
         self.model_spec = spec
         self.model_changed.emit()
 
-    def shutdown(self) -> None:
-        """Stop everything and wait for the threads."""
+    def shutdown(self) -> bool:
+        """Stop everything and wait at most ``CLOSE_WAIT_MS`` in all for the threads; True when they
+        all ended (the others end on their own: see ``threads.stop_thread``)."""
         self.stop()
-        stop_thread(self.training_thread)
-        for thread, _loader in self._loaders.values():
-            stop_thread(thread)
+        deadline = QDeadlineTimer(CLOSE_WAIT_MS)
+        threads = [self.training_thread, *(thread for thread, _loader in self._loaders.values())]
+        return all([stop_thread(thread, deadline) for thread in threads])
 
     # ---- worker reports
     @Slot(object)
