@@ -119,6 +119,21 @@ def test_train_size_is_capped_by_the_loaded_dataset(window, mnist):
     assert spin.maximum() == len(mnist.y_train)
     spin.setValue(10**9)
     assert spin.value() == len(mnist.y_train)
+    assert window.run_config().train_size is None  # every image, whatever the data set holds
+    spin.setValue(1000)
+    assert window.run_config().train_size == 1000
+
+
+def test_the_two_tabs_edit_every_field_of_the_run_configuration(window):
+    from scratchnet.run_config import FIELDS, HiddenLayer
+
+    config = RunConfig(hidden=(HiddenLayer(32, "tanh"), HiddenLayer(16, "sigmoid")), init="xavier", dropout=0.25,
+                       optimizer="adam", learning_rate=0.003, momentum=0.5, weight_decay=0.01, descent="sgd",
+                       batch_size=7, epochs=2, schedule="step", seed=9, augment=True, dataset="fashion-mnist",
+                       train_size=100)
+    assert all(getattr(config, name) != getattr(RunConfig(), name) for name in FIELDS)
+    window.show_config(config)
+    assert window.run_config() == config
 
 
 def test_a_missing_dataset_is_explained_inline(qtbot, window):
