@@ -55,8 +55,7 @@ def measure(strokes: int, seed: int) -> dict[str, np.ndarray]:
     window.show()
     pad = window.findChild(DrawingPad, "drawingPad")
     window.views.setCurrentWidget(pad)
-    window.current_model = mlp(784, [256, 128], 10, rng=np.random.default_rng(seed))
-    window.model_changed.emit()
+    window.controller.set_model(mlp(784, [256, 128], 10, rng=np.random.default_rng(seed)), None)
     canvas, rng = pad.canvas, np.random.default_rng(seed)
     handled, painted, cpu = [], [], []
     for k in range(strokes):

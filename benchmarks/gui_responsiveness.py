@@ -29,12 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from gui.defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
+from gui.defaults import DEFAULT_CONFIG
 from gui.main_window import MainWindow
-from gui.settings import build_model
 from gui.worker import limit_blas_threads
 from scratchnet.data import load_dataset
-from scratchnet.optimizers import make_optimizer
 from scratchnet.training import train
 
 TICK_MS = 10
@@ -42,13 +40,11 @@ TICK_MS = 10
 
 def headless_rate(dataset, epochs: int) -> float:
     """Median samples per training second over the epochs of a direct ``train`` run."""
-    settings = DEFAULT_TRAINING
-    model = build_model(DEFAULT_NETWORK, 784, 10)
-    optimizer = make_optimizer(settings.optimizer, settings.learning_rate, momentum=settings.momentum)
+    config = DEFAULT_CONFIG.replace(epochs=epochs)
+    model = config.build_model(784, 10)
     # the same BLAS thread count as the window's worker uses for this descent
-    with limit_blas_threads(settings.descent):
-        logs = list(train(model, optimizer, dataset.x_train, dataset.y_train,
-                          settings.__class__(epochs=epochs).train_config(DEFAULT_NETWORK.seed),
+    with limit_blas_threads(config.descent):
+        logs = list(train(model, config.build_optimizer(), dataset.x_train, dataset.y_train, config.train_config(),
                           x_test=dataset.x_test, y_test=dataset.y_test))
     return statistics.median(log["samples_per_second"] for log in logs if log["event"] == "epoch")
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratchnet.data import load_dataset
 from scratchnet.presets import PRESETS, Preset
+from scratchnet.run_config import hidden_layers
 from scratchnet.training import train
 
 
@@ -34,36 +35,37 @@ def parse_change(text: str) -> tuple[str, object]:
     except (ValueError, SyntaxError):
         value = raw
     if key == "hidden":
-        value = tuple(value) if isinstance(value, tuple) else (value,)
+        value = hidden_layers(*(value if isinstance(value, tuple) else (value,)))
     return key, value
 
 
 def augmentation_seconds(preset: Preset, x) -> float:
     """Median wall time of three passes of the preset's augmentation over x in its mini-batches."""
-    augmenter = preset.build_augmenter()
-    rng = np.random.default_rng(preset.seed)
+    config = preset.config
+    augmenter = config.build_augmenter()
+    rng = np.random.default_rng(config.seed)
     passes = []
     for _ in range(3):
         started = time.perf_counter()
-        for start in range(0, len(x), preset.batch_size):
-            augmenter(x[start : start + preset.batch_size], rng)
+        for start in range(0, len(x), config.batch_size):
+            augmenter(x[start : start + config.batch_size], rng)
         passes.append(time.perf_counter() - started)
     return float(np.median(passes))
 
 
 def run(preset: Preset, dataset) -> dict:
-    if preset.train_size is not None:
-        dataset = dataset.subset(preset.train_size)
-    model = preset.build_model(dataset.x_train.shape[1], dataset.num_classes)
+    config = preset.config
+    dataset = dataset.subset(config.n_train(len(dataset.x_train)))
+    model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
     print(f"== {preset.title} ({preset.name}) {model.param_count():,} parameters", flush=True)
-    print(f"   {preset}", flush=True)
-    if preset.augment:
+    print(f"   {config}", flush=True)
+    if config.augment:
         print(f"   augmentation alone: {augmentation_seconds(preset, dataset.x_train):.2f} s per pass over the "
               f"{len(dataset.x_train):,} training images", flush=True)
     started = time.perf_counter()
     done = {}
-    for log in train(model, preset.build_optimizer(), dataset.x_train, dataset.y_train, preset.train_config(),
-                     x_test=dataset.x_test, y_test=dataset.y_test, augment=preset.build_augmenter()):
+    for log in train(model, config.build_optimizer(), dataset.x_train, dataset.y_train, config.train_config(),
+                     x_test=dataset.x_test, y_test=dataset.y_test, augment=config.build_augmenter()):
         if log["event"] == "epoch":
             print(f"   epoch {log['epoch']:>3}  loss {log['loss']:.4f}  train acc {log['accuracy']:.2%}  "
                   f"test acc {log['test_accuracy']:.2%}  epoch {log['seconds']:.2f} s  "
@@ -80,12 +82,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="+", choices=list(PRESETS))
     parser.add_argument("--set", action="append", default=[], type=parse_change, metavar="FIELD=VALUE",
-                        help="change a preset field for this run")
+                        help="change a run configuration field of the preset for this run")
     parser.add_argument("--dataset", default="mnist")
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset)
     for name in args.presets:
-        preset = replace(PRESETS[name], **dict(args.set))
+        preset = replace(PRESETS[name], config=PRESETS[name].config.replace(**dict(args.set)))
         for one in [preset.variant(v.label) for v in preset.variants] or [preset]:
             run(one, dataset)
     return 0

@@ -15,18 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet.augment import Augmenter
 from scratchnet.data import DATASET_NAMES, load_dataset
 from scratchnet.download import download_dataset
 from scratchnet.errors import ScratchnetError, TrainingDiverged
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
-from scratchnet.network import mlp
-from scratchnet.optimizers import OPTIMIZER_NAMES, make_optimizer
+from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.presets import PRESETS
+from scratchnet.run_config import FIELDS, RunConfig, hidden_layers, model_metadata
 from scratchnet.schedules import SCHEDULES
 from scratchnet.serialization import save_model
-from scratchnet.training import DESCENTS, TrainConfig, train
+from scratchnet.training import DESCENTS, train
 
 from .args import (
     ArgumentParser,
@@ -42,101 +41,122 @@ EPOCH_KEYS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "second
 
 
 def build_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="scratchnet train", description="Train a from-scratch NumPy network on MNIST-style data.")
+    """The options; those of the run configuration are left out of the namespace unless given, so
+    that ``run_config`` can tell a flag from a default (which comes from ``RunConfig``)."""
+    d = RunConfig()
+    p = ArgumentParser(prog="scratchnet train", description="Train a from-scratch NumPy network on MNIST-style data.",
+                       argument_default=argparse.SUPPRESS)
     p.add_argument("--preset", choices=list(PRESETS), default=None,
                    help="start every training option from this preset; flags given explicitly still win")
-    p.add_argument("--dataset", default="mnist", help="mnist (bundled), fashion-mnist, or a folder of IDX files")
-    p.add_argument("--download", action="store_true", help="download fashion-mnist into the cache first if needed")
-    p.add_argument("--hidden", type=widths, default=[128],
-                   help="hidden widths, e.g. 128 or 256,128; 'none' for softmax regression")
-    p.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
-    p.add_argument("--init", choices=list(INITIALIZERS), default="he")
-    p.add_argument("--descent", choices=list(DESCENTS), default="mini", help="full batch, mini-batch or one-sample SGD")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="samples per update (mini only)")
-    p.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES), default="momentum")
-    p.add_argument("--lr", type=positive_float, default=0.05, help="learning rate (> 0)")
-    p.add_argument("--momentum", type=unit_interval, default=0.9, help="momentum for momentum/nesterov")
-    p.add_argument("--weight-decay", type=non_negative_float, default=0.0)
-    p.add_argument("--dropout", type=unit_interval, default=0.0)
-    p.add_argument("--schedule", choices=list(SCHEDULES), default="constant")
-    p.add_argument("--epochs", type=positive_int, default=5)
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
-                   help="randomly shift, rotate and scale each mini-batch's images")
-    p.add_argument("--train-size", type=positive_int, default=None, help="train on the first N images")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--dataset", help=f"mnist (bundled), fashion-mnist, or a folder of IDX files (default {d.dataset})")
+    p.add_argument("--download", action="store_true", default=False,
+                   help="download fashion-mnist into the cache first if needed")
+    p.add_argument("--hidden", type=widths,
+                   help="hidden widths, e.g. 128 or 256,128; 'none' for softmax regression (default "
+                        f"{','.join(str(w) for w in d.widths(0, 0)[1:-1])})")
+    p.add_argument("--activation", choices=list(ACTIVATIONS), help=f"of every hidden layer (default {_activation(d)})")
+    p.add_argument("--init", choices=list(INITIALIZERS), help=f"default {d.init}")
+    p.add_argument("--descent", choices=list(DESCENTS),
+                   help=f"full batch, mini-batch or one-sample SGD (default {d.descent})")
+    p.add_argument("--batch-size", type=positive_int, help=f"samples per update, mini only (default {d.batch_size})")
+    p.add_argument("--optimizer", choices=list(OPTIMIZER_NAMES), help=f"default {d.optimizer}")
+    p.add_argument("--lr", dest="learning_rate", metavar="LR", type=positive_float,
+                   help=f"learning rate > 0 (default {d.learning_rate})")
+    p.add_argument("--momentum", type=unit_interval, help=f"for momentum and nesterov (default {d.momentum})")
+    p.add_argument("--weight-decay", type=non_negative_float, help=f"default {d.weight_decay}")
+    p.add_argument("--dropout", type=unit_interval, help=f"default {d.dropout}")
+    p.add_argument("--schedule", choices=list(SCHEDULES), help=f"default {d.schedule}")
+    p.add_argument("--epochs", type=positive_int, help=f"default {d.epochs}")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                   help="randomly shift, rotate and scale each mini-batch's images (default off)")
+    p.add_argument("--train-size", type=positive_int, help="train on the first N images (default all)")
+    p.add_argument("--seed", type=non_negative_int, help=f"default {d.seed}")
     p.add_argument("--save", type=Path, default=None, help="write the trained model to this .npz")
-    p.add_argument("--json", action="store_true", help="JSON Lines on stdout instead of a progress bar")
+    p.add_argument("--json", action="store_true", default=False, help="JSON Lines on stdout instead of a progress bar")
     return p
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    """Parse argv; with ``--preset NAME`` the preset's fields become the defaults of their options."""
-    parser = build_parser()
-    known, _ = parser.parse_known_args(argv)
-    if known.preset is not None:
-        parser.set_defaults(**PRESETS[known.preset].option_defaults())
-    return parser.parse_args(argv)
+    return build_parser().parse_args(argv)
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The preset's configuration (or the default one) with the run options given on the command line.
+
+    ``--hidden`` and ``--activation`` together give the hidden layers; either alone keeps the other
+    from the base. Raises ``ValueError`` for a combination that makes no sense."""
+    base = PRESETS[args.preset].config if args.preset is not None else RunConfig()
+    given = {name: getattr(args, name) for name in FIELDS if name != "hidden" and hasattr(args, name)}
+    activation = getattr(args, "activation", None)
+    if hasattr(args, "hidden") or activation is not None:
+        hidden = getattr(args, "hidden", [h.width for h in base.hidden])
+        given["hidden"] = hidden_layers(*hidden, activation=activation or _activation(base))
+    return base.replace(**given)
+
+
+def _activation(config: RunConfig) -> str:
+    return config.hidden[0].activation if config.hidden else "relu"
+
+
+def _activations(config: RunConfig) -> str:
+    return ", ".join(dict.fromkeys(h.activation for h in config.hidden)) or "no hidden layer"
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.descent != "mini" and "--batch-size" in " ".join(argv):
-        _note(f"--batch-size applies to mini-batch only; {args.descent} descent ignores it")
-    if args.dataset not in DATASET_NAMES and not Path(args.dataset).is_dir():
-        return _usage_error(
-            f"unknown dataset {args.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
-    if args.save is not None and not args.save.parent.exists():
-        return _usage_error(f"cannot save to {args.save}: folder {args.save.parent} does not exist")
     try:
-        config = TrainConfig(descent=args.descent, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                             schedule=args.schedule)
-        optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+        config = run_config(args)
     except ValueError as exc:
         return _usage_error(str(exc))
+    if config.descent != "mini" and hasattr(args, "batch_size"):
+        _note(f"--batch-size applies to mini-batch only; {config.descent} descent ignores it")
+    if config.dataset not in DATASET_NAMES and not Path(config.dataset).is_dir():
+        return _usage_error(
+            f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
+    if args.save is not None and not args.save.parent.exists():
+        return _usage_error(f"cannot save to {args.save}: folder {args.save.parent} does not exist")
 
     try:
-        if args.download and args.dataset == "fashion-mnist":
+        if args.download and config.dataset == "fashion-mnist":
             download_dataset("fashion-mnist", progress=None if args.json else _download_progress)
-        dataset = load_dataset(args.dataset)
+        dataset = load_dataset(config.dataset)
     except ScratchnetError as exc:
         return _failure(str(exc))
-    if args.train_size is not None:
-        if args.train_size > len(dataset.x_train):
-            _note(f"--train-size {args.train_size} is more than the {len(dataset.x_train)} training images: using all")
+    if config.train_size is not None:
+        if config.train_size > len(dataset.x_train):
+            _note(f"--train-size {config.train_size} is more than the {len(dataset.x_train)} training images: "
+                  "using all")
         else:
-            dataset = dataset.subset(args.train_size)
+            dataset = dataset.subset(config.train_size)
 
-    model = mlp(dataset.x_train.shape[1], args.hidden, dataset.num_classes, activation=args.activation,
-                init=args.init, dropout=args.dropout, rng=np.random.default_rng(args.seed))
+    model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
     report = _JsonReport() if args.json else _TextReport(sys.stderr, sys.stdout)
-    report.begin(model, dataset, args)
+    report.begin(model, dataset, config)
     started = time.perf_counter()
     try:
         # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            for log in train(model, optimizer, dataset.x_train, dataset.y_train, config,
-                             x_test=dataset.x_test, y_test=dataset.y_test,
-                             augment=Augmenter() if args.augment else None):
+            for log in train(model, config.build_optimizer(), dataset.x_train, dataset.y_train,
+                             config.train_config(), x_test=dataset.x_test, y_test=dataset.y_test,
+                             augment=config.build_augmenter()):
                 report.log(log)
     except TrainingDiverged as exc:
-        _save(args.save, model, dataset, args, note="last finite weights after divergence")
+        _save(args.save, model, dataset, config, note="last finite weights after divergence")
         return _failure(str(exc))
-    _save(args.save, model, dataset, args)
+    _save(args.save, model, dataset, config)
     report.end(time.perf_counter() - started)
     return 0
 
 
-def _save(path: Path | None, model, dataset, args, note: str = "") -> None:
+def _save(path: Path | None, model, dataset, config: RunConfig, note: str = "") -> None:
     if path is None:
         return
-    metadata = {"dataset": dataset.name, "class_names": list(dataset.class_names), "note": note,
-                "cli_args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-    save_model(model, path, metadata)
+    save_model(model, path, model_metadata(config, dataset.class_names, note=note))
     _note(f"model saved to {path}" + (f" ({note})" if note else ""))
 
 
 class _JsonReport:
-    def begin(self, model, dataset, args) -> None:
+    def begin(self, model, dataset, config) -> None:
         self._last = None
 
     def log(self, log: dict) -> None:
@@ -162,15 +182,16 @@ class _TextReport:
         self.err, self.out = err, out
         self.interactive = err.isatty()
 
-    def begin(self, model, dataset, args) -> None:
+    def begin(self, model, dataset, config) -> None:
         sizes = "-".join(str(d.in_features) for d in model.dense_layers) + f"-{model.output_size}"
         self.out.write(f"{dataset.name}: {len(dataset.x_train):,} training, {len(dataset.x_test):,} test images\n"
-                       f"network {sizes} ({args.activation}, {args.init} init), {model.param_count():,} parameters\n")
-        if args.augment:
-            aug = Augmenter()
+                       f"network {sizes} ({_activations(config)}, {config.init} init), "
+                       f"{model.param_count():,} parameters\n")
+        aug = config.build_augmenter()
+        if aug is not None:
             self.out.write(f"augmentation: shifts up to {aug.max_shift:g} px, rotations up to {aug.max_rotation:g}°, "
                            f"scale ±{aug.max_scale:.0%}\n")
-        self.epochs = args.epochs
+        self.epochs = config.epochs
         self.last = None
 
     def log(self, log: dict) -> None:

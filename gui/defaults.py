@@ -4,13 +4,9 @@ network to about 97.5% test accuracy in a few seconds."""
 from __future__ import annotations
 
 from scratchnet.presets import PRESETS
-
-from .presets_ui import preset_spec
-from .settings import HiddenLayer
+from scratchnet.run_config import HiddenLayer
 
 DEFAULT_PRESET = "quick-start"
-DEFAULT_SPEC = preset_spec(PRESETS[DEFAULT_PRESET], dataset="mnist")
-DEFAULT_NETWORK = DEFAULT_SPEC.network
-DEFAULT_TRAINING = DEFAULT_SPEC.training
+DEFAULT_CONFIG = PRESETS[DEFAULT_PRESET].config
 
 NEW_LAYER = HiddenLayer(width=64, activation="relu")

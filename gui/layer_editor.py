@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.run_config import MAX_WIDTH, HiddenLayer, RunConfig
+
 from . import tooltips
 from .defaults import NEW_LAYER
-from .settings import MAX_WIDTH, HiddenLayer, NetworkSettings, param_count
+from .settings import WINDOW_BOUNDS, param_count
 
 
 def choice_combo(choices: dict[str, tuple[str, str]], object_name: str, tooltip: str = "") -> QComboBox:
@@ -42,11 +44,11 @@ def select_data(combo: QComboBox, key: str) -> None:
 
 
 class LayerEditor(QWidget):
-    """Edits a ``NetworkSettings``; ``changed`` fires on every edit."""
+    """Edits the network fields of a ``RunConfig`` (``NETWORK_FIELDS``); ``changed`` fires on every edit."""
 
     changed = Signal()
 
-    def __init__(self, settings: NetworkSettings, parent=None) -> None:
+    def __init__(self, config: RunConfig, parent=None) -> None:
         super().__init__(parent)
         self._input_size, self._output_size = 784, 10
         self.input_label = QLabel()
@@ -72,12 +74,12 @@ class LayerEditor(QWidget):
         self.init_combo = choice_combo(tooltips.INITIALIZERS, "initCombo")
         self.dropout_spin = QDoubleSpinBox()
         self.dropout_spin.setObjectName("dropoutSpin")
-        self.dropout_spin.setRange(0.0, 0.9)
+        self.dropout_spin.setRange(*WINDOW_BOUNDS["dropout"])
         self.dropout_spin.setSingleStep(0.05)
         self.dropout_spin.setToolTip(tooltips.DROPOUT)
         self.seed_spin = QSpinBox()
         self.seed_spin.setObjectName("seedSpin")
-        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setRange(*WINDOW_BOUNDS["seed"])
         self.seed_spin.setToolTip(tooltips.SEED)
         self.param_label = QLabel()
         self.param_label.setObjectName("paramCountLabel")
@@ -100,7 +102,7 @@ class LayerEditor(QWidget):
         layout.addWidget(self.output_label)
         layout.addLayout(form)
         layout.addWidget(self.param_label)
-        self.set_settings(settings)
+        self.set_config(config)
 
     @staticmethod
     def _button(text: str, name: str, tip: str) -> QPushButton:
@@ -110,19 +112,21 @@ class LayerEditor(QWidget):
         return button
 
     # ---- reading and writing the settings
-    def settings(self) -> NetworkSettings:
-        return NetworkSettings(
-            hidden=tuple(self._layers()),
-            init=self.init_combo.currentData(),
-            dropout=round(self.dropout_spin.value(), 4),
-            seed=self.seed_spin.value(),
-        )
+    def values(self) -> dict:
+        """The fields this editor shows, by ``RunConfig`` name."""
+        return {
+            "hidden": tuple(self._layers()),
+            "init": self.init_combo.currentData(),
+            "dropout": round(self.dropout_spin.value(), 4),
+            "seed": self.seed_spin.value(),
+        }
 
-    def set_settings(self, settings: NetworkSettings) -> None:
-        self._populate(list(settings.hidden), selected=0)
-        select_data(self.init_combo, settings.init)
-        self.dropout_spin.setValue(settings.dropout)
-        self.seed_spin.setValue(settings.seed)
+    def set_config(self, config: RunConfig) -> None:
+        """Show ``config``'s network fields."""
+        self._populate(list(config.hidden), selected=0)
+        select_data(self.init_combo, config.init)
+        self.dropout_spin.setValue(config.dropout)
+        self.seed_spin.setValue(config.seed)
         self._emit_changed()
 
     def set_io_sizes(self, input_size: int, output_size: int) -> None:
@@ -200,7 +204,7 @@ class LayerEditor(QWidget):
 
     @Slot()
     def _emit_changed(self) -> None:
-        widths = self.settings().widths(self._input_size, self._output_size)
+        widths = [self._input_size, *(layer.width for layer in self._layers()), self._output_size]
         self.input_label.setText(f"Input: {self._input_size} pixels")
         self.output_label.setText(f"Output: {self._output_size} classes, softmax")
         self.param_label.setText(f"Parameters: {param_count(widths):,}   ({'-'.join(map(str, widths))})")

@@ -149,9 +149,9 @@ class RunRecord:
     def planned_extent(self, unit: str) -> float:
         """Where the x axis ends when the run completes, if known in advance (else 0)."""
         if unit == "epochs":
-            return float(self.spec.training.epochs)
+            return float(self.spec.config.epochs)
         if unit == "samples":
-            return float(self.spec.training.epochs * self.n_train)
+            return float(self.spec.config.epochs * self.n_train)
         return 0.0
 
     def _update_x(self, updates: np.ndarray, unit: str) -> np.ndarray:
@@ -168,12 +168,12 @@ class RunRecord:
 
     @property
     def descent_text(self) -> str:
-        training = self.spec.training
-        text = DESCENT_LABELS[training.descent]
-        return f"{text} {training.batch_size}" if training.descent == "mini" else text
+        config = self.spec.config
+        text = DESCENT_LABELS[config.descent]
+        return f"{text} {config.batch_size}" if config.descent == "mini" else text
 
     def architecture_text(self, input_size: int = 784, output_size: int = 10) -> str:
-        return "-".join(str(w) for w in self.spec.network.widths(input_size, output_size))
+        return "-".join(str(w) for w in self.spec.config.widths(input_size, output_size))
 
     @property
     def final_test_accuracy(self) -> float:
@@ -181,10 +181,10 @@ class RunRecord:
 
     def summary(self) -> str:
         """One line for the runs list."""
-        training = self.spec.training
+        config = self.spec.config
         parts = [
-            f"#{self.run_id}", self.descent_text, OPTIMIZER_LABELS[training.optimizer],
-            f"lr {training.learning_rate:g}", self.architecture_text(),
+            f"#{self.run_id}", self.descent_text, OPTIMIZER_LABELS[config.optimizer],
+            f"lr {config.learning_rate:g}", self.architecture_text(),
         ]
         if self.result:
             parts.append(f"test {100 * self.result['test_accuracy']:.2f}%")

@@ -116,13 +116,13 @@ class RunsPanel(QWidget):
 
 
 def _details(run: RunRecord) -> str:
-    network, training = run.spec.network, run.spec.training
-    layers = ", ".join(f"{h.width} {h.activation}" for h in network.hidden) or "none"
+    config = run.spec.config
+    layers = ", ".join(f"{h.width} {h.activation}" for h in config.hidden) or "none"
     lines = [
-        f"Run #{run.run_id}: {run.descent_text}, {training.optimizer} lr {training.learning_rate:g}",
-        f"momentum {training.momentum:g}, weight decay {training.weight_decay:g}, {training.schedule} schedule",
-        f"Hidden: {layers}; init {network.init}, dropout {network.dropout:g}, seed {network.seed}",
-        f"Data: {training.dataset}, {run.n_train:,} images, {training.epochs} epochs",
+        f"Run #{run.run_id}: {run.descent_text}, {config.optimizer} lr {config.learning_rate:g}",
+        f"momentum {config.momentum:g}, weight decay {config.weight_decay:g}, {config.schedule} schedule",
+        f"Hidden: {layers}; init {config.init}, dropout {config.dropout:g}, seed {config.seed}",
+        f"Data: {config.dataset}, {run.n_train:,} images, {config.epochs} epochs",
     ]
     if run.result:
         r = run.result

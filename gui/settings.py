@@ -1,138 +1,48 @@
-"""What the panels edit, as plain data: the network and the training settings.
+"""How the window splits the one ``RunConfig`` between its panels, and what its widgets allow.
 
-Both round-trip through ``to_dict`` / ``from_dict`` so they can be stored in a model file's
-metadata. ``build_model`` turns network settings into a ``scratchnet`` model with fresh weights.
+The Network tab (``LayerEditor``) edits ``NETWORK_FIELDS``, the Training tab (``TrainingPanel``)
+the rest; together they edit every field. ``WINDOW_BOUNDS`` are the ranges of the panels' spin
+boxes, narrower than what ``RunConfig`` accepts (a learning rate of 100 is valid, but no spin box
+goes there), and remembered settings outside them are not restored.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from itertools import pairwise
 
-import numpy as np
+from scratchnet.run_config import FIELDS, RunConfig
 
-from scratchnet.layers import ACTIVATIONS, Dense, Dropout, Layer
-from scratchnet.network import Sequential
-from scratchnet.training import TrainConfig
+MAX_TRAIN_SIZE = 60_000
 
-MAX_WIDTH = 4096
-# seconds between batch logs: 4 a second are plenty for plots redrawn twice a second, and each
-# log makes the GUI thread take the GIL from the training loop once more. Every update's loss still
-# reaches the plot: a log carries all the losses since the previous one.
-BATCH_LOG_INTERVAL = 0.25
+NETWORK_FIELDS = ("hidden", "init", "dropout", "seed")
+TRAINING_FIELDS = tuple(name for name in FIELDS if name not in NETWORK_FIELDS)
 
-
-@dataclass(frozen=True)
-class HiddenLayer:
-    width: int
-    activation: str = "relu"
-
-
-@dataclass(frozen=True)
-class NetworkSettings:
-    """Hidden Dense layers between the fixed input and the softmax output."""
-
-    hidden: tuple[HiddenLayer, ...] = ()
-    init: str = "he"
-    dropout: float = 0.0
-    seed: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> NetworkSettings:
-        hidden = tuple(HiddenLayer(int(h["width"]), str(h["activation"])) for h in data["hidden"])
-        return cls(hidden, str(data["init"]), float(data["dropout"]), int(data["seed"]))
-
-    def widths(self, input_size: int, output_size: int) -> list[int]:
-        return [input_size, *(h.width for h in self.hidden), output_size]
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    descent: str = "mini"
-    batch_size: int = 64
-    optimizer: str = "momentum"
-    learning_rate: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    epochs: int = 5
-    train_size: int = 60_000
-    dataset: str = "mnist"
-    augment: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainingSettings:
-        known = {f for f in cls.__dataclass_fields__}
-        return replace(cls(), **{k: v for k, v in data.items() if k in known})
-
-    def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(
-            descent=self.descent, batch_size=self.batch_size, epochs=self.epochs, seed=seed,
-            schedule=self.schedule, log_interval=BATCH_LOG_INTERVAL,
-        )
+# inclusive ranges of the numeric fields, as the panels' spin boxes allow them
+WINDOW_BOUNDS = {
+    "dropout": (0.0, 0.9), "seed": (0, 2**31 - 1), "batch_size": (1, MAX_TRAIN_SIZE),
+    "learning_rate": (1e-5, 10.0), "momentum": (0.0, 0.999), "weight_decay": (0.0, 0.1), "epochs": (1, 500),
+    "train_size": (1, MAX_TRAIN_SIZE),
+}
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything a training run needs, fixed when it starts."""
+    """A run the window queues: its configuration and the label the runs list shows (may be empty)."""
 
-    network: NetworkSettings
-    training: TrainingSettings
+    config: RunConfig
     label: str = ""
+
+
+def within_window_bounds(config: RunConfig) -> RunConfig:
+    """``config`` itself when every numeric field is inside ``WINDOW_BOUNDS``; else ``ValueError``."""
+    for name, (low, high) in WINDOW_BOUNDS.items():
+        value = getattr(config, name)
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{name} {value!r} is outside the window's range [{low}, {high}]")
+    return config
 
 
 def param_count(widths: list[int]) -> int:
     """Weights plus biases of the Dense layers joining consecutive ``widths``."""
     return sum(a * b + b for a, b in pairwise(widths))
-
-
-def build_model(network: NetworkSettings, input_size: int, output_size: int) -> Sequential:
-    """Dense -> activation (-> Dropout) per hidden layer, then Dense logits; seeded weights."""
-    rng = np.random.default_rng(network.seed)
-    layers: list[Layer] = []
-    fan_in = input_size
-    for hidden in network.hidden:
-        layers.append(Dense(fan_in, hidden.width, init=network.init, rng=rng))
-        layers.append(ACTIVATIONS[hidden.activation]())
-        if network.dropout > 0:
-            layers.append(Dropout(network.dropout, rng=rng))
-        fan_in = hidden.width
-    layers.append(Dense(fan_in, output_size, init=network.init, rng=rng))
-    return Sequential(layers)
-
-
-_ACTIVATION_OF_CLASS = {cls.__name__: name for name, cls in ACTIVATIONS.items()}
-
-
-def network_from_model(model: Sequential, init: str = "he", seed: int = 0) -> NetworkSettings:
-    """The editor settings that describe ``model``'s architecture (init and seed are not stored
-    in a layer config, so they come from the caller, usually the file's metadata)."""
-    hidden: list[HiddenLayer] = []
-    dropout = 0.0
-    for layer in model.layers[:-1]:
-        config = layer.get_config()
-        kind = config["type"]
-        if kind == "Dense":
-            hidden.append(HiddenLayer(layer.out_features, "relu"))
-        elif kind == "Dropout":
-            dropout = float(config["rate"])
-        elif kind in _ACTIVATION_OF_CLASS and hidden:
-            hidden[-1] = replace(hidden[-1], activation=_ACTIVATION_OF_CLASS[kind])
-    return NetworkSettings(tuple(hidden), init, dropout, seed)
-
-
-def architecture_matches(model: Sequential, network: NetworkSettings, input_size: int, output_size: int) -> bool:
-    """Whether ``model`` has the layers ``build_model(network, input_size, output_size)`` would build
-    (widths, activations, dropout; not the weights, init or seed)."""
-    described = network_from_model(model)
-    return (
-        (model.input_size, model.output_size) == (input_size, output_size)
-        and described.hidden == network.hidden
-        and described.dropout == network.dropout
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QObject, Qt, QThread, SignalInstance
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QObject, Qt, QThread, SignalInstance
 
 
 def start_in_thread(
@@ -35,14 +35,31 @@ def start_in_thread(
     return thread
 
 
-def stop_thread(thread: QThread | None) -> None:
-    """Quit ``thread`` and wait for it (the worker must already have been asked to stop)."""
+def stop_thread(thread: QThread | None, deadline: QDeadlineTimer) -> bool:
+    """Quit ``thread`` and wait for it until ``deadline``; True when it has ended (or never ran).
+
+    The worker must already have been asked to stop. A thread still running at the deadline is
+    handed to the application object, so that deleting its parent (the window closing) cannot
+    destroy a running thread, which would abort the process; it deletes itself when its worker
+    returns. ``wait_for_released_threads`` waits for such threads before the process exits.
+    """
     if thread is None:
-        return
+        return True
     try:
         running = thread.isRunning()
     except RuntimeError:  # the C++ thread object is already deleted
-        return
-    if running:
-        thread.quit()
-        thread.wait()
+        return True
+    if not running:
+        return True
+    thread.quit()
+    if thread.wait(deadline):
+        return True
+    thread.setParent(QCoreApplication.instance())
+    return False
+
+
+def wait_for_released_threads(deadline: QDeadlineTimer) -> bool:
+    """Wait until ``deadline`` for the threads ``stop_thread`` released; True when none still runs."""
+    app = QCoreApplication.instance()
+    threads = app.findChildren(QThread) if app is not None else []
+    return all(thread.wait(deadline) for thread in threads)

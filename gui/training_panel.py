@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.run_config import RunConfig
+
 from . import tooltips
 from .layer_editor import choice_combo, select_data
-from .settings import TrainingSettings
+from .settings import WINDOW_BOUNDS
 
-MAX_TRAIN_SIZE = 60_000
 SLOW_SGD_SAMPLES = 10_000  # above this, warn that one-sample steps take a while
 DATASETS = {"mnist": "MNIST (bundled)", "fashion-mnist": "Fashion-MNIST"}
 
@@ -39,19 +40,20 @@ def explanation(text: str) -> QLabel:
 
 
 class TrainingPanel(QWidget):
-    """Edits a ``TrainingSettings``. ``learning_rate_changed`` fires on every rate edit (the
-    window forwards it to a running loop); ``dataset_selected`` when another data set is chosen."""
+    """Edits the training fields of a ``RunConfig`` (``TRAINING_FIELDS``). ``learning_rate_changed``
+    fires on every rate edit (the window forwards it to a running loop); ``dataset_selected`` when
+    another data set is chosen."""
 
     changed = Signal()
     learning_rate_changed = Signal(float)
     dataset_selected = Signal(str)
 
-    def __init__(self, settings: TrainingSettings, parent=None) -> None:
+    def __init__(self, config: RunConfig, parent=None) -> None:
         super().__init__(parent)
         self._running = False
         self.start_folder = ""  # where "Open IDX folder…" starts browsing
         self.descent_buttons = QButtonGroup(self)
-        self.batch_size_spin = self._int_spin("batchSizeSpin", MAX_TRAIN_SIZE, tooltips.BATCH_SIZE)
+        self.batch_size_spin = self._int_spin("batchSizeSpin", "batch_size", tooltips.BATCH_SIZE)
         descent_box = QGroupBox("Gradient descent")
         grid = QGridLayout(descent_box)
         self.descent_radios: dict[str, QRadioButton] = {}
@@ -68,9 +70,10 @@ class TrainingPanel(QWidget):
         grid.setColumnStretch(0, 1)
 
         self.optimizer_combo = choice_combo(tooltips.OPTIMIZERS, "optimizerCombo")
-        self.learning_rate_spin = self._double_spin("learningRateSpin", 1e-5, 10.0, 5, 0.005, tooltips.LEARNING_RATE)
-        self.momentum_spin = self._double_spin("momentumSpin", 0.0, 0.999, 3, 0.05, tooltips.MOMENTUM)
-        self.weight_decay_spin = self._double_spin("weightDecaySpin", 0.0, 0.1, 5, 0.0001, tooltips.WEIGHT_DECAY)
+        self.learning_rate_spin = self._double_spin("learningRateSpin", "learning_rate", 5, 0.005,
+                                                    tooltips.LEARNING_RATE)
+        self.momentum_spin = self._double_spin("momentumSpin", "momentum", 3, 0.05, tooltips.MOMENTUM)
+        self.weight_decay_spin = self._double_spin("weightDecaySpin", "weight_decay", 5, 0.0001, tooltips.WEIGHT_DECAY)
         self.schedule_combo = choice_combo(tooltips.SCHEDULES, "scheduleCombo")
         optimizer_box = QGroupBox("Optimiser")
         form = QFormLayout(optimizer_box)
@@ -89,8 +92,8 @@ class TrainingPanel(QWidget):
         self.open_folder_button.setObjectName("openIdxFolderButton")
         self.open_folder_button.setToolTip(tooltips.OPEN_FOLDER)
         self.open_folder_button.clicked.connect(self.choose_folder)
-        self.epochs_spin = self._int_spin("epochsSpin", 500, tooltips.EPOCHS)
-        self.train_size_spin = self._int_spin("trainSizeSpin", MAX_TRAIN_SIZE, tooltips.TRAIN_SIZE)
+        self.epochs_spin = self._int_spin("epochsSpin", "epochs", tooltips.EPOCHS)
+        self.train_size_spin = self._int_spin("trainSizeSpin", "train_size", tooltips.TRAIN_SIZE)
         self.train_size_spin.setSingleStep(1000)
         self.train_size_spin.setGroupSeparatorShown(True)
         self.augment_check = QCheckBox("Augment (random shifts and rotations)")
@@ -116,7 +119,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.note_label)
         layout.addStretch(1)
 
-        self.set_settings(settings)
+        self.set_config(config)
         for spin in (self.batch_size_spin, self.momentum_spin, self.weight_decay_spin, self.epochs_spin,
                      self.train_size_spin):
             spin.valueChanged.connect(self._on_edit)
@@ -128,52 +131,55 @@ class TrainingPanel(QWidget):
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
 
     @staticmethod
-    def _int_spin(name: str, high: int, tip: str) -> QSpinBox:
+    def _int_spin(name: str, field: str, tip: str) -> QSpinBox:
         spin = QSpinBox()
         spin.setObjectName(name)
-        spin.setRange(1, high)
+        spin.setRange(*WINDOW_BOUNDS[field])
         spin.setToolTip(tip)
         return spin
 
     @staticmethod
-    def _double_spin(name: str, low: float, high: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
+    def _double_spin(name: str, field: str, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
         spin.setObjectName(name)
         spin.setDecimals(decimals)
-        spin.setRange(low, high)
+        spin.setRange(*WINDOW_BOUNDS[field])
         spin.setSingleStep(step)
         spin.setToolTip(tip)
         return spin
 
     # ---- settings
-    def settings(self) -> TrainingSettings:
-        descent = next(key for key, radio in self.descent_radios.items() if radio.isChecked())
-        return TrainingSettings(
-            descent=descent,
-            batch_size=self.batch_size_spin.value(),
-            optimizer=self.optimizer_combo.currentData(),
-            learning_rate=self.learning_rate_spin.value(),
-            momentum=self.momentum_spin.value(),
-            weight_decay=self.weight_decay_spin.value(),
-            schedule=self.schedule_combo.currentData(),
-            epochs=self.epochs_spin.value(),
-            train_size=self.train_size_spin.value(),
-            dataset=self.dataset_combo.currentData(),
-            augment=self.augment_check.isChecked(),
-        )
+    def values(self) -> dict:
+        """The fields this panel shows, by ``RunConfig`` name. "Training images" at its maximum
+        (every image of the loaded data set) is ``train_size=None``: all of them."""
+        train_size = self.train_size_spin.value()
+        return {
+            "descent": next(key for key, radio in self.descent_radios.items() if radio.isChecked()),
+            "batch_size": self.batch_size_spin.value(),
+            "optimizer": self.optimizer_combo.currentData(),
+            "learning_rate": self.learning_rate_spin.value(),
+            "momentum": self.momentum_spin.value(),
+            "weight_decay": self.weight_decay_spin.value(),
+            "schedule": self.schedule_combo.currentData(),
+            "epochs": self.epochs_spin.value(),
+            "augment": self.augment_check.isChecked(),
+            "dataset": self.dataset_combo.currentData(),
+            "train_size": None if train_size == self.train_size_spin.maximum() else train_size,
+        }
 
-    def set_settings(self, settings: TrainingSettings) -> None:
-        self.descent_radios[settings.descent].setChecked(True)
-        self.train_size_spin.setValue(settings.train_size)
-        self.batch_size_spin.setValue(settings.batch_size)
-        select_data(self.optimizer_combo, settings.optimizer)
-        self.learning_rate_spin.setValue(settings.learning_rate)
-        self.momentum_spin.setValue(settings.momentum)
-        self.weight_decay_spin.setValue(settings.weight_decay)
-        select_data(self.schedule_combo, settings.schedule)
-        self.epochs_spin.setValue(settings.epochs)
-        self.select_dataset(settings.dataset)
-        self.augment_check.setChecked(settings.augment)
+    def set_config(self, config: RunConfig) -> None:
+        """Show ``config``'s training fields."""
+        self.descent_radios[config.descent].setChecked(True)
+        self.train_size_spin.setValue(config.n_train(self.train_size_spin.maximum()))
+        self.batch_size_spin.setValue(config.batch_size)
+        select_data(self.optimizer_combo, config.optimizer)
+        self.learning_rate_spin.setValue(config.learning_rate)
+        self.momentum_spin.setValue(config.momentum)
+        self.weight_decay_spin.setValue(config.weight_decay)
+        select_data(self.schedule_combo, config.schedule)
+        self.epochs_spin.setValue(config.epochs)
+        self.select_dataset(config.dataset)
+        self.augment_check.setChecked(config.augment)
         self._on_edit()
 
     def select_dataset(self, name_or_dir: str) -> None:
@@ -211,8 +217,8 @@ class TrainingPanel(QWidget):
     @Slot()
     def _on_edit(self) -> None:
         """Keep combinations valid, and say inline what a choice implies."""
-        settings = self.settings()
-        train_size = settings.train_size
+        settings = RunConfig().replace(**self.values())
+        train_size = settings.n_train(self.train_size_spin.maximum())
         self.batch_size_spin.setMaximum(train_size)
         self.batch_size_spin.setEnabled(settings.descent == "mini" and not self._running)
         self.momentum_spin.setEnabled(settings.optimizer in ("momentum", "nesterov") and not self._running)

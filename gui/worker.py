@@ -18,17 +18,19 @@ try:
 except ImportError:  # optional: without it, BLAS keeps its default thread count
     threadpool_limits = None
 
-from scratchnet.augment import Augmenter
 from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
 from scratchnet.network import Sequential
-from scratchnet.optimizers import make_optimizer
 from scratchnet.training import params_finite, train
 
 from .datasets import DatasetCache
-from .settings import RunSpec, build_model
+from .settings import RunSpec
 
 SNAPSHOT_INTERVAL = 1.0  # seconds between model copies sent with batch and epoch logs
+# seconds between batch logs: 4 a second are plenty for plots redrawn twice a second, and each
+# log makes the GUI thread take the GIL from the training loop once more. Every update's loss still
+# reaches the plot: a log carries all the losses since the previous one.
+BATCH_LOG_INTERVAL = 0.25
 
 
 def snapshot(model: Sequential) -> Sequential:
@@ -78,20 +80,16 @@ class TrainingWorker(QObject):
             self.failed.emit(f"{type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
-        network, settings = self._spec.network, self._spec.training
-        dataset = self._datasets.get(settings.dataset)
+        config = self._spec.config
+        dataset = self._datasets.get(config.dataset)
         self.dataset_ready.emit(dataset)
-        data = dataset.subset(min(settings.train_size, len(dataset.y_train)))
+        data = dataset.subset(config.n_train(len(dataset.y_train)))
         model = self._initial_model
         if model is None:
-            model = build_model(network, data.x_train.shape[1], dataset.num_classes)
-        optimizer = make_optimizer(
-            settings.optimizer, settings.learning_rate,
-            momentum=settings.momentum, weight_decay=settings.weight_decay,
-        )
-        with limit_blas_threads(settings.descent):
-            self._train(model, optimizer, data, settings.train_config(network.seed),
-                        Augmenter() if settings.augment else None)
+            model = config.build_model(data.x_train.shape[1], dataset.num_classes)
+        with limit_blas_threads(config.descent):
+            self._train(model, config.build_optimizer(), data, config.train_config(log_interval=BATCH_LOG_INTERVAL),
+                        config.build_augmenter())
 
     def _train(self, model, optimizer, data, config, augment) -> None:
         logs = train(

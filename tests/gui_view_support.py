@@ -46,5 +46,4 @@ def seven_strokes() -> list[list[tuple[float, float]]]:
 
 def show_model(window, model) -> None:
     """Make ``model`` the window's current model, the way a finished run does."""
-    window.current_model = model
-    window.model_changed.emit()
+    window.controller.set_model(model, None)

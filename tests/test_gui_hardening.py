@@ -33,10 +33,11 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QFileDialog, QSpinBox
 
-from gui.settings import HiddenLayer, NetworkSettings, RunSpec, TrainingSettings
+from gui.settings import RunSpec
 from scratchnet.data import Dataset
 from scratchnet.errors import DatasetError
 from scratchnet.optimizers import OPTIMIZER_NAMES
+from scratchnet.run_config import RunConfig, hidden_layers
 from scratchnet.serialization import CONFIG_KEY, load_model_file, save_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,10 +162,10 @@ class TestRapidStartStop:
         runs_before = window.runs_panel.list.count()
         with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
             click("startButton")
-            thread = window._thread
+            thread = window.controller.training_thread
             window.start_training()  # e.g. the Ctrl+Return shortcut pressed twice
             window.compare_descents()
-            assert window._thread is thread
+            assert window.controller.training_thread is thread
         assert finished.args[0].status == "finished"
         assert window.runs_panel.list.count() == runs_before + 1
 
@@ -182,7 +183,7 @@ class TestCloseMidRun:
                   batch_size=16, lr=0.01)
         click("startButton")
         qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=60_000)
-        thread = window._thread
+        thread = window.controller.training_thread
         started = time.perf_counter()
         window.close()
         assert time.perf_counter() - started < CLOSE_LIMIT_S
@@ -195,10 +196,11 @@ class TestCloseMidRun:
         window.layer_editor.width_spin(0).setValue(1024)
         configure(window, descent="full", train_size=60_000, epochs=5, lr=0.1)
         click("startButton")
-        qtbot.waitUntil(lambda: window._run is not None and window._run.n_train > 0, timeout=30_000)
+        controller = window.controller
+        qtbot.waitUntil(lambda: controller.run is not None and controller.run.n_train > 0, timeout=30_000)
         qtbot.wait(300)
         assert window.progress.get("update", 0) == 0  # still inside the first step
-        thread = window._thread
+        thread = window.controller.training_thread
         started = time.perf_counter()
         window.close()
         assert time.perf_counter() - started < CLOSE_LIMIT_S
@@ -244,7 +246,7 @@ class TestCloseMidRun:
                 if moment == "update":
                     wait_until(lambda: window.progress.get("update", 0) > 0)
                 elif moment == "mid-step":
-                    wait_until(lambda: window._run.n_train > 0)
+                    wait_until(lambda: window.controller.run.n_train > 0)
                     time.sleep(0.3)
                 started = time.perf_counter()
                 window.close()
@@ -313,7 +315,7 @@ class TestModelFilesInTheWindow:
         run_to_the_end(qtbot, window, click)
         model = window.current_model
         qtbot.waitUntil(lambda: view_context_model(window) is model, timeout=5000)
-        return model, weights_of(model), window.layer_editor.settings(), window.training_panel.settings()
+        return model, weights_of(model), window.layer_editor.values(), window.training_panel.values()
 
     @staticmethod
     def open_through_the_menu(window, monkeypatch, path) -> None:
@@ -335,7 +337,7 @@ class TestModelFilesInTheWindow:
         assert expected_message in window.error_label.text()
         assert window.current_model is model and view_context_model(window) is model
         assert_same_weights(model, weights)
-        assert window.layer_editor.settings() == network and window.training_panel.settings() == training
+        assert window.layer_editor.values() == network and window.training_panel.values() == training
         # and the window still trains
         assert window.start_button.isEnabled()
 
@@ -355,8 +357,8 @@ class TestModelFilesInTheWindow:
         assert not window.error_label.isVisible()
         assert_same_weights(window.current_model, weights)
         widths = [dense.out_features for dense in model.dense_layers[:-1]]
-        assert [h.width for h in window.layer_editor.settings().hidden] == widths
-        assert window.training_panel.settings() == training
+        assert [h.width for h in window.run_config().hidden] == widths
+        assert window.training_panel.values() == training
         assert "Test accuracy" in window.status_label.text()
 
     def test_metadata_of_the_wrong_types_falls_back(self, qtbot, window, trained, monkeypatch, tmp_path):
@@ -366,7 +368,7 @@ class TestModelFilesInTheWindow:
         with qtbot.waitSignal(window.model_changed, timeout=2000):
             self.open_through_the_menu(window, monkeypatch, path)
         assert_same_weights(window.current_model, weights)
-        assert window.training_panel.settings() == training
+        assert window.training_panel.values() == training
 
     def test_opening_a_model_during_training_is_refused(self, qtbot, window, trained, click, monkeypatch, tmp_path):
         model, weights, _network, _training = trained
@@ -377,7 +379,7 @@ class TestModelFilesInTheWindow:
             click("startButton")
             qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
             assert not window.open_action.isEnabled()  # the menu item and Ctrl+O are off
-            window._report_errors(window.open_model_from, str(other))  # any other way in is refused
+            window.files.report_errors(window.files.open_model_from, str(other))  # any other way in is refused
             assert "stop it before opening a model" in window.error_label.text()
         run = finished.args[0]
         assert run.status == "finished" and run.final_test_accuracy > 0.8
@@ -388,7 +390,7 @@ class TestModelFilesInTheWindow:
     def test_saving_where_it_cannot_be_written_keeps_the_previous_file(self, window, trained, monkeypatch,
                                                                         tmp_path):
         path = tmp_path / "kept.npz"
-        window.save_model_to(str(path))
+        window.files.save_model_to(str(path))
         before = path.read_bytes()
 
         def disk_full(*args, **kwargs):
@@ -476,7 +478,7 @@ class TestInvalidSettingsInTheWindow:
         panel.batch_size_spin.setValue(512)
         panel.train_size_spin.setValue(100)
         assert panel.batch_size_spin.maximum() == 100 and panel.batch_size_spin.value() == 100
-        assert panel.settings().train_config(0).batch_size_for(100) == 100
+        assert window.run_config().train_config().batch_size_for(100) == 100
 
     @pytest.mark.parametrize("typed, kept", [("abc", True), ("nan", True), ("   ", True), ("!!", True),
                                              ("-5", False), ("0", False), ("1e400", False), ("99999999", False)])
@@ -497,7 +499,7 @@ class TestInvalidSettingsInTheWindow:
             assert spin.minimum() <= spin.value() <= spin.maximum(), spin.objectName()
             assert spin.value() == before or not kept, (spin.objectName(), spin.value())
         # and the settings still make a valid run
-        window.training_panel.settings().train_config(window.layer_editor.settings().seed)
+        window.run_config().train_config()
 
     def test_combinations_that_do_not_apply_are_disabled_and_explained(self, window, click):
         panel = window.training_panel
@@ -508,7 +510,7 @@ class TestInvalidSettingsInTheWindow:
             assert panel.momentum_spin.isEnabled()
         for descent, radio in (("full", "descentFull"), ("sgd", "descentSgd")):
             click(radio)
-            assert not panel.batch_size_spin.isEnabled() and panel.settings().descent == descent
+            assert not panel.batch_size_spin.isEnabled() and window.run_config().descent == descent
         click("descentFull")
         panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
         assert "one update per epoch" in panel.note_label.text()
@@ -526,7 +528,7 @@ class TestDivergenceInTheWindow:
         configure(window, train_size=1000, epochs=1)
         first = run_to_the_end(qtbot, window, click)
         before = window.current_model
-        window.layer_editor.set_settings(NetworkSettings(hidden=(HiddenLayer(256), HiddenLayer(256))))
+        window.layer_editor.set_config(RunConfig(hidden=hidden_layers(256, 256)))
         panel = window.training_panel
         configure(window, descent="sgd", train_size=300, epochs=1, optimizer="sgd",
                   lr=panel.learning_rate_spin.maximum())
@@ -549,15 +551,14 @@ class TestDivergenceInTheWindow:
         """Weights can overflow on the update after a batch log's last finite loss; the loop
         only sees it at the next loss. With a log and a copy after every update, no copy the
         window would show may hold NaN or inf."""
-        from gui import settings as gui_settings
         from gui import worker as gui_worker
         from gui.datasets import DatasetCache
         from scratchnet.control import TrainingControl
 
         monkeypatch.setattr(gui_worker, "SNAPSHOT_INTERVAL", 0.0)
-        monkeypatch.setattr(gui_settings, "BATCH_LOG_INTERVAL", 0.0)
-        spec = RunSpec(NetworkSettings(hidden=(HiddenLayer(256), HiddenLayer(256))),
-                       TrainingSettings(descent="sgd", optimizer="sgd", learning_rate=10.0, epochs=1, train_size=300))
+        monkeypatch.setattr(gui_worker, "BATCH_LOG_INTERVAL", 0.0)
+        spec = RunSpec(RunConfig(hidden=hidden_layers(256, 256), descent="sgd", optimizer="sgd", learning_rate=10.0,
+                                 epochs=1, train_size=300))
         worker = gui_worker.TrainingWorker(spec, TrainingControl(), DatasetCache(lambda name: mnist))
         copies, failures = [], []
         worker.batch_logged.connect(lambda log: copies.append(log.get("model")))

@@ -11,8 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from gui.run_record import RunRecord
-from gui.settings import NetworkSettings, RunSpec, TrainingSettings
-from scratchnet.serialization import load_model_file
+from gui.settings import RunSpec
+from scratchnet.run_config import HiddenLayer, RunConfig
+from scratchnet.serialization import load_model_file, save_model
 
 RUN_TIMEOUT = 60_000
 
@@ -41,8 +42,8 @@ def test_save_and_open_model_through_the_file_menu(qtbot, window, click, monkeyp
     window.save_action.trigger()
     metadata = load_model_file(path).metadata
     assert metadata["dataset"] == "mnist" and metadata["class_names"][3] == "3"
-    assert NetworkSettings.from_dict(metadata["network"]) == window.layer_editor.settings()
-    assert TrainingSettings.from_dict(metadata["training"]).learning_rate == 0.02
+    assert RunConfig.from_dict(metadata["run"]) == window.run_config()
+    assert RunConfig.from_dict(metadata["run"]).learning_rate == 0.02
 
     # edit everything away, then open the file: the editor and panel follow, the model is the saved one
     window.layer_editor.table.selectRow(0)
@@ -52,12 +53,33 @@ def test_save_and_open_model_through_the_file_menu(qtbot, window, click, monkeyp
     patch_dialog(monkeypatch, "getOpenFileName", path)
     with qtbot.waitSignal(window.model_changed, timeout=1000):
         window.open_action.trigger()
-    assert [h.width for h in window.layer_editor.settings().hidden] == [128, 40]
+    assert [h.width for h in window.run_config().hidden] == [128, 40]
     assert window.layer_editor.seed_spin.value() == 11
     assert window.training_panel.learning_rate_spin.value() == 0.02
     x = window.dataset.x_test[:200]
     np.testing.assert_array_equal(window.current_model.predict(x), trained.predict(x))
     assert "Test accuracy" in window.status_label.text()
+
+
+def test_a_model_file_saved_by_the_previous_version_opens_with_its_settings(qtbot, window, monkeypatch, tmp_path):
+    """Model files saved until now carry "network" and "training" objects instead of "run"."""
+    config = RunConfig(hidden=(HiddenLayer(64, "tanh"), HiddenLayer(32, "sigmoid")), seed=4)
+    path = tmp_path / "old.npz"
+    save_model(config.build_model(784, 10), path, {
+        "network": {"hidden": [{"width": 64, "activation": "tanh"}, {"width": 32, "activation": "sigmoid"}],
+                    "init": "xavier", "dropout": 0.0, "seed": 4},
+        "training": {"descent": "sgd", "batch_size": 64, "optimizer": "adam", "learning_rate": 0.002,
+                     "momentum": 0.9, "weight_decay": 0.0, "schedule": "step", "epochs": 7, "train_size": 5000,
+                     "dataset": "mnist", "augment": False},
+        "dataset": "mnist", "class_names": [str(i) for i in range(10)],
+    })
+    patch_dialog(monkeypatch, "getOpenFileName", path)
+    with qtbot.waitSignal(window.model_changed, timeout=1000):
+        window.open_action.trigger()
+    assert not window.error_label.isVisible()
+    assert window.run_config() == config.replace(init="xavier", descent="sgd", optimizer="adam", learning_rate=0.002,
+                                                 schedule="step", epochs=7, train_size=5000)
+    assert window.model_spec.config == window.run_config()
 
 
 def test_opening_a_bad_file_shows_the_error(window, monkeypatch, tmp_path):
@@ -135,7 +157,7 @@ def test_model_changed_follows_epochs_at_most_about_once_a_second(qtbot, window,
 
 def test_update_history_memory_stays_flat_over_a_long_run():
     """30 epochs of mini-batch 32 on 60,000 images, fed as the worker would (20 logs a second)."""
-    spec = RunSpec(NetworkSettings(), TrainingSettings(batch_size=32, epochs=30))
+    spec = RunSpec(RunConfig(batch_size=32, epochs=30))
     run = RunRecord(1, spec)
     run.on_start({"n_train": 60_000, "batch_size": 32, "updates_per_epoch": 1875})
     rng = np.random.default_rng(0)
@@ -158,7 +180,7 @@ def test_update_history_memory_stays_flat_over_a_long_run():
 
 
 def test_update_trace_decimates_by_doubling_its_stride():
-    run = RunRecord(1, RunSpec(NetworkSettings(), TrainingSettings()))
+    run = RunRecord(1, RunSpec(RunConfig()))
     run.trace.capacity = 1000
     for start in range(0, 10_000, 97):
         run.trace.add(start, np.ones(97, np.float32))

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog, QPushButton
 
-from gui.settings import build_model, param_count
+from gui.settings import param_count
 from scratchnet.layers import Dense, Dropout, LeakyReLU, ReLU, Tanh
 from scratchnet.network import Sequential
+from scratchnet.run_config import RunConfig
 
 
 def test_new_window_has_the_default_network(window):
@@ -33,14 +34,14 @@ def test_add_remove_and_reorder_layers_update_the_parameter_count(click, window)
 
     editor.table.selectRow(1)
     click("moveLayerUpButton")
-    assert [h.width for h in editor.settings().hidden] == [30, 200]
-    assert editor.settings().hidden[0].activation == "tanh"
+    assert [h.width for h in editor.values()["hidden"]] == [30, 200]
+    assert editor.values()["hidden"][0].activation == "tanh"
     click("moveLayerDownButton")
-    assert [h.width for h in editor.settings().hidden] == [200, 30]
+    assert [h.width for h in editor.values()["hidden"]] == [200, 30]
 
     editor.table.selectRow(0)
     click("removeLayerButton")
-    assert [h.width for h in editor.settings().hidden] == [30]
+    assert [h.width for h in editor.values()["hidden"]] == [30]
     assert f"{param_count([784, 30, 10]):,}" in editor.param_label.text()
     click("removeLayerButton")
     assert editor.table.rowCount() == 0
@@ -63,30 +64,30 @@ def test_init_dropout_seed_and_activations_shape_the_built_model(click, window):
     editor.dropout_spin.setValue(0.25)
     editor.seed_spin.setValue(7)
     editor.init_combo.setCurrentIndex(editor.init_combo.findData("normal"))
-    settings = editor.settings()
-    model = build_model(settings, 784, 10)
+    settings = RunConfig(**editor.values())
+    model = settings.build_model(784, 10)
     kinds = [type(layer) for layer in model.layers]
     assert kinds == [Dense, LeakyReLU, Dropout, Dense, ReLU, Dropout, Dense]
     assert model.layers[2].rate == 0.25
     # small-normal init draws N(0, 0.01^2); the same seed repeats the weights exactly
     assert model.layers[0].params["W"].std() == pytest.approx(0.01, rel=0.05)
-    np.testing.assert_array_equal(build_model(settings, 784, 10).layers[0].params["W"], model.layers[0].params["W"])
+    np.testing.assert_array_equal(settings.build_model(784, 10).layers[0].params["W"], model.layers[0].params["W"])
     editor.seed_spin.setValue(8)
-    reseeded = build_model(editor.settings(), 784, 10)
+    reseeded = window.run_config().build_model(784, 10)
     assert not np.array_equal(reseeded.layers[0].params["W"], model.layers[0].params["W"])
     editor.init_combo.setCurrentIndex(editor.init_combo.findData("he"))
-    he = build_model(editor.settings(), 784, 10).layers[0].params["W"]
+    he = window.run_config().build_model(784, 10).layers[0].params["W"]
     assert he.std() == pytest.approx(np.sqrt(2 / 784), rel=0.05)
     assert isinstance(Sequential.from_config(model.get_config()).layers[1], LeakyReLU)
     editor.activation_combo(1).setCurrentIndex(editor.activation_combo(1).findData("tanh"))
-    assert isinstance(build_model(editor.settings(), 784, 10).layers[4], Tanh)
+    assert isinstance(window.run_config().build_model(784, 10).layers[4], Tanh)
 
 
 def test_descent_choices_enable_only_what_applies(click, window):
     panel = window.training_panel
     for name, descent in (("descentFull", "full"), ("descentSgd", "sgd"), ("descentMini", "mini")):
         click(name)
-        assert panel.settings().descent == descent
+        assert window.run_config().descent == descent
         assert panel.batch_size_spin.isEnabled() == (descent == "mini")
     panel.train_size_spin.setValue(100)
     panel.batch_size_spin.setValue(500)
@@ -104,12 +105,12 @@ def test_optimizer_choice_enables_momentum_only_where_it_applies(window):
     assert [combo.itemData(i) for i in range(combo.count())] == ["sgd", "momentum", "nesterov", "rmsprop", "adam"]
     for name in ("sgd", "momentum", "nesterov", "rmsprop", "adam"):
         combo.setCurrentIndex(combo.findData(name))
-        assert panel.settings().optimizer == name
+        assert window.run_config().optimizer == name
         assert panel.momentum_spin.isEnabled() == (name in ("momentum", "nesterov"))
     panel.weight_decay_spin.setValue(0.001)
     panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData("cosine"))
     panel.epochs_spin.setValue(3)
-    settings = panel.settings()
+    settings = window.run_config()
     assert (settings.weight_decay, settings.schedule, settings.epochs) == (0.001, "cosine", 3)
 
 
@@ -118,6 +119,21 @@ def test_train_size_is_capped_by_the_loaded_dataset(window, mnist):
     assert spin.maximum() == len(mnist.y_train)
     spin.setValue(10**9)
     assert spin.value() == len(mnist.y_train)
+    assert window.run_config().train_size is None  # every image, whatever the data set holds
+    spin.setValue(1000)
+    assert window.run_config().train_size == 1000
+
+
+def test_the_two_tabs_edit_every_field_of_the_run_configuration(window):
+    from scratchnet.run_config import FIELDS, HiddenLayer
+
+    config = RunConfig(hidden=(HiddenLayer(32, "tanh"), HiddenLayer(16, "sigmoid")), init="xavier", dropout=0.25,
+                       optimizer="adam", learning_rate=0.003, momentum=0.5, weight_decay=0.01, descent="sgd",
+                       batch_size=7, epochs=2, schedule="step", seed=9, augment=True, dataset="fashion-mnist",
+                       train_size=100)
+    assert all(getattr(config, name) != getattr(RunConfig(), name) for name in FIELDS)
+    window.show_config(config)
+    assert window.run_config() == config
 
 
 def test_a_missing_dataset_is_explained_inline(qtbot, window):
@@ -132,7 +148,7 @@ def test_open_idx_folder_adds_and_selects_the_folder(qtbot, click, window, monke
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: str(tmp_path))
     click("openIdxFolderButton")
     panel = window.training_panel
-    assert panel.settings().dataset == str(tmp_path)
+    assert window.run_config().dataset == str(tmp_path)
     assert panel.dataset_combo.currentText() == f"Folder: {tmp_path.name}"
     # the test loader has no such data set: the failure is explained, not raised
     qtbot.waitUntil(lambda: "Cannot load" in panel.note_label.text(), timeout=5000)

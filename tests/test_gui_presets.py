@@ -52,7 +52,7 @@ def test_a_new_window_starts_on_quick_start(window):
     assert [combo.itemText(i) for i in range(combo.count())] == [
         "Quick start", "The three descents", "Best accuracy", "Why initialisation matters", "Custom"]
     spec = preset_spec(PRESETS["quick-start"])
-    assert window.layer_editor.settings() == spec.network and window.training_panel.settings() == spec.training
+    assert window.run_config() == spec.config
     assert "97.5%" in window.preset_bar.description.text()
 
 
@@ -61,12 +61,12 @@ def test_each_preset_sets_the_widgets(qtbot, window, name):
     if name == "quick-start":
         choose_preset(window, "best-accuracy")  # start elsewhere, so quick-start changes something
     choose_preset(window, name)
-    preset = PRESETS[name]
+    preset, config = PRESETS[name], PRESETS[name].config
     assert shown_settings(window) == {
-        "widths": list(preset.hidden), "activations": [preset.activation] * len(preset.hidden),
-        "init": preset.init, "dropout": preset.dropout, "descent": preset.descent, "batch_size": preset.batch_size,
-        "optimizer": preset.optimizer, "lr": preset.lr, "schedule": preset.schedule, "epochs": preset.epochs,
-        "train_size": preset.train_size or 60_000, "augment": preset.augment,
+        "widths": [h.width for h in config.hidden], "activations": [h.activation for h in config.hidden],
+        "init": config.init, "dropout": config.dropout, "descent": config.descent, "batch_size": config.batch_size,
+        "optimizer": config.optimizer, "lr": config.learning_rate, "schedule": config.schedule,
+        "epochs": config.epochs, "train_size": config.train_size or 60_000, "augment": config.augment,
     }
     assert window.preset_bar.combo.currentText() == preset.title
     description = window.preset_bar.description
@@ -97,30 +97,29 @@ def test_three_descents_preset_compares_with_each_descents_own_learning_rate(qtb
     choose_preset(window, "three-descents")
     preset = PRESETS["three-descents"]
     # with the preset untouched, the comparison is exactly the preset's three runs
-    exact = descent_comparison(window.layer_editor.settings(), window.training_panel.settings())
+    exact = descent_comparison(window.run_config())
     for spec, variant in zip(exact, preset.variants, strict=True):
-        expected = preset_spec(preset.variant(variant.label))
-        assert (spec.network, spec.training) == (expected.network, expected.training)
+        assert spec.config == preset_spec(preset.variant(variant.label)).config
     window.training_panel.train_size_spin.setValue(1500)  # smaller, for speed: now "Custom"
     window.training_panel.epochs_spin.setValue(2)
     last = run_and_wait(qtbot, window, click, "compareButton")
     runs = window.runs
     assert last is runs[-1] and len(runs) == 3
-    assert [(r.spec.training.descent, r.spec.training.learning_rate) for r in runs] == [
+    assert [(r.spec.config.descent, r.spec.config.learning_rate) for r in runs] == [
         ("full", 0.3), ("mini", 0.1), ("sgd", 0.01)]
-    assert {r.spec.training.optimizer for r in runs} == {"sgd"} and {r.spec.network.seed for r in runs} == {0}
-    assert {r.spec.network.hidden[0].width for r in runs} == {64}
+    assert {r.spec.config.optimizer for r in runs} == {"sgd"} and {r.spec.config.seed for r in runs} == {0}
+    assert {r.spec.config.hidden[0].width for r in runs} == {64}
     assert {r.run_id for r in window.plots.runs} == {r.run_id for r in runs}
     assert runs[2].final_test_accuracy > runs[0].final_test_accuracy
 
 
 def test_compare_descents_with_custom_settings_keeps_the_network_and_uses_the_presets_rates(window):
     window.layer_editor.width_spin(0).setValue(32)
-    specs = descent_comparison(window.layer_editor.settings(), window.training_panel.settings())
-    assert [(s.training.descent, s.training.optimizer, s.training.learning_rate) for s in specs] == [
+    specs = descent_comparison(window.run_config())
+    assert [(s.config.descent, s.config.optimizer, s.config.learning_rate) for s in specs] == [
         ("full", "sgd", 0.3), ("mini", "sgd", 0.1), ("sgd", "sgd", 0.01)]
-    assert {s.network.hidden[0].width for s in specs} == {32}
-    assert {s.training.epochs for s in specs} == {3}
+    assert {s.config.hidden[0].width for s in specs} == {32}
+    assert {s.config.epochs for s in specs} == {3}
 
 
 def test_initialisation_preset_overlays_small_normal_against_he(qtbot, window, click):
@@ -130,8 +129,8 @@ def test_initialisation_preset_overlays_small_normal_against_he(qtbot, window, c
     window.training_panel.epochs_spin.setValue(3)
     run_and_wait(qtbot, window, click, "compareInitButton")
     small, he = window.runs
-    assert (small.spec.network.init, he.spec.network.init) == ("normal", "he")
-    assert {r.spec.network.hidden for r in (small, he)} == {window.layer_editor.settings().hidden}
+    assert (small.spec.config.init, he.spec.config.init) == ("normal", "he")
+    assert {r.spec.config.hidden for r in (small, he)} == {window.run_config().hidden}
     assert {r.run_id for r in window.plots.runs} == {small.run_id, he.run_id}
     assert small.final_test_accuracy < 0.2  # stuck near chance
     assert he.final_test_accuracy > small.final_test_accuracy + 0.3
@@ -155,7 +154,7 @@ def test_best_accuracy_passes_an_augmenter_to_the_training_loop(qtbot, window, c
     window.training_panel.augment_check.setChecked(False)
     run_and_wait(qtbot, window, click, "startButton")
     assert isinstance(seen[0], Augmenter) and seen[1] is None
-    assert [r.spec.training.augment for r in window.runs] == [True, False]
+    assert [r.spec.config.augment for r in window.runs] == [True, False]
 
 
 @pytest.mark.parametrize("descent", ["descentFull", "descentSgd"])

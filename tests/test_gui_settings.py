@@ -14,10 +14,11 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import scratchnet
-from gui.defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
+from gui.defaults import DEFAULT_CONFIG
 from gui.main_window import MainWindow
 from gui.persistence import KEYS, default_store
-from gui.settings import HiddenLayer, NetworkSettings
+from gui.settings import NETWORK_FIELDS, TRAINING_FIELDS
+from scratchnet.run_config import HiddenLayer, RunConfig, hidden_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60_000
@@ -70,21 +71,21 @@ def test_settings_geometry_and_folder_survive_a_restart(open_window, store, tmp_
     folder = tmp_path / "models"
     folder.mkdir()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(folder / "none.npz"), ""))
-    first.open_model_dialog()  # the file does not exist: an error is shown, the folder is remembered
-    network, training = first.layer_editor.settings(), first.training_panel.settings()
+    first.files.open_model_dialog()  # the file does not exist: an error is shown, the folder is remembered
+    config = first.run_config()
     first.close()
 
     second = open_window(store)
-    assert second.layer_editor.settings() == network and second.training_panel.settings() == training
-    assert (network.seed, training.learning_rate, training.schedule, training.augment) == (7, 0.2, "step", True)
+    assert second.run_config() == config
+    assert (config.seed, config.learning_rate, config.schedule, config.augment) == (7, 0.2, "step", True)
     assert second.preset_bar.combo.currentText() == "Custom"
     # the height is restored; the width too, but the offscreen screen (800 px wide) clamps it to the minimum
     assert second.height() == 700 and second.width() <= 1100
     asked = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _w, _title, start, _f: asked.append(start) or ("", ""))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda _w, _title, start: asked.append(start) or "")
-    second.save_model_dialog()
-    second.export_csv_dialog()
+    second.files.save_model_dialog()
+    second.files.export_csv_dialog()
     second.training_panel.open_folder_button.click()
     assert asked == [str(folder / "model.npz"), str(folder / "curves.csv"), str(folder)]
 
@@ -98,8 +99,13 @@ def test_a_preset_chosen_before_closing_is_shown_after_the_restart(open_window, 
     assert open_window(store).preset_bar.combo.currentText() == "The three descents"
 
 
-GOOD_NETWORK = json.dumps(NetworkSettings((HiddenLayer(32, "tanh"),), "xavier", 0.1, 5).to_dict())
-GOOD_TRAINING = json.dumps({**DEFAULT_TRAINING.to_dict(), "epochs": 9})
+# the two groups the window stored before there was one run configuration (today's format)
+GOOD_CONFIG = DEFAULT_CONFIG.replace(hidden=(HiddenLayer(32, "tanh"),), init="xavier", dropout=0.1, seed=5, epochs=9)
+GOOD_NETWORK = json.dumps({"hidden": [{"width": 32, "activation": "tanh"}], "init": "xavier", "dropout": 0.1,
+                           "seed": 5})
+GOOD_TRAINING = json.dumps({"descent": "mini", "batch_size": 64, "optimizer": "momentum", "learning_rate": 0.05,
+                            "momentum": 0.9, "weight_decay": 0.0, "schedule": "cosine", "epochs": 9,
+                            "train_size": 60000, "dataset": "mnist", "augment": False})
 
 
 def network_with(**changes) -> str:
@@ -135,10 +141,34 @@ def test_corrupt_or_out_of_range_settings_fall_back_to_the_defaults(open_window,
     store.setValue(KEYS["folder"], 12)
     store.sync()
     win = open_window(store)
-    expected_network = DEFAULT_NETWORK if bad == "network" else NetworkSettings.from_dict(json.loads(GOOD_NETWORK))
-    assert win.layer_editor.settings() == expected_network
-    assert win.training_panel.settings().epochs == (DEFAULT_TRAINING.epochs if bad == "training" else 9)
+    expected = {"network": GOOD_CONFIG.replace(**{k: getattr(DEFAULT_CONFIG, k) for k in NETWORK_FIELDS}),
+                "training": GOOD_CONFIG.replace(**{k: getattr(DEFAULT_CONFIG, k) for k in TRAINING_FIELDS})}[bad]
+    assert win.run_config() == expected
     assert win.last_folder == ""
+
+
+def test_settings_are_stored_as_one_run_configuration_and_the_old_groups_are_dropped(open_window, store):
+    store.setValue(KEYS["network"], GOOD_NETWORK)
+    store.setValue(KEYS["training"], GOOD_TRAINING)
+    first = open_window(store)
+    assert first.run_config() == GOOD_CONFIG
+    first.close()
+    assert store.value(KEYS["network"]) is None and store.value(KEYS["training"]) is None
+    assert RunConfig.from_json(store.value(KEYS["run"])) == GOOD_CONFIG
+    assert open_window(store).run_config() == GOOD_CONFIG
+
+
+@pytest.mark.parametrize("text, expected", [
+    (GOOD_CONFIG.to_json(), GOOD_CONFIG),
+    # a file from a version without some field: that field takes its default
+    (json.dumps({k: v for k, v in GOOD_CONFIG.to_dict().items() if k != "augment"}), GOOD_CONFIG),
+    (GOOD_CONFIG.replace(learning_rate=50.0).to_json(), DEFAULT_CONFIG),  # valid, but beyond the spin box
+    (json.dumps({**GOOD_CONFIG.to_dict(), "lr": 0.1}), DEFAULT_CONFIG),
+    ("{not json", DEFAULT_CONFIG),
+])
+def test_a_stored_run_configuration_is_checked(open_window, store, text, expected):
+    store.setValue(KEYS["run"], text)
+    assert open_window(store).run_config() == expected
 
 
 def test_about_dialog_shows_the_version_licences_and_credits(window, qtbot, monkeypatch):
@@ -172,12 +202,12 @@ def test_continue_training_starts_from_the_loaded_models_accuracy(qtbot, window,
     trained = run_and_wait(qtbot, window)
     assert window.continue_check.isEnabled()  # the run's model matches the editor
     path = tmp_path / "model.npz"
-    window.save_model_to(str(path))
+    window.files.save_model_to(str(path))
     editor.add_layer()
     assert not window.continue_check.isEnabled() and not window.continue_check.isChecked()
 
-    window.open_model_from(str(path))
-    assert len(editor.settings().hidden) == 1 and window.continue_check.isEnabled()
+    window.files.open_model_from(str(path))
+    assert len(editor.values()["hidden"]) == 1 and window.continue_check.isEnabled()
     loaded_accuracy = trained.final_test_accuracy
     # a tiny learning rate on few images: whatever the run reaches, it owes to its start
     panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
@@ -192,7 +222,7 @@ def test_continue_training_starts_from_the_loaded_models_accuracy(qtbot, window,
 
 
 def test_weights_reach_the_views_several_times_within_one_long_epoch(qtbot, window):
-    window.layer_editor.set_settings(NetworkSettings((HiddenLayer(512, "relu"),)))
+    window.layer_editor.set_config(RunConfig(hidden=hidden_layers(512)))
     panel = window.training_panel
     panel.descent_radios["sgd"].setChecked(True)
     panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("sgd"))
@@ -203,7 +233,7 @@ def test_weights_reach_the_views_several_times_within_one_long_epoch(qtbot, wind
     window.model_changed.connect(lambda: models.append(window.current_model))
     window.start_button.click()
     qtbot.waitUntil(lambda: len(models) >= 2, timeout=30_000)
-    assert window.is_running and window._run.epochs == []  # still inside the first epoch
+    assert window.is_running and window.controller.run.epochs == []  # still inside the first epoch
     assert models[0] is not models[1]
     first_weights = models[0].state_dict()["0.W"]
     assert (first_weights != models[1].state_dict()["0.W"]).any()  # the copies differ: training moved on

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QCoreApplication, QThread
 
 from scratchnet.data import Dataset
 from scratchnet.layers import Dropout
@@ -55,7 +56,7 @@ def test_each_descent_trains_a_two_hidden_layer_network(qtbot, window, click, mn
     runs_before = window.runs_panel.list.count()
     run = train(qtbot, window, click)
 
-    assert run.status == "finished" and run.spec.training.descent == descent
+    assert run.status == "finished" and run.spec.config.descent == descent
     assert window.runs_panel.list.count() == runs_before + 1
     assert [d.out_features for d in window.current_model.dense_layers] == [64, 32, 10]
     expected_updates = {"full": 2, "mini": 2 * math.ceil(2000 / 64), "sgd": 2 * 1000}[descent]
@@ -136,11 +137,108 @@ def test_learning_rate_changes_mid_run(qtbot, window, click):
 def test_closing_the_window_mid_run_stops_the_worker(qtbot, window, click):
     configure(window, train_size=60_000, epochs=5, batch_size=8)
     start_and_wait_for_updates(qtbot, window, click)
-    thread = window._thread
+    thread = window.controller.training_thread
     assert isinstance(thread, QThread) and thread.isRunning()
     window.close()
     assert not thread.isRunning()
     qtbot.wait(200)  # let the queued reports and deletions run: nothing may crash
+
+
+def test_closing_waits_a_bounded_time_for_a_worker_that_does_not_stop_at_once(qtbot, window, click, monkeypatch):
+    """The worker notices the stop request only 1.5 s after it is made (one long step, a slow
+    disk): closing gives it 0.3 s, returns, and the thread ends on its own afterwards."""
+    import gui.worker
+    from gui import run_controller
+
+    real_train, late_s, noticed = gui.worker.train, 1.5, []
+
+    def late_to_stop(*args, control, **kwargs):
+        for log in real_train(*args, control=control, **kwargs):
+            if control.stop_requested and not noticed:
+                time.sleep(late_s)
+                noticed.append(log["event"])
+            yield log
+
+    monkeypatch.setattr(gui.worker, "train", late_to_stop)
+    monkeypatch.setattr(run_controller, "CLOSE_WAIT_MS", 300)
+    configure(window, train_size=60_000, epochs=5, batch_size=8)
+    start_and_wait_for_updates(qtbot, window, click)
+    thread = window.controller.training_thread
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 1.0  # not the 1.5 s the worker takes to stop
+    assert not window.isVisible()
+    assert thread.isRunning() and thread.parent() is QCoreApplication.instance()  # released, still running
+    qtbot.waitUntil(lambda: bool(noticed) and not _running(thread), timeout=10_000)
+    assert time.perf_counter() - started >= late_s
+    qtbot.wait(200)  # the late reports reach a closed window: nothing may crash
+
+
+LATE_WORKER_APP = """
+import sys, time
+from PySide6.QtCore import QThread, QTimer
+from PySide6.QtWidgets import QApplication
+import gui.worker
+from gui import app as gui_app, run_controller
+
+real_train = gui.worker.train
+
+def late_to_stop(*args, control, **kwargs):
+    for log in real_train(*args, control=control, **kwargs):
+        if control.stop_requested:
+            time.sleep(1.5)  # one long step after the stop request
+            print("worker noticed the stop", flush=True)
+            return
+        yield log
+
+def counting_wait(deadline):
+    print("threads left running", len(QApplication.instance().findChildren(QThread)), flush=True)
+    return real_wait(deadline)
+
+gui.worker.train = late_to_stop
+real_wait, gui_app.wait_for_released_threads = gui_app.wait_for_released_threads, counting_wait
+run_controller.CLOSE_WAIT_MS = 200
+app = QApplication([])
+
+def start_then_quit():
+    w = next(w for w in QApplication.topLevelWidgets() if w.windowTitle() == "scratchnet")
+    if w.dataset is None:
+        QTimer.singleShot(50, start_then_quit)
+        return
+    w.training_panel.epochs_spin.setValue(50)
+    w.start_training()
+    QTimer.singleShot(500, app.quit)
+
+QTimer.singleShot(100, start_then_quit)
+code = gui_app.run_app([])
+print("exit", code, flush=True)
+"""
+
+
+def test_the_app_exits_cleanly_after_a_late_worker_stops(tmp_path):
+    """run_app: the window closes without waiting for the late worker, and the process waits for
+    that thread before Qt tears down (a running QThread destroyed at exit aborts the process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root), "XDG_CONFIG_HOME": str(tmp_path),
+           "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", LATE_WORKER_APP], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # the window closed with the thread still running, then the process waited for it
+    assert done.stdout.splitlines()[-3:] == ["threads left running 1", "worker noticed the stop", "exit 0"]
+    assert "Destroyed while thread" not in done.stderr
+
+
+def _running(thread: QThread) -> bool:
+    try:
+        return thread.isRunning()
+    except RuntimeError:  # deleted after it finished
+        return False
 
 
 def test_divergence_is_shown_and_the_window_stays_usable(qtbot, mnist):
@@ -175,8 +273,8 @@ def test_compare_descents_overlays_three_runs_from_the_same_seed(qtbot, window, 
     window.layer_editor.seed_spin.setValue(3)
     run = train(qtbot, window, click, button="compareButton")
     runs = window.runs
-    assert [r.spec.training.descent for r in runs] == ["full", "mini", "sgd"]
-    assert {r.spec.network.seed for r in runs} == {3} and run is runs[-1]
+    assert [r.spec.config.descent for r in runs] == ["full", "mini", "sgd"]
+    assert {r.spec.config.seed for r in runs} == {3} and run is runs[-1]
     assert {r.run_id for r in window.runs_panel.selected_runs()} == {r.run_id for r in runs}
     assert {r.run_id for r in window.plots.runs} == {r.run_id for r in runs}
     # x in samples seen: every run ends at 2 x 600 samples, after 2, 20 and 1200 updates

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from cli import run_cli
-from cli.train import build_parser, parse_args
+from cli.train import parse_args, run_config
 from scratchnet.augment import Augmenter
 from scratchnet.optimizers import SGD, Adam
 from scratchnet.presets import PRESETS, Preset, variant
+from scratchnet.run_config import RunConfig, hidden_layers
 from scratchnet.training import TrainConfig, train
 
 
@@ -23,27 +24,28 @@ def _runs():
 
 def test_the_issue_names_four_presets():
     assert list(PRESETS) == ["quick-start", "three-descents", "best-accuracy", "initialisation"]
-    assert PRESETS["best-accuracy"].augment and PRESETS["best-accuracy"].dropout > 0
+    assert PRESETS["best-accuracy"].config.augment and PRESETS["best-accuracy"].config.dropout > 0
     assert [v.label for v in PRESETS["three-descents"].variants] == ["full batch", "mini-batch 64", "stochastic"]
-    inits = [PRESETS["initialisation"].variant(v.label).init for v in PRESETS["initialisation"].variants]
+    inits = [PRESETS["initialisation"].variant(v.label).config.init for v in PRESETS["initialisation"].variants]
     assert inits == ["normal", "he"]
 
 
 @pytest.mark.parametrize("preset", list(_runs()))
 def test_each_run_builds_and_takes_a_training_step(preset):
-    model = preset.build_model()
+    run = preset.config
+    model = run.build_model(784, 10)
     widths = [layer.out_features for layer in model.dense_layers]
-    assert widths == [*preset.hidden, 10]
-    optimizer = preset.build_optimizer()
-    assert optimizer.lr == preset.lr
-    config = preset.train_config()
-    assert isinstance(config, TrainConfig) and config.epochs == preset.epochs and config.descent == preset.descent
-    augmenter = preset.build_augmenter()
-    assert isinstance(augmenter, Augmenter) == preset.augment
+    assert widths == [*(h.width for h in run.hidden), 10]
+    optimizer = run.build_optimizer()
+    assert optimizer.lr == run.learning_rate
+    config = run.train_config()
+    assert isinstance(config, TrainConfig) and config.epochs == run.epochs and config.descent == run.descent
+    augmenter = run.build_augmenter()
+    assert isinstance(augmenter, Augmenter) == run.augment
     rng = np.random.default_rng(0)
     x = rng.random((40, 784), dtype=np.float32)
     y = rng.integers(0, 10, 40)
-    short = TrainConfig(descent=config.descent, batch_size=config.batch_size, epochs=1, seed=preset.seed)
+    short = run.replace(epochs=1).train_config()
     before = model.state_dict()["0.W"].copy()
     logs = list(train(model, optimizer, x, y, short, augment=augmenter))
     assert logs[-1]["event"] == "done" and logs[-1]["epochs_completed"] == 1
@@ -53,36 +55,51 @@ def test_each_run_builds_and_takes_a_training_step(preset):
 def test_variant_applies_its_changes_only():
     preset = PRESETS["three-descents"]
     full = preset.variant("full batch")
-    assert (full.descent, full.lr, full.hidden, full.variants) == ("full", 0.3, preset.hidden, ())
+    assert (full.config.descent, full.config.learning_rate, full.config.hidden, full.variants) == (
+        "full", 0.3, preset.config.hidden, ())
+    assert full.config.replace(descent="mini", learning_rate=0.1) == preset.config
     with pytest.raises(KeyError, match="no variant"):
         preset.variant("newton")
 
 
-def test_unknown_variant_field_raises():
-    with pytest.raises(ValueError, match="learning_rate"):
-        Preset(name="x", title="X", description="", variants=(variant("a", learning_rate=1.0),))
-
-
-def test_option_defaults_name_real_cli_options():
-    dests = {action.dest for action in build_parser()._actions}
-    for preset in PRESETS.values():
-        assert set(preset.option_defaults()) <= dests
+def test_unknown_or_invalid_variant_fields_raise_naming_them():
+    with pytest.raises(ValueError, match="variant 'a'.*unknown run configuration field 'lr'"):
+        Preset(name="x", title="X", description="", variants=(variant("a", lr=1.0),))
+    with pytest.raises(ValueError, match="variant 'b'.*learning_rate must be a number above 0"):
+        Preset(name="x", title="X", description="", variants=(variant("b", learning_rate=-1.0),))
 
 
 def test_preset_fills_defaults_and_explicit_flags_win():
-    args = parse_args(["--preset", "best-accuracy", "--epochs", "2", "--no-augment"])
-    preset = PRESETS["best-accuracy"]
-    assert args.hidden == list(preset.hidden) and args.dropout == preset.dropout
-    assert args.optimizer == preset.optimizer and args.schedule == preset.schedule
-    assert args.epochs == 2 and args.augment is False
-    assert parse_args(["--preset", "best-accuracy"]).augment is True
-    plain = parse_args([])
-    assert plain.preset is None and plain.augment is False
+    config = run_config(parse_args(["--preset", "best-accuracy", "--epochs", "2", "--no-augment"]))
+    preset = PRESETS["best-accuracy"].config
+    assert config == preset.replace(epochs=2, augment=False)
+    assert run_config(parse_args(["--preset", "best-accuracy"])) == preset
+    assert run_config(parse_args([])) == RunConfig()
+
+
+def test_hidden_and_activation_flags_set_the_hidden_layers_together_or_alone():
+    assert run_config(parse_args(["--hidden", "32,16"])).hidden == hidden_layers(32, 16)
+    assert run_config(parse_args(["--preset", "initialisation", "--hidden", "32"])).hidden == hidden_layers(
+        32, activation="sigmoid")
+    assert run_config(parse_args(["--preset", "initialisation", "--activation", "tanh"])).hidden == hidden_layers(
+        256, 256, 256, activation="tanh")
+    assert run_config(parse_args(["--hidden", "none"])).hidden == ()
+
+
+def test_every_run_configuration_field_is_a_command_line_option():
+    flags = {"hidden": "32", "activation": "tanh", "init": "xavier", "dropout": "0.5", "optimizer": "adam",
+             "lr": "0.003", "momentum": "0.5", "weight-decay": "0.01", "descent": "sgd", "batch-size": "7",
+             "epochs": "2", "schedule": "step", "seed": "9", "augment": None, "dataset": "fashion-mnist",
+             "train-size": "100"}
+    argv = [item for flag, value in flags.items() for item in (f"--{flag}", value) if item is not None]
+    config = run_config(parse_args(argv))
+    differs = [name for name in RunConfig.__dataclass_fields__ if getattr(config, name) == getattr(RunConfig(), name)]
+    assert differs == []
 
 
 def test_optimisers_match_their_names():
-    assert isinstance(PRESETS["quick-start"].build_optimizer(), SGD)
-    assert isinstance(Preset(name="a", title="A", description="", optimizer="adam", lr=1e-3).build_optimizer(), Adam)
+    assert isinstance(PRESETS["quick-start"].config.build_optimizer(), SGD)
+    assert isinstance(RunConfig(optimizer="adam", learning_rate=1e-3).build_optimizer(), Adam)
 
 
 def test_train_preset_quick_start_on_a_subset(capsys):

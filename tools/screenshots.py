@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
     panel.epochs_spin.setValue(6)
     panel.batch_size_spin.setValue(32)
     window.start_training()
-    while len(window._run.epochs) < 2 if window._run else True:
+    while len(window.controller.run.epochs) < 2 if window.controller.run else True:
         wait(100)
     window.toggle_pause()
     wait(700)

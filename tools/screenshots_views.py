@@ -20,9 +20,8 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gui.defaults import DEFAULT_TRAINING  # noqa: E402
+from gui.defaults import DEFAULT_CONFIG  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from gui.settings import TrainingSettings  # noqa: E402
 from gui.views import ConfusionView, DrawingPad, MisclassifiedView, WeightsView  # noqa: E402
 
 DOCS = ROOT / "docs"
@@ -72,7 +71,7 @@ def main() -> int:
     window = MainWindow()
     window.show()
     wait_for(app, lambda: window.dataset is not None, 60)
-    window.training_panel.set_settings(TrainingSettings.from_dict({**DEFAULT_TRAINING.to_dict(), "epochs": EPOCHS}))
+    window.training_panel.set_config(DEFAULT_CONFIG.replace(epochs=EPOCHS))
     finished = []
     window.training_finished.connect(finished.append)
     window.start_training()

@@ -1,0 +1,104 @@
+"""The File menu's actions: open and save models, export the curves and the plots.
+
+Each action asks for a path through one dialog helper (``_through_dialog``), remembers its folder
+for the next dialog, and shows what went wrong in the window instead of raising. ``open_model_from``
+and ``save_model_to`` do the work without a dialog.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog
+
+from scratchnet.errors import ModelFileError
+from scratchnet.run_config import model_metadata
+from scratchnet.serialization import load_model_file, save_model
+from scratchnet.training import evaluate
+
+from .model_metadata import config_for_model
+from .runs import write_curves_csv
+from .settings import RunSpec
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+MODEL_FILES = "scratchnet models (*.npz)"
+
+
+class FileActions:
+    """The File menu of ``window``: its dialogs open over it, and it reads the window's model,
+    settings, runs and plots."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.last_folder = ""
+
+    # ---- through a dialog
+    def open_model_dialog(self) -> None:
+        self._through_dialog("Open model", "", MODEL_FILES, self.open_model_from)
+
+    def save_model_dialog(self) -> None:
+        self._through_dialog("Save model", "model.npz", MODEL_FILES, self.save_model_to)
+
+    def export_csv_dialog(self) -> None:
+        self._through_dialog("Export curves", "curves.csv", "CSV files (*.csv)",
+                             lambda path: write_curves_csv(self.window.runs, path))
+
+    def export_png_dialog(self) -> None:
+        self._through_dialog("Export plots", "plots.png", "PNG images (*.png)", self.window.plots.export_png)
+
+    def _through_dialog(self, title: str, file_name: str, file_filter: str, action: Callable[[str], None]) -> None:
+        """Ask for a file (an existing one when ``file_name`` is empty, else where to write,
+        suggesting ``file_name``), then run ``action`` on it."""
+        if file_name:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, title, os.path.join(self.last_folder, file_name), file_filter)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self.window, title, self.last_folder, file_filter)
+        if path:
+            self.remember_folder(path)
+            self.report_errors(action, path)
+
+    def report_errors(self, function: Callable, *args) -> None:
+        try:
+            function(*args)
+        except (OSError, ValueError) as exc:  # ModelFileError is a ValueError
+            self.window.status.error(str(exc))
+
+    def remember_folder(self, path: str) -> None:
+        self.last_folder = os.path.dirname(os.path.abspath(path))
+        self.window.training_panel.start_folder = self.last_folder
+
+    # ---- the work
+    def save_model_to(self, path: str) -> None:
+        controller = self.window.controller
+        if controller.current_model is None:
+            raise ModelFileError("there is no model to save yet: train one first")
+        spec = controller.model_spec
+        config = spec.config if spec is not None else self.window.run_config()
+        dataset = self.window.dataset
+        save_model(controller.current_model, path, model_metadata(config, dataset.class_names if dataset else ()))
+        self.window.status.say(f"Saved the model to {path}.")
+
+    def open_model_from(self, path: str) -> None:
+        """Load a model file; a bad file raises ModelFileError and changes nothing. Refused while
+        a run trains, which would otherwise replace the model under it."""
+        window = self.window
+        if window.is_running:
+            raise ModelFileError("a run is training: stop it before opening a model")
+        loaded = load_model_file(path)
+        # metadata is free-form JSON: use only settings that are valid and fit the weights
+        config = config_for_model(loaded.metadata, loaded.model, window.run_config())
+        window.show_config(config)
+        window.controller.set_model(loaded.model, RunSpec(config))
+        text = f"Loaded {path}."
+        dataset = window.dataset
+        if dataset is not None and (dataset.x_test.shape[1], dataset.num_classes) == (
+            loaded.model.input_size, loaded.model.output_size
+        ):
+            _, accuracy = evaluate(loaded.model, dataset.x_test, dataset.y_test)
+            text += f" Test accuracy {100 * accuracy:.2f}%."
+        window.status.say(text)

@@ -1,0 +1,235 @@
+"""The run controller: data sets, the run queue, the training worker and the current model.
+
+It owns everything between a click and the engine: the data set cache and its loader threads,
+the queue of runs (one, or the runs of a comparison), the ``TrainingControl`` of the running one,
+its ``TrainingWorker`` on a ``QThread``, the ``RunRecord`` the worker's reports fill in, and the
+model the views show. It touches no widget: the window listens to its signals, all emitted on
+the GUI thread.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal, Slot
+
+from scratchnet.control import TrainingControl
+from scratchnet.data import Dataset
+from scratchnet.network import Sequential
+
+from .datasets import DatasetCache, DatasetLoader, DatasetLoaderFn
+from .run_record import RunRecord
+from .settings import RunSpec
+from .threads import start_in_thread, stop_thread
+from .worker import TrainingWorker
+
+# how long closing waits for the worker and loader threads in all; a thread still busy then
+# (one long step, a slow disk) is left to end on its own, see threads.stop_thread
+CLOSE_WAIT_MS = 2000
+
+
+class RunController(QObject):
+    """Signals:
+
+    - ``dataset_loading(str)``: a data set started loading in its thread.
+    - ``dataset_loaded(str, object)``: a data set (name, Dataset) is ready, from the cache, a loader
+      or the running worker.
+    - ``dataset_failed(str, str)``: a data set (name) could not be loaded (message).
+    - ``run_started(object)``: a RunRecord is about to train (its thread starts right after).
+    - ``note(str)``: what the training loop notes at the start of a run.
+    - ``curves_changed()``: a batch, epoch or final report arrived.
+    - ``progress_changed()``: ``progress`` moved on.
+    - ``run_failed(object)``: the run (RunRecord, with its ``error``) failed.
+    - ``run_ended(object)``: the run's thread is over (finished, stopped or failed).
+    - ``idle(object)``: nothing is queued any more; carries the last RunRecord.
+    - ``model_changed()``: ``current_model`` changed.
+    """
+
+    dataset_loading = Signal(str)
+    dataset_loaded = Signal(str, object)
+    dataset_failed = Signal(str, str)
+    run_started = Signal(object)
+    note = Signal(str)
+    curves_changed = Signal()
+    progress_changed = Signal()
+    run_failed = Signal(object)
+    run_ended = Signal(object)
+    idle = Signal(object)
+    model_changed = Signal()
+
+    def __init__(self, dataset_loader: DatasetLoaderFn, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.datasets = DatasetCache(dataset_loader)
+        self.current_model: Sequential | None = None
+        self.model_spec: RunSpec | None = None
+        self.run: RunRecord | None = None  # the running (or last) run
+        self.training_thread: QThread | None = None
+        self.batch_ids: list[int] = []  # the runs started by the last start(), in order
+        self._control: TrainingControl | None = None
+        self._worker: TrainingWorker | None = None
+        self._queue: list[RunSpec] = []
+        self._continue_from: Sequential | None = None
+        self._next_run_id = 1
+        self._progress: dict = {}
+        self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
+
+    @property
+    def is_running(self) -> bool:
+        return self.training_thread is not None
+
+    @property
+    def paused(self) -> bool:
+        return self._control is not None and self._control.paused and self.is_running
+
+    @property
+    def progress(self) -> dict:
+        """The latest progress report of the running (or last) run: epoch, update, samples_seen."""
+        return dict(self._progress)
+
+    # ---- data sets
+    def load_dataset(self, name: str) -> None:
+        """``dataset_loaded`` follows, at once when ``name`` is cached, else from a loader thread."""
+        cached = self.datasets.cached(name)
+        if cached is not None:
+            self.dataset_loaded.emit(name, cached)
+            return
+        self._forget_finished_loaders()
+        if name in self._loaders:
+            return
+        self.dataset_loading.emit(name)
+        loader = DatasetLoader(self.datasets, name)
+        loader.loaded.connect(self.dataset_loaded)
+        loader.failed.connect(self.dataset_failed)
+        self._loaders[name] = (start_in_thread(loader, [loader.done], self), loader)
+
+    def _forget_finished_loaders(self) -> None:
+        for name, (thread, _loader) in list(self._loaders.items()):
+            try:
+                done = thread.isFinished()
+            except RuntimeError:  # already deleted by deleteLater
+                done = True
+            if done:
+                del self._loaders[name]
+
+    # ---- runs
+    def start(self, specs: list[RunSpec], continue_from: Sequential | None = None) -> bool:
+        """Train ``specs`` one after the other (the first from ``continue_from``'s weights when
+        given: pass a copy). False, and nothing happens, while a run is training."""
+        if self.is_running:
+            return False
+        self.batch_ids = []
+        self._queue = list(specs)
+        self._continue_from = continue_from
+        self._start_next()
+        return True
+
+    def _start_next(self) -> None:
+        spec = self._queue.pop(0)
+        self.run = RunRecord(self._next_run_id, spec)
+        self._next_run_id += 1
+        self._progress = {}
+        self._control = TrainingControl()
+        worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from)
+        self._continue_from = None
+        worker.dataset_ready.connect(self._on_worker_dataset)
+        worker.progress.connect(self._on_progress)
+        worker.batch_logged.connect(self._on_batch)
+        worker.epoch_finished.connect(self._on_epoch)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self._worker = worker
+        self.training_thread = start_in_thread(
+            worker, [worker.finished, worker.failed], self, on_finished=self._on_thread_finished, start=False
+        )
+        # the window's own set-up (controls, new curves: ~0.1 s of Python) runs before the worker
+        # starts, so that it does not hold the GIL against the run's first updates
+        self.run_started.emit(self.run)
+        self.training_thread.start()
+
+    def stop(self) -> None:
+        """Stop the running run and forget the queued ones."""
+        self._queue = []
+        if self._control is not None:
+            self._control.stop()
+
+    def toggle_pause(self) -> None:
+        if self._control is None:
+            return
+        if self._control.paused:
+            self._control.resume()
+        else:
+            self._control.pause()
+
+    def step(self) -> None:
+        """One update, while paused."""
+        if self._control is not None and self._control.paused:
+            self._control.step()
+
+    def set_learning_rate(self, lr: float) -> None:
+        if self._control is not None:
+            self._control.set_learning_rate(lr)
+
+    def set_model(self, model: Sequential, spec: RunSpec | None) -> None:
+        self.current_model = model
+        self.model_spec = spec
+        self.model_changed.emit()
+
+    def shutdown(self) -> bool:
+        """Stop everything and wait at most ``CLOSE_WAIT_MS`` in all for the threads; True when they
+        all ended (the others end on their own: see ``threads.stop_thread``)."""
+        self.stop()
+        deadline = QDeadlineTimer(CLOSE_WAIT_MS)
+        threads = [self.training_thread, *(thread for thread, _loader in self._loaders.values())]
+        return all([stop_thread(thread, deadline) for thread in threads])
+
+    # ---- worker reports
+    @Slot(object)
+    def _on_worker_dataset(self, dataset: Dataset) -> None:
+        self.dataset_loaded.emit(self.run.spec.config.dataset, dataset)
+
+    @Slot(dict)
+    def _on_progress(self, progress: dict) -> None:
+        if progress["event"] == "start":
+            self.run.on_start(progress)
+            if progress["notes"]:
+                self.note.emit("\n".join(progress["notes"]))
+            return
+        self._progress.update({key: progress[key] for key in ("epoch", "update", "samples_seen")})
+        self.progress_changed.emit()
+
+    @Slot(dict)
+    def _on_batch(self, log: dict) -> None:
+        self.run.on_batch(log)
+        self.curves_changed.emit()
+        self._on_progress(log)
+        if "model" in log:
+            self.set_model(log["model"], self.run.spec)
+
+    @Slot(dict)
+    def _on_epoch(self, log: dict) -> None:
+        self.run.on_epoch(log)
+        self.curves_changed.emit()
+        if "model" in log:
+            self.set_model(log["model"], self.run.spec)
+
+    @Slot(dict)
+    def _on_finished(self, log: dict) -> None:
+        self.run.on_done(log)
+        self.set_model(log["model"], self.run.spec)
+        self.curves_changed.emit()
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self._queue = []
+        self.run.on_failed(message)
+        self.run_failed.emit(self.run)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        run = self.run
+        self.training_thread = self._worker = self._control = None
+        if run.status in ("finished", "stopped"):
+            self.batch_ids.append(run.run_id)
+        self.run_ended.emit(run)
+        if self._queue:
+            self._start_next()
+            return
+        self.idle.emit(run)

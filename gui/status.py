@@ -1,0 +1,110 @@
+"""The status presenter: what the window says about data sets, runs and errors.
+
+``StatusPresenter`` owns the status line (``statusLabel``), the epoch and run progress bars and
+the error banner (``errorLabel``); the window only places them. It turns reports into text and
+bar positions, and decides nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from scratchnet.data import Dataset
+
+from .run_record import RunRecord
+
+PAUSED = " · paused"
+ERROR_STYLE = "background: #fde8e8; color: #8a1010; border: 1px solid #e0a0a0; padding: 6px;"
+
+
+class StatusPresenter:
+    def __init__(self) -> None:
+        self.label = QLabel("Ready.")
+        self.label.setObjectName("statusLabel")
+        self.epoch_bar = _progress_bar("epochProgress", "epoch %p%", "Progress through the current epoch.")
+        self.run_bar = _progress_bar("runProgress", "run %p%", "Progress through the whole run.")
+        self.error_label = QLabel()
+        self.error_label.setObjectName("errorLabel")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.hide()
+
+    def say(self, text: str) -> None:
+        self.label.setText(text)
+
+    def loading(self, name: str) -> None:
+        self.say(f"Loading {name}…")
+
+    def dataset_ready(self, dataset: Dataset) -> None:
+        self.say(f"{dataset.name}: {len(dataset.y_train):,} training and {len(dataset.y_test):,} test images.")
+
+    def dataset_failed(self, name: str) -> None:
+        self.say(f"Cannot load {name}.")
+
+    def preparing(self, run: RunRecord) -> None:
+        self.clear_error()
+        self.say(f"Run #{run.run_id}: preparing {run.spec.config.dataset}…")
+
+    def progress(self, run: RunRecord, progress: dict, paused: bool) -> None:
+        """Both bars, and the epoch, update, speed and time left of ``run``."""
+        epochs = run.spec.config.epochs
+        per_epoch = max(run.updates_per_epoch, 1)
+        within = progress["update"] - (progress["epoch"] - 1) * per_epoch
+        self.epoch_bar.setValue(int(1000 * min(within / per_epoch, 1.0)))
+        total = max(epochs * run.n_train, 1)
+        seen = progress["samples_seen"]
+        self.run_bar.setValue(int(1000 * min(seen / total, 1.0)))
+        seconds = run.training_seconds
+        rate = seen / seconds if seconds > 0 else math.nan
+        parts = [f"Run #{run.run_id}", f"epoch {progress['epoch']}/{epochs}", f"update {progress['update']:,}"]
+        if math.isfinite(rate):
+            parts += [f"{rate:,.0f} samples/s", f"{_clock(max(total - seen, 0) / rate)} left"]
+        if paused:
+            parts.append("paused")
+        self.say(" · ".join(parts))
+
+    def paused(self) -> None:
+        self.say(self.label.text().split(PAUSED)[0] + PAUSED)
+
+    def finished(self, run: RunRecord) -> None:
+        r = run.result
+        if not r["stopped"]:
+            self.epoch_bar.setValue(1000)
+            self.run_bar.setValue(1000)
+        self.say(
+            f"Run #{run.run_id} {run.status}: test accuracy {100 * r['test_accuracy']:.2f}%, "
+            f"test loss {r['test_loss']:.4f}, {r['update']:,} updates in {r['seconds']:.1f} s."
+        )
+        if not math.isfinite(r["test_loss"]):
+            self.error(
+                f"Run #{run.run_id}: the network's outputs on the test images are no longer finite "
+                f"(test loss {r['test_loss']}). Lower the learning rate."
+            )
+
+    def error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+        self.say("Error: see the message above the plots.")
+
+    def clear_error(self) -> None:
+        self.error_label.hide()
+
+
+def _progress_bar(name: str, text: str, tip: str) -> QProgressBar:
+    bar = QProgressBar()
+    bar.setObjectName(name)
+    bar.setFormat(text)
+    bar.setFixedWidth(150)
+    bar.setToolTip(tip)
+    bar.setRange(0, 1000)
+    bar.setValue(0)
+    return bar
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
