@@ -11,7 +11,8 @@
   seconds, loss`` (mean since the last batch log), ``losses`` (float32 array, the loss of every
   update since the last batch log) and ``first_update`` (the update number of ``losses[0]``).
 - ``"epoch"``: ``epoch, loss, accuracy, test_loss, test_accuracy, seconds`` (training time of the
-  epoch, evaluation excluded), ``samples_per_second, lr, update, samples_seen, elapsed``.
+  epoch, evaluation excluded), ``samples_per_second, lr, update, samples_seen, elapsed``, and with
+  ``TrainConfig.train_eval_size``: ``train_eval_loss, train_eval_accuracy, train_eval_size``.
 - ``"done"``: ``stopped, epochs_completed, test_loss, test_accuracy, seconds, update,
   samples_seen``.
 A stop request (``control``) is honoured between updates; a non-finite loss raises
@@ -62,6 +63,12 @@ class TrainConfig:
     log_interval: float = 0.05
     full_batch_chunk: int = 2048
     eval_batch_size: int = 8192
+    train_eval_size: int = 0
+    """When > 0, each epoch also measures loss and accuracy in inference mode (no dropout, no
+    augmentation, the weights at the epoch's end) on a fixed random subset of this many training
+    samples: "train_eval_loss" and "train_eval_accuracy" in the epoch log. The epoch's "loss" and
+    "accuracy" are measured during the epoch, while the weights still move and with dropout and
+    augmentation, which is why they can sit below the test figures."""
 
     def __post_init__(self) -> None:
         if self.descent not in DESCENTS:
@@ -70,6 +77,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        value = self.train_eval_size
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"train_eval_size must be a whole number >= 0, got {value!r}")
         if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not (math.isfinite(self.log_interval) and self.log_interval >= 0):
@@ -259,6 +269,12 @@ def train(
             return math.nan, math.nan
         return evaluate(model, x_test, y_test, config.eval_batch_size)
 
+    # a fixed subset, drawn from its own generator so that the run's own draws are unchanged
+    train_subset = None
+    if config.train_eval_size:
+        subset_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x7EA1]))
+        train_subset = np.sort(subset_rng.permutation(n)[: config.train_eval_size])
+
     def gate() -> bool:
         """Wait while paused (paused time is not training time); False when asked to stop."""
         nonlocal epoch_start
@@ -359,7 +375,7 @@ def train(
                     "samples_per_second": epoch_samples / seconds if seconds > 0 else math.inf,
                     "lr": optimizer.lr, "update": update, "samples_seen": samples_seen,
                     "elapsed": time.perf_counter() - run_start, "partial": stopped,
-                }
+                } | _train_eval(model, x_train, y_train, train_subset, config.eval_batch_size)
                 np.seterr(**quiet)
                 if stopped:
                     break
@@ -371,6 +387,14 @@ def train(
         "event": "done", "stopped": stopped, "epochs_completed": epochs_completed, "test_loss": test_loss,
         "test_accuracy": test_acc, "seconds": train_seconds, "update": update, "samples_seen": samples_seen,
     }
+
+
+def _train_eval(model, x, y, subset, batch_size: int) -> dict:
+    """Loss and accuracy in inference mode on the training samples ``subset``, or {} when None."""
+    if subset is None:
+        return {}
+    loss, accuracy = evaluate(model, x[subset], y[subset], batch_size)
+    return {"train_eval_loss": loss, "train_eval_accuracy": accuracy, "train_eval_size": len(subset)}
 
 
 def _keep_last_finite(model, optimizer, loss_fn, source, run_state: _RunState, applied: int,

@@ -223,3 +223,22 @@ def test_batch_log_seconds_count_each_epoch_once():
     assert len(closing) == 3
     for batch, epoch in zip(closing, epochs, strict=True):
         assert batch["seconds"] == pytest.approx(sum(e["seconds"] for e in epochs[: epoch["epoch"]]), rel=0.05)
+
+
+def test_train_accuracy_at_the_epoch_end_in_inference_mode_on_a_fixed_subset():
+    x, y = _toy()
+    model = mlp(20, [16], 3, dropout=0.5, rng=np.random.default_rng(0))
+    config = TrainConfig(epochs=2, batch_size=16, train_eval_size=50, seed=3)
+    epochs = [log for log in train(model, SGD(0.1), x, y, config) if log["event"] == "epoch"]
+    assert all(e["train_eval_size"] == 50 for e in epochs)
+    # the same subset, measured independently after the run: equal to the last epoch's figure
+    subset = np.sort(np.random.default_rng(np.random.SeedSequence([3, 0x7EA1])).permutation(len(x))[:50])
+    predictions = np.argmax(model.forward(x[subset], training=False), axis=1)
+    assert epochs[-1]["train_eval_accuracy"] == np.mean(predictions == y[subset])
+    # the run's own draws are unchanged by the measurement
+    plain = mlp(20, [16], 3, dropout=0.5, rng=np.random.default_rng(0))
+    list(train(plain, SGD(0.1), x, y, TrainConfig(epochs=2, batch_size=16, seed=3)))
+    for name, value in plain.parameters().items():
+        np.testing.assert_array_equal(model.parameters()[name], value)
+    with pytest.raises(ValueError, match="train_eval_size"):
+        TrainConfig(train_eval_size=-1)
