@@ -40,7 +40,7 @@ from .layer_editor import LayerEditor
 from .persistence import StoredState, default_store, load_state, save_state
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
-from .run_controller import RunController
+from .run_controller import KEPT_STATUSES, RunController
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
@@ -386,13 +386,15 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
-        self.status.error(f"Run #{run.run_id} failed: {run.error}")
+        self.status.error(f"Run #{run.run_id} {run.status}: {run.error}")
+        self.status.reset_progress()
 
     @Slot(object)
     def _on_run_ended(self, run: RunRecord) -> None:
         self._redraw()
-        if run.status in ("finished", "stopped"):
+        if run.status in KEPT_STATUSES:
             self.runs_panel.add_run(run)
+        if run.status in ("finished", "stopped"):
             self.status.finished(run)
 
     @Slot(object)

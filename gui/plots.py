@@ -83,6 +83,10 @@ class _RunCurves:
             "test_loss": _epoch_curve(loss_plot, color, False, "test loss (epoch)" if detailed else None),
             "accuracy": _epoch_curve(accuracy_plot, color, True, f"{name}: train" if detailed else None),
             "test_accuracy": _epoch_curve(accuracy_plot, color, False, f"{name}: test" if detailed else name),
+            # where a diverged run's loss stopped being finite (empty for other runs)
+            "diverged": loss_plot.plot(pen=None, symbol="x", symbolSize=16, symbolBrush="#d00000",
+                                       symbolPen=pg.mkPen("#d00000", width=2),
+                                       name=f"{name}: diverged" if run.diverged_at else None),
         }
         updates = self.items["updates"]
         updates.setDownsampling(auto=True, method="peak")
@@ -102,6 +106,9 @@ class _RunCurves:
         if not self.detailed:
             losses = trailing_mean(losses, smoothing_window(run))
         self.items["updates"].setData(x, losses)
+        blow_up = run.divergence_point(unit)
+        if blow_up is not None:
+            self.items["diverged"].setData([blow_up[0]], [blow_up[1]])
         drawn = (len(run.epochs), unit)
         if drawn == self._epochs_drawn:
             return  # epoch curves change once an epoch: repainting them at every redraw is waste

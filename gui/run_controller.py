@@ -24,6 +24,8 @@ from .worker import TrainingWorker
 # how long closing waits for the worker and loader threads in all; a thread still busy then
 # (one long step, a slow disk) is left to end on its own, see threads.stop_thread
 CLOSE_WAIT_MS = 2000
+# the runs the runs list keeps: a failed run (bad data...) has nothing to show
+KEPT_STATUSES = ("finished", "stopped", "diverged")
 
 
 class RunController(QObject):
@@ -37,7 +39,8 @@ class RunController(QObject):
     - ``note(str)``: what the training loop notes at the start of a run.
     - ``curves_changed()``: a batch, epoch or final report arrived.
     - ``progress_changed()``: ``progress`` moved on.
-    - ``run_failed(object)``: the run (RunRecord, with its ``error``) failed.
+    - ``run_failed(object)``: the run (RunRecord, with its ``error``) failed or diverged; a diverged
+      run keeps its curves up to the blow-up, and its last finite model becomes the current one.
     - ``run_ended(object)``: the run's thread is over (finished, stopped or failed).
     - ``idle(object)``: nothing is queued any more; carries the last RunRecord.
     - ``model_changed()``: ``current_model`` changed.
@@ -60,6 +63,7 @@ class RunController(QObject):
         self.datasets = DatasetCache(dataset_loader)
         self.current_model: Sequential | None = None
         self.model_spec: RunSpec | None = None
+        self.model_run: RunRecord | None = None  # the run that made current_model, if one did
         self.run: RunRecord | None = None  # the running (or last) run
         self.training_thread: QThread | None = None
         self.batch_ids: list[int] = []  # the runs started by the last start(), in order
@@ -123,7 +127,8 @@ class RunController(QObject):
 
     def _start_next(self) -> None:
         spec = self._queue.pop(0)
-        self.run = RunRecord(self._next_run_id, spec)
+        parent = self.model_run if self._continue_from is not None else None
+        self.run = RunRecord(self._next_run_id, spec, parent=parent)
         self._next_run_id += 1
         self._progress = {}
         self._control = TrainingControl()
@@ -134,10 +139,11 @@ class RunController(QObject):
         worker.batch_logged.connect(self._on_batch)
         worker.epoch_finished.connect(self._on_epoch)
         worker.finished.connect(self._on_finished)
+        worker.diverged.connect(self._on_diverged)
         worker.failed.connect(self._on_failed)
         self._worker = worker
         self.training_thread = start_in_thread(
-            worker, [worker.finished, worker.failed], self, on_finished=self._on_thread_finished, start=False
+            worker, [worker.finished, worker.diverged, worker.failed], self, on_finished=self._on_thread_finished, start=False
         )
         # the window's own set-up (controls, new curves: ~0.1 s of Python) runs before the worker
         # starts, so that it does not hold the GIL against the run's first updates
@@ -167,9 +173,11 @@ class RunController(QObject):
         if self._control is not None:
             self._control.set_learning_rate(lr)
 
-    def set_model(self, model: Sequential, spec: RunSpec | None) -> None:
+    def set_model(self, model: Sequential, spec: RunSpec | None, run: RunRecord | None = None) -> None:
+        """``run``: the run that made ``model`` (None for a model from a file)."""
         self.current_model = model
         self.model_spec = spec
+        self.model_run = run
         self.model_changed.emit()
 
     def shutdown(self) -> bool:
@@ -198,23 +206,39 @@ class RunController(QObject):
     @Slot(dict)
     def _on_batch(self, log: dict) -> None:
         self.run.on_batch(log)
+        self._take_rate_changes()
         self.curves_changed.emit()
         self._on_progress(log)
         if "model" in log:
-            self.set_model(log["model"], self.run.spec)
+            self.set_model(log["model"], self.run.spec, self.run)
 
     @Slot(dict)
     def _on_epoch(self, log: dict) -> None:
         self.run.on_epoch(log)
         self.curves_changed.emit()
         if "model" in log:
-            self.set_model(log["model"], self.run.spec)
+            self.set_model(log["model"], self.run.spec, self.run)
 
     @Slot(dict)
     def _on_finished(self, log: dict) -> None:
         self.run.on_done(log)
-        self.set_model(log["model"], self.run.spec)
+        self._take_rate_changes()
+        self.set_model(log["model"], self.run.spec, self.run)
         self.curves_changed.emit()
+
+    @Slot(dict)
+    def _on_diverged(self, info: dict) -> None:
+        """The run stays, with its curve up to the blow-up, and its last finite weights become the
+        model the views show; the queued runs (a comparison) still train."""
+        self.run.on_diverged(info)
+        self._take_rate_changes()
+        self.set_model(info["model"], self.run.spec, self.run)
+        self.curves_changed.emit()
+        self.run_failed.emit(self.run)
+
+    def _take_rate_changes(self) -> None:
+        if self._control is not None:
+            self.run.lr_changes = self._control.rate_changes()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -226,7 +250,7 @@ class RunController(QObject):
     def _on_thread_finished(self) -> None:
         run = self.run
         self.training_thread = self._worker = self._control = None
-        if run.status in ("finished", "stopped"):
+        if run.status in KEPT_STATUSES:
             self.batch_ids.append(run.run_id)
         self.run_ended.emit(run)
         if self._queue:

@@ -3,6 +3,9 @@
 Per-update losses are kept with a stride that doubles whenever the buffer fills, so memory
 stays flat however long the run (at most ``capacity`` points). Anchors (update, samples seen,
 training seconds), one per batch log, map an update number to samples and seconds.
+
+A run also keeps the learning rates the user set while it trained (``lr_changes``), where it
+diverged, and the run it continues (``parent``): its curves then start where the parent's end.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from scratchnet.control import RateChange
 
 from .settings import RunSpec
 
@@ -88,6 +93,9 @@ class RunRecord:
     result: dict | None = None
     status: str = "running"
     error: str = ""
+    diverged_at: int = 0  # the update whose loss was not finite
+    lr_changes: list[RateChange] = field(default_factory=list)
+    parent: RunRecord | None = None  # the run whose weights this one continued from
 
     def __post_init__(self) -> None:
         self.anchors.append(np.zeros(3))
@@ -127,11 +135,33 @@ class RunRecord:
         self.status = "failed"
         self.error = message
 
+    def on_diverged(self, info: dict) -> None:
+        """The worker's ``diverged`` report: the losses up to the non-finite one join the trace."""
+        losses = info["losses"]
+        self.trace.add(info["first_update"], losses)
+        self.diverged_at = info["first_update"] + len(losses)
+        last = self.anchors.view()[-1]
+        samples = last[1] + (self.diverged_at - last[0]) * self.batch_size
+        self.anchors.append(np.array([self.diverged_at, min(samples, self.spec.config.epochs * self.n_train), last[2]]))
+        self.status = "diverged"
+        self.error = info["message"]
+
     # ---- curves
     def update_curve(self, unit: str) -> tuple[np.ndarray, np.ndarray]:
-        """x (in ``unit``) and loss of the kept per-update points."""
+        """x (in ``unit``) and loss of the kept per-update points (of a diverged run, the finite
+        ones: ``divergence_point`` marks the blow-up)."""
         points = self.trace.view()
-        return self._update_x(points[:, 0], unit), points[:, 1]
+        if self.diverged_at:
+            points = points[np.isfinite(points[:, 1])]
+        return self.update_x(points[:, 0], unit), points[:, 1]
+
+    def divergence_point(self, unit: str) -> tuple[float, float] | None:
+        """Where a diverged run's loss curve ends (x in ``unit``, last finite loss), else None."""
+        if not self.diverged_at:
+            return None
+        x, losses = self.update_curve(unit)
+        last_loss = float(losses[-1]) if len(losses) else 0.0
+        return float(self.update_x(np.array([self.diverged_at]), unit)[0]), last_loss
 
     def epoch_curve(self, key: str, unit: str) -> tuple[np.ndarray, np.ndarray]:
         """x (in ``unit``) and ``key`` ("loss", "test_accuracy", ...) of each epoch log."""
@@ -144,27 +174,38 @@ class RunRecord:
             x = self.training_seconds_at_epochs()
         else:
             x = np.array([e["update"] / self.updates_per_epoch for e in self.epochs], dtype=float)
-        return x, values
+        return self.start(unit) + x, values
 
     def planned_extent(self, unit: str) -> float:
         """Where the x axis ends when the run completes, if known in advance (else 0)."""
         if unit == "epochs":
-            return float(self.spec.config.epochs)
+            return self.start(unit) + self.spec.config.epochs
         if unit == "samples":
-            return float(self.spec.config.epochs * self.n_train)
+            return self.start(unit) + self.spec.config.epochs * self.n_train
         return 0.0
 
-    def _update_x(self, updates: np.ndarray, unit: str) -> np.ndarray:
+    def start(self, unit: str) -> float:
+        """Where this run's curves begin: 0, or where the run it continues ended."""
+        return self.parent.end(unit) if self.parent is not None else 0.0
+
+    def end(self, unit: str) -> float:
+        """Where this run's curves end so far (x in ``unit``)."""
+        last = self.anchors.view()[-1, 0]
+        return float(self.update_x(np.array([last]), unit)[0])
+
+    def update_x(self, updates: np.ndarray, unit: str) -> np.ndarray:
+        """x (in ``unit``) of update numbers of this run."""
         if unit == "epochs":
-            return updates / self.updates_per_epoch
+            return self.start(unit) + updates / self.updates_per_epoch
         anchors = self.anchors.view()
         column = 1 if unit == "samples" else 2
-        return np.interp(updates, anchors[:, 0], anchors[:, column])
+        return self.start(unit) + np.interp(updates, anchors[:, 0], anchors[:, column])
 
     # ---- text
     @property
     def label(self) -> str:
-        return self.spec.label or f"#{self.run_id} {self.descent_text}"
+        """The run's name in legends: its number and its label, or its descent."""
+        return f"#{self.run_id} {self.spec.label or self.descent_text}"
 
     @property
     def descent_text(self) -> str:
@@ -176,19 +217,37 @@ class RunRecord:
         return "-".join(str(w) for w in self.spec.config.widths(input_size, output_size))
 
     @property
+    def learning_rate_text(self) -> str:
+        """"lr 0.05", or with the rates set mid-run: "lr 0.05→0.01→0.02"."""
+        rates = [self.spec.config.learning_rate, *(change.lr for change in self.lr_changes)]
+        return "lr " + "→".join(f"{lr:g}" for lr in rates)
+
+    def learning_rate_history(self) -> str:
+        """Each rate set mid-run, with the update (and epoch) it took effect at; "" when none."""
+        return "; ".join(
+            f"{change.lr:g} from update {change.update:,} (epoch {(change.update - 1) / self.updates_per_epoch:.2f})"
+            for change in self.lr_changes
+        )
+
+    @property
     def final_test_accuracy(self) -> float:
         return self.result["test_accuracy"] if self.result else math.nan
 
     def summary(self) -> str:
         """One line for the runs list."""
         config = self.spec.config
-        parts = [
-            f"#{self.run_id}", self.descent_text, OPTIMIZER_LABELS[config.optimizer],
-            f"lr {config.learning_rate:g}", self.architecture_text(),
-        ]
+        parts = [f"#{self.run_id}"]
+        if self.spec.label:
+            parts.append(self.spec.label)
+        parts += [self.descent_text, OPTIMIZER_LABELS[config.optimizer], self.learning_rate_text,
+                  self.architecture_text()]
+        if self.parent is not None:
+            parts.append(f"continues #{self.parent.run_id}")
         if self.result:
             parts.append(f"test {100 * self.result['test_accuracy']:.2f}%")
             parts.append(f"{self.result['seconds']:.1f} s")
-        if self.status != "finished":
+        if self.status == "diverged":
+            parts.append(f"DIVERGED at update {self.diverged_at:,}")
+        elif self.status != "finished":
             parts.append(self.status)
         return " · ".join(parts)

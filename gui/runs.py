@@ -119,11 +119,19 @@ def _details(run: RunRecord) -> str:
     config = run.spec.config
     layers = ", ".join(f"{h.width} {h.activation}" for h in config.hidden) or "none"
     lines = [
-        f"Run #{run.run_id}: {run.descent_text}, {config.optimizer} lr {config.learning_rate:g}",
+        f"Run {run.label}: {run.descent_text}, {config.optimizer} lr {config.learning_rate:g}",
         f"momentum {config.momentum:g}, weight decay {config.weight_decay:g}, {config.schedule} schedule",
         f"Hidden: {layers}; init {config.init}, dropout {config.dropout:g}, seed {config.seed}",
         f"Data: {config.dataset}, {run.n_train:,} images, {config.epochs} epochs",
     ]
+    if run.lr_changes:
+        lines.append(f"Learning rate set during the run: {run.learning_rate_history()}")
+    if run.parent is not None:
+        start = run.start("epochs")
+        lines.append(f"Continues run #{run.parent.run_id} from its weights: drawn from epoch {start:g} on")
+    if run.status == "diverged":
+        lines.append(f"Diverged: the loss of update {run.diverged_at:,} was not finite; the views show "
+                     "the last finite weights")
     if run.result:
         r = run.result
         lines.append(

@@ -45,7 +45,13 @@ class StatusPresenter:
 
     def preparing(self, run: RunRecord) -> None:
         self.clear_error()
+        self.reset_progress()
         self.say(f"Run #{run.run_id}: preparing {run.spec.config.dataset}…")
+
+    def reset_progress(self) -> None:
+        """Both bars back to 0 (a new run, or one that failed)."""
+        self.epoch_bar.setValue(0)
+        self.run_bar.setValue(0)
 
     def progress(self, run: RunRecord, progress: dict, paused: bool) -> None:
         """Both bars, and the epoch, update, speed and time left of ``run``."""

@@ -50,7 +50,11 @@ class TrainingWorker(QObject):
     - ``epoch_finished(dict)``: "epoch" logs.
       Batch and epoch logs carry ``model``, a copy of the weights, at most once a second.
     - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
-    - ``failed(str)``: a message for the user (divergence, bad data, ...).
+    - ``diverged(dict)``: the loss became non-finite: ``message``, ``losses`` (every update's loss
+      since the last batch log, the last one not finite), ``first_update`` (the update number
+      before ``losses[0]``), ``update`` (updates applied), ``epoch``, and ``model``, the network
+      itself with its last finite weights.
+    - ``failed(str)``: a message for the user (bad data, ...).
     """
 
     dataset_ready = Signal(object)
@@ -58,6 +62,7 @@ class TrainingWorker(QObject):
     batch_logged = Signal(dict)
     epoch_finished = Signal(dict)
     finished = Signal(dict)
+    diverged = Signal(dict)
     failed = Signal(str)
 
     def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache,
@@ -75,7 +80,10 @@ class TrainingWorker(QObject):
         try:
             self._run()
         except TrainingDiverged as exc:
-            self.failed.emit(str(exc))
+            self.diverged.emit({
+                "message": str(exc), "losses": exc.losses, "first_update": exc.first_update,
+                "update": exc.update, "epoch": exc.epoch, "model": exc.model,
+            })
         except Exception as exc:  # must reach the window, not end the thread silently
             self.failed.emit(f"{type(exc).__name__}: {exc}")
 
@@ -96,6 +104,13 @@ class TrainingWorker(QObject):
             model, optimizer, data.x_train, data.y_train, config,
             x_test=data.x_test, y_test=data.y_test, control=self._control, augment=augment,
         )
+        try:
+            self._emit_logs(logs, model)
+        except TrainingDiverged as exc:
+            exc.model = model  # the loop left it with its last finite weights; nobody else holds it
+            raise
+
+    def _emit_logs(self, logs, model) -> None:
         last_snapshot = time.perf_counter()
         for log in logs:
             event = log["event"]

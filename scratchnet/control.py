@@ -1,10 +1,23 @@
 """Thread-safe requests to a running training loop: stop, pause, resume, single step, and a new
 learning rate. The loop checks them between updates (and between chunks of a full-batch step);
-another thread (the GUI) makes them. Standard library only."""
+another thread (the GUI) makes them. Standard library only.
+
+The loop asks for a new learning rate once before each update (``take_learning_rate``), so the
+control knows at which update each new rate took effect: ``rate_changes()``.
+"""
 
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
+
+
+class RateChange(NamedTuple):
+    """A learning rate set mid-run: ``lr`` is the base rate from update number ``update`` on
+    (updates count from 1; a schedule still scales it)."""
+
+    update: int
+    lr: float
 
 
 class TrainingControl:
@@ -14,6 +27,8 @@ class TrainingControl:
         self._paused = False
         self._steps_granted = 0
         self._new_lr: float | None = None
+        self._updates_asked = 0  # updates that asked for a new learning rate so far
+        self._rate_changes: list[RateChange] = []
 
     @property
     def stop_requested(self) -> bool:
@@ -50,12 +65,20 @@ class TrainingControl:
             self._new_lr = float(lr)
 
     def take_learning_rate(self) -> float | None:
-        """The pending learning rate, once; None when nothing changed."""
+        """The pending learning rate, once; None when nothing changed. The loop calls this once
+        right before each update."""
+        self._updates_asked += 1
         if self._new_lr is None:
             return None
         with self._cond:
             lr, self._new_lr = self._new_lr, None
+            self._rate_changes.append(RateChange(self._updates_asked, lr))
             return lr
+
+    def rate_changes(self) -> list[RateChange]:
+        """Every learning rate the loop has taken, with the first update that used it."""
+        with self._cond:
+            return list(self._rate_changes)
 
     def wait_for_update(self) -> bool:
         """Block while paused (unless a single step was granted). True: go on; False: stop."""

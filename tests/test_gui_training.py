@@ -256,9 +256,11 @@ def test_divergence_is_shown_and_the_window_stays_usable(qtbot, mnist):
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
         window.start_button.click()
     run = finished.args[0]
-    assert run.status == "failed" and "diverged" in run.error
+    assert run.status == "diverged" and "diverged" in run.error and run.diverged_at == 1
     assert window.error_label.isVisible() and "diverged" in window.error_label.text()
-    assert window.runs_panel.list.count() == 0 and window.start_button.isEnabled()
+    # kept in the runs list (its curve has no finite loss: the very first was not finite)
+    assert window.runs_panel.list.count() == 1 and "DIVERGED at update 1" in window.runs_panel.list.item(0).text()
+    assert len(window.plots.curve_data(run.run_id, "updates")[0]) == 0 and window.start_button.isEnabled()
     # the window stays usable: another data set trains normally and clears the error
     window.training_panel.select_dataset("clean")
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:

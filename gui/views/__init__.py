@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Slot
 
 from .confusion import ConfusionView
@@ -69,7 +70,10 @@ class ViewRefresher(QObject):
         current = self._window.views.currentWidget()
         if current in self._stale:
             self._stale.discard(current)
-            current.set_context(self._context)
+            # a diverged run's last finite weights can be huge: its activations overflow, which the
+            # views show as they are rather than as warnings on stderr
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                current.set_context(self._context)
 
 
 def install_views(window) -> None:

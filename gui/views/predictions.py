@@ -25,7 +25,10 @@ class Predictions:
 
     @classmethod
     def of(cls, model: Sequential, x: np.ndarray, y: np.ndarray) -> Predictions:
-        probabilities = model.predict_proba(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            probabilities = model.predict_proba(x)
+        # a diverged run's last finite weights can overflow the outputs: no probability, not NaN
+        probabilities[~np.isfinite(probabilities)] = 0.0
         return cls(probabilities, np.asarray(y, np.int64), np.argmax(probabilities, axis=1))
 
     @property

@@ -285,6 +285,7 @@ class WeightsView(QWidget):
             for k, (name, values) in enumerate(arrays.items()):
                 if plot is self.gradient_plot:  # magnitudes span decades: compare them on a log scale
                     values = np.log10(np.abs(values[values != 0]))
+                values = values[np.isfinite(values)]  # a diverged run's overflowed gradients
                 if values.size == 0:
                     continue
                 density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
