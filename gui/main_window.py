@@ -9,6 +9,8 @@ touches widgets. Other views plug in with ``add_view`` and follow ``model_change
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -32,6 +34,7 @@ from scratchnet.run_config import RunConfig
 
 from . import tooltips
 from .about import AboutDialog, app_icon
+from .curve_options import CurveOptions
 from .datasets import DatasetLoaderFn
 from .defaults import DEFAULT_CONFIG
 from .file_actions import FileActions
@@ -150,11 +153,19 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(controls)
 
         self.plots = PlotsPanel()
+        self.curve_options = CurveOptions()
+        self.curve_options.raw_loss_toggled.connect(self.plots.set_raw_loss)
+        self.curve_options.zoom_accuracy_toggled.connect(self.plots.set_zoom_accuracy)
         self.runs_panel = RunsPanel()
         self.runs_panel.selection_changed.connect(self._on_runs_selected)
         self.runs_panel.x_unit_changed.connect(self.plots.set_x_unit)
+        plots_area = QWidget()
+        plots_layout = QVBoxLayout(plots_area)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.plots, 1)
+        plots_layout.addWidget(self.curve_options)
         curves = QSplitter(Qt.Vertical)
-        curves.addWidget(self.plots)
+        curves.addWidget(plots_area)
         curves.addWidget(self.runs_panel)
         curves.setStretchFactor(0, 3)
         curves.setStretchFactor(1, 1)
@@ -317,7 +328,7 @@ class MainWindow(QMainWindow):
         if self.is_running:
             return
         resume = self.continue_check.isEnabled() and self.continue_check.isChecked()
-        self.controller.start([RunSpec(self.run_config())],
+        self.controller.start(self._measured([RunSpec(self.run_config())]),
                               continue_from=snapshot(self.current_model) if resume else None)
 
     @Slot()
@@ -335,7 +346,11 @@ class MainWindow(QMainWindow):
         if self.is_running:
             return
         self.runs_panel.x_axis_combo.setCurrentIndex(self.runs_panel.x_axis_combo.findData(x_unit))
-        self.controller.start(specs)
+        self.controller.start(self._measured(specs))
+
+    def _measured(self, specs: list[RunSpec]) -> list[RunSpec]:
+        """``specs`` with the curve options' end-of-epoch train measurement."""
+        return [replace(spec, train_eval_size=self.curve_options.train_eval_size) for spec in specs]
 
     @Slot()
     def stop_training(self) -> None:
@@ -373,8 +388,13 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_started(self, run: RunRecord) -> None:
         self._set_running(True)
-        self.runs_panel.select(self.controller.batch_ids)
+        self.runs_panel.select(self._runs_to_show(run))
         self.status.preparing(run)
+
+    def _runs_to_show(self, run: RunRecord) -> list[int]:
+        """The runs the last start made, and the run a continued run goes on from (drawn on the
+        epochs before it)."""
+        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else [])]
 
     @Slot()
     def _mark_curves(self) -> None:
@@ -400,7 +420,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_idle(self, run: RunRecord) -> None:
         self._set_running(False)
-        self.runs_panel.select(self.controller.batch_ids)
+        self.runs_panel.select(self._runs_to_show(run))
         self.training_finished.emit(run)
 
     # ------------------------------------------------------------------ presets and continuing

@@ -35,7 +35,7 @@ def _plot(name: str, title: str, y_label: str, legend_anchor: tuple) -> pg.PlotW
         # replaying an axis's text is the slowest part of a redraw: paint it from a pixmap until
         # its range changes (pyqtgraph then calls update(), which refreshes the cache)
         item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    legend = item.addLegend(labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200))
+    legend = item.addLegend(labelTextColor="#222", labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
     legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # as the epoch curves below
     legend.anchor(*legend_anchor)
     return widget
@@ -58,36 +58,69 @@ def smoothing_window(run: RunRecord) -> int:
     return max(1, round(updates / run.trace.stride))
 
 
-def _epoch_curve(plot: pg.PlotItem, color: str, dashed: bool, name: str | None) -> pg.PlotDataItem:
+def _epoch_curve(plot: pg.PlotItem, color: str, style: Qt.PenStyle, symbol: str, name: str | None) -> pg.PlotDataItem:
     return plot.plot(
-        pen=pg.mkPen(color, width=2, style=Qt.DashLine if dashed else Qt.SolidLine),
-        symbol="o" if dashed else "s", symbolSize=6, symbolBrush=color, symbolPen=pg.mkPen(color), name=name,
+        pen=pg.mkPen(color, width=2, style=style), symbol=symbol, symbolSize=6, symbolBrush=color,
+        symbolPen=pg.mkPen(color), name=name,
     )
+
+
+def during_epoch_note(run: RunRecord) -> str:
+    """How a run's train figures were measured: during the epoch, while the weights moved, with
+    the run's dropout and augmentation (why they can sit below the test figures)."""
+    config = run.spec.config
+    extras = [what for what, used in (("dropout", config.dropout > 0), ("augmentation", config.augment)) if used]
+    return "during the epoch" + (f", with {' and '.join(extras)}" if extras else "")
+
+
+def curve_names(run: RunRecord, detailed: bool, raw: bool) -> dict[str, str | None]:
+    """The legend entry of each of a run's curves (None: not in the legend). Alone, a run's epoch
+    lines say what they measure; among several, every line names its run."""
+    name = run.label
+    prefix = "" if detailed else f"{name}: "
+    names = {
+        "updates": f"{name}: loss per update" + ("" if raw else " (smoothed)"),
+        "loss": f"{prefix}train loss" + (f" ({during_epoch_note(run)})" if detailed else ""),
+        "test_loss": f"{prefix}test loss",
+        "accuracy": f"{prefix}train" + (f" ({during_epoch_note(run)})" if detailed else ""),
+        "test_accuracy": f"{prefix}test",
+        "train_eval_loss": None,
+        "train_eval_accuracy": None,
+        "diverged": f"{name}: diverged (loss not finite)" if run.diverged_at else None,
+    }
+    if run.spec.train_eval_size:
+        measured = f"train, end of epoch, inference mode ({run.spec.train_eval_size:,} images)"
+        names["train_eval_loss"] = f"{prefix}{measured}" if detailed else None  # the accuracy plot names it
+        names["train_eval_accuracy"] = f"{prefix}{measured}"
+    return names
+
+
+EPOCH_STYLES = {  # line style and symbol of each per-epoch series
+    "loss": (Qt.DashLine, "o"), "test_loss": (Qt.SolidLine, "s"), "train_eval_loss": (Qt.DotLine, "t"),
+    "accuracy": (Qt.DashLine, "o"), "test_accuracy": (Qt.SolidLine, "s"), "train_eval_accuracy": (Qt.DotLine, "t"),
+}
 
 
 class _RunCurves:
     """The curves of one run in both plots. Alone, a run shows its raw per-update losses; among
-    several, a trailing mean of them, so that the runs can be told apart."""
+    several, a trailing mean of them (unless ``raw``), so that the runs can be told apart. Marks:
+    a red cross where a diverged run's loss stopped being finite, and a vertical line at each
+    learning rate set during the run."""
 
-    def __init__(self, run: RunRecord, loss_plot: pg.PlotItem, accuracy_plot: pg.PlotItem, detailed: bool) -> None:
+    def __init__(self, run: RunRecord, loss_plot: pg.PlotItem, accuracy_plot: pg.PlotItem, detailed: bool,
+                 raw: bool) -> None:
         color = run_color(run)
         faint = pg.mkColor(color)
-        faint.setAlpha(110 if detailed else 220)
-        name = run.label
+        faint.setAlpha(110 if detailed or raw else 220)
+        names = curve_names(run, detailed, raw)
         self.items = {
-            "updates": loss_plot.plot(
-                pen=pg.mkPen(faint, width=1 if detailed else 2),
-                name=f"{name}: loss per update" if detailed else f"{name} (smoothed loss)",
-            ),
-            "loss": _epoch_curve(loss_plot, color, True, "train loss (epoch)" if detailed else None),
-            "test_loss": _epoch_curve(loss_plot, color, False, "test loss (epoch)" if detailed else None),
-            "accuracy": _epoch_curve(accuracy_plot, color, True, f"{name}: train" if detailed else None),
-            "test_accuracy": _epoch_curve(accuracy_plot, color, False, f"{name}: test" if detailed else name),
-            # where a diverged run's loss stopped being finite (empty for other runs)
-            "diverged": loss_plot.plot(pen=None, symbol="x", symbolSize=16, symbolBrush="#d00000",
-                                       symbolPen=pg.mkPen("#d00000", width=2),
-                                       name=f"{name}: diverged" if run.diverged_at else None),
+            "updates": loss_plot.plot(pen=pg.mkPen(faint, width=1 if detailed or raw else 2), name=names["updates"]),
         }
+        for key, (style, symbol) in EPOCH_STYLES.items():
+            plot = accuracy_plot if "accuracy" in key else loss_plot
+            self.items[key] = _epoch_curve(plot, color, style, symbol, names[key])
+        self.items["diverged"] = loss_plot.plot(pen=None, symbol="x", symbolSize=16, symbolBrush="#d00000",
+                                                symbolPen=pg.mkPen("#d00000", width=2), name=names["diverged"])
         updates = self.items["updates"]
         updates.setDownsampling(auto=True, method="peak")
         updates.setClipToView(True)
@@ -98,28 +131,54 @@ class _RunCurves:
             if key != "updates":
                 for part in (item.curve, item.scatter):
                     part.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.detailed = detailed
+        self.smoothed = not (detailed or raw)
+        self.color = color
+        self.rate_lines: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._plots = (loss_plot, accuracy_plot)
         self._epochs_drawn: tuple[int, str] | None = None
+        self._rates_drawn: tuple[int, str] | None = None
 
     def update(self, run: RunRecord, unit: str) -> None:
         x, losses = run.update_curve(unit)
-        if not self.detailed:
+        if self.smoothed:
             losses = trailing_mean(losses, smoothing_window(run))
         self.items["updates"].setData(x, losses)
         blow_up = run.divergence_point(unit)
         if blow_up is not None:
             self.items["diverged"].setData([blow_up[0]], [blow_up[1]])
+        self._draw_rate_changes(run, unit)
         drawn = (len(run.epochs), unit)
         if drawn == self._epochs_drawn:
             return  # epoch curves change once an epoch: repainting them at every redraw is waste
         self._epochs_drawn = drawn
-        for key in ("loss", "test_loss"):
-            self.items[key].setData(*run.epoch_curve(key, unit))
-        for key in ("accuracy", "test_accuracy"):
+        for key in EPOCH_STYLES:
             x, y = run.epoch_curve(key, unit)
-            self.items[key].setData(x, 100 * y)
+            self.items[key].setData(x, 100 * y if "accuracy" in key else y)
+
+    def _draw_rate_changes(self, run: RunRecord, unit: str) -> None:
+        drawn = (len(run.lr_changes), unit)
+        if drawn == self._rates_drawn:
+            return
+        self._rates_drawn = drawn
+        self._remove_rate_lines()
+        for change in run.lr_changes:
+            # the new rate moves the weights from update change.update on: the line is where it began
+            x = float(run.update_x(np.array([change.update - 1]), unit)[0])
+            for plot in self._plots:
+                line = pg.InfiniteLine(
+                    pos=x, angle=90, pen=pg.mkPen(self.color, width=1, style=Qt.DashDotLine),
+                    label=f"lr {change.lr:g}", labelOpts={"position": 0.92, "color": self.color, "anchors": [(0, 0), (0, 0)]},
+                )
+                plot.addItem(line)
+                self.rate_lines.append((plot, line))
+
+    def _remove_rate_lines(self) -> None:
+        for plot, line in self.rate_lines:
+            plot.removeItem(line)
+        self.rate_lines = []
 
     def remove(self, loss_plot: pg.PlotItem, accuracy_plot: pg.PlotItem) -> None:
+        self._remove_rate_lines()
         for key, item in self.items.items():
             (accuracy_plot if "accuracy" in key else loss_plot).removeItem(item)
 
@@ -133,9 +192,10 @@ class PlotsPanel(QWidget):
         # to the top fast, while a slow run (full batch) stays near the bottom
         self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss", ((1, 0), (1, 0), (-10, 10)))
         self.accuracy_plot = _plot(
-            "accuracyPlot", "Accuracy (solid: test, dashed: train)", "accuracy (%)", ((1, 0.5), (1, 0.5), (-10, 0))
+            "accuracyPlot", "Accuracy (solid: test, dashed: train during the epoch)", "accuracy (%)",
+            ((1, 0.5), (1, 0.5), (-10, 0)),
         )
-        self.accuracy_plot.getPlotItem().setYRange(0, 100)
+        self.accuracy_plot.getPlotItem().setYRange(0, 100, padding=0)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -143,7 +203,10 @@ class PlotsPanel(QWidget):
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.getPlotItem().disableAutoRange()
         self._x_end = self._loss_top = 0.0
+        self._accuracy_range: tuple[float, float] = (0.0, 100.0)
         self.unit = "epochs"
+        self.raw_loss = False  # comparisons: each run's raw per-update loss instead of its trailing mean
+        self.zoom_accuracy = False  # the accuracy axis spans the data instead of 0-100%
         self._runs: list[RunRecord] = []
         self._curves: dict[int, _RunCurves] = {}
         self._set_x_labels()
@@ -158,12 +221,23 @@ class PlotsPanel(QWidget):
         for curves in self._curves.values():
             curves.remove(self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem())
         self._curves = {
-            run.run_id: _RunCurves(run, self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem(), detailed)
+            run.run_id: _RunCurves(run, self.loss_plot.getPlotItem(), self.accuracy_plot.getPlotItem(), detailed,
+                                   self.raw_loss)
             for run in runs
         }
         self._runs = list(runs)
         self._x_end = self._loss_top = 0.0
         self.refresh()
+
+    def set_raw_loss(self, raw: bool) -> None:
+        """Among several runs, draw each one's raw per-update loss (True) or its trailing mean."""
+        self.raw_loss = raw
+        self.show_runs(self._runs)
+
+    def set_zoom_accuracy(self, zoom: bool) -> None:
+        """The accuracy axis spans the data (True) or 0-100%."""
+        self.zoom_accuracy = zoom
+        self._steady_ranges()
 
     def set_x_unit(self, unit: str) -> None:
         self.unit = unit
@@ -197,9 +271,25 @@ class PlotsPanel(QWidget):
             for plot in (self.loss_plot, self.accuracy_plot):
                 plot.getPlotItem().setXRange(0, 1.03 * (x_end or 1.0), padding=0)
             self.loss_plot.getPlotItem().setYRange(0, loss_top or 1.0, padding=0.02)
+        accuracy_range = self._accuracy_span() if self.zoom_accuracy else (0.0, 100.0)
+        if accuracy_range != self._accuracy_range:
+            self._accuracy_range = accuracy_range
+            self.accuracy_plot.getPlotItem().setYRange(*accuracy_range, padding=0)
+
+    def _accuracy_span(self) -> tuple[float, float]:
+        """The accuracies drawn, widened to whole steps of 5% (0-100% when there are none)."""
+        values = [self.curve_data(run.run_id, key)[1] for run in self._runs
+                  for key in ("accuracy", "test_accuracy", "train_eval_accuracy")]
+        values = np.concatenate(values) if values else np.zeros(0)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return 0.0, 100.0
+        low, high = 5 * np.floor(values.min() / 5 - 0.2), 5 * np.ceil(values.max() / 5 + 0.2)
+        return float(max(low, 0.0)), float(min(high, 100.0))
 
     def curve_data(self, run_id: int, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """What a curve currently shows ("updates", "loss", "test_loss", "accuracy", "test_accuracy")."""
+        """What a curve currently shows ("updates", "loss", "test_loss", "accuracy", "test_accuracy",
+        "train_eval_loss", "train_eval_accuracy", "diverged")."""
         x, y = self._curves[run_id].items[key].getData()
         return (np.zeros(0), np.zeros(0)) if x is None else (x, y)
 
@@ -214,6 +304,15 @@ class PlotsPanel(QWidget):
             exporter.export(str(target))
             written.append(target)
         return written
+
+    def legend_entries(self, plot: pg.PlotWidget) -> list[str]:
+        """The texts of ``plot``'s legend, in order."""
+        return [label.text for _sample, label in plot.getPlotItem().legend.items]
+
+    def rate_change_marks(self, run_id: int) -> list[tuple[float, str]]:
+        """(x, label) of the learning-rate lines drawn for a run, in the loss plot."""
+        return [(line.value(), line.label.format) for plot, line in self._curves[run_id].rate_lines
+                if plot is self.loss_plot.getPlotItem()]
 
     def _set_x_labels(self) -> None:
         for plot in (self.loss_plot, self.accuracy_plot):

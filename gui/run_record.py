@@ -164,8 +164,9 @@ class RunRecord:
         return float(self.update_x(np.array([self.diverged_at]), unit)[0]), last_loss
 
     def epoch_curve(self, key: str, unit: str) -> tuple[np.ndarray, np.ndarray]:
-        """x (in ``unit``) and ``key`` ("loss", "test_accuracy", ...) of each epoch log."""
-        if not self.epochs:
+        """x (in ``unit``) and ``key`` ("loss", "test_accuracy", ...) of each epoch log (empty when
+        the logs lack ``key``: "train_eval_accuracy" of a run that did not measure it)."""
+        if not self.epochs or key not in self.epochs[0]:
             return np.zeros(0), np.zeros(0)
         values = np.array([e[key] for e in self.epochs], dtype=float)
         if unit == "samples":

@@ -28,10 +28,13 @@ WINDOW_BOUNDS = {
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A run the window queues: its configuration and the label the runs list shows (may be empty)."""
+    """A run the window queues: its configuration, the label the runs list shows (may be empty),
+    and how many training images to measure in inference mode at each epoch's end (0: none; see
+    ``TrainConfig.train_eval_size``)."""
 
     config: RunConfig
     label: str = ""
+    train_eval_size: int = 0
 
 
 def within_window_bounds(config: RunConfig) -> RunConfig:

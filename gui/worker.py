@@ -96,8 +96,9 @@ class TrainingWorker(QObject):
         if model is None:
             model = config.build_model(data.x_train.shape[1], dataset.num_classes)
         with limit_blas_threads(config.descent):
-            self._train(model, config.build_optimizer(), data, config.train_config(log_interval=BATCH_LOG_INTERVAL),
-                        config.build_augmenter())
+            train_config = config.train_config(log_interval=BATCH_LOG_INTERVAL,
+                                               train_eval_size=min(self._spec.train_eval_size, len(data.y_train)))
+            self._train(model, config.build_optimizer(), data, train_config, config.build_augmenter())
 
     def _train(self, model, optimizer, data, config, augment) -> None:
         logs = train(

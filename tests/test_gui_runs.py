@@ -79,3 +79,117 @@ def test_a_diverged_run_stays_with_its_curve_up_to_the_blow_up_and_its_last_fini
     # no NumPy warnings from the engine, the worker or the window's drawing
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
     assert "RuntimeWarning" not in capfd.readouterr().err
+
+
+def test_a_learning_rate_set_mid_run_is_recorded_listed_detailed_and_marked(qtbot, window, click):
+    """Issue 13, bug 7."""
+    configure(window, train_size=3000, epochs=2, batch_size=16, lr=0.05)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        seen = window.progress["update"]
+        window.training_panel.learning_rate_spin.setValue(0.01)
+    run = finished.args[0]
+    assert len(run.lr_changes) == 1
+    change = run.lr_changes[0]
+    assert change.lr == pytest.approx(0.01) and seen < change.update <= run.result["update"]
+    assert run.epochs[-1]["lr"] == pytest.approx(0.01)
+    assert "lr 0.05→0.01" in window.runs_panel.list.item(0).text()
+    window.runs_panel.select([run.run_id])
+    details = window.runs_panel.details.text()
+    assert f"0.01 from update {change.update:,}" in details
+    # a line on the curves where the new rate began, in the x axis' unit
+    assert window.plots.rate_change_marks(run.run_id) == [(pytest.approx((change.update - 1) / 188), "lr 0.01")]
+    combo = window.runs_panel.x_axis_combo
+    combo.setCurrentIndex(combo.findData("samples"))
+    epochs, within = divmod(change.update - 1, 188)  # 187 batches of 16, then one of 8
+    assert window.plots.rate_change_marks(run.run_id)[0][0] == pytest.approx(3000 * epochs + 16 * within)
+
+
+def test_train_curves_say_how_they_were_measured_and_the_end_of_epoch_option_draws_inference_accuracy(
+        qtbot, window, click, mnist):
+    window.layer_editor.dropout_spin.setValue(0.5)
+    window.training_panel.augment_check.setChecked(True)
+    configure(window, train_size=2000, epochs=2)
+    window.curve_options.train_eval_check.setChecked(True)
+    run = train(qtbot, window, click)
+    entries = window.plots.legend_entries(window.plots.accuracy_plot)
+    assert "train (during the epoch, with dropout and augmentation)" in entries
+    assert "train, end of epoch, inference mode (10,000 images)" in entries
+    # the run trained on 2,000 images: all of them are measured, without dropout or augmentation
+    assert run.spec.train_eval_size == 10_000 and run.epochs[-1]["train_eval_size"] == 2000
+    x, accuracy = window.plots.curve_data(run.run_id, "train_eval_accuracy")
+    np.testing.assert_allclose(x, [1, 2])
+    from scratchnet.training import evaluate
+    data = mnist.subset(2000)
+    assert accuracy[-1] == pytest.approx(100 * evaluate(window.current_model, data.x_train, data.y_train)[1])
+    # without the option, no such curve
+    window.curve_options.train_eval_check.setChecked(False)
+    plain = train(qtbot, window, click)
+    assert plain.spec.train_eval_size == 0 and len(window.plots.curve_data(plain.run_id, "train_eval_accuracy")[0]) == 0
+    assert "train_eval_accuracy" not in plain.epochs[-1]
+
+
+def test_compared_runs_label_every_line_show_raw_losses_on_request_and_zoom_the_accuracy_axis(
+        qtbot, window, click):
+    configure(window, train_size=600, epochs=2, lr=0.05)
+    train(qtbot, window, click, button="compareButton")
+    runs = window.runs
+    plots = window.plots
+    loss_entries = plots.legend_entries(plots.loss_plot)
+    accuracy_entries = plots.legend_entries(plots.accuracy_plot)
+    for run in runs:
+        assert f"{run.label}: train" in accuracy_entries and f"{run.label}: test" in accuracy_entries
+        assert {f"{run.label}: train loss", f"{run.label}: test loss",
+                f"{run.label}: loss per update (smoothed)"} <= set(loss_entries)
+    sgd = runs[2]
+    smoothed = plots.curve_data(sgd.run_id, "updates")[1]
+    window.curve_options.raw_loss_check.setChecked(True)
+    raw = plots.curve_data(sgd.run_id, "updates")[1]
+    np.testing.assert_array_equal(raw, sgd.trace.view()[:, 1])  # every update's own loss
+    assert np.abs(np.diff(raw)).mean() > 5 * np.abs(np.diff(smoothed)).mean()  # the noise shows
+    assert f"{sgd.label}: loss per update" in plots.legend_entries(plots.loss_plot)
+    # accuracy axis: 0-100, or the data's range in steps of 5%
+    axis = plots.accuracy_plot.getPlotItem().getViewBox()
+    assert axis.viewRange()[1] == pytest.approx([0, 100])
+    window.curve_options.zoom_check.setChecked(True)
+    drawn = np.concatenate([plots.curve_data(r.run_id, k)[1] for r in runs for k in ("accuracy", "test_accuracy")])
+    low, high = axis.viewRange()[1]
+    assert low <= drawn.min() and drawn.max() <= high and high - low < 100
+    assert low == pytest.approx(5 * np.floor(drawn.min() / 5 - 0.2))
+    window.curve_options.zoom_check.setChecked(False)
+    assert axis.viewRange()[1] == pytest.approx([0, 100])
+
+
+def test_compare_initialisations_names_each_run_by_its_initialisation(qtbot, window, click):
+    configure(window, train_size=500, epochs=1)
+    train(qtbot, window, click, button="compareInitButton")
+    texts = [window.runs_panel.list.item(i).text() for i in range(window.runs_panel.list.count())]
+    labels = [run.label for run in window.runs]
+    assert len(set(texts)) == len(set(labels)) == 2
+    assert "small normal" in texts[0] and "init He" in texts[1]
+    assert [run.spec.config.init for run in window.runs] == ["normal", "he"]
+    entries = window.plots.legend_entries(window.plots.accuracy_plot)
+    assert {f"{label}: test" for label in labels} <= set(entries)
+
+
+def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_to_it(qtbot, window, click):
+    configure(window, train_size=1000, epochs=3)
+    parent = train(qtbot, window, click)
+    window.continue_check.setChecked(True)
+    child = train(qtbot, window, click)
+    assert child.parent is parent
+    x, _ = window.plots.curve_data(child.run_id, "test_accuracy")
+    np.testing.assert_allclose(x, [4, 5, 6])
+    updates_x, _ = window.plots.curve_data(child.run_id, "updates")
+    per_epoch = child.updates_per_epoch
+    np.testing.assert_allclose(updates_x[[0, -1]], [3 + 1 / per_epoch, 6])
+    # drawn together with its parent, and both say how they are linked
+    assert {run.run_id for run in window.plots.runs} == {parent.run_id, child.run_id}
+    assert f"continues #{parent.run_id}" in window.runs_panel.list.item(1).text()
+    window.runs_panel.select([child.run_id])
+    assert f"Continues run #{parent.run_id}" in window.runs_panel.details.text()
+    # in samples too: after the parent's 3,000
+    combo = window.runs_panel.x_axis_combo
+    combo.setCurrentIndex(combo.findData("samples"))
+    assert window.plots.curve_data(child.run_id, "test_accuracy")[0][0] == pytest.approx(4000)

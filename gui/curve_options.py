@@ -1,0 +1,64 @@
+"""The options under the training curves: what the plots draw, and one measurement runs can add.
+
+- ``rawLossCheck``: among compared runs, each run's raw per-update loss instead of its trailing
+  mean (the noise of one-sample steps is the lesson).
+- ``accuracyZoomCheck``: the accuracy axis spans the data instead of 0-100%.
+- ``trainEvalCheck``: runs started from now on also measure train accuracy at each epoch's end,
+  in inference mode (no dropout, no augmentation, the epoch's final weights) on a fixed subset of
+  ``TRAIN_EVAL_SIZE`` training images: the fair comparison with the test accuracy.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QWidget
+
+TRAIN_EVAL_SIZE = 10_000
+
+RAW_LOSS_TIP = (
+    "When several runs are shown, draw each run's loss at every update instead of its smoothed "
+    "(trailing mean) loss. One-image steps are noisy: that noise is what stochastic descent looks like."
+)
+ZOOM_TIP = "Zoom the accuracy axis to the range of the accuracies drawn, instead of 0-100%."
+TRAIN_EVAL_TIP = (
+    "The dashed train curves are measured during the epoch: the weights still move, and dropout and "
+    "augmentation make the task harder, so they can sit below the test curve. With this option, the "
+    f"next runs also measure train accuracy at each epoch's end, in inference mode, on {TRAIN_EVAL_SIZE:,} "
+    "training images (dotted line): that one compares fairly with the test accuracy."
+)
+
+
+class CurveOptions(QWidget):
+    """Three check boxes; ``raw_loss_toggled(bool)`` and ``zoom_accuracy_toggled(bool)`` redraw the
+    plots, ``train_eval_size`` is read when a run starts."""
+
+    raw_loss_toggled = Signal(bool)
+    zoom_accuracy_toggled = Signal(bool)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.raw_loss_check = _check("Raw loss of each run", "rawLossCheck", RAW_LOSS_TIP)
+        self.raw_loss_check.toggled.connect(self.raw_loss_toggled)
+        self.zoom_check = _check("Zoom accuracy to the data", "accuracyZoomCheck", ZOOM_TIP)
+        self.zoom_check.toggled.connect(self.zoom_accuracy_toggled)
+        self.train_eval_check = _check(
+            f"Also measure train accuracy at each epoch's end ({TRAIN_EVAL_SIZE // 1000}k images, inference mode)",
+            "trainEvalCheck", TRAIN_EVAL_TIP,
+        )
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for check in (self.raw_loss_check, self.zoom_check, self.train_eval_check):
+            layout.addWidget(check)
+        layout.addStretch(1)
+
+    @property
+    def train_eval_size(self) -> int:
+        """How many training images a run started now measures at each epoch's end (0: none)."""
+        return TRAIN_EVAL_SIZE if self.train_eval_check.isChecked() else 0
+
+
+def _check(text: str, name: str, tip: str) -> QCheckBox:
+    check = QCheckBox(text)
+    check.setObjectName(name)
+    check.setToolTip(tip)
+    return check
