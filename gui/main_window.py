@@ -48,6 +48,7 @@ from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
 from .status import StatusPresenter
+from .step_panel import StepPanel
 from .training_panel import TrainingPanel
 from .views import install_views
 from .views.widgets import make_button
@@ -164,6 +165,8 @@ class MainWindow(QMainWindow):
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.plots, 1)
         plots_layout.addWidget(self.curve_options)
+        self.step_panel = StepPanel()
+        plots_layout.addWidget(self.step_panel)
         curves = QSplitter(Qt.Vertical)
         curves.addWidget(plots_area)
         curves.addWidget(self.runs_panel)
@@ -246,6 +249,7 @@ class MainWindow(QMainWindow):
         c.run_ended.connect(self._on_run_ended)
         c.idle.connect(self._on_idle)
         c.model_changed.connect(self.model_changed)
+        c.stepped.connect(self._on_stepped)
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
@@ -388,6 +392,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_started(self, run: RunRecord) -> None:
         self._set_running(True)
+        self.step_panel.clear()
         self.runs_panel.select(self._runs_to_show(run))
         self.status.preparing(run)
 
@@ -395,6 +400,11 @@ class MainWindow(QMainWindow):
         """The runs the last start made, and the run a continued run goes on from (drawn on the
         epochs before it)."""
         return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else [])]
+
+    @Slot(object)
+    def _on_stepped(self, report) -> None:
+        names = list(self.dataset.class_names) if self.dataset is not None else []
+        self.step_panel.show_report(report, names)
 
     @Slot()
     def _mark_curves(self) -> None:

@@ -44,6 +44,8 @@ class RunController(QObject):
     - ``run_ended(object)``: the run's thread is over (finished, stopped or failed).
     - ``idle(object)``: nothing is queued any more; carries the last RunRecord.
     - ``model_changed()``: ``current_model`` changed.
+    - ``stepped(object)``: a single step ran; carries its ``StepReport`` (the stepped weights
+      are the current model by then).
     """
 
     dataset_loading = Signal(str)
@@ -57,6 +59,7 @@ class RunController(QObject):
     run_ended = Signal(object)
     idle = Signal(object)
     model_changed = Signal()
+    stepped = Signal(object)
 
     def __init__(self, dataset_loader: DatasetLoaderFn, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -140,6 +143,7 @@ class RunController(QObject):
         worker.epoch_finished.connect(self._on_epoch)
         worker.finished.connect(self._on_finished)
         worker.diverged.connect(self._on_diverged)
+        worker.stepped.connect(self._on_stepped)
         worker.failed.connect(self._on_failed)
         self._worker = worker
         self.training_thread = start_in_thread(
@@ -235,6 +239,11 @@ class RunController(QObject):
         self.set_model(info["model"], self.run.spec, self.run)
         self.curves_changed.emit()
         self.run_failed.emit(self.run)
+
+    @Slot(dict)
+    def _on_stepped(self, info: dict) -> None:
+        self.set_model(info["model"], self.run.spec, self.run)
+        self.stepped.emit(info["report"])
 
     def _take_rate_changes(self) -> None:
         if self._control is not None:

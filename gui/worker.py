@@ -21,6 +21,7 @@ except ImportError:  # optional: without it, BLAS keeps its default thread count
 from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
 from scratchnet.network import Sequential
+from scratchnet.step_report import StepRecorder
 from scratchnet.training import params_finite, train
 
 from .datasets import DatasetCache
@@ -54,6 +55,8 @@ class TrainingWorker(QObject):
       since the last batch log, the last one not finite), ``first_update`` (the update number
       before ``losses[0]``), ``update`` (updates applied), ``epoch``, and ``model``, the network
       itself with its last finite weights.
+    - ``stepped(dict)``: after a single step (Step while paused): ``report``, the
+      ``scratchnet.step_report.StepReport`` of that update, and ``model``, a copy of the weights.
     - ``failed(str)``: a message for the user (bad data, ...).
     """
 
@@ -63,6 +66,7 @@ class TrainingWorker(QObject):
     epoch_finished = Signal(dict)
     finished = Signal(dict)
     diverged = Signal(dict)
+    stepped = Signal(dict)
     failed = Signal(str)
 
     def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache,
@@ -74,6 +78,7 @@ class TrainingWorker(QObject):
         self._initial_model = initial_model
         self._control = control
         self._datasets = datasets
+        self._step_update = 0  # the update a single step runs
 
     @Slot()
     def run(self) -> None:
@@ -101,6 +106,9 @@ class TrainingWorker(QObject):
             self._train(model, config.build_optimizer(), data, train_config, config.build_augmenter())
 
     def _train(self, model, optimizer, data, config, augment) -> None:
+        recorder = StepRecorder(model, data.x_train, data.y_train, full_batch=config.descent == "full")
+        augment = recorder.augment(augment)
+        self._control.between_updates = lambda stepping: self._between_updates(recorder, stepping)
         logs = train(
             model, optimizer, data.x_train, data.y_train, config,
             x_test=data.x_test, y_test=data.y_test, control=self._control, augment=augment,
@@ -110,6 +118,20 @@ class TrainingWorker(QObject):
         except TrainingDiverged as exc:
             exc.model = model  # the loop left it with its last finite weights; nobody else holds it
             raise
+
+    def _between_updates(self, recorder: StepRecorder, stepping: bool) -> None:
+        """In the loop, paused between updates: report a single step that just ran, and arm the
+        recorder for one about to run."""
+        if recorder.armed:
+            update = self._step_update
+            if self._control.updates_started == update:  # else the run resumed since: no report
+                report = recorder.report(update)
+                if report is not None:
+                    self.stepped.emit({"report": report, "model": snapshot(recorder.model)})
+            recorder.disarm()
+        if stepping:
+            self._step_update = self._control.updates_started + 1
+            recorder.arm()
 
     def _emit_logs(self, logs, model) -> None:
         last_snapshot = time.perf_counter()

@@ -9,6 +9,7 @@ control knows at which update each new rate took effect: ``rate_changes()``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
 
@@ -29,6 +30,9 @@ class TrainingControl:
         self._new_lr: float | None = None
         self._updates_asked = 0  # updates that asked for a new learning rate so far
         self._rate_changes: list[RateChange] = []
+        # called in the loop's thread while it waits paused between updates: with False as it
+        # starts waiting (the previous update is over), with True just before a single step runs
+        self.between_updates: Callable[[bool], None] | None = None
 
     @property
     def stop_requested(self) -> bool:
@@ -75,6 +79,11 @@ class TrainingControl:
             self._rate_changes.append(RateChange(self._updates_asked, lr))
             return lr
 
+    @property
+    def updates_started(self) -> int:
+        """How many updates the loop has begun (the number of the current or last update)."""
+        return self._updates_asked
+
     def rate_changes(self) -> list[RateChange]:
         """Every learning rate the loop has taken, with the first update that used it."""
         with self._cond:
@@ -84,11 +93,17 @@ class TrainingControl:
         """Block while paused (unless a single step was granted). True: go on; False: stop."""
         if not self._paused and not self._stop:
             return True
+        hook = self.between_updates
+        if hook is not None and self._paused:
+            hook(False)
         with self._cond:
             while self._paused and not self._stop and self._steps_granted == 0:
                 self._cond.wait(0.1)
             if self._stop:
                 return False
-            if self._paused:
+            stepping = self._paused
+            if stepping:
                 self._steps_granted -= 1
-            return True
+        if stepping and hook is not None:
+            hook(True)
+        return True

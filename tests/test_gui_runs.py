@@ -193,3 +193,37 @@ def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_t
     combo = window.runs_panel.x_axis_combo
     combo.setCurrentIndex(combo.findData("samples"))
     assert window.plots.curve_data(child.run_id, "test_accuracy")[0][0] == pytest.approx(4000)
+
+
+def test_step_shows_its_batch_its_loss_before_and_after_and_how_far_each_layer_moved(qtbot, window, click, mnist):
+    from scratchnet.training import evaluate
+
+    configure(window, train_size=5000, epochs=2, batch_size=16)
+    panel = window.step_panel
+    assert panel.objectName() == "stepReportPanel" and panel.isHidden()
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT):
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        click("pauseButton")
+        qtbot.wait(300)
+        with qtbot.waitSignal(window.controller.stepped, timeout=10_000) as stepped:
+            click("stepButton")
+        report = stepped.args[0]
+        qtbot.waitUntil(lambda: window.progress["update"] == report.update, timeout=10_000)
+        assert panel.isVisible() and panel.report is report
+        # the batch: 16 training images of the run's subset, with their own labels
+        data = mnist.subset(5000)
+        assert report.batch_size == 16 and len(set(report.indices.tolist())) == 16
+        np.testing.assert_array_equal(report.inputs, data.x_train[report.indices])
+        np.testing.assert_array_equal(report.labels, data.y_train[report.indices])
+        # the views now show the stepped weights: the loss after is theirs on that batch
+        assert window.controller.model_run is window.controller.run
+        assert report.loss_after == pytest.approx(evaluate(window.current_model, report.inputs, report.labels)[0])
+        assert f"{report.loss_before:.4f}" in panel.summary.text() and f"{report.loss_after:.4f}" in panel.summary.text()
+        assert f"Update {report.update:,} used 16 training images" in panel.summary.text()
+        moves = panel.moves.text().splitlines()
+        assert len(moves) == 2 and moves[0].startswith("Dense 1 (784→128): ‖ΔW‖ = ")
+        assert all(move.weight_change > 0 for move in report.moves)
+        assert panel.images_grid.count() == 2 * 16  # each image and its caption
+        click("pauseButton")
+    assert panel.isVisible()  # until the next run starts
