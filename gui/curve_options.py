@@ -37,12 +37,12 @@ class CurveOptions(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.raw_loss_check = _check("Raw loss of each run", "rawLossCheck", RAW_LOSS_TIP)
+        self.raw_loss_check = _check("Raw loss per run", "rawLossCheck", RAW_LOSS_TIP)
         self.raw_loss_check.toggled.connect(self.raw_loss_toggled)
-        self.zoom_check = _check("Zoom accuracy to the data", "accuracyZoomCheck", ZOOM_TIP)
+        self.zoom_check = _check("Zoom accuracy", "accuracyZoomCheck", ZOOM_TIP)
         self.zoom_check.toggled.connect(self.zoom_accuracy_toggled)
         self.train_eval_check = _check(
-            f"Also measure train accuracy at each epoch's end ({TRAIN_EVAL_SIZE // 1000}k images, inference mode)",
+            "Train accuracy at epoch end (inference)",
             "trainEvalCheck", TRAIN_EVAL_TIP,
         )
         layout = QHBoxLayout(self)

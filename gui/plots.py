@@ -79,7 +79,7 @@ def curve_names(run: RunRecord, detailed: bool, raw: bool) -> dict[str, str | No
     name = run.label
     prefix = "" if detailed else f"{name}: "
     names = {
-        "updates": f"{name}: loss per update" + ("" if raw else " (smoothed)"),
+        "updates": f"{name}: loss per update" + ("" if raw or detailed else " (smoothed)"),
         "loss": f"{prefix}train loss" + (f" ({during_epoch_note(run)})" if detailed else ""),
         "test_loss": f"{prefix}test loss",
         "accuracy": f"{prefix}train" + (f" ({during_epoch_note(run)})" if detailed else ""),
@@ -192,7 +192,7 @@ class PlotsPanel(QWidget):
         # to the top fast, while a slow run (full batch) stays near the bottom
         self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss", ((1, 0), (1, 0), (-10, 10)))
         self.accuracy_plot = _plot(
-            "accuracyPlot", "Accuracy (solid: test, dashed: train during the epoch)", "accuracy (%)",
+            "accuracyPlot", "Accuracy (solid: test, dashed: train)", "accuracy (%)",
             ((1, 0.5), (1, 0.5), (-10, 0)),
         )
         self.accuracy_plot.getPlotItem().setYRange(0, 100, padding=0)

@@ -178,7 +178,10 @@ class RunRecord:
         return self.start(unit) + x, values
 
     def planned_extent(self, unit: str) -> float:
-        """Where the x axis ends when the run completes, if known in advance (else 0)."""
+        """Where the x axis ends when the run completes, if known in advance (else 0; a diverged
+        run ended early: its data say where)."""
+        if self.status == "diverged":
+            return 0.0
         if unit == "epochs":
             return self.start(unit) + self.spec.config.epochs
         if unit == "samples":

@@ -5,14 +5,23 @@ weights moved. It draws a ``scratchnet.step_report.StepReport``; the numbers com
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from scratchnet.step_report import StepReport
 
 from .views.images import DIGIT_SIDE, digit_pixmap
 
 MAX_IMAGES = 16  # thumbnails shown; the rest of the batch is counted
-THUMB_SIDE = 2 * DIGIT_SIDE
+THUMB_SIDE = DIGIT_SIDE
 
 
 def step_summary(report: StepReport) -> str:
@@ -22,7 +31,8 @@ def step_summary(report: StepReport) -> str:
     change = report.loss_after - report.loss_before
     direction = "fell" if change < 0 else "rose"
     return (f"Update {report.update:,} used {images}. Their loss {direction} from {report.loss_before:.4f} "
-            f"to {report.loss_after:.4f} ({change:+.4f}; no dropout in either measurement).")
+            f"to {report.loss_after:.4f} ({change:+.4f}; no dropout in either measurement). Under each image: "
+            "its label, then the network's answer before → after the update.")
 
 
 def moves_text(report: StepReport) -> str:
@@ -35,11 +45,15 @@ def moves_text(report: StepReport) -> str:
 
 
 def image_caption(report: StepReport, row: int, class_names: list[str]) -> str:
-    """"#index label: prediction before → after" of one image of the batch."""
+    """One image of the batch: its label, then the network's answer before → after the update."""
     def name(k) -> str:
-        return class_names[k] if k < len(class_names) else str(k)
+        return _short(class_names[k]) if k < len(class_names) else str(k)
     before, after = report.predicted_before[row], report.predicted_after[row]
-    return f"#{report.indices[row]} {name(report.labels[row])}\n{name(before)} → {name(after)}"
+    return f"{name(report.labels[row])}\n{name(before)}→{name(after)}"
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 6 else name[:5] + "…"
 
 
 class StepPanel(QGroupBox):
@@ -61,6 +75,13 @@ class StepPanel(QGroupBox):
         self.images_grid = QGridLayout(self.images)
         self.images_grid.setContentsMargins(0, 0, 0, 0)
         self.images_grid.setHorizontalSpacing(4)
+        self.images_grid.setVerticalSpacing(0)
+        scroll = QScrollArea()  # a batch wider than the window scrolls instead of widening it
+        scroll.setWidget(self.images)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setFixedHeight(THUMB_SIDE + 48)
         self.more = QLabel()
         close = QPushButton("Hide")
         close.setObjectName("hideStepReportButton")
@@ -72,9 +93,8 @@ class StepPanel(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         images_row = QHBoxLayout()
-        images_row.addWidget(self.images)
+        images_row.addWidget(scroll, 1)
         images_row.addWidget(self.more)
-        images_row.addStretch(1)
         layout.addLayout(images_row)
         layout.addWidget(self.moves)
         self.report: StepReport | None = None
@@ -91,6 +111,7 @@ class StepPanel(QGroupBox):
         for row in range(shown):
             picture = QLabel()
             picture.setPixmap(digit_pixmap(report.inputs[row], THUMB_SIDE))
+            picture.setToolTip(f"Training image #{report.indices[row]:,}")
             caption = QLabel(image_caption(report, row, class_names))
             caption.setAlignment(Qt.AlignHCenter)
             caption.setStyleSheet("font-size: 8pt;")
