@@ -167,7 +167,8 @@ class _RunCurves:
             for plot in self._plots:
                 line = pg.InfiniteLine(
                     pos=x, angle=90, pen=pg.mkPen(self.color, width=1, style=Qt.DashDotLine),
-                    label=f"lr {change.lr:g}", labelOpts={"position": 0.92, "color": self.color, "anchors": [(0, 0), (0, 0)]},
+                    label=f"lr {change.lr:g}",
+                    labelOpts={"position": 0.92, "color": self.color, "anchors": [(0, 0), (0, 0)]},
                 )
                 plot.addItem(line)
                 self.rate_lines.append((plot, line))

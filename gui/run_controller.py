@@ -147,7 +147,8 @@ class RunController(QObject):
         worker.failed.connect(self._on_failed)
         self._worker = worker
         self.training_thread = start_in_thread(
-            worker, [worker.finished, worker.diverged, worker.failed], self, on_finished=self._on_thread_finished, start=False
+            worker, [worker.finished, worker.diverged, worker.failed], self, on_finished=self._on_thread_finished,
+            start=False,
         )
         # the window's own set-up (controls, new curves: ~0.1 s of Python) runs before the worker
         # starts, so that it does not hold the GIL against the run's first updates

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers import Dense
 from .network import Sequential
 from .sparse import ColumnSparse
 from .training import evaluate

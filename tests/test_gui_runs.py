@@ -219,8 +219,9 @@ def test_step_shows_its_batch_its_loss_before_and_after_and_how_far_each_layer_m
         # the views now show the stepped weights: the loss after is theirs on that batch
         assert window.controller.model_run is window.controller.run
         assert report.loss_after == pytest.approx(evaluate(window.current_model, report.inputs, report.labels)[0])
-        assert f"{report.loss_before:.4f}" in panel.summary.text() and f"{report.loss_after:.4f}" in panel.summary.text()
-        assert f"Update {report.update:,} used 16 training images" in panel.summary.text()
+        summary = panel.summary.text()
+        assert f"{report.loss_before:.4f}" in summary and f"{report.loss_after:.4f}" in summary
+        assert f"Update {report.update:,} used 16 training images" in summary
         moves = panel.moves.text().splitlines()
         assert len(moves) == 2 and moves[0].startswith("Dense 1 (784→128): ‖ΔW‖ = ")
         assert all(move.weight_change > 0 for move in report.moves)
