@@ -534,13 +534,15 @@ class TestDivergenceInTheWindow:
                   lr=panel.learning_rate_spin.maximum())
         assert panel.learning_rate_spin.value() == 10.0
         run = run_to_the_end(qtbot, window, click)
-        assert run.status == "failed"
+        assert run.status == "diverged"
         message = window.error_label.text()
         assert window.error_label.isVisible() and "diverged" in message
         assert "smaller learning rate" in message and "Adam" in message  # what happened, what to try
-        assert window.current_model is before and first.status == "finished"
+        # the views show the diverged run's last finite weights (issue 13), not the previous model
+        assert window.current_model is not before and first.status == "finished"
+        assert window.controller.model_run is run
         assert_finite(window.current_model)
-        assert window.runs_panel.list.count() == 1  # the failed run is not listed as a result
+        assert window.runs_panel.list.count() == 2 and "DIVERGED" in window.runs_panel.list.item(1).text()
         # usable: a sane rate trains the same network again
         panel.learning_rate_spin.setValue(0.005)
         run = run_to_the_end(qtbot, window, click)
@@ -560,13 +562,14 @@ class TestDivergenceInTheWindow:
         spec = RunSpec(RunConfig(hidden=hidden_layers(256, 256), descent="sgd", optimizer="sgd", learning_rate=10.0,
                                  epochs=1, train_size=300))
         worker = gui_worker.TrainingWorker(spec, TrainingControl(), DatasetCache(lambda name: mnist))
-        copies, failures = [], []
+        copies, divergences = [], []
         worker.batch_logged.connect(lambda log: copies.append(log.get("model")))
-        worker.failed.connect(failures.append)
+        worker.diverged.connect(divergences.append)
         with np.errstate(all="ignore"):
             worker.run()  # in this thread: the signals reach the lambdas directly
-        assert failures and "diverged" in failures[0]
+        assert divergences and "diverged" in divergences[0]["message"]
         copies = [model for model in copies if model is not None]
+        assert_finite(divergences[0]["model"])  # the last finite weights, which the views show
         assert len(copies) >= 3
         for model in copies:
             assert_finite(model)
@@ -578,7 +581,7 @@ class TestDivergenceInTheWindow:
         model the window shows is finite either way."""
         configure(window, train_size=3000, epochs=2, batch_size=32, optimizer=optimizer, lr=10.0)
         run = run_to_the_end(qtbot, window, click)
-        if run.status == "failed":
+        if run.status == "diverged":
             assert "diverged" in window.error_label.text() and "smaller learning rate" in window.error_label.text()
         else:
             assert run.status == "finished" and np.isfinite(run.result["test_loss"])
