@@ -122,18 +122,17 @@ class StepRecorder:
         self._raw: np.ndarray | None = None
         self._augmenting = False
 
-    def augment(self, augmenter: Callable | None) -> Callable | None:
+    def augment(self, augmenter: Callable | None) -> RecordingAugmenter | None:
         """``augmenter`` wrapped so that an armed recorder sees the rows before they are changed."""
         if augmenter is None:
             return None
         self._augmenting = True
+        return RecordingAugmenter(augmenter, self)
 
-        def recording(xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-            if self._before is not None and self._raw is None:
-                self._raw = np.array(xb, copy=True)
-            return augmenter(xb, rng)
-
-        return recording
+    def saw_rows(self, xb: np.ndarray) -> None:
+        """The augmenter was given ``xb``: kept when armed (the rows before they change)."""
+        if self._before is not None and self._raw is None:
+            self._raw = np.array(xb, copy=True)
 
     @property
     def model(self) -> Sequential:
@@ -181,6 +180,18 @@ class StepRecorder:
             if (indices < 0).any():
                 return None
         return describe_step(before, self._model, inputs, self._y[indices], indices, update)
+
+
+class RecordingAugmenter:
+    """``augmenter`` (``.augmenter``), telling a ``StepRecorder`` the rows it is given."""
+
+    def __init__(self, augmenter: Callable, recorder: StepRecorder) -> None:
+        self.augmenter = augmenter
+        self._recorder = recorder
+
+    def __call__(self, xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        self._recorder.saw_rows(xb)
+        return self.augmenter(xb, rng)
 
 
 def _copy(model: Sequential) -> Sequential:

@@ -153,7 +153,8 @@ def test_best_accuracy_passes_an_augmenter_to_the_training_loop(qtbot, window, c
     run_and_wait(qtbot, window, click, "startButton")
     window.training_panel.augment_check.setChecked(False)
     run_and_wait(qtbot, window, click, "startButton")
-    assert isinstance(seen[0], Augmenter) and seen[1] is None
+    # the worker wraps it so that a Step can report the rows it was given (scratchnet.step_report)
+    assert isinstance(seen[0].augmenter, Augmenter) and seen[1] is None
     assert [r.spec.config.augment for r in window.runs] == [True, False]
 
 
