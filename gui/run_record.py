@@ -150,10 +150,14 @@ class RunRecord:
     def update_curve(self, unit: str) -> tuple[np.ndarray, np.ndarray]:
         """x (in ``unit``) and loss of the kept per-update points (of a diverged run, the finite
         ones: ``divergence_point`` marks the blow-up)."""
-        points = self.trace.view()
-        if self.diverged_at:
-            points = points[np.isfinite(points[:, 1])]
+        points = self.update_points()
         return self.update_x(points[:, 0], unit), points[:, 1]
+
+    def update_points(self) -> np.ndarray:
+        """(n, 2): update number and loss of the kept per-update points; of a diverged run, the
+        finite ones."""
+        points = self.trace.view()
+        return points[np.isfinite(points[:, 1])] if self.diverged_at else points
 
     def divergence_point(self, unit: str) -> tuple[float, float] | None:
         """Where a diverged run's loss curve ends (x in ``unit``, last finite loss), else None."""

@@ -147,9 +147,10 @@ def write_curves_csv(runs: list[RunRecord], path: str | Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for run in runs:
-            points = run.trace.view()
-            samples = run.update_curve("samples")[0]
-            seconds = run.update_curve("seconds")[0]
+            points = run.update_points()
+            # the run's own numbers (a continued run is drawn after its parent's, not written so)
+            samples = run.update_curve("samples")[0] - run.start("samples")
+            seconds = run.update_curve("seconds")[0] - run.start("seconds")
             for (update, loss), seen, secs in zip(points, samples, seconds, strict=True):
                 epoch = update / run.updates_per_epoch
                 writer.writerow([run.run_id, run.label, "loss_per_update", f"{epoch:.4f}", int(update),

@@ -4,11 +4,13 @@ and labelled (issue 13)."""
 
 from __future__ import annotations
 
+import csv
 import warnings
 
 import numpy as np
 import pytest
 
+from gui.runs import write_curves_csv
 from scratchnet.training import params_finite
 
 RUN_TIMEOUT = 90_000
@@ -41,7 +43,7 @@ def set_hidden(window, click, widths):
 
 
 def test_a_diverged_run_stays_with_its_curve_up_to_the_blow_up_and_its_last_finite_model(
-        qtbot, window, click, capfd):
+        qtbot, window, click, capfd, tmp_path):
     """Issue 13, bug 1: Quick start, then 784-128-64-32-10 at learning rate 10."""
     window.apply_preset("quick-start")
     configure(window, train_size=2000, epochs=1, schedule="cosine")
@@ -79,6 +81,10 @@ def test_a_diverged_run_stays_with_its_curve_up_to_the_blow_up_and_its_last_fini
     # no NumPy warnings from the engine, the worker or the window's drawing
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
     assert "RuntimeWarning" not in capfd.readouterr().err
+    # its finite losses export like any run's
+    write_curves_csv([run], tmp_path / "curves.csv")
+    rows = list(csv.DictReader(open(tmp_path / "curves.csv", encoding="utf-8")))
+    assert [float(r["value"]) for r in rows] == pytest.approx(losses.tolist(), rel=1e-5)
 
 
 def test_a_learning_rate_set_mid_run_is_recorded_listed_detailed_and_marked(qtbot, window, click):
@@ -173,7 +179,8 @@ def test_compare_initialisations_names_each_run_by_its_initialisation(qtbot, win
     assert {f"{label}: test" for label in labels} <= set(entries)
 
 
-def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_to_it(qtbot, window, click):
+def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_to_it(qtbot, window, click,
+                                                                                      tmp_path):
     configure(window, train_size=1000, epochs=3)
     parent = train(qtbot, window, click)
     window.continue_check.setChecked(True)
@@ -193,6 +200,12 @@ def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_t
     combo = window.runs_panel.x_axis_combo
     combo.setCurrentIndex(combo.findData("samples"))
     assert window.plots.curve_data(child.run_id, "test_accuracy")[0][0] == pytest.approx(4000)
+    # the CSV keeps each run's own numbers: the child's samples start again from its first update
+    write_curves_csv([child], tmp_path / "child.csv")
+    rows = [r for r in csv.DictReader(open(tmp_path / "child.csv", encoding="utf-8"))
+            if r["series"] == "loss_per_update"]
+    assert rows[0]["update"] == "1" and 0 < int(rows[0]["samples_seen"]) <= 64  # interpolated between logs
+    assert rows[-1]["samples_seen"] == "3000"
 
 
 def test_step_shows_its_batch_its_loss_before_and_after_and_how_far_each_layer_moved(qtbot, window, click, mnist):
