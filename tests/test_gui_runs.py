@@ -241,3 +241,13 @@ def test_step_shows_its_batch_its_loss_before_and_after_and_how_far_each_layer_m
         assert panel.images_grid.count() == 2 * 16  # each image and its caption
         click("pauseButton")
     assert panel.isVisible()  # until the next run starts
+
+
+def test_the_named_widgets_exist_from_the_windows_start(window):
+    from PySide6.QtWidgets import QWidget
+
+    for name in ("rawLossCheck", "accuracyZoomCheck", "trainEvalCheck", "stepReportPanel", "stepSummaryLabel",
+                 "stepMovesLabel", "hideStepReportButton", "runsList", "runDetailsLabel"):
+        assert window.findChild(QWidget, name) is not None, name
+    assert window.step_panel.isHidden()  # until a step
+    assert not window.curve_options.train_eval_check.isChecked() and window.curve_options.train_eval_size == 0

@@ -120,3 +120,39 @@ def test_the_recorded_batch_is_the_one_the_update_learned_from(mnist, case):
         np.testing.assert_allclose(after["0.b"], b - 0.1 * d.sum(0), atol=1e-5)
         assert report.moves[0].weight_change == pytest.approx(0.1 * np.linalg.norm(inputs.T @ d), rel=1e-4)
     assert len(seen) == 3 * batch_size  # three different batches of one epoch
+
+
+def test_a_full_batch_step_reports_every_training_row_and_the_loss_of_the_whole_set():
+    from scratchnet.training import evaluate
+
+    rng = np.random.default_rng(4)
+    x = rng.random((300, 8)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
+    model = mlp(8, [6], 10, rng=np.random.default_rng(5))
+    control = TrainingControl()
+    recorder = StepRecorder(model, x, y, full_batch=True)
+    reports, befores = [], []
+
+    def between_updates(stepping: bool) -> None:
+        if recorder.armed:
+            reports.append(recorder.report(control.updates_started))
+        if stepping:
+            before = mlp(8, [6], 10)
+            before.load_state_dict(model.state_dict())
+            befores.append(before)
+            recorder.arm()
+        elif reports:
+            control.stop()
+        else:
+            control.step()
+
+    control.between_updates = between_updates
+    control.pause()
+    for _log in train(model, make_optimizer("sgd", 0.5), x, y, TrainConfig(descent="full", epochs=3), control=control):
+        pass
+    (report,) = reports
+    assert report.update == 1 and report.batch_size == 300
+    np.testing.assert_array_equal(report.indices, np.arange(300))
+    assert report.loss_before == pytest.approx(evaluate(befores[0], x, y)[0])
+    assert report.loss_after == pytest.approx(evaluate(model, x, y)[0])  # the model after its one update
+    assert report.loss_after < report.loss_before
