@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .losses import SoftmaxCrossEntropy
 from .network import Sequential
 from .sparse import ColumnSparse
-from .training import evaluate
+
+CHUNK = 8192  # rows per forward pass when measuring
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,8 @@ def describe_step(before: Sequential, after: Sequential, inputs: np.ndarray, lab
     inputs = np.atleast_2d(inputs)
     labels = np.atleast_1d(np.asarray(labels, dtype=np.int64))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a step can blow up
-        loss_before, _ = evaluate(before, inputs, labels)
-        loss_after, _ = evaluate(after, inputs, labels)
-        predicted_before, predicted_after = before.predict(inputs), after.predict(inputs)
+        loss_before, predicted_before = _loss_and_predictions(before, inputs, labels)
+        loss_after, predicted_after = _loss_and_predictions(after, inputs, labels)
         moves = tuple(
             LayerMove(name, _norm(a.params["W"] - b.params["W"]), _norm(a.params["b"] - b.params["b"]),
                       _norm(b.params["W"]))
@@ -81,6 +82,19 @@ def describe_step(before: Sequential, after: Sequential, inputs: np.ndarray, lab
         )
     return StepReport(update, np.asarray(indices), inputs, labels, float(loss_before), float(loss_after),
                       predicted_before, predicted_after, moves)
+
+
+def _loss_and_predictions(model: Sequential, inputs: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy and predicted classes in inference mode, from one forward pass per
+    chunk of rows (a full-batch step covers the whole training set)."""
+    loss_fn = SoftmaxCrossEntropy()
+    total, predicted = 0.0, []
+    for start in range(0, len(inputs), CHUNK):
+        logits = model.forward(inputs[start : start + CHUNK], training=False)
+        rows = labels[start : start + CHUNK]
+        total += loss_fn.forward(logits, rows) * len(rows)
+        predicted.append(np.argmax(logits, axis=1))
+    return total / max(len(inputs), 1), np.concatenate(predicted)
 
 
 def _norm(values: np.ndarray) -> float:
