@@ -251,3 +251,25 @@ def test_the_named_widgets_exist_from_the_windows_start(window):
         assert window.findChild(QWidget, name) is not None, name
     assert window.step_panel.isHidden()  # until a step
     assert not window.curve_options.train_eval_check.isChecked() and window.curve_options.train_eval_size == 0
+
+
+def test_the_drawing_pad_reads_a_drawing_with_an_overflowing_model_without_warnings(window, mnist):
+    """A diverged run's last finite weights can be ~1e30: its outputs overflow. The pad shows no
+    probability instead of NaN, and NumPy stays quiet."""
+    from gui_view_support import draw_stroke, quick_model, seven_strokes
+
+    from gui.views import DrawingPad
+
+    model = quick_model(mnist)
+    for layer in model.dense_layers:
+        layer.params["W"] *= 1e30
+    pad = window.findChild(DrawingPad, "drawingPad")
+    window.views.setCurrentWidget(pad)
+    window.controller.set_model(model, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for stroke in seven_strokes():
+            draw_stroke(window.findChild(type(pad.canvas), "drawingCanvas"), stroke)
+    probabilities = pad.bars.probabilities()
+    assert probabilities is not None and np.isfinite(probabilities).all()
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]

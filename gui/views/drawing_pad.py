@@ -28,6 +28,7 @@ from scratchnet.preprocess import MNIST_SIDE, prepare_drawing
 
 from .canvas import CANVAS_SIDE, DEFAULT_BRUSH, DrawingCanvas
 from .images import digit_pixmap
+from .predictions import finite_probabilities
 from .probability_bars import ProbabilityBars
 from .widgets import make_button
 
@@ -169,7 +170,7 @@ class DrawingPad(QWidget):
         digit = prepare_drawing(self.canvas.ink())
         probabilities = None
         if digit is not None and self._model is not None and self._model.input_size == digit.size:
-            probabilities = self._model.predict_proba(digit[None, :])[0]
+            probabilities = finite_probabilities(self._model, digit[None, :])[0]
         self._show(digit, probabilities)
         self._digit = digit
         self.digit_changed.emit(digit)

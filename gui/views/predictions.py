@@ -14,6 +14,15 @@ SORT_BY_CONFIDENCE = "confidence"
 SORT_BY_INDEX = "index"
 
 
+def finite_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
+    """``model.predict_proba(x)``, where a diverged run's last finite weights overflow the outputs:
+    no probability (0) instead of NaN, and no NumPy warnings."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        probabilities = model.predict_proba(x)
+    probabilities[~np.isfinite(probabilities)] = 0.0
+    return probabilities
+
+
 @dataclass(frozen=True)
 class Predictions:
     """probabilities (N, C) float32; true and predicted (N,) int64; confidence (N,) = the
@@ -25,10 +34,7 @@ class Predictions:
 
     @classmethod
     def of(cls, model: Sequential, x: np.ndarray, y: np.ndarray) -> Predictions:
-        with np.errstate(over="ignore", invalid="ignore"):
-            probabilities = model.predict_proba(x)
-        # a diverged run's last finite weights can overflow the outputs: no probability, not NaN
-        probabilities[~np.isfinite(probabilities)] = 0.0
+        probabilities = finite_probabilities(model, x)
         return cls(probabilities, np.asarray(y, np.int64), np.argmax(probabilities, axis=1))
 
     @property
