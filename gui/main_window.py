@@ -417,7 +417,6 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
         self.status.error(f"Run #{run.run_id} {run.status}: {run.error}")
-        self.status.reset_progress()
 
     @Slot(object)
     def _on_run_ended(self, run: RunRecord) -> None:
@@ -426,6 +425,8 @@ class MainWindow(QMainWindow):
             self.runs_panel.add_run(run)
         if run.status in ("finished", "stopped"):
             self.status.finished(run)
+        else:  # after the last redraw, which may have moved the bars on
+            self.status.ended_with_error()
 
     @Slot(object)
     def _on_idle(self, run: RunRecord) -> None:

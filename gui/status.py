@@ -16,6 +16,7 @@ from scratchnet.data import Dataset
 from .run_record import RunRecord
 
 PAUSED = " · paused"
+ERROR_LINE = "Error: see the message above the plots."
 ERROR_STYLE = "background: #fde8e8; color: #8a1010; border: 1px solid #e0a0a0; padding: 6px;"
 
 
@@ -92,7 +93,12 @@ class StatusPresenter:
     def error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.show()
-        self.say("Error: see the message above the plots.")
+        self.say(ERROR_LINE)
+
+    def ended_with_error(self) -> None:
+        """A run failed or diverged: no progress to show, the banner says why."""
+        self.reset_progress()
+        self.say(ERROR_LINE)
 
     def clear_error(self) -> None:
         self.error_label.hide()

@@ -78,6 +78,7 @@ def test_a_diverged_run_stays_with_its_curve_up_to_the_blow_up_and_its_last_fini
     assert [d.out_features for d in model.dense_layers] == [128, 64, 32, 10]
     # the bars no longer show the previous run's 100%
     assert window.status.epoch_bar.value() == 0 and window.status.run_bar.value() == 0
+    assert window.status_label.text() == "Error: see the message above the plots."
     # no NumPy warnings from the engine, the worker or the window's drawing
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
     assert "RuntimeWarning" not in capfd.readouterr().err
