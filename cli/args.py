@@ -6,6 +6,8 @@ import argparse
 import math
 import sys
 
+from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH
+
 
 class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
@@ -80,7 +82,9 @@ def widths(text: str) -> list[int]:
             width = int(part)
         except ValueError:
             raise argparse.ArgumentTypeError(f"hidden width {part!r} is not a whole number") from None
-        if not 1 <= width <= 4096:
-            raise argparse.ArgumentTypeError(f"hidden width {width} must be between 1 and 4096")
+        if not 1 <= width <= MAX_WIDTH:
+            raise argparse.ArgumentTypeError(f"hidden width {width} must be between 1 and {MAX_WIDTH}")
         result.append(width)
+        if len(result) > MAX_HIDDEN_LAYERS:
+            raise argparse.ArgumentTypeError(f"{text.count(',') + 1:,} hidden layers is too many: {LAYERS_REASON}")
     return result

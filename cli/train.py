@@ -18,9 +18,11 @@ import numpy as np
 from scratchnet.augment import Augmenter
 from scratchnet.data import DATASET_NAMES, load_dataset
 from scratchnet.download import download_dataset
-from scratchnet.errors import ScratchnetError, TrainingDiverged
+from scratchnet.errors import SaveError, ScratchnetError, TrainingDiverged
+from scratchnet.files import check_destination, is_folder
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
+from scratchnet.limits import architecture_problem
 from scratchnet.network import mlp
 from scratchnet.optimizers import OPTIMIZER_NAMES, make_optimizer
 from scratchnet.presets import PRESETS
@@ -82,11 +84,14 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.descent != "mini" and "--batch-size" in " ".join(argv):
         _note(f"--batch-size applies to mini-batch only; {args.descent} descent ignores it")
-    if args.dataset not in DATASET_NAMES and not Path(args.dataset).is_dir():
+    if args.dataset not in DATASET_NAMES and not is_folder(args.dataset):
         return _usage_error(
             f"unknown dataset {args.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
-    if args.save is not None and not args.save.parent.exists():
-        return _usage_error(f"cannot save to {args.save}: folder {args.save.parent} does not exist")
+    try:
+        if args.save is not None:
+            check_destination(args.save)  # before training, which a failed save would lose
+    except SaveError as exc:
+        return _failure(str(exc))
     try:
         config = TrainConfig(descent=args.descent, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                              schedule=args.schedule)
@@ -106,11 +111,15 @@ def main(argv: list[str]) -> int:
         else:
             dataset = dataset.subset(args.train_size)
 
+    problem = architecture_problem([dataset.x_train.shape[1], *args.hidden, dataset.num_classes])
+    if problem is not None:
+        return _usage_error(f"--hidden {','.join(map(str, args.hidden))}: {problem}")
     model = mlp(dataset.x_train.shape[1], args.hidden, dataset.num_classes, activation=args.activation,
                 init=args.init, dropout=args.dropout, rng=np.random.default_rng(args.seed))
     report = _JsonReport() if args.json else _TextReport(sys.stderr, sys.stdout)
     report.begin(model, dataset, args)
     started = time.perf_counter()
+    diverged = None
     try:
         # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
@@ -119,9 +128,14 @@ def main(argv: list[str]) -> int:
                              augment=Augmenter() if args.augment else None):
                 report.log(log)
     except TrainingDiverged as exc:
-        _save(args.save, model, dataset, args, note="last finite weights after divergence")
-        return _failure(str(exc))
-    _save(args.save, model, dataset, args)
+        diverged = exc
+    try:
+        _save(args.save, model, dataset, args, note="last finite weights after divergence" if diverged else "")
+    except SaveError as exc:
+        _failure(str(exc))
+        return _failure(str(diverged)) if diverged else 1
+    if diverged is not None:
+        return _failure(str(diverged))
     report.end(time.perf_counter() - started)
     return 0
 

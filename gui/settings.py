@@ -7,15 +7,15 @@ metadata. ``build_model`` turns network settings into a ``scratchnet`` model wit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from itertools import pairwise
 
 import numpy as np
 
 from scratchnet.layers import ACTIVATIONS, Dense, Dropout, Layer
+from scratchnet.limits import MAX_WIDTH
+from scratchnet.limits import parameter_count as param_count
 from scratchnet.network import Sequential
 from scratchnet.training import TrainConfig
 
-MAX_WIDTH = 4096
 # seconds between batch logs: 4 a second are plenty for plots redrawn twice a second, and each
 # log makes the GUI thread take the GIL from the training loop once more. Every update's loss still
 # reaches the plot: a log carries all the losses since the previous one.
@@ -85,11 +85,6 @@ class RunSpec:
     network: NetworkSettings
     training: TrainingSettings
     label: str = ""
-
-
-def param_count(widths: list[int]) -> int:
-    """Weights plus biases of the Dense layers joining consecutive ``widths``."""
-    return sum(a * b + b for a, b in pairwise(widths))
 
 
 def build_model(network: NetworkSettings, input_size: int, output_size: int) -> Sequential:
