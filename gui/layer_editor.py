@@ -18,9 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, architecture_problem
+
 from . import tooltips
 from .defaults import NEW_LAYER
 from .settings import MAX_WIDTH, HiddenLayer, NetworkSettings, param_count
+
+ADD_TIP = "Add a hidden layer after the selected one."
 
 
 def choice_combo(choices: dict[str, tuple[str, str]], object_name: str, tooltip: str = "") -> QComboBox:
@@ -60,7 +64,8 @@ class LayerEditor(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setToolTip("Hidden Dense layers, input side first: x → f(x·W + b) → next layer.")
 
-        self.add_button = self._button("Add", "addLayerButton", "Add a hidden layer after the selected one.")
+        self._editable = True
+        self.add_button = self._button("Add", "addLayerButton", ADD_TIP)
         self.remove_button = self._button("Remove", "removeLayerButton", "Remove the selected hidden layer.")
         self.up_button = self._button("Up", "moveLayerUpButton", "Move the selected layer towards the input.")
         self.down_button = self._button("Down", "moveLayerDownButton", "Move the selected layer towards the output.")
@@ -130,9 +135,11 @@ class LayerEditor(QWidget):
         self._emit_changed()
 
     def set_editable(self, editable: bool) -> None:
+        self._editable = editable
         for child in (self.table, self.add_button, self.remove_button, self.up_button, self.down_button,
                       self.init_combo, self.dropout_spin, self.seed_spin):
             child.setEnabled(editable)
+        self.add_button.setEnabled(editable and self.table.rowCount() < MAX_HIDDEN_LAYERS)
 
     def width_spin(self, row: int) -> QSpinBox:
         return self.table.cellWidget(row, 0)
@@ -144,6 +151,8 @@ class LayerEditor(QWidget):
     @Slot()
     def add_layer(self) -> None:
         layers = self._layers()
+        if len(layers) >= MAX_HIDDEN_LAYERS:
+            return
         row = self._selected_row()
         at = len(layers) if row is None else row + 1
         layers.insert(at, layers[row] if row is not None else NEW_LAYER)
@@ -198,10 +207,21 @@ class LayerEditor(QWidget):
             self.table.selectRow(max(selected, 0))
         self.remove_button.setEnabled(bool(layers))
 
+    def problem(self) -> str | None:
+        """Why this network cannot be trained (too many layers or parameters), or None."""
+        return architecture_problem(self.settings().widths(self._input_size, self._output_size))
+
     @Slot()
     def _emit_changed(self) -> None:
         widths = self.settings().widths(self._input_size, self._output_size)
         self.input_label.setText(f"Input: {self._input_size} pixels")
         self.output_label.setText(f"Output: {self._output_size} classes, softmax")
-        self.param_label.setText(f"Parameters: {param_count(widths):,}   ({'-'.join(map(str, widths))})")
+        text = f"Parameters: {param_count(widths):,}   ({'-'.join(map(str, widths))})"
+        problem = self.problem()
+        self.param_label.setText(text if problem is None else f"{text}\nCannot train: {problem}.")
+        self.param_label.setStyleSheet("" if problem is None else "color: #8a1010;")
+        self.param_label.setWordWrap(True)
+        full = self.table.rowCount() >= MAX_HIDDEN_LAYERS
+        self.add_button.setEnabled(self._editable and not full)
+        self.add_button.setToolTip(LAYERS_REASON[:1].upper() + LAYERS_REASON[1:] + "." if full else ADD_TIP)
         self.changed.emit()

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from scratchnet.control import TrainingControl
 from scratchnet.data import Dataset, load_dataset
-from scratchnet.errors import ModelFileError
+from scratchnet.errors import ModelFileError, ScratchnetError
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS
 from scratchnet.serialization import load_model_file, save_model
@@ -48,6 +48,7 @@ from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_record import RunRecord
 from .runs import RunsPanel, write_curves_csv
+from .safe_files import ask_model_path, save_offering_elsewhere
 from .settings import RunSpec, architecture_matches
 from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
@@ -324,7 +325,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ runs
     @Slot()
     def start_training(self) -> None:
-        if not self.is_running:
+        if not self.is_running and not self._refuse_network():
             self._batch_ids = []
             self._queue = [RunSpec(self.layer_editor.settings(), self.training_panel.settings())]
             if self.continue_check.isEnabled() and self.continue_check.isChecked():
@@ -343,12 +344,19 @@ class MainWindow(QMainWindow):
         self._compare(init_comparison(self.layer_editor.settings(), self.training_panel.settings()), "epochs")
 
     def _compare(self, specs: list[RunSpec], x_unit: str) -> None:
-        if self.is_running:
+        if self.is_running or self._refuse_network():
             return
         self._batch_ids = []
         self._queue = specs
         self.runs_panel.x_axis_combo.setCurrentIndex(self.runs_panel.x_axis_combo.findData(x_unit))
         self._start_next()
+
+    def _refuse_network(self) -> bool:
+        """Shows why the Network tab's network cannot be trained, if so (the editor says it too)."""
+        problem = self.layer_editor.problem()
+        if problem is not None:
+            self.show_error(f"Cannot start: {problem}.")
+        return problem is not None
 
     def _start_next(self) -> None:
         spec = self._queue.pop(0)
@@ -524,6 +532,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ remembered state
     def _restore_state(self) -> None:
         state = load_state(self.store)
+        try:
+            self._apply_state(state)
+        except Exception as exc:  # the window always starts, on the defaults if need be
+            state = StoredState(note=f"The remembered settings could not be applied ({exc}): using the defaults.")
+            self._apply_state(state)
+        if state.note:
+            self.training_panel.show_note(state.note)
+
+    def _apply_state(self, state: StoredState) -> None:
         self.layer_editor.set_settings(state.network)
         with QSignalBlocker(self.training_panel.learning_rate_spin):
             self.training_panel.set_settings(state.training)
@@ -641,12 +658,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def save_model_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save model", os.path.join(self.last_folder, "model.npz"), "scratchnet models (*.npz)"
-        )
+        path = ask_model_path(self, "Save model", os.path.join(self.last_folder, "model.npz"))
         if path:
             self._remember_folder(path)
-            self._report_errors(self.save_model_to, path)
+            self._report_errors(save_offering_elsewhere, self, path, self.save_model_to)
 
     @Slot()
     def export_csv_dialog(self) -> None:
@@ -669,7 +684,7 @@ class MainWindow(QMainWindow):
     def _report_errors(self, function, *args) -> None:
         try:
             function(*args)
-        except (OSError, ValueError) as exc:  # ModelFileError is a ValueError
+        except (OSError, ValueError, ScratchnetError) as exc:  # ModelFileError is a ValueError
             self.show_error(str(exc))
 
     # ------------------------------------------------------------------ closing

@@ -12,11 +12,13 @@ import math
 
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
+from scratchnet.limits import MAX_HIDDEN_LAYERS
 from scratchnet.network import Sequential
 from scratchnet.optimizers import OPTIMIZER_NAMES, make_optimizer
 from scratchnet.schedules import SCHEDULES
 from scratchnet.training import DESCENTS
 
+from .persistence import NETWORK_BOUNDS, TRAINING_BOUNDS
 from .settings import MAX_WIDTH, NetworkSettings, TrainingSettings, network_from_model
 
 _METADATA_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
@@ -32,8 +34,8 @@ def network_from_metadata(metadata: dict, model: Sequential) -> NetworkSettings:
     widths = [dense.out_features for dense in model.dense_layers[:-1]]
     valid = (
         network.init in INITIALIZERS
-        and 0.0 <= network.dropout < 1.0
-        and 0 <= network.seed < 2**31
+        and _within(network, NETWORK_BOUNDS)
+        and len(network.hidden) <= MAX_HIDDEN_LAYERS
         and all(h.activation in ACTIVATIONS and 1 <= h.width <= MAX_WIDTH for h in network.hidden)
         and [h.width for h in network.hidden] == widths
     )
@@ -54,11 +56,21 @@ def training_from_metadata(metadata: dict, current: TrainingSettings) -> Trainin
         and training.optimizer in OPTIMIZER_NAMES
         and training.schedule in SCHEDULES
         and isinstance(training.dataset, str) and training.dataset != ""
-        and all(_is_int(v) and v >= 1 for v in (training.batch_size, training.epochs, training.train_size))
-        and all(_is_number(v) and math.isfinite(v)
-                for v in (training.learning_rate, training.momentum, training.weight_decay))
+        and isinstance(training.augment, bool)
+        and _within(training, TRAINING_BOUNDS)
     )
     return training if valid else current
+
+
+def _within(settings, bounds: dict) -> bool:
+    """Every bounded field is a number of the right kind inside the range its spin box allows
+    (``epochs`` of 1e18 would otherwise raise from the spin box after other fields were set)."""
+    for key, (low, high) in bounds.items():
+        value = getattr(settings, key)
+        kind_ok = _is_int(value) if isinstance(low, int) else _is_number(value) and math.isfinite(value)
+        if not kind_ok or not low <= value <= high:
+            return False
+    return True
 
 
 def _is_int(value) -> bool:

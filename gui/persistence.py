@@ -4,20 +4,24 @@ Stored: the window geometry, the network and training settings (as JSON) and the
 last opened or saved file. The preset is not stored: the window shows the one these settings
 match. Whatever is read back is checked: a value of the wrong type or out of range (a
 hand-edited or corrupt file, an older version) is ignored and the default takes its place, a
-whole group at a time, so a window never starts from half a setting.
+whole group at a time, so a window never starts from half a setting. Reading never fails, whatever
+the file holds (JSON nested 100,000 deep, a folder name too long to check, 10,000 layers): the bad
+keys are rewritten with the defaults, so the next launch reads them cleanly, and ``StoredState.note``
+says which groups were reset.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from scratchnet.initializers import INITIALIZERS
+from scratchnet.files import is_folder
 from scratchnet.layers import ACTIVATIONS
+from scratchnet.limits import MAX_HIDDEN_LAYERS, architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.schedules import SCHEDULES
 from scratchnet.training import DESCENTS
@@ -29,6 +33,9 @@ from .training_panel import DATASETS, MAX_TRAIN_SIZE
 ORGANIZATION = APPLICATION = "scratchnet"
 KEYS = {"geometry": "window/geometry", "network": "settings/network", "training": "settings/training",
         "folder": "files/lastFolder"}
+GROUP_NAMES = {"geometry": "window size", "network": "network", "training": "training", "folder": "last folder"}
+# the stored network is checked against the parameter cap as if for MNIST's 28×28 inputs and 10 classes
+MNIST_PIXELS, MNIST_CLASSES = 784, 10
 
 # inclusive bounds of the numeric settings, as the panels' spin boxes allow them
 NETWORK_BOUNDS = {"dropout": (0.0, 0.9), "seed": (0, 2**31 - 1)}
@@ -45,6 +52,7 @@ class StoredState:
     training: TrainingSettings = DEFAULT_TRAINING
     last_folder: str = ""
     geometry: QByteArray | None = None
+    note: str = ""
 
 
 def default_store() -> QSettings:
@@ -62,30 +70,53 @@ def save_state(store: QSettings, state: StoredState) -> None:
 
 
 def load_state(store: QSettings) -> StoredState:
-    """The stored state; each part that is missing or invalid is the default."""
-    network = _read(store, "network", network_from_json, DEFAULT_NETWORK)
-    training = _read(store, "training", training_from_json, DEFAULT_TRAINING)
-    folder = _read(store, "folder", _existing_folder, "")
-    geometry = store.value(KEYS["geometry"])
-    return StoredState(network, training, folder, geometry if isinstance(geometry, QByteArray) else None)
-
-
-def _read(store: QSettings, key: str, parse, default):
-    value = store.value(KEYS[key])
-    if value is None:
-        return default
+    """The stored state; each part that is missing or invalid is the default, and is rewritten."""
+    bad: list[str] = []
+    network = _read(store, "network", network_from_json, DEFAULT_NETWORK, bad)
+    training = _read(store, "training", training_from_json, DEFAULT_TRAINING, bad)
+    folder = _read(store, "folder", _existing_folder, "", bad)
+    geometry = _read(store, "geometry", _geometry, None, bad)
+    state = StoredState(network, training, folder, geometry)
+    if not bad:
+        return state
+    note = (f"Some remembered settings could not be used ({', '.join(GROUP_NAMES[key] for key in bad)}): "
+            "the defaults were restored.")
     try:
-        return parse(value)
-    except (ValueError, TypeError, KeyError, AttributeError):
+        save_state(store, state)
+        if "geometry" in bad:
+            store.remove(KEYS["geometry"])
+            store.sync()
+    except Exception:  # a read-only settings file: the defaults still apply for this launch
+        note += " The settings file could not be rewritten."
+    return replace(state, note=note)
+
+
+def _read(store: QSettings, key: str, parse, default, bad: list[str]):
+    try:
+        value = store.value(KEYS[key])
+        return default if value is None else parse(value)
+    except Exception:  # whatever is in the file, the window starts: RecursionError, OSError, …
+        bad.append(key)
         return default
+
+
+def _geometry(value) -> QByteArray:
+    if not isinstance(value, QByteArray):
+        raise TypeError("the window geometry is not Qt's byte array")
+    return value
 
 
 def network_from_json(text: str) -> NetworkSettings:
     data = json.loads(text)
+    if len(data["hidden"]) > MAX_HIDDEN_LAYERS:
+        raise ValueError(f"{len(data['hidden'])} hidden layers")
     hidden = tuple(
         HiddenLayer(_bounded_int(layer["width"], 1, MAX_WIDTH), _choice(layer["activation"], ACTIVATIONS))
         for layer in data["hidden"]
     )
+    problem = architecture_problem([MNIST_PIXELS, *(layer.width for layer in hidden), MNIST_CLASSES])
+    if problem is not None:
+        raise ValueError(problem)
     return NetworkSettings(
         hidden=hidden,
         init=_choice(data["init"], INITIALIZERS),
@@ -100,7 +131,7 @@ def training_from_json(text: str) -> TrainingSettings:
     for key, (low, high) in TRAINING_BOUNDS.items():
         values[key] = (_bounded_int if isinstance(low, int) else _bounded_float)(data[key], low, high)
     dataset = data["dataset"]
-    if not isinstance(dataset, str) or not (dataset in DATASETS or Path(dataset).is_dir()):
+    if not isinstance(dataset, str) or not (dataset in DATASETS or is_folder(dataset)):
         raise ValueError(f"unknown data set {dataset!r}")
     if not isinstance(data["augment"], bool):
         raise TypeError("augment must be true or false")
@@ -127,6 +158,6 @@ def _bounded_float(value, low: float, high: float) -> float:
 
 
 def _existing_folder(value) -> str:
-    if not isinstance(value, str) or not Path(value).is_dir():
+    if not isinstance(value, str) or not is_folder(value):
         raise ValueError(f"{value!r} is not a folder")
     return value

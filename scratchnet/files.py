@@ -145,7 +145,7 @@ def _resolve(path: str | os.PathLike) -> Path:
         target = Path(os.path.realpath(path))
         try:
             mode = os.stat(target).st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             mode = None
         parent = target.parent
         if not parent.exists():
