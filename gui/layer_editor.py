@@ -218,10 +218,14 @@ class LayerEditor(QWidget):
         self.output_label.setText(f"Output: {self._output_size} classes, softmax")
         text = f"Parameters: {param_count(widths):,}   ({'-'.join(map(str, widths))})"
         problem = self.problem()
-        self.param_label.setText(text if problem is None else f"{text}\nCannot train: {problem}.")
+        full = self.table.rowCount() >= MAX_HIDDEN_LAYERS
+        if problem is not None:
+            text += f"\nCannot train: {problem}."
+        elif full:
+            text += f"\nNo more layers can be added: {LAYERS_REASON}."
+        self.param_label.setText(text)
         self.param_label.setStyleSheet("" if problem is None else "color: #8a1010;")
         self.param_label.setWordWrap(True)
-        full = self.table.rowCount() >= MAX_HIDDEN_LAYERS
         self.add_button.setEnabled(self._editable and not full)
-        self.add_button.setToolTip(LAYERS_REASON[:1].upper() + LAYERS_REASON[1:] + "." if full else ADD_TIP)
+        self.add_button.setToolTip(f"No more layers: {LAYERS_REASON}." if full else ADD_TIP)
         self.changed.emit()

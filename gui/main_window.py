@@ -538,7 +538,7 @@ class MainWindow(QMainWindow):
             state = StoredState(note=f"The remembered settings could not be applied ({exc}): using the defaults.")
             self._apply_state(state)
         if state.note:
-            self.training_panel.show_note(state.note)
+            self.show_error(state.note)
 
     def _apply_state(self, state: StoredState) -> None:
         self.layer_editor.set_settings(state.network)
