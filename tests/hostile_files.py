@@ -181,6 +181,19 @@ def png(path: Path, width: int, height: int, rows: bool = True) -> Path:
     return path
 
 
+def gzip_parts(path: Path, parts: list[tuple[bytes, int]]) -> Path:
+    """A .gz file of ``chunk * times`` for each part, written without building the payload."""
+    data, crc, size = deflate_parts(parts)
+    path.write_bytes(b"\x1f\x8b\x08\x00\0\0\0\0\x02\xff" + data + struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return path
+
+
+def svgz_bomb(path: Path, spaces: int = 2 * GIB) -> Path:
+    """A small SVG followed by ``spaces`` blanks, gzipped to about 2 MB."""
+    text = b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><rect width="4" height="20"/></svg>'
+    return gzip_parts(path, [(text, 1), (b" ", spaces)])
+
+
 def svgz(path: Path, side: int = 100_000) -> Path:
     """A gzipped SVG that asks for a ``side`` × ``side`` canvas."""
     import gzip
@@ -193,14 +206,12 @@ def svgz(path: Path, side: int = 100_000) -> Path:
 
 def idx_folder(folder: Path, images_shape: tuple[int, ...], gz_payload: int = 1 << 20) -> Path:
     """Four gzipped IDX files; the training images declare ``images_shape`` and hold
-    ``gz_payload`` zero bytes (the rest is missing)."""
+    ``gz_payload`` zero bytes (all of the declared payload, or less)."""
     import gzip
 
     folder.mkdir(parents=True, exist_ok=True)
     header = struct.pack(">BBBB", 0, 0, 8, len(images_shape)) + struct.pack(f">{len(images_shape)}I", *images_shape)
-    with gzip.open(folder / "train-images-idx3-ubyte.gz", "wb", compresslevel=1) as out:
-        out.write(header)
-        out.write(bytes(gz_payload))
+    gzip_parts(folder / "train-images-idx3-ubyte.gz", [(header, 1), (b"\0", gz_payload)])
     for name, shape in (("train-labels-idx1-ubyte", (10,)), ("t10k-labels-idx1-ubyte", (10,)),
                         ("t10k-images-idx3-ubyte", (10, 28, 28))):
         header = struct.pack(">BBBB", 0, 0, 8, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
