@@ -308,3 +308,33 @@ def test_reading_a_fifo_returns_at_once(tmp_path):
     with pytest.raises(ModelFileError, match="is a pipe"):
         load_model_file(fifo)  # would block in open() if it waited for a writer
     assert time.perf_counter() - started < 1
+
+
+def test_an_image_that_exists_but_cannot_be_read_says_why(tmp_path, capsys, monkeypatch):
+    """Not Qt's "File not found": the real reason (root reads everything, so the refusal is simulated)."""
+    from cli import run_cli
+
+    image = digit_image(tmp_path / "locked.png")
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):
+        if str(path) == str(image):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "open", denied)
+    assert run_cli(["predict", str(image)]) == 1
+    assert capsys.readouterr().err == "scratchnet predict: locked.png: cannot be read (permission denied)\n"
+
+
+def test_a_relative_cache_dir_is_ignored_with_a_note(tmp_path, capsys, monkeypatch):
+    from cli import run_cli
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("SCRATCHNET_CACHE_DIR", "relative/cache")
+    assert run_cli(["predict", str(tmp_path / "missing.png")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"note: $SCRATCHNET_CACHE_DIR='relative/cache' is a relative path and is ignored; "
+                      f"the cache is {tmp_path / '.cache' / 'scratchnet'}")
+    assert err[1] == "scratchnet predict: missing.png: file not found"
