@@ -38,7 +38,8 @@ from PySide6.QtWidgets import QApplication
 from gui.main_window import MainWindow
 from scratchnet.data import load_dataset
 app = QApplication([])
-window = MainWindow(dataset_loader=lambda name: load_dataset("mnist"), settings=QSettings(sys.argv[1], QSettings.IniFormat))
+store = QSettings(sys.argv[1], QSettings.IniFormat)
+window = MainWindow(dataset_loader=lambda name: load_dataset("mnist"), settings=store)
 window.show()
 app.processEvents()
 print(window.layer_editor.table.rowCount(), "layers;", window.size().width(), "x", window.size().height())
@@ -48,8 +49,8 @@ window.close()
 
 def build_cases(folder: Path) -> list[dict]:
     """name, argv (after ``python``), and optional stdin / preexec / env changes per case."""
-    from PySide6.QtGui import QImage
     import numpy as np
+    from PySide6.QtGui import QImage
 
     pixels = np.full((28, 28), 255, np.uint8)
     pixels[4:24, 12:16] = 0

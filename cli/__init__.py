@@ -67,4 +67,4 @@ def _replace_closed_streams() -> None:
     null device instead, so that printing is not an AttributeError."""
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (lives to the exit)
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))

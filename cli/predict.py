@@ -135,7 +135,8 @@ def _load_or_train_model(path: Path | None) -> tuple[Sequential, list[str]]:
     except ModelFileError as exc:
         if not cached:
             raise
-        raise PredictError(f"the cached default model {path} cannot be used: {str(exc).removeprefix(path.name + ': ')}. "
+        reason = str(exc).removeprefix(f"{path.name}: ")
+        raise PredictError(f"the cached default model {path} cannot be used: {reason}. "
                            "Delete that file and run again to train a new one.") from None
     model = loaded.model
     if model.input_size != MNIST_SIDE * MNIST_SIDE:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from scratchnet.initializers import INITIALIZERS
 from scratchnet.files import is_folder
+from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
 from scratchnet.limits import MAX_HIDDEN_LAYERS, architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES

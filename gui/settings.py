@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from scratchnet.layers import ACTIVATIONS, Dense, Dropout, Layer
-from scratchnet.limits import MAX_WIDTH
-from scratchnet.limits import parameter_count as param_count
+from scratchnet.limits import MAX_WIDTH  # noqa: F401 (the panels' width limit)
+from scratchnet.limits import parameter_count as param_count  # noqa: F401 (the editor's count)
 from scratchnet.network import Sequential
 from scratchnet.training import TrainConfig
 

@@ -401,7 +401,8 @@ class TestModelFilesInTheWindow:
                             lambda *a, **k: offers.append(a[2]) or QMessageBox.StandardButton.No)
         window.save_action.trigger()
         assert offers and "the disk is full" in offers[-1] and "somewhere else" in offers[-1]
-        assert window.error_label.isVisible() and f"cannot save to {path}: the disk is full" in window.error_label.text()
+        assert window.error_label.isVisible()
+        assert f"cannot save to {path}: the disk is full" in window.error_label.text()
         assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]
 
         missing_folder = tmp_path / "no such folder" / "m.npz"

@@ -9,12 +9,12 @@ import os
 import stat
 import time
 
+import hostile_files as hostile
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-import hostile_files as hostile
 from gui.app import NO_DISPLAY, display_problem
 from gui.defaults import DEFAULT_NETWORK, DEFAULT_TRAINING
 from gui.main_window import MainWindow

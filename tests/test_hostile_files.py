@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+import hostile_files as hostile
 import numpy as np
 import pytest
 
-import hostile_files as hostile
 from scratchnet import files
 from scratchnet.errors import ModelFileError, SaveError
 from scratchnet.network import mlp
