@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ runs
     @Slot()
     def start_training(self) -> None:
-        if self.is_running:
+        if self.is_running or self._refuse_network():
             return
         resume = self.continue_check.isEnabled() and self.continue_check.isChecked()
         self.controller.start([RunSpec(self.run_config())],
@@ -332,10 +332,17 @@ class MainWindow(QMainWindow):
         self._compare(init_comparison(self.run_config()), "epochs")
 
     def _compare(self, specs: list[RunSpec], x_unit: str) -> None:
-        if self.is_running:
+        if self.is_running or self._refuse_network():
             return
         self.runs_panel.x_axis_combo.setCurrentIndex(self.runs_panel.x_axis_combo.findData(x_unit))
         self.controller.start(specs)
+
+    def _refuse_network(self) -> bool:
+        """Shows why the Network tab's network cannot be trained, if so (the editor says it too)."""
+        problem = self.layer_editor.problem()
+        if problem is not None:
+            self.show_error(f"Cannot start: {problem}.")
+        return problem is not None
 
     @Slot()
     def stop_training(self) -> None:
@@ -429,6 +436,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ remembered state
     def _restore_state(self) -> None:
         state = load_state(self.store)
+        try:
+            self._apply_state(state)
+        except Exception as exc:  # the window always starts, on the defaults if need be
+            state = StoredState(note=f"The remembered settings could not be applied ({exc}): using the defaults.")
+            self._apply_state(state)
+        if state.note:
+            self.show_error(state.note)
+
+    def _apply_state(self, state: StoredState) -> None:
         self.show_config(state.config)
         self.preset_bar.show_preset(matching_preset(self.run_config()))
         self.files.last_folder = state.last_folder
