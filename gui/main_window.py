@@ -34,6 +34,7 @@ from scratchnet.errors import ModelFileError
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS
 from scratchnet.serialization import load_model_file, save_model
+from scratchnet.threads import using_blas
 from scratchnet.training import evaluate
 
 from . import tooltips
@@ -53,7 +54,7 @@ from .threads import start_in_thread, stop_thread
 from .training_panel import TrainingPanel
 from .views import install_views
 from .views.widgets import make_button
-from .worker import TrainingWorker, snapshot
+from .worker import TrainingWorker
 
 # plots and status: a redraw holds the GIL for ~10 ms, which the training worker then waits for
 # (window throughput measured at 89.9% of headless with 4 redraws a second, 91.7% with 2)
@@ -328,7 +329,7 @@ class MainWindow(QMainWindow):
             self._batch_ids = []
             self._queue = [RunSpec(self.layer_editor.settings(), self.training_panel.settings())]
             if self.continue_check.isEnabled() and self.continue_check.isChecked():
-                self._continue_from = snapshot(self.current_model)
+                self._continue_from = self.current_model.copy()
             self._start_next()
 
     @Slot()
@@ -628,7 +629,8 @@ class MainWindow(QMainWindow):
         if self.dataset is not None and (self.dataset.x_test.shape[1], self.dataset.num_classes) == (
             loaded.model.input_size, loaded.model.output_size
         ):
-            _, accuracy = evaluate(loaded.model, self.dataset.x_test, self.dataset.y_test)
+            with using_blas():  # a run may be changing the BLAS thread count meanwhile
+                _, accuracy = evaluate(loaded.model, self.dataset.x_test, self.dataset.y_test)
             text += f" Test accuracy {100 * accuracy:.2f}%."
         self.status_label.setText(text)
 

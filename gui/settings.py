@@ -1,7 +1,8 @@
 """What the panels edit, as plain data: the network and the training settings.
 
 Both round-trip through ``to_dict`` / ``from_dict`` so they can be stored in a model file's
-metadata. ``build_model`` turns network settings into a ``scratchnet`` model with fresh weights.
+metadata. ``build_model`` turns network settings into a ``scratchnet`` model with fresh weights
+(through ``scratchnet.network.mlp``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from scratchnet.layers import ACTIVATIONS, Dense, Dropout, Layer
-from scratchnet.network import Sequential
+from scratchnet.layers import ACTIVATIONS, Dense, Dropout
+from scratchnet.network import Sequential, mlp
 from scratchnet.training import TrainConfig
 
 MAX_WIDTH = 4096
@@ -93,18 +94,19 @@ def param_count(widths: list[int]) -> int:
 
 
 def build_model(network: NetworkSettings, input_size: int, output_size: int) -> Sequential:
-    """Dense -> activation (-> Dropout) per hidden layer, then Dense logits; seeded weights."""
-    rng = np.random.default_rng(network.seed)
-    layers: list[Layer] = []
-    fan_in = input_size
-    for hidden in network.hidden:
-        layers.append(Dense(fan_in, hidden.width, init=network.init, rng=rng))
-        layers.append(ACTIVATIONS[hidden.activation]())
-        if network.dropout > 0:
-            layers.append(Dropout(network.dropout, rng=rng))
-        fan_in = hidden.width
-    layers.append(Dense(fan_in, output_size, init=network.init, rng=rng))
-    return Sequential(layers)
+    """``network.mlp`` with the editor's widths, init, dropout and seed. ``mlp`` gives every hidden
+    layer one activation, while the editor lets each choose its own, so each activation layer
+    (weightless: the seeded weights stay the same) is then replaced by the chosen one."""
+    for k, hidden in enumerate(network.hidden):
+        if hidden.activation not in ACTIVATIONS:
+            raise ValueError(f"hidden layer {k + 1}: unknown activation {hidden.activation!r}; "
+                             f"choose one of {', '.join(ACTIVATIONS)}")
+    model = mlp(input_size, [hidden.width for hidden in network.hidden], output_size, init=network.init,
+                dropout=network.dropout, rng=np.random.default_rng(network.seed))
+    slots = [i for i, layer in enumerate(model.layers) if not isinstance(layer, (Dense, Dropout))]
+    for i, hidden in zip(slots, network.hidden, strict=True):
+        model.layers[i] = ACTIVATIONS[hidden.activation]()
+    return model
 
 
 _ACTIVATION_OF_CLASS = {cls.__name__: name for name, cls in ACTIVATIONS.items()}

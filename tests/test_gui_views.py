@@ -180,7 +180,9 @@ def test_inside_the_network_shows_tiles_histograms_dead_units_and_activations(qt
     assert len(weights.gradient_plot.plotItem.listDataItems()) == 2
     hidden = np.maximum(mnist.x_test[:1000] @ model.layers[0].params["W"] + model.layers[0].params["b"], 0)
     dead = int(np.sum(~(hidden > 0).any(axis=0)))
-    assert f"hidden 1 (64 units): {dead} dead" in weights.dead_label.text()
+    assert f"hidden 1 (ReLU, 64 units): {dead} dead" in weights.dead_label.text()
+    assert "On 1,000 test images" in weights.dead_label.text()
+    assert "mean loss" in weights.gradient_plot.plotItem.titleLabel.text
 
     weights.select_test_digit(42)
     first, output = weights.activation_values()
