@@ -177,3 +177,39 @@ def test_real_blas_predictions_stay_exact_while_another_thread_changes_the_count
     predictor.join(WAIT)
     assert len(done) > 0 and not any(wrong)
     assert [lib.get_num_threads() for lib in threads._blas_libraries()] == original
+
+
+def test_the_windows_predictions_run_inside_using_blas(qtbot, mnist, monkeypatch):
+    """Each place where the GUI thread runs a model is inside ``using_blas()``: the test-set
+    predictions, the drawing pad, and the weights view's statistics and activations."""
+    from gui.views.drawing_pad import DrawingPad
+    from gui.views.predictions import ModelContext, Predictions
+    from gui.views.weights import WeightsView
+    from scratchnet.layers import Dense
+    from scratchnet.network import mlp
+    from tests.gui_view_support import draw_stroke, seven_strokes
+
+    model = mlp(784, [32], 10, rng=np.random.default_rng(0))
+    guarded = []
+    forward = Dense.forward
+
+    def recording_forward(layer, x, training=False):
+        guarded.append((len(x), threading.get_ident() in threads._GUARD._readers))
+        return forward(layer, x, training)
+
+    monkeypatch.setattr(Dense, "forward", recording_forward)
+    Predictions.of(model, mnist.x_test[:100], mnist.y_test[:100])
+    pad = DrawingPad()
+    qtbot.addWidget(pad)
+    pad.set_model(model)
+    for stroke in seven_strokes():
+        draw_stroke(pad.canvas, stroke)
+    pad.update_prediction()
+    view = WeightsView()
+    qtbot.addWidget(view)
+    view.show()
+    view.set_context(ModelContext(model, mnist))
+    view.set_drawn_digit(pad.digit)
+    rows = {n for n, _ in guarded}
+    assert {100, 1000, 1} <= rows  # test-set predictions, the view's statistics, one digit
+    assert all(inside for _, inside in guarded)
