@@ -113,6 +113,7 @@ def test_a_waiting_change_holds_back_new_predictions_but_not_nested_ones(fake):
 
     predictor = start(predict)
     assert inside.wait(WAIT)
+
     def limit():
         with blas_thread_limit(1):
             pass
@@ -130,6 +131,7 @@ def test_a_waiting_change_holds_back_new_predictions_but_not_nested_ones(fake):
     assert not newcomer_done.is_set()  # a new prediction waits for the pending change
     release.set()
     assert nested.wait(WAIT) and newcomer_done.wait(WAIT)
+    predictor.join(WAIT)
     limiter.join(WAIT)
     assert fake.changes == [(1, 0), (2, 0)]
 
