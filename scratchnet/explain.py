@@ -35,10 +35,10 @@ SATURATED_UNITS = "saturated"
 CONDITIONS: dict[type[Layer], str] = {
     ReLU: DEAD, LeakyReLU: NEVER_POSITIVE, Sigmoid: SATURATED_UNITS, Tanh: SATURATED_UNITS,
 }
-MEANINGS = {
-    DEAD: "a ReLU unit that outputs 0 for every input (no gradient reaches its weights)",
-    NEVER_POSITIVE: "a leaky ReLU unit whose input is ≤ 0 for every input (it still learns, through the leak only)",
-    SATURATED_UNITS: f"a sigmoid or tanh unit whose slope stays under {SATURATED:.0%} of its peak for every input",
+MEANINGS = {  # one line each, for a window
+    DEAD: "ReLU output 0 for every input, so its weights get no gradient",
+    NEVER_POSITIVE: "leaky ReLU input ≤ 0 for every input; it still learns, through the leak",
+    SATURATED_UNITS: f"sigmoid or tanh slope under {SATURATED:.0%} of its peak for every input",
 }
 
 

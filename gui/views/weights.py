@@ -71,7 +71,7 @@ def stuck_units_text(units, inputs: int) -> str:
         return "No hidden activation layers, so no dead or saturated units."
     lines = [f"{u.name}: {u.count} {u.condition} ({100 * u.fraction:.1f}%)" for u in units]
     conditions = dict.fromkeys(u.condition for u in units)
-    lines += [f"{condition}: {MEANINGS[condition]}" for condition in conditions]
+    lines += [f"{condition} = {MEANINGS[condition]}" for condition in conditions]
     return f"On {inputs:,} test images:\n" + "\n".join(lines)
 
 
