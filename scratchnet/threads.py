@@ -135,6 +135,13 @@ class _CountGuard:
             self._writers_waiting += 1
             try:
                 self._condition.wait_for(lambda: not (self._readers.keys() - {me}))
+                for kind in {type(lib) for lib in libraries}:
+                    # threadpoolctl >= 3.8 lets only the first thread that set OpenBLAS's count set
+                    # it again (the others are silently ignored) until that thread lets go; here
+                    # this guard decides who may change it, so the thread changing it now takes over
+                    let_go = getattr(kind, "clear_controlling_thread", None)
+                    if let_go is not None:
+                        let_go(force=True)
                 for lib, n in zip(libraries, counts, strict=True):
                     lib.set_num_threads(n)
             finally:

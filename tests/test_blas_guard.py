@@ -215,3 +215,29 @@ def test_the_windows_predictions_run_inside_using_blas(qtbot, mnist, monkeypatch
     rows = {n for n, _ in guarded}
     assert {100, 1000, 1} <= rows  # test-set predictions, the view's statistics, one digit
     assert all(inside for _, inside in guarded)
+
+
+@pytest.mark.skipif(not threads._blas_libraries(), reason="threadpoolctl found no BLAS library")
+def test_a_limit_set_in_one_thread_after_another_thread_set_one_takes_effect():
+    """threadpoolctl >= 3.8 ignores OpenBLAS changes from any thread but the first one that made
+    one; the worker's limit must still apply after the GUI thread's own runs (the CLI, a headless
+    benchmark) have changed the count."""
+    libraries = threads._blas_libraries()
+    original = [lib.get_num_threads() for lib in libraries]
+    with blas_thread_limit(1):  # this thread changes the count first
+        pass
+    seen = []
+
+    def worker():
+        with blas_thread_limit(1):
+            seen.append([lib.get_num_threads() for lib in libraries])
+        with BlasThreads(batch_size=1):
+            seen.append([lib.get_num_threads() for lib in libraries])
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(WAIT)
+    assert seen == [[1] * len(libraries)] * 2
+    with blas_thread_limit(1):  # and back in this thread
+        assert [lib.get_num_threads() for lib in libraries] == [1] * len(libraries)
+    assert [lib.get_num_threads() for lib in libraries] == original
