@@ -48,7 +48,6 @@ from .status import StatusPresenter
 from .training_panel import TrainingPanel
 from .views import install_views
 from .views.widgets import make_button
-from .worker import snapshot
 
 # plots and status: a redraw holds the GIL for ~10 ms, which the training worker then waits for
 # (window throughput measured at 89.9% of headless with 4 redraws a second, 91.7% with 2)
@@ -318,7 +317,7 @@ class MainWindow(QMainWindow):
             return
         resume = self.continue_check.isEnabled() and self.continue_check.isChecked()
         self.controller.start([RunSpec(self.run_config())],
-                              continue_from=snapshot(self.current_model) if resume else None)
+                              continue_from=self.current_model.copy() if resume else None)
 
     @Slot()
     def compare_descents(self) -> None:

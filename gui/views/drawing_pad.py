@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from scratchnet.network import Sequential
 from scratchnet.preprocess import MNIST_SIDE, prepare_drawing
+from scratchnet.threads import using_blas
 
 from .canvas import CANVAS_SIDE, DEFAULT_BRUSH, DrawingCanvas
 from .images import digit_pixmap
@@ -169,7 +170,8 @@ class DrawingPad(QWidget):
         digit = prepare_drawing(self.canvas.ink())
         probabilities = None
         if digit is not None and self._model is not None and self._model.input_size == digit.size:
-            probabilities = self._model.predict_proba(digit[None, :])[0]
+            with using_blas():  # a run's worker may change the BLAS thread count meanwhile
+                probabilities = self._model.predict_proba(digit[None, :])[0]
         self._show(digit, probabilities)
         self._digit = digit
         self.digit_changed.emit(digit)

@@ -9,6 +9,7 @@ import numpy as np
 
 from scratchnet.data import Dataset
 from scratchnet.network import Sequential
+from scratchnet.threads import using_blas
 
 SORT_BY_CONFIDENCE = "confidence"
 SORT_BY_INDEX = "index"
@@ -25,7 +26,8 @@ class Predictions:
 
     @classmethod
     def of(cls, model: Sequential, x: np.ndarray, y: np.ndarray) -> Predictions:
-        probabilities = model.predict_proba(x)
+        with using_blas():  # a run's worker may change the BLAS thread count meanwhile
+            probabilities = model.predict_proba(x)
         return cls(probabilities, np.asarray(y, np.int64), np.argmax(probabilities, axis=1))
 
     @property
