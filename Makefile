@@ -39,9 +39,10 @@ test: setup sysdeps
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
 
 # Training speed against PyTorch CPU (the bench extra pins torch==2.13.0, a CPU wheel).
+# BASELINE=DIR also times another checkout side by side, e.g. git worktree add /tmp/old <commit>.
 bench: setup
 	$(VPY) -m pip install --quiet -e ".[dev,bench]"
-	$(VPY) benchmarks/train_speed.py
+	$(VPY) benchmarks/train_speed.py $(if $(BASELINE),--baseline $(BASELINE))
 
 bench-quick: setup
 	$(VPY) -m pip install --quiet -e ".[dev,bench]"

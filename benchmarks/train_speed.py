@@ -14,7 +14,13 @@ Timed scope, both frameworks: one epoch of training (shuffle + every update, eac
 fetched as a Python float), evaluation excluded, after a warm-up. Pure SGD times a subset of the
 epoch and scales it to 60,000 samples.
 
+With ``--baseline DIR`` (another checkout of scratchnet, e.g. ``git worktree add /tmp/old <commit>``)
+each run of this checkout is followed by a run of the same case in that checkout's engine, in a
+child process of its own, and the table adds the ratio new / old of the median times: old and new
+code measured side by side in one run.
+
     python benchmarks/train_speed.py [--quick] [--json] [--repeats N] [--no-torch] [--torch-threads N]
+                                     [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -87,6 +93,9 @@ class Result:
     torch_runs: list[float] = field(default_factory=list)
     ratio: float | None = None  # median scratchnet time / median torch time
     paired_ratios: list[float] = field(default_factory=list)  # each run / the torch run after it
+    baseline_seconds: float | None = None  # median time of the --baseline checkout
+    baseline_runs: list[float] = field(default_factory=list)
+    vs_baseline: float | None = None  # median time / median baseline time
 
 
 # ----------------------------------------------------------------------------- scratchnet
@@ -107,6 +116,55 @@ def scratchnet_epoch_seconds(case: Case, x: np.ndarray, y: np.ndarray, model) ->
         if log["event"] == "epoch":
             seconds = log["seconds"]
     return seconds * EPOCH_SAMPLES / n
+
+
+# ----------------------------------------------------------------------------- baseline checkout
+
+BASELINE_CHILD = r"""
+import json, math, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from scratchnet.data import load_dataset
+from scratchnet.network import mlp
+from scratchnet.optimizers import SGD
+from scratchnet.training import TrainConfig, train
+data = load_dataset("mnist")
+models = {}
+for line in sys.stdin:
+    case = json.loads(line)
+    key = (tuple(case["hidden"]), case["descent"], case["batch_size"])
+    if key not in models:
+        models[key] = mlp(784, list(case["hidden"]), 10, rng=np.random.default_rng(0))
+    n = case["samples"]
+    config = TrainConfig(descent=case["descent"], batch_size=max(case["batch_size"], 1), epochs=1,
+                         seed=int(time.time()) % 1000)
+    seconds = math.nan
+    for log in train(models[key], SGD(case["lr"]), data.x_train[:n], data.y_train[:n], config):
+        if log["event"] == "epoch":
+            seconds = log["seconds"]
+    print(json.dumps(seconds * case["epoch_samples"] / n), flush=True)
+"""
+
+
+class BaselineEngine:
+    """The engine of another checkout, timed in a child process of its own (two ``scratchnet``
+    packages cannot share one process), by the same clock and the same scaling as this one."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.child = subprocess.Popen([sys.executable, "-c", BASELINE_CHILD, root], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+
+    def epoch_seconds(self, case: Case) -> float:
+        request = {"hidden": list(case.hidden), "descent": case.descent, "batch_size": case.batch_size,
+                   "samples": case.samples, "lr": LEARNING_RATES[case.descent], "epoch_samples": EPOCH_SAMPLES}
+        self.child.stdin.write(json.dumps(request) + "\n")
+        self.child.stdin.flush()
+        return float(json.loads(self.child.stdout.readline()))
+
+    def close(self) -> None:
+        self.child.stdin.close()
+        self.child.wait(timeout=30)
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -254,8 +312,10 @@ def build_cases(quick: bool) -> list[Case]:
     return cases
 
 
-def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: float) -> Result:
-    """Alternate ``repeats`` times: the 2-thread matmul ceiling, a scratchnet epoch, a PyTorch epoch.
+def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: float,
+             baseline: BaselineEngine | None = None) -> Result:
+    """Alternate ``repeats`` times: the 2-thread matmul ceiling, a scratchnet epoch, a PyTorch epoch
+    (and a ``baseline`` checkout's epoch, when given).
 
     This machine's speed drifts by 10-40% over seconds, so the ceiling is measured just before each
     scratchnet run and the fraction of the ceiling is the median of the per-run fractions: a
@@ -265,10 +325,12 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
     warm_samples = min(case.samples, 2_000) if case.descent == "sgd" else case.samples
     warm = Case(case.hidden, case.descent, case.batch_size, warm_samples)
     scratchnet_epoch_seconds(warm, x, y, model)
+    if baseline is not None:
+        baseline.epoch_seconds(warm)
     torch_epoch = torch_runner(case, x, y) if with_torch else None
     if torch_epoch is not None:
         torch_epoch()
-    ours, theirs, ceilings, fractions = [], [], [], []
+    ours, theirs, ceilings, fractions, old = [], [], [], [], []
     for _ in range(repeats):
         # Each framework's idle worker threads spin for a while after its last parallel region
         # (OpenBLAS ~0.1 s, OpenMP too): let them go to sleep before timing the other one.
@@ -279,6 +341,9 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
         if torch_epoch is not None:
             time.sleep(SETTLE_SECONDS)
             theirs.append(torch_epoch())
+        if baseline is not None:
+            time.sleep(SETTLE_SECONDS)
+            old.append(baseline.epoch_seconds(case))
     seconds = statistics.median(ours)
     gflops = case.flops_per_sample() * EPOCH_SAMPLES / seconds / 1e9
     result = Result(
@@ -292,12 +357,16 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
         result.torch_runs = theirs
         result.ratio = seconds / result.torch_seconds
         result.paired_ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    if old:
+        result.baseline_seconds = statistics.median(old)
+        result.baseline_runs = old
+        result.vs_baseline = seconds / result.baseline_seconds
     return result
 
 
 TABLE_HEAD = (
     f"{'case':<36} {'s/epoch':>8} {'samples/s':>10} {'GFLOP/s':>8} {'ceil 1T':>8} {'ceil 2T':>8} "
-    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6} {'paired':>17}"
+    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6} {'paired':>17} {'old s':>8} {'new/old':>7}"
 )
 
 
@@ -308,9 +377,10 @@ def format_row(r: Result) -> str:
         torch_cols = f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f} {paired:>17}"
     else:
         torch_cols = f"{'-':>8} {'-':>10} {'-':>6} {'-':>17}"
+    old_cols = f"{r.baseline_seconds:8.3f} {r.vs_baseline:7.2f}" if r.vs_baseline is not None else ""
     return (
         f"{r.case:<36} {r.scratchnet_seconds:8.3f} {r.samples_per_second:10.0f} {r.gflops:8.1f} "
-        f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols}"
+        f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols} {old_cols}"
     )
 
 
@@ -383,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         "--torch-threads", type=int, default=0,
         help="set PyTorch's thread count (default: leave torch's own default, the fair comparison)",
     )
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="another scratchnet checkout, timed side by side (the new/old column)")
     parser.add_argument("--peak-rss-full-batch", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_rss_full_batch:
@@ -405,10 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     if not cases:
         parser.error(f"no case name contains {' or '.join(map(repr, args.only))}")
     results = []
-    for case in cases:
-        result = run_case(case, x, y, max(args.repeats, 1), with_torch, 0.1 if args.quick else 0.3)
-        results.append(result)
-        print(json.dumps(asdict(result)) if args.json else format_row(result), flush=True)
+    baseline = BaselineEngine(args.baseline) if args.baseline else None
+    try:
+        for case in cases:
+            result = run_case(case, x, y, max(args.repeats, 1), with_torch, 0.1 if args.quick else 0.3, baseline)
+            results.append(result)
+            print(json.dumps(asdict(result)) if args.json else format_row(result), flush=True)
+    finally:
+        if baseline is not None:
+            baseline.close()
     rss = measure_peak_rss_in_subprocess()
     if args.json:
         print(json.dumps({"machine": machine, "full_batch_peak_rss": rss}))

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from scratchnet.run_config import MAX_WIDTH
+from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -85,4 +85,6 @@ def widths(text: str) -> list[int]:
         if not 1 <= width <= MAX_WIDTH:
             raise argparse.ArgumentTypeError(f"hidden width {width} must be between 1 and {MAX_WIDTH}")
         result.append(width)
+        if len(result) > MAX_HIDDEN_LAYERS:
+            raise argparse.ArgumentTypeError(f"{text.count(',') + 1:,} hidden layers is too many: {LAYERS_REASON}")
     return result

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet.data import load_dataset
-from scratchnet.errors import ScratchnetError
+from scratchnet.errors import ModelFileError, ScratchnetError
+from scratchnet.files import read_regular
 from scratchnet.network import Sequential, mlp
 from scratchnet.optimizers import make_optimizer
 from scratchnet.paths import user_cache_dir
@@ -29,6 +30,10 @@ from .args import ArgumentParser
 PROG = "scratchnet predict"
 TOP_K = 3
 DEFAULT_MODEL_NAME = "default-model.npz"
+MAX_IMAGE_BYTES = 64 << 20
+MAX_IMAGE_PIXELS = 8192 * 8192
+READ_SIDE = 1024
+VECTOR_FORMATS = ("svg", "svgz")
 # ITU-R BT.601 luma weights for R, G, B.
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -64,18 +69,39 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(json.dumps({"image": str(args.image), "top": top}) + "\n")
     else:
         for entry in top:
-            sys.stdout.write(f"{entry['name']}  {100 * entry['probability']:.1f}%\n")
+            sys.stdout.write(f"{printable(entry['name'])}  {100 * entry['probability']:.1f}%\n")
     return 0
 
 
 def read_grey_image(path: Path) -> np.ndarray:
-    """(H, W) float32 luminance in [0, 1] of an image file; transparent areas read as white."""
+    """(H, W) float32 luminance in [0, 1] of an image file; transparent areas read as white.
+
+    Only a regular file of at most ``MAX_IMAGE_BYTES`` is read, by us (Qt would block on a FIFO).
+    Images above ``MAX_IMAGE_PIXELS`` are refused from their header; others are decoded straight
+    to at most ``READ_SIDE`` pixels a side, which is plenty to find a digit for a 28×28 input.
+    Vector drawings (SVG, SVGZ) are refused: a small one can expand to gigabytes.
+    """
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
     from PySide6.QtGui import QImage, QImageReader  # Qt only here: QImage needs no application
 
-    if path.is_dir():
-        raise PredictError(f"{path.name}: is a folder, not an image")
-    reader = QImageReader(str(path))
+    data = QByteArray(read_regular(path, MAX_IMAGE_BYTES, PredictError, path.name))
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
     reader.setAutoTransform(True)  # a phone photo's EXIF orientation
+    kind = bytes(reader.format().data()).decode("ascii", "replace").lower()
+    if not kind:
+        raise PredictError(f"{path.name}: not an image format this app reads (PNG, JPEG, BMP, GIF, WebP, …)")
+    if kind in VECTOR_FORMATS:
+        raise PredictError(f"{path.name}: is an SVG drawing, which is not read; export it as a PNG first")
+    size = reader.size()
+    width, height = size.width(), size.height()
+    if width * height > MAX_IMAGE_PIXELS:
+        raise PredictError(f"{path.name}: {width:,}×{height:,} pixels is larger than the "
+                           f"{MAX_IMAGE_PIXELS:,} pixels accepted; shrink the image first")
+    if max(width, height) > READ_SIDE:
+        scale = READ_SIDE / max(width, height)
+        reader.setScaledSize(QSize(max(1, round(width * scale)), max(1, round(height * scale))))
     image = reader.read()
     if image.isNull():
         raise PredictError(f"{path.name}: cannot read the image ({reader.errorString()})")
@@ -88,17 +114,30 @@ def read_grey_image(path: Path) -> np.ndarray:
     return on_white @ LUMA
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escape codes, newlines) shown as ``\\x1b``."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def default_model_path() -> Path:
     return user_cache_dir() / DEFAULT_MODEL_NAME
 
 
 def _load_or_train_model(path: Path | None) -> tuple[Sequential, list[str]]:
     """The model and one display name per class; the default model is trained if missing."""
-    if path is None:
+    cached = path is None
+    if cached:
         path = default_model_path()
         if not path.exists():
             _train_default_model(path)
-    loaded = load_model_file(path)
+    try:
+        loaded = load_model_file(path)
+    except ModelFileError as exc:
+        if not cached:
+            raise
+        reason = str(exc).removeprefix(f"{path.name}: ")
+        raise PredictError(f"the cached default model {path} cannot be used: {reason}. "
+                           "Delete that file and run again to train a new one.") from None
     model = loaded.model
     if model.input_size != MNIST_SIDE * MNIST_SIDE:
         raise PredictError(

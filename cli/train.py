@@ -17,9 +17,11 @@ import numpy as np
 
 from scratchnet.data import DATASET_NAMES, load_dataset
 from scratchnet.download import download_dataset
-from scratchnet.errors import ScratchnetError, TrainingDiverged
+from scratchnet.errors import SaveError, ScratchnetError, TrainingDiverged
+from scratchnet.files import check_destination, is_folder
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
+from scratchnet.limits import architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import FIELDS, RunConfig, hidden_layers, model_metadata
@@ -110,11 +112,14 @@ def main(argv: list[str]) -> int:
         return _usage_error(str(exc))
     if config.descent != "mini" and hasattr(args, "batch_size"):
         _note(f"--batch-size applies to mini-batch only; {config.descent} descent ignores it")
-    if config.dataset not in DATASET_NAMES and not Path(config.dataset).is_dir():
+    if config.dataset not in DATASET_NAMES and not is_folder(config.dataset):
         return _usage_error(
             f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
-    if args.save is not None and not args.save.parent.exists():
-        return _usage_error(f"cannot save to {args.save}: folder {args.save.parent} does not exist")
+    try:
+        if args.save is not None:
+            check_destination(args.save)  # before training, which a failed save would lose
+    except SaveError as exc:
+        return _failure(str(exc))
 
     try:
         if args.download and config.dataset == "fashion-mnist":
@@ -129,10 +134,15 @@ def main(argv: list[str]) -> int:
         else:
             dataset = dataset.subset(config.train_size)
 
+    widths = config.widths(dataset.x_train.shape[1], dataset.num_classes)
+    problem = architecture_problem(widths)
+    if problem is not None:
+        return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}")
     model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
     report = _JsonReport() if args.json else _TextReport(sys.stderr, sys.stdout)
     report.begin(model, dataset, config)
     started = time.perf_counter()
+    diverged = None
     try:
         # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
@@ -141,9 +151,14 @@ def main(argv: list[str]) -> int:
                              augment=config.build_augmenter()):
                 report.log(log)
     except TrainingDiverged as exc:
-        _save(args.save, model, dataset, config, note="last finite weights after divergence")
-        return _failure(str(exc))
-    _save(args.save, model, dataset, config)
+        diverged = exc
+    try:
+        _save(args.save, model, dataset, config, note="last finite weights after divergence" if diverged else "")
+    except SaveError as exc:
+        _failure(str(exc))
+        return _failure(str(diverged)) if diverged else 1
+    if diverged is not None:
+        return _failure(str(diverged))
     report.end(time.perf_counter() - started)
     return 0
 

@@ -3,19 +3,25 @@
 Each action asks for a path through one dialog helper (``_through_dialog``), remembers its folder
 for the next dialog, and shows what went wrong in the window instead of raising. ``open_model_from``
 and ``save_model_to`` do the work without a dialog.
+
+Saving a model adds ``.npz`` to a name typed without it. A destination can fail in many ways (a
+read-only folder or mount, a full disk, a device, a folder of that name): the training is not
+lost, the message says why and offers to save elsewhere, as many times as needed; giving up shows
+the error in the window.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from scratchnet.errors import ModelFileError
+from scratchnet.errors import ModelFileError, SaveError, ScratchnetError
 from scratchnet.run_config import model_metadata
-from scratchnet.serialization import load_model_file, save_model
+from scratchnet.serialization import load_model_file, save_model, with_model_suffix
 from scratchnet.training import evaluate
 
 from .model_metadata import config_for_model
@@ -41,7 +47,7 @@ class FileActions:
         self._through_dialog("Open model", "", MODEL_FILES, self.open_model_from)
 
     def save_model_dialog(self) -> None:
-        self._through_dialog("Save model", "model.npz", MODEL_FILES, self.save_model_to)
+        self._through_dialog("Save model", "model.npz", MODEL_FILES, self._save_model_offering_elsewhere)
 
     def export_csv_dialog(self) -> None:
         self._through_dialog("Export curves", "curves.csv", "CSV files (*.csv)",
@@ -51,21 +57,43 @@ class FileActions:
         self._through_dialog("Export plots", "plots.png", "PNG images (*.png)", self.window.plots.export_png)
 
     def _through_dialog(self, title: str, file_name: str, file_filter: str, action: Callable[[str], None]) -> None:
-        """Ask for a file (an existing one when ``file_name`` is empty, else where to write,
-        suggesting ``file_name``), then run ``action`` on it."""
-        if file_name:
-            path, _ = QFileDialog.getSaveFileName(
-                self.window, title, os.path.join(self.last_folder, file_name), file_filter)
-        else:
-            path, _ = QFileDialog.getOpenFileName(self.window, title, self.last_folder, file_filter)
+        """Ask for a file (``_ask``), then run ``action`` on it."""
+        path = self._ask(title, file_name, file_filter, self.last_folder)
         if path:
             self.remember_folder(path)
             self.report_errors(action, path)
 
+    def _ask(self, title: str, file_name: str, file_filter: str, folder: str) -> str:
+        """The file picked in ``folder``: an existing one when ``file_name`` is empty, else where to
+        write, suggesting ``file_name`` (a model gets ``.npz`` if typed without); "" if cancelled."""
+        if not file_name:
+            return QFileDialog.getOpenFileName(self.window, title, folder, file_filter)[0]
+        path, _ = QFileDialog.getSaveFileName(self.window, title, os.path.join(folder, file_name), file_filter)
+        return str(with_model_suffix(path)) if path and file_filter == MODEL_FILES else path
+
+    def _save_model_offering_elsewhere(self, path: str) -> None:
+        """``save_model_to(path)``; on a SaveError, ask whether to save elsewhere and try the file
+        picked, as often as needed. Giving up re-raises the last SaveError."""
+        while True:
+            try:
+                self.save_model_to(path)
+                return
+            except SaveError as exc:
+                answer = QMessageBox.question(
+                    self.window, "Save failed", f"{exc}.\n\nSave the model somewhere else?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+                )
+                elsewhere = self._ask("Save model elsewhere", Path(path).name, MODEL_FILES, str(Path.home())) \
+                    if answer == QMessageBox.StandardButton.Yes else ""
+                if not elsewhere:
+                    raise
+                self.remember_folder(elsewhere)
+                path = elsewhere
+
     def report_errors(self, function: Callable, *args) -> None:
         try:
             function(*args)
-        except (OSError, ValueError) as exc:  # ModelFileError is a ValueError
+        except (OSError, ValueError, ScratchnetError) as exc:  # ModelFileError is a ValueError
             self.window.status.error(str(exc))
 
     def remember_folder(self, path: str) -> None:

@@ -18,11 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scratchnet.run_config import MAX_WIDTH, HiddenLayer, RunConfig
+from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH, architecture_problem
+from scratchnet.run_config import HiddenLayer, RunConfig
 
 from . import tooltips
 from .defaults import NEW_LAYER
 from .settings import WINDOW_BOUNDS, param_count
+
+ADD_TIP = "Add a hidden layer after the selected one."
 
 
 def choice_combo(choices: dict[str, tuple[str, str]], object_name: str, tooltip: str = "") -> QComboBox:
@@ -62,7 +65,8 @@ class LayerEditor(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setToolTip("Hidden Dense layers, input side first: x → f(x·W + b) → next layer.")
 
-        self.add_button = self._button("Add", "addLayerButton", "Add a hidden layer after the selected one.")
+        self._editable = True
+        self.add_button = self._button("Add", "addLayerButton", ADD_TIP)
         self.remove_button = self._button("Remove", "removeLayerButton", "Remove the selected hidden layer.")
         self.up_button = self._button("Up", "moveLayerUpButton", "Move the selected layer towards the input.")
         self.down_button = self._button("Down", "moveLayerDownButton", "Move the selected layer towards the output.")
@@ -134,9 +138,11 @@ class LayerEditor(QWidget):
         self._emit_changed()
 
     def set_editable(self, editable: bool) -> None:
+        self._editable = editable
         for child in (self.table, self.add_button, self.remove_button, self.up_button, self.down_button,
                       self.init_combo, self.dropout_spin, self.seed_spin):
             child.setEnabled(editable)
+        self.add_button.setEnabled(editable and self.table.rowCount() < MAX_HIDDEN_LAYERS)
 
     def width_spin(self, row: int) -> QSpinBox:
         return self.table.cellWidget(row, 0)
@@ -148,6 +154,8 @@ class LayerEditor(QWidget):
     @Slot()
     def add_layer(self) -> None:
         layers = self._layers()
+        if len(layers) >= MAX_HIDDEN_LAYERS:
+            return
         row = self._selected_row()
         at = len(layers) if row is None else row + 1
         layers.insert(at, layers[row] if row is not None else NEW_LAYER)
@@ -202,10 +210,28 @@ class LayerEditor(QWidget):
             self.table.selectRow(max(selected, 0))
         self.remove_button.setEnabled(bool(layers))
 
+    def _widths(self) -> list[int]:
+        return [self._input_size, *(layer.width for layer in self._layers()), self._output_size]
+
+    def problem(self) -> str | None:
+        """Why this network cannot be trained (too many layers or parameters), or None."""
+        return architecture_problem(self._widths())
+
     @Slot()
     def _emit_changed(self) -> None:
-        widths = [self._input_size, *(layer.width for layer in self._layers()), self._output_size]
+        widths = self._widths()
         self.input_label.setText(f"Input: {self._input_size} pixels")
         self.output_label.setText(f"Output: {self._output_size} classes, softmax")
-        self.param_label.setText(f"Parameters: {param_count(widths):,}   ({'-'.join(map(str, widths))})")
+        text = f"Parameters: {param_count(widths):,}   ({'-'.join(map(str, widths))})"
+        problem = self.problem()
+        full = self.table.rowCount() >= MAX_HIDDEN_LAYERS
+        if problem is not None:
+            text += f"\nCannot train: {problem}."
+        elif full:
+            text += f"\nNo more layers can be added: {LAYERS_REASON}."
+        self.param_label.setText(text)
+        self.param_label.setStyleSheet("" if problem is None else "color: #8a1010;")
+        self.param_label.setWordWrap(True)
+        self.add_button.setEnabled(self._editable and not full)
+        self.add_button.setToolTip(f"No more layers: {LAYERS_REASON}." if full else ADD_TIP)
         self.changed.emit()

@@ -52,7 +52,6 @@ from .step_panel import StepPanel
 from .training_panel import TrainingPanel
 from .views import install_views
 from .views.widgets import make_button
-from .worker import snapshot
 
 # plots and status: a redraw holds the GIL for ~10 ms, which the training worker then waits for
 # (window throughput measured at 89.9% of headless with 4 redraws a second, 91.7% with 2)
@@ -329,11 +328,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ runs
     @Slot()
     def start_training(self) -> None:
-        if self.is_running:
+        if self.is_running or self._refuse_network():
             return
         resume = self.continue_check.isEnabled() and self.continue_check.isChecked()
         self.controller.start(self._measured([RunSpec(self.run_config())]),
-                              continue_from=snapshot(self.current_model) if resume else None)
+                              continue_from=self.current_model.copy() if resume else None)
 
     @Slot()
     def compare_descents(self) -> None:
@@ -347,7 +346,7 @@ class MainWindow(QMainWindow):
         self._compare(init_comparison(self.run_config()), "epochs")
 
     def _compare(self, specs: list[RunSpec], x_unit: str) -> None:
-        if self.is_running:
+        if self.is_running or self._refuse_network():
             return
         self.runs_panel.x_axis_combo.setCurrentIndex(self.runs_panel.x_axis_combo.findData(x_unit))
         self.controller.start(self._measured(specs))
@@ -355,6 +354,13 @@ class MainWindow(QMainWindow):
     def _measured(self, specs: list[RunSpec]) -> list[RunSpec]:
         """``specs`` with the curve options' end-of-epoch train measurement."""
         return [replace(spec, train_eval_size=self.curve_options.train_eval_size) for spec in specs]
+
+    def _refuse_network(self) -> bool:
+        """Shows why the Network tab's network cannot be trained, if so (the editor says it too)."""
+        problem = self.layer_editor.problem()
+        if problem is not None:
+            self.show_error(f"Cannot start: {problem}.")
+        return problem is not None
 
     @Slot()
     def stop_training(self) -> None:
@@ -462,6 +468,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ remembered state
     def _restore_state(self) -> None:
         state = load_state(self.store)
+        try:
+            self._apply_state(state)
+        except Exception as exc:  # the window always starts, on the defaults if need be
+            state = StoredState(note=f"The remembered settings could not be applied ({exc}): using the defaults.")
+            self._apply_state(state)
+        if state.note:
+            self.show_error(state.note)
+
+    def _apply_state(self, state: StoredState) -> None:
         self.show_config(state.config)
         self.preset_bar.show_preset(matching_preset(self.run_config()))
         self.files.last_folder = state.last_folder

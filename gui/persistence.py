@@ -7,17 +7,22 @@ is ignored and the default takes its place, so a window never starts from half a
 field that a file from an older version leaves out takes its default. Before there was one run
 configuration, the window stored its two tabs as two groups (``network``, ``training``): those
 are still read, each group whole or not at all.
+
+Reading never fails, whatever the file holds (JSON nested 100,000 deep, a folder name too long to
+check, 10,000 layers, a network too big to train): the bad keys are rewritten with the defaults,
+so the next launch reads them cleanly, and ``StoredState.note`` says which were reset.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from functools import partial
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from scratchnet.files import is_folder
+from scratchnet.limits import architecture_problem
 from scratchnet.run_config import FIELDS, RunConfig
 
 from .defaults import DEFAULT_CONFIG
@@ -28,6 +33,10 @@ ORGANIZATION = APPLICATION = "scratchnet"
 KEYS = {"geometry": "window/geometry", "run": "settings/run", "folder": "files/lastFolder",
         "network": "settings/network", "training": "settings/training"}
 LEGACY_GROUPS = {"network": NETWORK_FIELDS, "training": TRAINING_FIELDS}
+GROUP_NAMES = {"geometry": "window size", "run": "run settings", "network": "network", "training": "training",
+               "folder": "last folder"}
+# the stored network is checked against the parameter cap as if for MNIST's 28×28 inputs and 10 classes
+MNIST_PIXELS, MNIST_CLASSES = 784, 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class StoredState:
     config: RunConfig = DEFAULT_CONFIG
     last_folder: str = ""
     geometry: QByteArray | None = None
+    note: str = ""
 
 
 def default_store() -> QSettings:
@@ -53,47 +63,69 @@ def save_state(store: QSettings, state: StoredState) -> None:
 
 
 def load_state(store: QSettings) -> StoredState:
-    """The stored state; each part that is missing or invalid is the default."""
-    folder = _read(store, "folder", _existing_folder, "")
-    geometry = store.value(KEYS["geometry"])
-    return StoredState(_read_config(store), folder, geometry if isinstance(geometry, QByteArray) else None)
+    """The stored state; each part that is missing or invalid is the default, and is rewritten."""
+    bad: list[str] = []
+    config = _read_config(store, bad)
+    folder = _read(store, "folder", _existing_folder, "", bad)
+    geometry = _read(store, "geometry", _geometry, None, bad)
+    state = StoredState(config, folder, geometry)
+    if not bad:
+        return state
+    note = (f"Some remembered settings could not be used ({', '.join(GROUP_NAMES[key] for key in bad)}): "
+            "the defaults were restored.")
+    try:
+        save_state(store, state)
+        if "geometry" in bad:
+            store.remove(KEYS["geometry"])
+            store.sync()
+    except Exception:  # a read-only settings file: the defaults still apply for this launch
+        note += " The settings file could not be rewritten."
+    return replace(state, note=note)
 
 
-def _read_config(store: QSettings) -> RunConfig:
-    if store.value(KEYS["run"]) is not None:
-        return _read(store, "run", config_from_json, DEFAULT_CONFIG)
+def _read_config(store: QSettings, bad: list[str]) -> RunConfig:
+    config = _read(store, "run", config_from_json, None, bad)
+    if config is not None or "run" in bad:
+        return config or DEFAULT_CONFIG
     config = DEFAULT_CONFIG
-    for group, names in LEGACY_GROUPS.items():
-        text = store.value(KEYS[group])
-        if text is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                config = config_from_json(text, config, names)
+    for group, names in LEGACY_GROUPS.items():  # each group whole or not at all
+        config = _read(store, group, partial(config_from_json, base=config, names=names), config, bad)
     return config
 
 
-def _read(store: QSettings, key: str, parse, default):
-    value = store.value(KEYS[key])
-    if value is None:
-        return default
+def _read(store: QSettings, key: str, parse, default, bad: list[str]):
+    """``parse`` of the value stored under ``key``; ``default`` when there is none, or when reading
+    or parsing it fails in any way (then ``key`` joins ``bad``)."""
     try:
-        return parse(value)
-    except (ValueError, TypeError):
+        value = store.value(KEYS[key])
+        return default if value is None else parse(value)
+    except Exception:  # whatever is in the file, the window starts: RecursionError, OSError, …
+        bad.append(key)
         return default
 
 
 def config_from_json(text: str, base: RunConfig = DEFAULT_CONFIG, names: tuple[str, ...] = FIELDS) -> RunConfig:
-    """The configuration stored as ``text``, checked against the window's ranges. With ``names``
-    (a legacy group), the object must hold exactly those fields."""
+    """The configuration stored as ``text``, checked against the window's ranges and the network
+    limits (as for MNIST). With ``names`` (a legacy group), the object must hold exactly those fields."""
     data = json.loads(text)
     if names != FIELDS and (not isinstance(data, dict) or set(data) != set(names)):
         raise ValueError(f"the stored group must hold exactly {', '.join(names)}")
     config = within_window_bounds(RunConfig.from_dict(data, base))
-    if not (config.dataset in DATASETS or Path(config.dataset).is_dir()):
+    problem = architecture_problem(config.widths(MNIST_PIXELS, MNIST_CLASSES))
+    if problem is not None:
+        raise ValueError(problem)
+    if not (config.dataset in DATASETS or is_folder(config.dataset)):
         raise ValueError(f"unknown data set {config.dataset!r}")
     return config
 
 
+def _geometry(value) -> QByteArray:
+    if not isinstance(value, QByteArray):
+        raise TypeError("the window geometry is not Qt's byte array")
+    return value
+
+
 def _existing_folder(value) -> str:
-    if not isinstance(value, str) or not Path(value).is_dir():
+    if not isinstance(value, str) or not is_folder(value):
         raise ValueError(f"{value!r} is not a folder")
     return value

@@ -9,8 +9,9 @@ goes there), and remembered settings outside them are not restored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 
+from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS
+from scratchnet.limits import parameter_count as param_count  # noqa: F401 (the editor's count)
 from scratchnet.run_config import FIELDS, RunConfig
 
 MAX_TRAIN_SIZE = 60_000
@@ -38,14 +39,12 @@ class RunSpec:
 
 
 def within_window_bounds(config: RunConfig) -> RunConfig:
-    """``config`` itself when every numeric field is inside ``WINDOW_BOUNDS``; else ``ValueError``."""
+    """``config`` itself when every numeric field is inside ``WINDOW_BOUNDS`` and it has no more
+    hidden layers than the layer editor builds (``MAX_HIDDEN_LAYERS``); else ``ValueError``."""
+    if len(config.hidden) > MAX_HIDDEN_LAYERS:
+        raise ValueError(f"{len(config.hidden):,} hidden layers is too many: {LAYERS_REASON}")
     for name, (low, high) in WINDOW_BOUNDS.items():
         value = getattr(config, name)
         if value is not None and not low <= value <= high:
             raise ValueError(f"{name} {value!r} is outside the window's range [{low}, {high}]")
     return config
-
-
-def param_count(widths: list[int]) -> int:
-    """Weights plus biases of the Dense layers joining consecutive ``widths``."""
-    return sum(a * b + b for a, b in pairwise(widths))

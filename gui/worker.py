@@ -13,15 +13,11 @@ from contextlib import contextmanager
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # optional: without it, BLAS keeps its default thread count
-    threadpool_limits = None
-
 from scratchnet.control import TrainingControl
 from scratchnet.errors import TrainingDiverged
 from scratchnet.network import Sequential
 from scratchnet.step_report import StepRecorder
+from scratchnet.threads import blas_thread_limit
 from scratchnet.training import params_finite, train
 
 from .datasets import DatasetCache
@@ -32,13 +28,6 @@ SNAPSHOT_INTERVAL = 1.0  # seconds between model copies sent with batch and epoc
 # log makes the GUI thread take the GIL from the training loop once more. Every update's loss still
 # reaches the plot: a log carries all the losses since the previous one.
 BATCH_LOG_INTERVAL = 0.25
-
-
-def snapshot(model: Sequential) -> Sequential:
-    """An independent copy of ``model`` (architecture and weights)."""
-    copy = Sequential.from_config(model.get_config())
-    copy.load_state_dict(model.state_dict())
-    return copy
 
 
 class TrainingWorker(QObject):
@@ -72,7 +61,7 @@ class TrainingWorker(QObject):
     def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache,
                  initial_model: Sequential | None = None) -> None:
         """``initial_model``, if given, is trained further instead of fresh weights from the spec;
-        the worker owns it from now on (pass a ``snapshot``)."""
+        the worker owns it from now on (pass a ``copy()``)."""
         super().__init__()
         self._spec = spec
         self._initial_model = initial_model
@@ -127,7 +116,7 @@ class TrainingWorker(QObject):
             if self._control.updates_started == update:  # else the run resumed since: no report
                 report = recorder.report(update)
                 if report is not None:
-                    self.stepped.emit({"report": report, "model": snapshot(recorder.model)})
+                    self.stepped.emit({"report": report, "model": recorder.model.copy()})
             recorder.disarm()
         if stepping:
             self._step_update = self._control.updates_started + 1
@@ -138,7 +127,7 @@ class TrainingWorker(QObject):
         for log in logs:
             event = log["event"]
             if event in ("batch", "epoch") and time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
-                copy = snapshot(model)
+                copy = model.copy()
                 # an update can overflow the weights after the log's last (finite) loss; the loop
                 # only notices at the next loss, so a copy sent now could show NaN in the window
                 if params_finite(copy):
@@ -164,12 +153,14 @@ def limit_blas_threads(descent: str):
     starves the GUI thread, which then holds up the worker on the GIL (measured: 10x slower).
     Small batches gain nothing from a second thread anyway (PERF_NOTES.md). Full-batch chunks
     of 2,048 rows do, and full batch only logs once an epoch, so it keeps the default. Inside this
-    limit, the engine's own ``BlasThreads`` probe sees 1 as "the default" and keeps it.
+    limit, the engine's own ``BlasThreads`` probe sees 1 as "the default" and keeps it. The
+    count is process-wide, so the window predicts inside ``scratchnet.threads.using_blas()``, and
+    the change waits for such predictions to end.
     """
-    if descent == "full" or threadpool_limits is None:
+    if descent == "full":
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_thread_limit(1):
         yield
 
 

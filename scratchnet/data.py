@@ -13,7 +13,6 @@ import hashlib
 import math
 import os
 import struct
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from scratchnet import paths
 from scratchnet.errors import DatasetError
+from scratchnet.files import is_folder, open_regular, os_reason
 
 DATASET_NAMES = ("mnist", "fashion-mnist")
 
@@ -52,6 +52,10 @@ _IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _CHUNK = 1 << 22
+# An IDX file may declare at most this much data (decompressed): 5x MNIST's training images, and
+# 1 GiB once the images are float32. Each image may have at most MAX_IMAGE_PIXELS values.
+MAX_IDX_BYTES = 256 << 20
+MAX_IMAGE_PIXELS = 1 << 20
 
 
 # --------------------------------------------------------------------------- IDX reading
@@ -76,24 +80,18 @@ def idx_sha256(path: str | os.PathLike) -> str:
 
 def _read_idx(path: Path, digest) -> np.ndarray:
     """read_idx, also feeding every decompressed byte to `digest` (a hashlib object) if given."""
-    if path.is_dir():
-        raise DatasetError(f"{path}: is a directory, expected an IDX file")
     try:
-        with open(path, "rb") as raw:
+        with open_regular(path, DatasetError, str(path)) as raw:
             is_gzip = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
             if not is_gzip:
                 return _parse_idx(raw, path, os.fstat(raw.fileno()).st_size, digest)
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
                 return _parse_idx(stream, path, None, digest)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except PermissionError:
-        raise DatasetError(f"{path}: permission denied") from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path}: corrupt gzip stream ({exc or type(exc).__name__})") from None
     except OSError as exc:
-        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise DatasetError(f"{path}: cannot be read ({os_reason(exc)})") from None
 
 
 def _parse_idx(stream, path: Path, file_size: int | None, digest) -> np.ndarray:
@@ -123,8 +121,16 @@ def _parse_idx(stream, path: Path, file_size: int | None, digest) -> np.ndarray:
         raise DatasetError(f"{path}: dimension {shape.index(0)} is 0 in shape {shape}")
     dtype = _IDX_DTYPES[code]
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > sys.maxsize:
-        raise DatasetError(f"{path}: dimensions {shape} overflow: {nbytes} bytes")
+    if ndim >= 3 and math.prod(shape[1:]) > MAX_IMAGE_PIXELS:
+        raise DatasetError(
+            f"{path}: images of {' x '.join(map(str, shape[1:]))} values are larger than the "
+            f"{MAX_IMAGE_PIXELS:,} pixels accepted"
+        )
+    if nbytes > MAX_IDX_BYTES:
+        raise DatasetError(
+            f"{path}: header declares {nbytes:,} bytes of data (shape {shape}), more than the "
+            f"{MAX_IDX_BYTES:,} accepted"
+        )
     header_size = 4 + 4 * ndim
 
     if file_size is not None:
@@ -257,15 +263,15 @@ def load_dataset(
 
 def _find_fashion_files() -> dict[str, Path]:
     cached = paths.user_cache_dir() / "fashion-mnist"
-    if cached.is_dir() and not _missing_idx_files(cached):
+    if is_folder(cached) and not _missing_idx_files(cached):
         return _find_idx_files(cached)
     env_dir = os.environ.get(FASHION_DIR_ENV)
     if env_dir:
         return _find_idx_files(Path(env_dir), what=f"${FASHION_DIR_ENV}")
     raise DatasetError(
         f"fashion-mnist is not downloaded: {cached} does not hold the four IDX files. "
-        'Get it with scratchnet.download.download_dataset("fashion-mnist"), '
-        f"or set ${FASHION_DIR_ENV} to a folder that holds them."
+        "Download it with: scratchnet train --dataset fashion-mnist --download "
+        f"(about 30 MB), or set ${FASHION_DIR_ENV} to a folder that holds them."
     )
 
 
@@ -278,7 +284,7 @@ def _missing_idx_files(folder: Path) -> list[str]:
 
 def _find_idx_files(folder: Path, what: str = "data folder") -> dict[str, Path]:
     """Map each role in IDX_FILES to its file in `folder`, preferring the `.gz` form."""
-    if not folder.is_dir():
+    if not is_folder(folder):
         raise DatasetError(f"{folder}: {what} not found (expected a folder of IDX files)")
     missing = _missing_idx_files(folder)
     if missing:

@@ -38,6 +38,9 @@ EXPECTED_SHA256 = {
 DEFAULT_URLS = {"fashion-mnist": FASHION_MNIST_URL}
 
 _CHUNK = 1 << 16
+# No data set file we know is larger (Fashion-MNIST's training images: 26 MB); a server that sends
+# more, or announces more, is refused before the disk fills.
+MAX_DOWNLOAD_BYTES = 64 << 20
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -118,12 +121,18 @@ def _fetch(url: str, part: Path, filename: str, progress, timeout: float) -> Non
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
+            if total > MAX_DOWNLOAD_BYTES:
+                raise DatasetError(f"{filename}: the server announces {total:,} bytes, more than the "
+                                   f"{MAX_DOWNLOAD_BYTES:,} expected of a data set file ({url})")
             done = 0
             if progress is not None:
                 progress(0, total, filename)
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
                 done += len(chunk)
+                if done > MAX_DOWNLOAD_BYTES:
+                    raise DatasetError(f"{filename}: the server sent more than the {MAX_DOWNLOAD_BYTES:,} bytes "
+                                       f"expected of a data set file ({url})")
                 if progress is not None:
                     progress(done, total, filename)
     except urllib.error.HTTPError as exc:

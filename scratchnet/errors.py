@@ -15,3 +15,7 @@ class ModelFileError(ScratchnetError, ValueError):
 
 class TrainingDiverged(ScratchnetError, RuntimeError):
     """The loss became NaN or infinite. The model keeps its last finite weights."""
+
+
+class SaveError(ScratchnetError, OSError):
+    """A file cannot be written where the user asked. The message names the user's path."""

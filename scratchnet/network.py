@@ -157,6 +157,13 @@ class Sequential:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
 
+    def copy(self) -> Sequential:
+        """An independent copy: the same layers (each Dense keeps its dtype) and weights; fresh
+        gradients and caches. Training or looking inside the copy never touches this model."""
+        copy = Sequential.from_config(self.get_config())
+        copy.load_state_dict(self.state_dict())
+        return copy
+
 
 def mlp(
     input_size: int,

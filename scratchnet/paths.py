@@ -22,12 +22,21 @@ def user_cache_dir() -> Path:
     """Per-user cache for downloaded data sets.
 
     `$SCRATCHNET_CACHE_DIR` if set, else `$XDG_CACHE_HOME/scratchnet`, else `~/.cache/scratchnet`.
-    The folder is not created here.
+    A relative path in either variable is ignored, as the XDG spec says (it would depend on the
+    working folder); `ignored_cache_settings` says so. The folder is not created here.
     """
     override = os.environ.get("SCRATCHNET_CACHE_DIR")
-    if override:
+    if override and os.path.isabs(override):
         return Path(override)
     xdg = os.environ.get("XDG_CACHE_HOME")
-    # The XDG spec says a relative path is invalid and must be ignored.
     base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "scratchnet"
+
+
+def ignored_cache_settings() -> list[str]:
+    """One sentence per cache variable that `user_cache_dir` ignored because it is relative."""
+    return [
+        f"${name}={value!r} is a relative path and is ignored; the cache is {user_cache_dir()}"
+        for name in ("SCRATCHNET_CACHE_DIR", "XDG_CACHE_HOME")
+        if (value := os.environ.get(name)) and not os.path.isabs(value)
+    ]

@@ -25,12 +25,11 @@ import numpy as np
 from .augment import Augmenter
 from .initializers import INITIALIZERS
 from .layers import ACTIVATIONS, Dense, Dropout
+from .limits import MAX_WIDTH
 from .network import Sequential, mlp
 from .optimizers import OPTIMIZER_NAMES, Optimizer, make_optimizer
 from .schedules import SCHEDULES
 from .training import DESCENTS, TrainConfig
-
-MAX_WIDTH = 4096  # units in one hidden layer
 
 
 def _check_choice(name: str, value, choices) -> None:

@@ -3,16 +3,15 @@
 The archive holds ``__config__`` (the UTF-8 bytes of a JSON document, as a uint8 array) and one
 array per parameter under its dotted name. The JSON has ``format``, ``version``, the model's
 ``get_config()`` under ``model``, and free-form ``metadata`` (dataset, class names, history).
-Saving writes a temporary file beside the target and renames it over the target, so a crash or
-a full disk mid-save leaves the previous file intact.
+Saving writes a temporary file beside the target and renames it over the target (see ``files``),
+so a crash or a full disk mid-save leaves the previous file intact.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +19,32 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
+from .files import open_regular, write_atomically
+from .initializers import INITIALIZERS
 from .layers import LAYER_TYPES
 from .network import Sequential
 
 FORMAT = "scratchnet-model"
 VERSION = 1
 CONFIG_KEY = "__config__"
+SUFFIX = ".npz"
 MAX_FEATURES = 1 << 20  # a Dense side wider than this is not a file of ours
 MAX_PARAMETERS = 200_000_000  # 800 MB of float32: refuse before allocating anything larger
 MAX_LAYERS = 1000
+MAX_CONFIG_BYTES = 4 << 20  # the JSON config and metadata; ours take a few kB
+_NPY_HEADER_BYTES = 10_000
+_COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+_WEIGHT_DTYPES = ("float32", "float64")
+# settings each layer type must have and may have, besides "type"
+_LAYER_SETTINGS = {
+    "Dense": ({"in_features", "out_features"}, {"init", "dtype"}),
+    "LeakyReLU": (set(), {"alpha"}),
+    "Dropout": ({"rate"}, set()),
+    "ReLU": (set(), set()),
+    "Sigmoid": (set(), set()),
+    "Tanh": (set(), set()),
+}
+assert set(_LAYER_SETTINGS) == set(LAYER_TYPES)
 
 
 @dataclass
@@ -37,24 +53,26 @@ class LoadedModel:
     metadata: dict = field(default_factory=dict)
 
 
-def save_model(model: Sequential, path: str | os.PathLike, metadata: dict | None = None) -> None:
-    """Write ``model`` (and JSON-able ``metadata``) to ``path`` atomically."""
+@dataclass(frozen=True)
+class _Weight:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+def with_model_suffix(path: str | os.PathLike) -> Path:
+    """``path`` with ``.npz`` added when it has no such suffix (``digits`` -> ``digits.npz``)."""
     path = Path(path)
+    return path if path.suffix.lower() == SUFFIX else path.with_name(path.name + SUFFIX)
+
+
+def save_model(model: Sequential, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write ``model`` (and JSON-able ``metadata``) to ``path`` atomically (see ``files``).
+    Raises ``SaveError`` naming ``path``; the previous file is then unchanged."""
     document = {"format": FORMAT, "version": VERSION, "model": model.get_config(), "metadata": metadata or {}}
     config_bytes = json.dumps(document, allow_nan=False, default=_json_default).encode("utf-8")
     arrays = {CONFIG_KEY: np.frombuffer(config_bytes, dtype=np.uint8)}
     arrays.update(model.state_dict())
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_model(path: str | os.PathLike) -> Sequential:
@@ -63,65 +81,113 @@ def load_model(path: str | os.PathLike) -> Sequential:
 
 
 def load_model_file(path: str | os.PathLike) -> LoadedModel:
-    """Read a model and its metadata, validating everything before allocating the network."""
+    """Read a model and its metadata. Raises ``ModelFileError`` for anything that is not one.
+
+    Only a regular file is read. Every entry's declared size is checked against what the config
+    implies before it is read, so no file, however small, makes this allocate more than the
+    model it describes; the config itself is capped at ``MAX_CONFIG_BYTES``.
+    """
     path = Path(path)
-    name = path.name
-    if path.is_dir():
-        raise ModelFileError(f"{name}: is a folder, not a model file")
+    name = path.name or str(path)
+    with open_regular(path, ModelFileError, name) as handle:
+        try:
+            if not zipfile.is_zipfile(handle):
+                raise ModelFileError(f"{name}: not a scratchnet model (not a .npz archive)")
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                document, state = _read_archive(name, archive)
+        except ModelFileError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{name}: corrupt archive ({exc or type(exc).__name__})") from None
+        except (RuntimeError, NotImplementedError) as exc:  # zipfile: encrypted, unknown compression
+            raise ModelFileError(f"{name}: unsupported archive ({exc or type(exc).__name__})") from None
     try:
-        is_zip = zipfile.is_zipfile(path)
-    except OSError as exc:
-        raise ModelFileError(f"{name}: cannot be read ({exc.strerror or exc})") from None
-    if not is_zip:
-        raise ModelFileError(f"{name}: not a scratchnet model (not a .npz archive)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = set(archive.files)
-            if CONFIG_KEY not in keys:
-                raise ModelFileError(f"{name}: not a scratchnet model (no {CONFIG_KEY} entry)")
-            document = _parse_config(name, archive[CONFIG_KEY])
-            layer_config = document["model"]
-            expected = _expected_shapes(name, layer_config)
-            weight_keys = keys - {CONFIG_KEY}
-            missing = sorted(set(expected) - weight_keys)
-            extra = sorted(weight_keys - set(expected))
-            if missing:
-                raise ModelFileError(f"{name}: weight {missing[0]!r} is missing")
-            if extra:
-                raise ModelFileError(f"{name}: unexpected entry {extra[0]!r}")
-            state = {}
-            for key, shape in expected.items():
-                value = archive[key]
-                if value.dtype.kind != "f":
-                    raise ModelFileError(f"{name}: weight {key!r} has dtype {value.dtype}, expected floats")
-                if value.shape != shape:
-                    raise ModelFileError(f"{name}: weight {key!r} has shape {value.shape}, expected {shape}")
-                if not np.isfinite(value).all():
-                    raise ModelFileError(f"{name}: weight {key!r} holds NaN or infinite values")
-                state[key] = value
-    except ModelFileError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ModelFileError(f"{name}: holds Python objects (a pickle); refused for safety") from None
-        raise ModelFileError(f"{name}: corrupt archive ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ModelFileError(f"{name}: corrupt archive ({exc})") from None
-    model = Sequential.from_config(layer_config, rng=np.random.default_rng(0))
-    model.load_state_dict(state)
+        model = Sequential.from_config(document["model"], rng=np.random.default_rng(0))
+        model.load_state_dict(state)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{name}: invalid layer settings ({exc})") from None
     return LoadedModel(model, document.get("metadata") or {})
 
 
+def _read_archive(name: str, archive: zipfile.ZipFile) -> tuple[dict, dict[str, np.ndarray]]:
+    members = {}
+    for info in archive.infolist():
+        key = info.filename.removesuffix(".npy")
+        if info.flag_bits & 0x1:
+            raise ModelFileError(f"{name}: entry {key!r} is encrypted; refused")
+        if info.compress_type not in _COMPRESSIONS:
+            raise ModelFileError(f"{name}: entry {key!r} uses zip compression method {info.compress_type}, "
+                                 f"not one of {', '.join(_COMPRESSIONS.values())}")
+        members[key] = info
+    if CONFIG_KEY not in members:
+        raise ModelFileError(f"{name}: not a scratchnet model (no {CONFIG_KEY} entry)")
+    if members[CONFIG_KEY].file_size > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{name}: the config entry holds {members[CONFIG_KEY].file_size:,} bytes, "
+                             f"more than the {MAX_CONFIG_BYTES:,} a model file may use")
+    raw = _read_npy(name, archive, members[CONFIG_KEY], expected=None)
+    document = _parse_config(name, raw)
+    expected = _expected_weights(name, document["model"])
+    weight_keys = set(members) - {CONFIG_KEY}
+    missing = sorted(set(expected) - weight_keys)
+    extra = sorted(weight_keys - set(expected))
+    if missing:
+        raise ModelFileError(f"{name}: weight {missing[0]!r} is missing")
+    if extra:
+        raise ModelFileError(f"{name}: unexpected entry {extra[0]!r}")
+    state = {}
+    for key, weight in expected.items():
+        value = _read_npy(name, archive, members[key], expected=weight)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = value.astype(weight.dtype)
+        if not np.isfinite(value).all():
+            raise ModelFileError(f"{name}: weight {key!r} holds NaN or infinite values (as {weight.dtype})")
+        state[key] = value
+    return document, state
+
+
+def _read_npy(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, expected: _Weight | None) -> np.ndarray:
+    """One ``.npy`` entry: its header is checked (dtype, shape, and the bytes it implies against
+    the entry's declared size) before its data is read. ``expected=None``: the JSON config bytes."""
+    key = info.filename.removesuffix(".npy")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member, _NPY_HEADER_BYTES)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member, _NPY_HEADER_BYTES)
+        else:
+            raise ModelFileError(f"{name}: entry {key!r} has unsupported .npy version {version}")
+        if dtype.hasobject:
+            raise ModelFileError(f"{name}: holds Python objects (a pickle); refused for safety")
+        if expected is None:
+            if dtype != np.uint8 or len(shape) != 1:
+                raise ModelFileError(f"{name}: the config entry is not JSON bytes")
+        else:
+            if dtype.kind != "f":
+                raise ModelFileError(f"{name}: weight {key!r} has dtype {dtype}, expected floats")
+            if shape != expected.shape:
+                raise ModelFileError(f"{name}: weight {key!r} has shape {shape}, expected {expected.shape}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        held = info.file_size - member.tell()
+        if nbytes != held:
+            raise ModelFileError(f"{name}: entry {key!r} declares {nbytes:,} bytes of data but holds {held:,}")
+        data = member.read(nbytes)
+    if len(data) != nbytes:
+        raise ModelFileError(f"{name}: entry {key!r} is truncated")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
 def _parse_config(name: str, raw: np.ndarray) -> dict:
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(f"{name}: the config entry is not JSON bytes")
     try:
         document = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise ModelFileError(f"{name}: the config is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or an integer of 5,000 digits
         raise ModelFileError(f"{name}: the config is not valid JSON ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{name}: not a scratchnet model (unknown format)")
-    if document.get("version") != VERSION:
+    if document.get("version") != VERSION or isinstance(document.get("version"), bool):
         raise ModelFileError(f"{name}: model file version {document.get('version')!r} is not supported")
     model = document.get("model")
     if not isinstance(model, dict) or not isinstance(model.get("layers"), list) or not model["layers"]:
@@ -131,47 +197,57 @@ def _parse_config(name: str, raw: np.ndarray) -> dict:
     return document
 
 
-def _expected_shapes(name: str, config: dict) -> dict[str, tuple[int, ...]]:
-    """Check every layer spec, then return the parameter shapes it implies, before allocating."""
+def _expected_weights(name: str, config: dict) -> dict[str, _Weight]:
+    """Check every layer spec, then return the parameters it implies, before allocating."""
     layers = config["layers"]
     if len(layers) > MAX_LAYERS:
-        raise ModelFileError(f"{name}: {len(layers)} layers is more than a model file may hold")
-    shapes: dict[str, tuple[int, ...]] = {}
+        raise ModelFileError(f"{name}: {len(layers):,} layers is more than a model file may hold ({MAX_LAYERS})")
+    weights: dict[str, _Weight] = {}
     total = 0
     width = None
     for i, spec in enumerate(layers):
-        if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
-            kind = spec.get("type") if isinstance(spec, dict) else spec
-            raise ModelFileError(f"{name}: layer {i} has unknown type {kind!r}")
-        if spec["type"] == "Dense":
-            fan_in, fan_out = spec.get("in_features"), spec.get("out_features")
+        kind = spec.get("type") if isinstance(spec, dict) else spec
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            raise ModelFileError(f"{name}: layer {i} has unknown type {_short(kind)}")
+        required, optional = _LAYER_SETTINGS[kind]
+        settings = set(spec) - {"type"}
+        if required - settings:
+            raise ModelFileError(f"{name}: layer {i} ({kind}) has no {sorted(required - settings)[0]!r}")
+        if settings - required - optional:
+            raise ModelFileError(f"{name}: layer {i} ({kind}) has unknown setting "
+                                 f"{_short(sorted(settings - required - optional)[0])}")
+        if kind == "Dense":
+            fan_in, fan_out = spec["in_features"], spec["out_features"]
             for value in (fan_in, fan_out):
                 if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_FEATURES:
-                    raise ModelFileError(f"{name}: layer {i} has an invalid size {value!r}")
+                    raise ModelFileError(f"{name}: layer {i} has an invalid size {_short(value)}")
             if width is not None and fan_in != width:
                 raise ModelFileError(f"{name}: layer {i} takes {fan_in} inputs but receives {width}")
-            if spec.get("dtype", "float32") not in ("float32", "float64"):
-                raise ModelFileError(f"{name}: layer {i} has unsupported dtype {spec.get('dtype')!r}")
-            if spec.get("init", "he") not in ("he", "xavier", "lecun", "normal"):
-                raise ModelFileError(f"{name}: layer {i} has unknown init {spec.get('init')!r}")
+            dtype = spec.get("dtype", "float32")
+            if not isinstance(dtype, str) or dtype not in _WEIGHT_DTYPES:
+                raise ModelFileError(f"{name}: layer {i} has unsupported dtype {_short(dtype)}")
+            if not isinstance(spec.get("init", "he"), str) or spec.get("init", "he") not in INITIALIZERS:
+                raise ModelFileError(f"{name}: layer {i} has unknown init {_short(spec.get('init'))}")
             total += fan_in * fan_out + fan_out
             if total > MAX_PARAMETERS:
                 raise ModelFileError(f"{name}: the config asks for over {MAX_PARAMETERS:,} parameters; refused")
-            shapes[f"{i}.W"] = (fan_in, fan_out)
-            shapes[f"{i}.b"] = (fan_out,)
+            weights[f"{i}.W"] = _Weight((fan_in, fan_out), np.dtype(dtype))
+            weights[f"{i}.b"] = _Weight((fan_out,), np.dtype(dtype))
             width = fan_out
-        else:
-            extra = set(spec) - {"type", "alpha", "rate"}
-            if extra:
-                raise ModelFileError(f"{name}: layer {i} has unknown setting {sorted(extra)[0]!r}")
-            for key in ("alpha", "rate"):
-                if key in spec:
-                    value = spec[key]
-                    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
-                        raise ModelFileError(f"{name}: layer {i} has an invalid {key} {value!r}")
+        for key in ("alpha", "rate"):
+            if key in spec:
+                value = spec[key]
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+                    raise ModelFileError(f"{name}: layer {i} has an invalid {key} {_short(value)}")
     if width is None:
         raise ModelFileError(f"{name}: the config has no Dense layer")
-    return shapes
+    return weights
+
+
+def _short(value) -> str:
+    """repr of a value from a file, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _json_default(value):
@@ -182,4 +258,4 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in model metadata")
 
 
-__all__ = ["save_model", "load_model", "load_model_file", "LoadedModel"]
+__all__ = ["save_model", "load_model", "load_model_file", "LoadedModel", "with_model_suffix"]

@@ -159,7 +159,7 @@ class StepRecorder:
 
     def arm(self) -> None:
         """Take the weights now (just before the update) and record the next forward pass."""
-        self._before = _copy(self._model)
+        self._before = self._model.copy()
         self._inputs = self._raw = None
         if self._full_batch:
             return
@@ -207,8 +207,3 @@ class RecordingAugmenter:
         self._recorder.saw_rows(xb)
         return self.augmenter(xb, rng)
 
-
-def _copy(model: Sequential) -> Sequential:
-    copy = Sequential.from_config(model.get_config())
-    copy.load_state_dict(model.state_dict())
-    return copy

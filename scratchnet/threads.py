@@ -8,16 +8,25 @@ with the BLAS default, keeps the faster, and probes again every ``REPROBE_SECOND
 epoch) because the other processes come and go. This
 changes only the speed: the maths is the same with any thread count.
 
-The thread count is set through ``threadpoolctl`` when it is installed (the ``bench`` extra);
-without it the BLAS default stands. The setting is process-wide while ``BlasThreads`` is open.
+The thread count is set through ``threadpoolctl`` when it is installed; without it the BLAS
+default stands. The setting is process-wide: it applies to every thread's BLAS calls. So a
+thread that runs BLAS work while another thread may change the count (the window predicts while
+its worker trains) does it inside ``using_blas()``, and every change of the count, here or through
+``blas_thread_limit``, waits until no other thread is inside ``using_blas()``. A change is never
+made under another thread's running prediction, and a prediction never starts in the middle of a
+change.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import statistics
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 SINGLE_THREAD_MAX_BATCH = 32
 PROBE_UPDATES = 3  # timed updates per candidate thread count, per probe
@@ -56,8 +65,7 @@ class BlasThreads:
         return self
 
     def __exit__(self, *exc) -> None:
-        for lib, n in zip(self._blas, self._original, strict=True):
-            lib.set_num_threads(n)
+        _GUARD.set_threads(self._blas, self._original)
 
     def start_epoch(self) -> None:
         self._times = {c: [] for c in self.candidates}
@@ -86,9 +94,84 @@ class BlasThreads:
             self._chosen_at = time.perf_counter()
 
     def _use(self, threads: int) -> None:
-        for lib, n in zip(self._blas, self._original, strict=True):
-            lib.set_num_threads(threads or n)
+        _GUARD.set_threads(self._blas, [threads or n for n in self._original])
         self._current = threads
+
+
+class _CountGuard:
+    """A readers-writer lock around the process-wide BLAS thread count.
+
+    Readers are threads inside ``using()`` (any number at once, and a thread may nest). A writer
+    (``set_threads``) waits until no thread but itself is a reader, then changes the counts while
+    it holds the lock, so no reader can start meanwhile. New readers wait while a writer is
+    waiting, so that a stream of predictions cannot hold a change off for ever; a thread that is
+    already a reader never waits for a writer (it would wait for itself).
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers: collections.Counter[int] = collections.Counter()  # thread id -> depth
+        self._writers_waiting = 0
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._condition:
+            if not self._readers[me]:
+                self._condition.wait_for(lambda: self._writers_waiting == 0)
+            self._readers[me] += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers[me] -= 1
+                if not self._readers[me]:
+                    del self._readers[me]
+                self._condition.notify_all()
+
+    def set_threads(self, libraries, counts) -> None:
+        me = threading.get_ident()
+        with self._condition:
+            self._writers_waiting += 1
+            try:
+                self._condition.wait_for(lambda: not (self._readers.keys() - {me}))
+                for kind in {type(lib) for lib in libraries}:
+                    # threadpoolctl >= 3.8 lets only the first thread that set OpenBLAS's count set
+                    # it again (the others are silently ignored) until that thread lets go; here
+                    # this guard decides who may change it, so the thread changing it now takes over
+                    let_go = getattr(kind, "clear_controlling_thread", None)
+                    if let_go is not None:
+                        let_go(force=True)
+                for lib, n in zip(libraries, counts, strict=True):
+                    lib.set_num_threads(n)
+            finally:
+                self._writers_waiting -= 1
+                self._condition.notify_all()
+
+
+_GUARD = _CountGuard()
+
+
+def using_blas():
+    """Context for BLAS work (a prediction, say) that another thread's change of the thread count
+    must not run under: changes wait until it ends. Cheap: take it around each piece of work."""
+    return _GUARD.using()
+
+
+@contextmanager
+def blas_thread_limit(threads: int) -> Iterator[None]:
+    """Use at most ``threads`` BLAS threads inside the context (for every thread of the process:
+    the count is process-wide), then restore the previous counts. Both changes wait for
+    ``using_blas()`` sections of other threads to end. Nothing happens without threadpoolctl."""
+    if threads < 1:
+        raise ValueError(f"a BLAS thread limit must be at least 1, got {threads}")
+    libraries = _blas_libraries()
+    original = [lib.get_num_threads() for lib in libraries]
+    _GUARD.set_threads(libraries, [min(threads, n) for n in original])
+    try:
+        yield
+    finally:
+        _GUARD.set_threads(libraries, original)
 
 
 @functools.cache

@@ -143,7 +143,8 @@ class _Diverged(Exception):
         self.loss = loss
 
 
-def _one_update(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Optimizer, inputs, labels) -> tuple[float, int]:
+def _one_update(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Optimizer,
+                inputs, labels) -> tuple[float, int]:
     """forward, loss, backward and the optimiser's step of each layer as soon as its gradients
     are ready; returns (loss, number of samples predicted right). Raises _Diverged, before any
     weight moves, when the loss is not finite."""

@@ -55,6 +55,34 @@ def window(qtbot, mnist_loader):
 
 
 @pytest.fixture
+def store(tmp_path):
+    """A settings file of the test's own, for ``open_window``."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "scratchnet.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def open_window(qtbot, mnist_loader):
+    """open_window(store): a shown MainWindow remembering into ``store``, closed after the test."""
+    from gui.main_window import MainWindow
+
+    windows = []
+
+    def make(store):
+        win = MainWindow(dataset_loader=mnist_loader, settings=store)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitUntil(lambda: win.dataset is not None, timeout=10_000)
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close()
+
+
+@pytest.fixture
 def click(qtbot, window):
     """click(name): a real mouse click on the window's button of that objectName, after
     bringing its settings tab to the front."""

@@ -48,7 +48,8 @@ class TestInvalidArguments:
             (["--activation", "gelu"], "invalid choice"),
             (["--dataset", "cifar"], "unknown dataset"),
             (["--dataset", "/no/such/folder"], "unknown dataset"),
-            (["--save", "/no/such/folder/m.npz"], "does not exist"),
+            (["--hidden", ",".join(["16"] * 10_000)], "10,000 hidden layers is too many: at most 32"),
+            (["--hidden", "4096,4096,4096"], "parameters is too many: at most 20,000,000"),
             (["--frobnicate"], "unrecognized arguments"),
         ],
     )

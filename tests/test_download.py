@@ -83,6 +83,27 @@ class DroppingHandler(BadLabelsHandler):
         self.close_connection = True
 
 
+class EndlessHandler(BadLabelsHandler):
+    """Announces no length (or ``announced`` bytes) and sends zeros until the client hangs up."""
+
+    announced = None
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        self.send_response(200)
+        if self.announced is not None:
+            self.send_header("Content-Length", str(self.announced))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(1 << 12):
+                self.wfile.write(bytes(1 << 16))
+        self.close_connection = True
+
+
+class HugeLengthHandler(EndlessHandler):
+    announced = 1 << 40
+
+
 class NotFoundHandler(QuietHandler):
     def do_GET(self):
         self.requests.append(self.path)
@@ -161,6 +182,19 @@ class TestFailedDownload:
         with serve(DroppingHandler) as (url, _), pytest.raises(DatasetError) as info:
             download_dataset("fashion-mnist", base_url=url)
         assert "train-images-idx3-ubyte.gz" in str(info.value)
+        assert leftovers(cache / "fashion-mnist") == []
+
+    def test_an_endless_response_is_cut_at_the_cap(self, cache, monkeypatch):
+        monkeypatch.setattr("scratchnet.download.MAX_DOWNLOAD_BYTES", 1 << 20)
+        with serve(EndlessHandler) as (url, _), pytest.raises(DatasetError) as info:
+            download_dataset("fashion-mnist", base_url=url)
+        assert "the server sent more than the 1,048,576 bytes expected" in str(info.value)
+        assert leftovers(cache / "fashion-mnist") == []
+
+    def test_an_announced_terabyte_is_refused_before_reading(self, cache):
+        with serve(HugeLengthHandler) as (url, _), pytest.raises(DatasetError) as info:
+            download_dataset("fashion-mnist", base_url=url)
+        assert "announces 1,099,511,627,776 bytes" in str(info.value)
         assert leftovers(cache / "fashion-mnist") == []
 
     def test_not_found(self, cache):

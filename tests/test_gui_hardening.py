@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread
-from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QFileDialog, QSpinBox
+from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QFileDialog, QMessageBox, QSpinBox
 
 from gui.settings import RunSpec
 from scratchnet.data import Dataset
@@ -398,14 +398,19 @@ class TestModelFilesInTheWindow:
 
         monkeypatch.setattr(np, "savez", disk_full)
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+        offers = []
+        monkeypatch.setattr(QMessageBox, "question",
+                            lambda *a, **k: offers.append(a[2]) or QMessageBox.StandardButton.No)
         window.save_action.trigger()
-        assert window.error_label.isVisible() and "No space left" in window.error_label.text()
+        assert offers and "the disk is full" in offers[-1] and "somewhere else" in offers[-1]
+        assert window.error_label.isVisible()
+        assert f"cannot save to {path}: the disk is full" in window.error_label.text()
         assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]
 
         missing_folder = tmp_path / "no such folder" / "m.npz"
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(missing_folder), ""))
         window.save_action.trigger()
-        assert "No such file or directory" in window.error_label.text() and not missing_folder.exists()
+        assert "does not exist" in window.error_label.text() and not missing_folder.exists()
         assert_same_weights(load_model_file(path).model, trained[1])
 
 

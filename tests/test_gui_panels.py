@@ -174,3 +174,19 @@ def test_add_view_puts_a_widget_in_a_new_tab(window):
     index = window.add_view(QLabel("inspection"), "Weights")
     assert window.views.tabText(index) == "Weights"
     assert index == window.views.count() - 1
+
+
+def test_build_model_is_mlp_with_each_layers_own_activation():
+    from scratchnet.network import mlp
+    from scratchnet.run_config import HiddenLayer
+
+    config = RunConfig(hidden=(HiddenLayer(16, "tanh"), HiddenLayer(8, "relu")), init="he", dropout=0.1, seed=5)
+    model = config.build_model(784, 10)
+    reference = mlp(784, [16, 8], 10, init="he", dropout=0.1, rng=np.random.default_rng(5))
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Dense", "Tanh", "Dropout", "Dense", "ReLU", "Dropout", "Dense"]
+    for name, value in reference.parameters().items():  # same seeded weights as mlp's
+        np.testing.assert_array_equal(model.parameters()[name], value)
+        assert model.parameters()[name].dtype == np.float32
+    with pytest.raises(ValueError, match="activation"):
+        RunConfig(hidden=(HiddenLayer(16), HiddenLayer(8, "swish")))

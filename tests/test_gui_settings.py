@@ -10,41 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import scratchnet
 from gui.defaults import DEFAULT_CONFIG
-from gui.main_window import MainWindow
 from gui.persistence import KEYS, default_store
 from gui.settings import NETWORK_FIELDS, TRAINING_FIELDS
 from scratchnet.run_config import HiddenLayer, RunConfig, hidden_layers
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60_000
-
-
-@pytest.fixture
-def store(tmp_path):
-    return QSettings(str(tmp_path / "scratchnet.ini"), QSettings.IniFormat)
-
-
-@pytest.fixture
-def open_window(qtbot, mnist_loader):
-    """open_window(store): a shown MainWindow remembering into ``store``, closed after the test."""
-    windows = []
-
-    def make(store: QSettings) -> MainWindow:
-        win = MainWindow(dataset_loader=mnist_loader, settings=store)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: win.dataset is not None, timeout=10_000)
-        windows.append(win)
-        return win
-
-    yield make
-    for win in windows:
-        win.close()
 
 
 def run_and_wait(qtbot, window):

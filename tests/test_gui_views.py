@@ -180,7 +180,9 @@ def test_inside_the_network_shows_tiles_histograms_dead_units_and_activations(qt
     assert len(weights.gradient_plot.plotItem.listDataItems()) == 2
     hidden = np.maximum(mnist.x_test[:1000] @ model.layers[0].params["W"] + model.layers[0].params["b"], 0)
     dead = int(np.sum(~(hidden > 0).any(axis=0)))
-    assert f"hidden 1 (64 units): {dead} dead" in weights.dead_label.text()
+    assert f"hidden 1 (ReLU, 64 units): {dead} dead" in weights.dead_label.text()
+    assert "On 1,000 test images" in weights.dead_label.text()
+    assert "mean loss" in weights.gradient_plot.plotItem.titleLabel.text
 
     weights.select_test_digit(42)
     first, output = weights.activation_values()
@@ -272,3 +274,18 @@ def test_while_training_the_visible_view_refreshes_at_most_once_a_second(qtbot, 
     assert grid.count_label.text() == shown  # deferred
     qtbot.waitUntil(lambda: grid.count_label.text() == expected, timeout=3000)
     assert time.perf_counter() - start >= 0.9
+
+
+def test_leaky_relu_units_are_never_reported_dead(mnist):
+    from gui.views.weights import stuck_units_text
+    from scratchnet.explain import batch_stats
+
+    model = mlp(784, [16], 10, activation="leaky_relu", rng=np.random.default_rng(0))
+    model.layers[0].params["b"][:4] = -100.0  # four units whose input is negative for every image
+    stats = batch_stats(model, mnist.x_test[:200], mnist.y_test[:200])
+    z = mnist.x_test[:200] @ model.layers[0].params["W"] + model.layers[0].params["b"]
+    never_positive = int(np.sum((z <= 0).all(axis=0)))
+    assert never_positive >= 4
+    text = stuck_units_text(stats.units, stats.samples)
+    assert text.startswith(f"On 200 test images:\nhidden 1 (LeakyReLU, 16 units): {never_positive} never positive")
+    assert "dead" not in text and "it still learns, through the leak" in text

@@ -96,3 +96,23 @@ def test_predict_and_predict_proba():
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
     np.testing.assert_array_equal(model.predict(x, batch_size=4), proba.argmax(axis=1))
     assert model.predict_proba(x[0]).shape == (1, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copy_is_independent_and_keeps_layers_weights_and_dtype(dtype):
+    model = mlp(6, [5, 4], 3, activation="leaky_relu", dropout=0.25, rng=np.random.default_rng(0), dtype=dtype)
+    model.layers[1].alpha = 0.2
+    for grad in model.named_grads().values():
+        grad[...] = 3.0
+    copy = model.copy()
+    assert copy.get_config() == model.get_config() and copy.layers[1].alpha == 0.2
+    for name, value in model.parameters().items():
+        twin = copy.parameters()[name]
+        np.testing.assert_array_equal(twin, value)
+        assert twin.dtype == dtype and not np.shares_memory(twin, value)
+        assert not np.shares_memory(copy.named_grads()[name], model.named_grads()[name])
+    copy.parameters()["0.W"][...] = 0.0
+    copy.named_grads()["0.W"][...] = 0.0
+    assert np.any(model.parameters()["0.W"] != 0) and np.all(model.named_grads()["0.W"] == 3.0)
+    x = np.random.default_rng(1).standard_normal((4, 6)).astype(dtype)
+    np.testing.assert_array_equal(model.copy().forward(x), model.forward(x))

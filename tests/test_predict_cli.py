@@ -188,7 +188,7 @@ def _run_failing(capsys, *args) -> str:
 def test_file_that_is_not_an_image(tmp_path, small_model, capsys):
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
-    assert "cannot read the image" in _run_failing(capsys, text, "--model", small_model[1])
+    assert "notes.png: not an image format this app reads" in _run_failing(capsys, text, "--model", small_model[1])
 
 
 def test_folder_instead_of_an_image(tmp_path, small_model, capsys):

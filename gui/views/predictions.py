@@ -9,6 +9,7 @@ import numpy as np
 
 from scratchnet.data import Dataset
 from scratchnet.network import Sequential
+from scratchnet.threads import using_blas
 
 SORT_BY_CONFIDENCE = "confidence"
 SORT_BY_INDEX = "index"
@@ -17,7 +18,8 @@ SORT_BY_INDEX = "index"
 def finite_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
     """``model.predict_proba(x)``, where a diverged run's last finite weights overflow the outputs:
     no probability (0) instead of NaN, and no NumPy warnings."""
-    with np.errstate(over="ignore", invalid="ignore"):
+    # a run's worker may change the BLAS thread count meanwhile: using_blas waits for that
+    with using_blas(), np.errstate(over="ignore", invalid="ignore"):
         probabilities = model.predict_proba(x)
     probabilities[~np.isfinite(probabilities)] = 0.0
     return probabilities

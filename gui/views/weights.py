@@ -1,5 +1,6 @@
-"""Inside the network: first-layer weights as images, weight and gradient histograms, dead ReLU
-units, and the activations of every layer for one digit.
+"""Inside the network: first-layer weights as images, weight and gradient histograms, stuck units
+(dead ReLU units and their like), and the activations of every layer for one digit. The maths is
+``scratchnet.explain``'s; this view only draws.
 
 The tiles use a diverging colour map centred on zero (blue negative, white zero, red positive),
 with one scale for the whole layer so pages can be compared.
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.explain import MEANINGS, batch_stats, layer_outputs
+from scratchnet.threads import using_blas
+
 from .images import digit_pixmap
-from .network_stats import batch_stats, layer_outputs
 from .predictions import ModelContext
 from .widgets import make_button, make_combo
 
@@ -31,6 +34,7 @@ TILES_PER_PAGE = 256
 TILE_SIDE = 28
 GAP_RGBA = (70, 70, 70, 255)
 STATS_BATCH = 1000
+GRADIENT_TITLE = f"Gradient sizes on {STATS_BATCH:,} test images"
 HISTOGRAM_BINS = 60
 LAYER_PENS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 SOURCE_DRAWING = "drawing"
@@ -61,6 +65,16 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float) -> np
     return mosaic
 
 
+def stuck_units_text(units, inputs: int) -> str:
+    """One line per hidden layer's count of stuck units, then what each count means."""
+    if not units:
+        return "No hidden activation layers, so no dead or saturated units."
+    lines = [f"{u.name}: {u.count} {u.condition} ({100 * u.fraction:.1f}%)" for u in units]
+    conditions = dict.fromkeys(u.condition for u in units)
+    lines += [f"{condition} = {MEANINGS[condition]}" for condition in conditions]
+    return f"On {inputs:,} test images:\n" + "\n".join(lines)
+
+
 class WeightsView(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -89,7 +103,7 @@ class WeightsView(QWidget):
 
         self.weight_plot = self._histogram_plot("weightHistogram", "Weights (per layer)", "weight")
         self.gradient_plot = self._histogram_plot(
-            "gradientHistogram", f"Gradient sizes on {STATS_BATCH:,} test images", "log10 |dL/dW|")
+            "gradientHistogram", GRADIENT_TITLE, "log10 |dL/dW|")
         self.dead_label = QLabel()
         self.dead_label.setObjectName("deadUnitsLabel")
         self.dead_label.setWordWrap(True)
@@ -186,7 +200,8 @@ class WeightsView(QWidget):
             self.test_spin.setMaximum(len(dataset.y_test) - 1)
         if context.usable:
             count = min(STATS_BATCH, len(dataset.y_test))
-            self.stats = batch_stats(context.model, dataset.x_test[:count], dataset.y_test[:count])
+            with using_blas():  # a run's worker may change the BLAS thread count meanwhile
+                self.stats = batch_stats(context.model, dataset.x_test[:count], dataset.y_test[:count])
         else:
             self.stats = None
         self.set_tile_page(self._tile_page)
@@ -243,7 +258,9 @@ class WeightsView(QWidget):
                                          "The model does not fit this data set.")
             return
         self.activation_note.setText("")
-        self._show_activations(layer_outputs(self._context.model, digit))
+        with using_blas():
+            outputs = layer_outputs(self._context.model, digit)
+        self._show_activations(outputs)
 
     def current_input(self) -> np.ndarray | None:
         """The (784,) input whose activations are shown, or None."""
@@ -279,6 +296,7 @@ class WeightsView(QWidget):
                 plot.addLegend(offset=(-10, 10) if plot is self.weight_plot else (10, 10), labelTextSize="8pt")
             plot.plotItem.legend.clear()
         if self.stats is None:
+            self.gradient_plot.setTitle(GRADIENT_TITLE, color="#333", size="10pt")
             self.dead_label.setText("")
             return
         for plot, arrays in ((self.weight_plot, self.stats.weights), (self.gradient_plot, self.stats.weight_gradients)):
@@ -291,11 +309,9 @@ class WeightsView(QWidget):
                 density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
                 plot.plot(edges, density, stepMode="center", name=name,
                           pen=pg.mkPen(LAYER_PENS[k % len(LAYER_PENS)], width=2))
-        if self.stats.dead:
-            parts = [f"{d.name}: {d.dead} dead ({100 * d.fraction:.1f}%)" for d in self.stats.dead]
-            self.dead_label.setText(f"Dead ReLU units (0 for all {STATS_BATCH:,} test images): " + "; ".join(parts))
-        else:
-            self.dead_label.setText("No ReLU layers, so no dead units.")
+        self.gradient_plot.setTitle(f"Gradient sizes on {self.stats.samples:,} test images (mean loss "
+                                    f"{self.stats.loss:.4g})", color="#333", size="10pt")
+        self.dead_label.setText(stuck_units_text(self.stats.units, self.stats.samples))
 
     def _show_activations(self, outputs) -> None:
         names = [output.name for output in outputs]
