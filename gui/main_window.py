@@ -9,7 +9,7 @@ touches widgets. Other views plug in with ``add_view`` and follow ``model_change
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,12 +38,14 @@ from .file_actions import FileActions
 from .first_paint import report_first_paint_if_asked
 from .layer_editor import LayerEditor
 from .persistence import StoredState, default_store, load_state, save_state
+from .pacing import WATCH_SPEED, is_slow_motion
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import RunController
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
+from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -138,9 +140,13 @@ class MainWindow(QMainWindow):
         self.continue_check = QCheckBox("Continue from the current weights")
         self.continue_check.setObjectName("continueCheck")
         self.continue_check.setToolTip(tooltips.CONTINUE)
+        self.speed_control = SpeedControl()
+        self.speed_control.speed_changed.connect(self.controller.set_speed)
+        self.speed_slider = self.speed_control.slider
         grid.addWidget(self.compare_button, 1, 0, 1, 2)
         grid.addWidget(self.compare_init_button, 1, 2, 1, 2)
         grid.addWidget(self.continue_check, 2, 0, 1, 4)
+        grid.addWidget(self.speed_control, 3, 0, 1, 4)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -150,11 +156,17 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(controls)
 
         self.plots = PlotsPanel()
+        self.batch_strip = BatchStrip()
+        plots_and_strip = QWidget()
+        strip_layout = QVBoxLayout(plots_and_strip)
+        strip_layout.setContentsMargins(0, 0, 0, 0)
+        strip_layout.addWidget(self.plots, 1)
+        strip_layout.addWidget(self.batch_strip)
         self.runs_panel = RunsPanel()
         self.runs_panel.selection_changed.connect(self._on_runs_selected)
         self.runs_panel.x_unit_changed.connect(self.plots.set_x_unit)
         curves = QSplitter(Qt.Vertical)
-        curves.addWidget(self.plots)
+        curves.addWidget(plots_and_strip)
         curves.addWidget(self.runs_panel)
         curves.setStretchFactor(0, 3)
         curves.setStretchFactor(1, 1)
@@ -235,6 +247,7 @@ class MainWindow(QMainWindow):
         c.run_ended.connect(self._on_run_ended)
         c.idle.connect(self._on_idle)
         c.model_changed.connect(self.model_changed)
+        c.update_shown.connect(self._show_update)
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
@@ -384,6 +397,18 @@ class MainWindow(QMainWindow):
     def _mark_progress(self) -> None:
         self._progress_dirty = True
 
+    @Slot(int, dict)
+    def _show_update(self, update: int, preview: dict) -> None:
+        """Slow motion: this update's loss, mini-batch and weights, drawn now (not at the next redraw)."""
+        if not is_slow_motion(self.controller.speed):
+            return
+        self._redraw()
+        dataset = self.dataset
+        self.batch_strip.show_update(update, preview, dataset.class_names if dataset is not None else None)
+        refresher = self.findChild(QObject, "viewRefresher")
+        if refresher is not None:
+            refresher.refresh()
+
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
         self.status.error(f"Run #{run.run_id} failed: {run.error}")
@@ -405,8 +430,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def apply_preset(self, name: str) -> None:
         """Fill the network and training panels with preset ``name`` (keeping the data set)."""
-        self.show_config(preset_spec(PRESETS[name], self.run_config().dataset).config)
+        preset = PRESETS[name]
+        self.show_config(preset_spec(preset).config)
         self.preset_bar.show_preset(name)
+        self.speed_control.set_speed(None if preset.fast else WATCH_SPEED)
 
     @Slot()
     def _on_settings_edited(self) -> None:

@@ -30,15 +30,15 @@ HINTS = {
 _DESCENT_OPTIMISER_FIELDS = ("optimizer", "momentum")
 
 
-def preset_spec(preset: Preset, dataset: str = "mnist") -> RunSpec:
-    """The run of ``preset`` on ``dataset`` (presets do not choose one), labelled with its title."""
-    return RunSpec(preset.config.replace(dataset=dataset), label=preset.title)
+def preset_spec(preset: Preset) -> RunSpec:
+    """The run of ``preset``, on the data set it was tuned on, labelled with its title."""
+    return RunSpec(preset.config, label=preset.title)
 
 
 def matching_preset(config: RunConfig) -> str:
-    """The name of the preset whose settings are exactly these (on any data set), else ``CUSTOM``."""
+    """The name of the preset whose settings are exactly these (data set included), else ``CUSTOM``."""
     for name in PRESET_ORDER:
-        if preset_spec(PRESETS[name], config.dataset).config == config:
+        if preset_spec(PRESETS[name]).config == config:
             return name
     return CUSTOM
 

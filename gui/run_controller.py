@@ -41,6 +41,8 @@ class RunController(QObject):
     - ``run_ended(object)``: the run's thread is over (finished, stopped or failed).
     - ``idle(object)``: nothing is queued any more; carries the last RunRecord.
     - ``model_changed()``: ``current_model`` changed.
+    - ``update_shown(int, dict)``: in slow motion, an update (its number) and what it did
+      (``pacing.batch_preview``).
     """
 
     dataset_loading = Signal(str)
@@ -54,6 +56,7 @@ class RunController(QObject):
     run_ended = Signal(object)
     idle = Signal(object)
     model_changed = Signal()
+    update_shown = Signal(int, dict)
 
     def __init__(self, dataset_loader: DatasetLoaderFn, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +73,7 @@ class RunController(QObject):
         self._next_run_id = 1
         self._progress: dict = {}
         self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
+        self.speed: float | None = None  # updates per second of window runs; None: full speed
 
     @property
     def is_running(self) -> bool:
@@ -127,6 +131,7 @@ class RunController(QObject):
         self._next_run_id += 1
         self._progress = {}
         self._control = TrainingControl()
+        self._control.set_speed(self.speed)
         worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from)
         self._continue_from = None
         worker.dataset_ready.connect(self._on_worker_dataset)
@@ -167,6 +172,12 @@ class RunController(QObject):
         if self._control is not None:
             self._control.set_learning_rate(lr)
 
+    def set_speed(self, speed: float | None) -> None:
+        """Updates per second for this run (from its next update) and the next ones; None: full speed."""
+        self.speed = speed
+        if self._control is not None:
+            self._control.set_speed(speed)
+
     def set_model(self, model: Sequential, spec: RunSpec | None) -> None:
         self.current_model = model
         self.model_spec = spec
@@ -202,6 +213,8 @@ class RunController(QObject):
         self._on_progress(log)
         if "model" in log:
             self.set_model(log["model"], self.run.spec)
+        if "preview" in log:
+            self.update_shown.emit(log["update"], log["preview"])
 
     @Slot(dict)
     def _on_epoch(self, log: dict) -> None:

@@ -1,7 +1,9 @@
 """Named training recipes: a run configuration, and for comparisons the runs to set side by side.
 
 A ``Preset`` is a name, a title, a description and a ``RunConfig`` (which builds the model, the
-optimiser, the ``TrainConfig`` and the augmentation). A comparison preset lists ``variants``: each
+optimiser, the ``TrainConfig`` and the augmentation), including the data set it was tuned on.
+A preset marked ``fast`` runs at full speed in the window; the others start at a pace a learner
+can watch. A comparison preset lists ``variants``: each
 is the preset with a few ``RunConfig`` fields changed (``preset.variant(label)``), trained one
 after the other on the same data so their curves can be drawn together.
 The figures quoted in the descriptions were measured with ``benchmarks/presets.py``
@@ -34,6 +36,7 @@ class Preset:
     description: str
     config: RunConfig = RunConfig()
     variants: tuple[Variant, ...] = ()
+    fast: bool = True  # False: the window starts it at a pace a learner can watch
 
     def __post_init__(self) -> None:
         for v in self.variants:
@@ -58,6 +61,7 @@ QUICK_START = Preset(
                 "97.5% test accuracy in 3 epochs, a few seconds.",
     config=RunConfig(hidden=hidden_layers(128), init="he", descent="mini", batch_size=64, optimizer="momentum",
                      learning_rate=0.05, momentum=0.9, schedule="cosine", epochs=3),
+    fast=False,  # a few seconds at full speed: too quick to see anything happen
 )
 
 THREE_DESCENTS = Preset(
