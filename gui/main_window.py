@@ -9,7 +9,7 @@ touches widgets. Other views plug in with ``add_view`` and follow ``model_change
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +33,7 @@ from scratchnet.run_config import RunConfig
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .datasets import DatasetLoaderFn
+from .download_ui import DatasetDownloads, downloadable
 from .defaults import DEFAULT_CONFIG
 from .file_actions import FileActions
 from .first_paint import report_first_paint_if_asked
@@ -41,7 +42,7 @@ from .persistence import StoredState, default_store, load_state, save_state
 from .pacing import WATCH_SPEED, is_slow_motion
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
-from .run_controller import RunController
+from .run_controller import CLOSE_WAIT_MS, RunController
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
@@ -55,6 +56,7 @@ from .worker import snapshot
 # plots and status: a redraw holds the GIL for ~10 ms, which the training worker then waits for
 # (window throughput measured at 89.9% of headless with 4 redraws a second, 91.7% with 2)
 REDRAW_MS = 500
+FALLBACK_DATASET = "mnist"  # bundled: always there
 
 
 class MainWindow(QMainWindow):
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
         self.controller = RunController(dataset_loader, self)
+        self.downloads = DatasetDownloads(self)
+        self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self.status = StatusPresenter()
         self.files = FileActions(self)
 
@@ -99,7 +103,8 @@ class MainWindow(QMainWindow):
         self.model_changed.connect(self._update_continue)
         self.dataset_changed.connect(self._update_continue)
         report_first_paint_if_asked(self)
-        self.load_dataset_async(self.run_config().dataset)
+        self._startup_dataset: str | None = self.run_config().dataset
+        self.load_dataset_async(self._startup_dataset)
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
@@ -107,6 +112,12 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(DEFAULT_CONFIG)
         self.training_panel.learning_rate_changed.connect(self.controller.set_learning_rate)
         self.training_panel.dataset_selected.connect(self.load_dataset_async)
+        self.training_panel.download_requested.connect(self.download_dataset)
+        self.training_panel.download_cancelled.connect(self.downloads.cancel)
+        self.downloads.progress.connect(self._on_download_progress)
+        self.downloads.finished.connect(self._on_download_finished)
+        self.downloads.failed.connect(self._on_download_failed)
+        self.downloads.cancelled.connect(self._on_download_cancelled)
         self.preset_bar = PresetBar()
         self.preset_bar.preset_chosen.connect(self.apply_preset)
         self.preset_bar.show_preset(matching_preset(DEFAULT_CONFIG))
@@ -178,7 +189,7 @@ class MainWindow(QMainWindow):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 6)
-        right_layout.addWidget(self.status.error_label)
+        right_layout.addWidget(self.status.error_banner)
         right_layout.addWidget(self.views, 1)
 
         splitter = QSplitter(Qt.Horizontal)
@@ -309,6 +320,9 @@ class MainWindow(QMainWindow):
 
     @Slot(str, object)
     def _on_dataset_loaded(self, name: str, dataset: Dataset) -> None:
+        self._failed_datasets.pop(name, None)
+        if name == self._startup_dataset:
+            self._startup_dataset = None
         if name != self.run_config().dataset:
             return
         if dataset is not self.dataset:
@@ -321,13 +335,60 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_dataset_failed(self, name: str, message: str) -> None:
-        self.training_panel.show_note(f"Cannot load {name}: {message}")
+        self._failed_datasets[name] = message
+        remedy = " Click “Download” to fetch it." if downloadable(name) else ""
+        if name == self._startup_dataset and name != FALLBACK_DATASET:
+            # the data set remembered from the last session is gone: start on the bundled one
+            self._startup_dataset = None
+            self.training_panel.select_dataset(FALLBACK_DATASET)
+            self.training_panel.set_dataset_note(
+                f"{name} could not be loaded ({message}), so this session starts on the bundled MNIST. "
+                f"Choose {name} again once it is available.{remedy}")
+            self.status.say(f"Cannot load {name}: using the bundled MNIST instead.")
+            return
+        self.training_panel.set_dataset_note(f"Cannot load {name}: {message}.{remedy}")
         self.status.dataset_failed(name)
+
+    # ------------------------------------------------------------------ downloads
+    @Slot(str)
+    def download_dataset(self, name: str) -> None:
+        """Download ``name`` off the GUI thread (progress in the Training tab), then load it."""
+        if self.downloads.start(name):
+            self.training_panel.set_downloading(True)
+            self.status.say(f"Downloading {name}…")
+
+    @Slot(str, int, int, str)
+    def _on_download_progress(self, _name: str, done: int, total: int, filename: str) -> None:
+        self.training_panel.show_download_progress(done, total, filename)
+
+    @Slot(str, str)
+    def _on_download_finished(self, name: str, folder: str) -> None:
+        self.training_panel.set_downloading(False)
+        self._failed_datasets.pop(name, None)
+        self.training_panel.set_dataset_note("")
+        self.status.success(f"Downloaded {name} into {folder}; every file's checksum matches. Loading it…")
+        self.load_dataset_async(name)
+
+    @Slot(str, str)
+    def _on_download_failed(self, name: str, message: str) -> None:
+        self.training_panel.set_downloading(False)
+        self.status.error(f"Could not download {name}: {message}")
+
+    @Slot(str)
+    def _on_download_cancelled(self, name: str) -> None:
+        self.training_panel.set_downloading(False)
+        self.status.say(f"Download of {name} cancelled; nothing was kept.")
 
     # ------------------------------------------------------------------ runs
     @Slot()
     def start_training(self) -> None:
         if self.is_running:
+            return
+        name = self.run_config().dataset
+        if name in self._failed_datasets and self.controller.datasets.cached(name) is None:
+            remedy = "click “Download”, or" if downloadable(name) else ""
+            self.status.error(f"{name} is not available ({self._failed_datasets[name]}): {remedy} choose "
+                              "MNIST (bundled) in the Training tab.")
             return
         resume = self.continue_check.isEnabled() and self.continue_check.isChecked()
         self.controller.start([RunSpec(self.run_config())],
@@ -503,4 +564,5 @@ class MainWindow(QMainWindow):
         self.save_state()
         self._redraw_timer.stop()
         self.controller.shutdown()
+        self.downloads.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
         super().closeEvent(event)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QProgressBar,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from scratchnet.run_config import RunConfig
 
 from . import tooltips
+from .download_ui import downloadable
 from .layer_editor import choice_combo, select_data
 from .settings import WINDOW_BOUNDS
 
@@ -47,6 +49,8 @@ class TrainingPanel(QWidget):
     changed = Signal()
     learning_rate_changed = Signal(float)
     dataset_selected = Signal(str)
+    download_requested = Signal(str)
+    download_cancelled = Signal()
 
     def __init__(self, config: RunConfig, parent=None) -> None:
         super().__init__(parent)
@@ -92,6 +96,18 @@ class TrainingPanel(QWidget):
         self.open_folder_button.setObjectName("openIdxFolderButton")
         self.open_folder_button.setToolTip(tooltips.OPEN_FOLDER)
         self.open_folder_button.clicked.connect(self.choose_folder)
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("downloadDatasetButton")
+        self.download_button.setToolTip(
+            "Download the chosen data set (Fashion-MNIST: about 30 MB) into your cache folder. Every file's "
+            "checksum is verified, and nothing is kept of a download that fails or is cancelled.")
+        self.download_button.clicked.connect(self._on_download_clicked)
+        self.download_progress = QProgressBar()
+        self.download_progress.setObjectName("downloadProgress")
+        self.download_progress.setRange(0, 1000)
+        self.download_progress.hide()
+        self._downloading = False
+        self._dataset_note = ""  # what went wrong with the chosen data set, kept among the notes
         self.epochs_spin = self._int_spin("epochsSpin", "epochs", tooltips.EPOCHS)
         self.train_size_spin = self._int_spin("trainSizeSpin", "train_size", tooltips.TRAIN_SIZE)
         self.train_size_spin.setSingleStep(1000)
@@ -102,6 +118,8 @@ class TrainingPanel(QWidget):
         data_box = QGroupBox("Data")
         data_form = QFormLayout(data_box)
         data_form.addRow("Data set", self.dataset_combo)
+        data_form.addRow("", self.download_button)
+        data_form.addRow("", self.download_progress)
         data_form.addRow("", self.open_folder_button)
         data_form.addRow("Training images", self.train_size_spin)
         data_form.addRow("Epochs", self.epochs_spin)
@@ -129,6 +147,7 @@ class TrainingPanel(QWidget):
         self.augment_check.toggled.connect(self._on_edit)
         self.learning_rate_spin.valueChanged.connect(self._on_learning_rate)
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
+        self._update_download_button()
 
     @staticmethod
     def _int_spin(name: str, field: str, tip: str) -> QSpinBox:
@@ -200,6 +219,44 @@ class TrainingPanel(QWidget):
                        self.open_folder_button, self.epochs_spin, self.train_size_spin, self.augment_check):
             widget.setEnabled(not running)
         self._running = running
+        self._update_download_button()
+        self._on_edit()
+
+    def set_downloading(self, downloading: bool) -> None:
+        """While a download runs, its button cancels it and the bar shows its progress."""
+        self._downloading = downloading
+        self.download_progress.setVisible(downloading)
+        self.download_progress.setValue(0)
+        self._update_download_button()
+
+    def show_download_progress(self, done: int, total: int, filename: str) -> None:
+        if total:
+            self.download_progress.setValue(int(1000 * done / total))
+            self.download_progress.setFormat(f"{filename}: %p%")
+        else:
+            self.download_progress.setFormat(f"{filename}: {done / 1e6:.1f} MB")
+
+    def _update_download_button(self) -> None:
+        name = self.dataset_combo.currentData()
+        if self._downloading:
+            self.download_button.setText("Cancel download")
+            self.download_button.setEnabled(True)
+            return
+        self.download_button.setText(f"Download {self.dataset_combo.currentText()}" if downloadable(name)
+                                      else "Download")
+        self.download_button.setEnabled(downloadable(name) and not self._running)
+
+    @Slot()
+    def _on_download_clicked(self) -> None:
+        if self._downloading:
+            self.download_cancelled.emit()
+        else:
+            self.download_requested.emit(self.dataset_combo.currentData())
+
+    def set_dataset_note(self, text: str) -> None:
+        """A note about the chosen data set (it cannot load, it was replaced), shown until another
+        data set is chosen."""
+        self._dataset_note = text
         self._on_edit()
 
     def show_note(self, text: str) -> None:
@@ -233,7 +290,7 @@ class TrainingPanel(QWidget):
             notes.append(
                 "Full batch makes one update per epoch: raise the epochs or the learning rate to see progress."
             )
-        self.show_note("\n".join(notes))
+        self.show_note("\n".join(filter(None, [*notes, self._dataset_note])))
         self.changed.emit()
 
     @Slot(float)
@@ -243,5 +300,7 @@ class TrainingPanel(QWidget):
 
     @Slot(int)
     def _on_dataset(self, _index: int) -> None:
+        self._dataset_note = ""
+        self._update_download_button()
         self.dataset_selected.emit(self.dataset_combo.currentData())
         self.changed.emit()
