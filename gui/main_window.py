@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from scratchnet.data import Dataset, load_dataset
 from scratchnet.network import Sequential
-from scratchnet.presets import PRESETS
+from scratchnet.presets import PRESETS, divergence_warning
 from scratchnet.run_config import RunConfig
 
 from . import tooltips
@@ -449,6 +449,9 @@ class MainWindow(QMainWindow):
         self._set_running(True)
         self.runs_panel.select(self.controller.batch_ids)
         self.status.preparing(run)
+        if divergence_warning(run.spec.config) is not None:
+            self.status.say(f"{self.status_label.text()} These settings are known to fail: see the warning "
+                            "in the Training tab.")
 
     @Slot()
     def _mark_curves(self) -> None:

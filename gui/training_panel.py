@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.presets import DESCENT_REASONS, divergence_warning, tested_optimiser
 from scratchnet.run_config import RunConfig
 
 from . import tooltips
@@ -72,6 +73,24 @@ class TrainingPanel(QWidget):
             grid.addWidget(explanation(tip), 2 * row + 1, 0, 1, 2)
         grid.addWidget(self.batch_size_spin, 2, 1)
         grid.setColumnStretch(0, 1)
+        # offered when the descent changes (its tested optimiser), and when settings are known to fail
+        self.advice_label = QLabel()
+        self.advice_label.setObjectName("descentAdviceLabel")
+        self.advice_label.setWordWrap(True)
+        self.warning_label = QLabel()
+        self.warning_label.setObjectName("divergenceWarningLabel")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.tested_button = QPushButton("Use the tested settings")
+        self.tested_button.setObjectName("useTestedSettingsButton")
+        self.tested_button.setToolTip("Set the optimiser, learning rate and momentum this descent was tested with "
+                                      "in “The three descents” preset.")
+        self.tested_button.clicked.connect(self.use_tested_settings)
+        grid.addWidget(self.advice_label, 6, 0, 1, 2)
+        grid.addWidget(self.warning_label, 7, 0, 1, 2)
+        grid.addWidget(self.tested_button, 8, 0, 1, 2)
+        self._offer_for_descent = False  # the user switched descent: offer its tested settings
+        self._showing_config = False
 
         self.optimizer_combo = choice_combo(tooltips.OPTIMIZERS, "optimizerCombo")
         self.learning_rate_spin = self._double_spin("learningRateSpin", "learning_rate", 5, 0.005,
@@ -143,6 +162,7 @@ class TrainingPanel(QWidget):
             spin.valueChanged.connect(self._on_edit)
         for combo in (self.optimizer_combo, self.schedule_combo):
             combo.currentIndexChanged.connect(self._on_edit)
+        self.descent_buttons.buttonToggled.connect(self._on_descent_toggled)
         self.descent_buttons.buttonToggled.connect(self._on_edit)
         self.augment_check.toggled.connect(self._on_edit)
         self.learning_rate_spin.valueChanged.connect(self._on_learning_rate)
@@ -188,7 +208,10 @@ class TrainingPanel(QWidget):
 
     def set_config(self, config: RunConfig) -> None:
         """Show ``config``'s training fields."""
+        self._showing_config = True
+        self._offer_for_descent = False
         self.descent_radios[config.descent].setChecked(True)
+        self._showing_config = False
         self.train_size_spin.setValue(config.n_train(self.train_size_spin.maximum()))
         self.batch_size_spin.setValue(config.batch_size)
         select_data(self.optimizer_combo, config.optimizer)
@@ -291,10 +314,52 @@ class TrainingPanel(QWidget):
                 "Full batch makes one update per epoch: raise the epochs or the learning rate to see progress."
             )
         self.show_note("\n".join(filter(None, [*notes, self._dataset_note])))
+        self._update_advice()
         self.changed.emit()
+
+    def _differs_from_tested(self, settings: RunConfig) -> bool:
+        tested = tested_optimiser(settings.descent)
+        return (settings.optimizer, settings.learning_rate) != (tested["optimizer"], tested["learning_rate"]) or (
+            settings.optimizer in ("momentum", "nesterov") and settings.momentum != tested["momentum"])
+
+    def _update_advice(self) -> None:
+        """Offer the tested settings after a change of descent, and warn about a failing combination."""
+        settings = RunConfig().replace(**self.values())
+        differs = self._differs_from_tested(settings)
+        if not differs:
+            self._offer_for_descent = False
+        offer = self._offer_for_descent
+        warning = divergence_warning(settings)
+        if offer:
+            tested = tested_optimiser(settings.descent)
+            name = self.descent_radios[settings.descent].text()
+            self.advice_label.setText(
+                f"{name}: {DESCENT_REASONS[settings.descent]}. Its tested settings are plain SGD at learning "
+                f"rate {tested['learning_rate']:g} (from “The three descents”).")
+        self.advice_label.setVisible(offer)
+        self.warning_label.setText(warning or "")
+        self.warning_label.setVisible(warning is not None)
+        self.tested_button.setVisible((offer or warning is not None) and differs)
+        self.tested_button.setEnabled(not self._running)
+
+    @Slot()
+    def use_tested_settings(self) -> None:
+        """One click: the optimiser, learning rate and momentum the current descent was tested with."""
+        tested = tested_optimiser(self.values()["descent"])
+        select_data(self.optimizer_combo, tested["optimizer"])
+        self.momentum_spin.setValue(tested["momentum"])
+        self.learning_rate_spin.setValue(tested["learning_rate"])
+        self._offer_for_descent = False
+        self._on_edit()
+
+    @Slot(object, bool)
+    def _on_descent_toggled(self, _button, checked: bool) -> None:
+        if checked and not self._showing_config:
+            self._offer_for_descent = True
 
     @Slot(float)
     def _on_learning_rate(self, value: float) -> None:
+        self._update_advice()
         self.learning_rate_changed.emit(value)
         self.changed.emit()
 

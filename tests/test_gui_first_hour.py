@@ -204,3 +204,43 @@ def test_csv_export_with_no_runs_says_there_is_nothing_to_export(window, monkeyp
     window.export_csv_action.trigger()
     assert asked == [] and not (tmp_path / "c.csv").exists()
     assert "nothing to export" in window.status_label.text()
+
+
+# ---------------------------------------------------------------- switching descent
+def test_switching_descent_offers_its_tested_settings_in_one_click(qtbot, window, click):
+    panel = window.training_panel
+    assert not panel.advice_label.isVisibleTo(window) and not panel.tested_button.isVisibleTo(window)
+    click("descentSgd")  # Quick start's momentum 0.9 and lr 0.05 do not suit one-image steps
+    assert panel.advice_label.isVisible() and "one image is very noisy" in panel.advice_label.text()
+    warning = panel.warning_label.text()
+    assert panel.warning_label.isVisible() and "momentum 0.9 and learning rate 0.05" in warning
+    assert "known to fail" in warning.lower()
+    click("useTestedSettingsButton")
+    config = window.run_config()
+    assert (config.descent, config.optimizer, config.learning_rate) == ("sgd", "sgd", 0.01)
+    assert not panel.advice_label.isVisible() and not panel.warning_label.isVisible()
+    assert not panel.tested_button.isVisible()
+
+
+def test_a_combination_known_to_fail_is_warned_about_before_start(qtbot, window, click):
+    panel = window.training_panel
+    click("descentSgd")
+    click("useTestedSettingsButton")
+    panel.optimizer_combo.setCurrentIndex(panel.optimizer_combo.findData("momentum"))
+    panel.momentum_spin.setValue(0.9)
+    assert not panel.warning_label.isVisible()  # lr 0.01 with momentum 0.9: a step of 0.1, still learns
+    panel.learning_rate_spin.setValue(0.05)
+    assert panel.warning_label.isVisible() and panel.tested_button.isVisible()
+    # a preset's settings are tested: no offer, no warning
+    choose_preset(window, "quick-start")
+    assert not panel.warning_label.isVisible() and not panel.advice_label.isVisible()
+
+
+def test_starting_anyway_repeats_the_warning(qtbot, window, click):
+    panel = window.training_panel
+    click("descentSgd")
+    panel.train_size_spin.setValue(200)
+    panel.epochs_spin.setValue(1)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT):
+        window.start_training()
+        assert "known to fail" in window.status_label.text()
