@@ -244,3 +244,24 @@ def test_starting_anyway_repeats_the_warning(qtbot, window, click):
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT):
         window.start_training()
         assert "known to fail" in window.status_label.text()
+
+
+# ---------------------------------------------------------------- things that explain themselves
+def test_choosing_custom_explains_itself(window):
+    before = window.run_config()
+    choose_preset(window, "custom")
+    text = window.preset_bar.description.text()
+    assert "Custom keeps the settings of “Quick start”" in text and "Network and Training tabs" in text
+    assert window.run_config() == before  # and nothing changed
+    assert window.preset_bar.combo.itemData(window.preset_bar.combo.count() - 1, Qt.ToolTipRole).startswith(
+        "Your own settings")
+
+
+def test_the_inside_the_network_histogram_axes_are_explained_in_plain_words(window):
+    from gui.views.weights import WeightsView
+
+    view = window.findChild(WeightsView)
+    weight_tip, gradient_tip = view.weight_plot.toolTip(), view.gradient_plot.toolTip()
+    assert "weight (x0.001)" in weight_tip and "5 means 0.005" in weight_tip
+    assert "|dL/dW|" in gradient_tip and "−2 means 0.01" in gradient_tip
+    assert view.gradient_plot.getAxis("bottom").toolTip() == gradient_tip
