@@ -48,6 +48,7 @@ from .runs import RunsPanel
 from .settings import RunSpec
 from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
+from .tour import TOUR_DONE_KEY, GuidedTour
 from .training_panel import TrainingPanel
 from .views import install_views
 from .views.widgets import make_button
@@ -100,6 +101,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._restore_state()
         install_views(self)
+        self.tour = GuidedTour(self)
+        self.tour.finished.connect(self._on_tour_finished)
+        if not self.store.value(TOUR_DONE_KEY, False, type=bool):
+            QTimer.singleShot(0, self.offer_tour)  # once the window has its size; never modal
         self.model_changed.connect(self._update_continue)
         self.dataset_changed.connect(self._update_continue)
         report_first_paint_if_asked(self)
@@ -229,6 +234,10 @@ class MainWindow(QMainWindow):
         self.compare_init_action = self._action(run_menu, "Compare &initialisations", None,
                                                 self.compare_initialisations, tooltips.COMPARE_INIT)
         help_menu = self.menuBar().addMenu("&Help")
+        self.getting_started_action = self._action(
+            help_menu, "&Getting started", None, self.start_tour,
+            "A short guided tour of the main controls, one step at a time.")
+        self.getting_started_action.setObjectName("gettingStartedAction")
         self.about_action = self._action(help_menu, "&About scratchnet", None, self.show_about, tooltips.ABOUT)
         self.about_qt_action = self._action(help_menu, "About &Qt", None, self.show_about_qt,
                                             "The Qt version and licence.")
@@ -539,6 +548,21 @@ class MainWindow(QMainWindow):
             self._about = AboutDialog(self)
         self._about.open()
         return self._about
+
+    @Slot()
+    def start_tour(self) -> None:
+        """Help → Getting started: the guided tour from its first step."""
+        self.tour.start()
+
+    @Slot()
+    def offer_tour(self) -> None:
+        """First launch: the tour's first step, with "Skip tour" on it."""
+        if not self.tour.active:
+            self.tour.start()
+
+    @Slot(bool)
+    def _on_tour_finished(self, _completed: bool) -> None:
+        self.store.setValue(TOUR_DONE_KEY, True)  # finished or skipped: not offered again
 
     @Slot()
     def show_about_qt(self) -> None:

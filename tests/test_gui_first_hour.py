@@ -265,3 +265,49 @@ def test_the_inside_the_network_histogram_axes_are_explained_in_plain_words(wind
     assert "weight (x0.001)" in weight_tip and "5 means 0.005" in weight_tip
     assert "|dL/dW|" in gradient_tip and "−2 means 0.01" in gradient_tip
     assert view.gradient_plot.getAxis("bottom").toolTip() == gradient_tip
+
+
+# ---------------------------------------------------------------- Help -> Getting started
+def test_the_tour_is_offered_on_the_first_launch_never_modal_and_points_at_real_controls(qtbot, window):
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QApplication
+
+    from gui.tour import STEPS
+
+    tour = window.tour
+    qtbot.waitUntil(lambda: tour.active)  # first launch: offered at once
+    assert QApplication.activeModalWidget() is None and not tour.card.isWindow()
+    assert 6 <= len(STEPS) <= 8 and tour.index == 0
+    seen = []
+    while tour.active:
+        target, rect = tour.target(), tour.target_rect()
+        assert target.isVisible() and window.rect().contains(rect.center()), tour.title.text()
+        card = tour.card.geometry()
+        assert window.rect().contains(card) and not card.contains(rect.center())  # beside, not over it
+        seen.append((tour.title.text(), target.objectName(), window.views.tabText(window.views.currentIndex())))
+        qtbot.mouseClick(tour.next_button, Qt.LeftButton)
+    names = [name for _, name, _ in seen]
+    assert {"presetCombo", "startButton", "speedSlider"} <= set(names)
+    assert window.plots in [STEPS[3].target(window)]
+    assert [tab for _, _, tab in seen][5:] == ["Misclassified", "Drawing pad"]
+    assert window.training_panel.descent_radios["mini"].parentWidget() is STEPS[4].target(window)
+    assert window.store.value("tour/done", False, type=bool)
+    assert window.findChild(QAction, "gettingStartedAction") is window.getting_started_action
+
+
+def test_the_tour_can_be_skipped_is_not_offered_again_and_reopens_from_help(qtbot, window, mnist_loader):
+    qtbot.waitUntil(lambda: window.tour.active)
+    qtbot.mouseClick(window.tour.skip_button, Qt.LeftButton)
+    assert not window.tour.active and not window.tour.highlight.isVisible()
+    window.close()
+    relaunched = new_window(qtbot, mnist_loader)
+    try:
+        qtbot.wait(100)
+        assert not relaunched.tour.active
+        relaunched.getting_started_action.trigger()
+        assert relaunched.tour.active and relaunched.tour.index == 0
+        qtbot.mouseClick(relaunched.tour.next_button, Qt.LeftButton)
+        qtbot.mouseClick(relaunched.tour.back_button, Qt.LeftButton)
+        assert relaunched.tour.index == 0
+    finally:
+        relaunched.close()
