@@ -9,7 +9,7 @@ touches widgets. Other views plug in with ``add_view`` and follow ``model_change
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDeadlineTimer, QObject, QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, QSettings, QSize, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -58,6 +59,26 @@ from .worker import snapshot
 # (window throughput measured at 89.9% of headless with 4 redraws a second, 91.7% with 2)
 REDRAW_MS = 500
 FALLBACK_DATASET = "mnist"  # bundled: always there
+DEFAULT_SIZE = QSize(1280, 800)
+FRAME_ALLOWANCE = QSize(16, 48)  # the window manager's frame and title bar, outside the window's size
+
+
+def first_window_size(available: QSize) -> QSize:
+    """The size of a first window (no remembered geometry): 1280x800, or less to fit the screen's
+    available geometry (``available``: without task bars) with its frame."""
+    return DEFAULT_SIZE.boundedTo(available - FRAME_ALLOWANCE)
+
+
+def scrolling(widget: QWidget, horizontal: bool) -> QScrollArea:
+    """``widget`` in a frameless scroll area that scrolls only when it gets less than its minimum."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    if not horizontal:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    area.setWidget(widget)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -98,7 +119,7 @@ class MainWindow(QMainWindow):
         self._redraw_timer.timeout.connect(self._redraw)
         self._redraw_timer.start()
         self._set_running(False)
-        self.resize(1280, 800)
+        self.resize(first_window_size(self.screen().availableGeometry().size()))
         self._restore_state()
         install_views(self)
         self.tour = GuidedTour(self)
@@ -131,13 +152,9 @@ class MainWindow(QMainWindow):
 
         self.settings_tabs = QTabWidget()
         self.settings_tabs.setObjectName("settingsTabs")
-        self.settings_tabs.addTab(self.layer_editor, "Network")
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.training_panel)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.settings_tabs.addTab(scroll, "Training")
+        # both tabs scroll, so that the Run buttons below them stay in view on a 600-pixel screen
+        self.settings_tabs.addTab(scrolling(self.layer_editor, horizontal=False), "Network")
+        self.settings_tabs.addTab(scrolling(self.training_panel, horizontal=False), "Training")
 
         self.start_button = make_button("Start", "startButton", tooltips.START, self.start_training)
         self.pause_button = make_button("Pause", "pauseButton", tooltips.PAUSE, self.toggle_pause)
@@ -190,6 +207,8 @@ class MainWindow(QMainWindow):
         self.views = QTabWidget()
         self.views.setObjectName("viewTabs")
         self.views.addTab(curves, "Training curves")
+        self._view_policies: dict[QWidget, QSizePolicy] = {}  # each view's own, while it is current
+        self.views.currentChanged.connect(self._size_to_current_view)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -197,10 +216,14 @@ class MainWindow(QMainWindow):
         right_layout.addWidget(self.status.error_banner)
         right_layout.addWidget(self.views, 1)
 
+        # the views scroll when the window is smaller than the current one needs (a 1024x600 screen),
+        # so that no view sets the window's minimum size
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(scrolling(right, horizontal=True))
         splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(0, False)
+        splitter.setCollapsible(1, False)
         splitter.setSizes([390, 890])
         self.setCentralWidget(splitter)
 
@@ -271,7 +294,19 @@ class MainWindow(QMainWindow):
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
-        return self.views.addTab(widget, title)
+        index = self.views.addTab(widget, title)
+        self._size_to_current_view()
+        return index
+
+    @Slot()
+    def _size_to_current_view(self) -> None:
+        """The view tabs need the room of the current view only (a tab widget asks for the largest
+        of all its pages): hidden pages ignore their size (the usual QStackedWidget idiom)."""
+        current = self.views.currentWidget()
+        for index in range(self.views.count()):
+            page = self.views.widget(index)
+            own = self._view_policies.setdefault(page, page.sizePolicy())
+            page.setSizePolicy(own if page is current else QSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored))
 
     # ------------------------------------------------------------------ what the window shows
     def run_config(self) -> RunConfig:

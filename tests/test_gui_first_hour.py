@@ -311,3 +311,36 @@ def test_the_tour_can_be_skipped_is_not_offered_again_and_reopens_from_help(qtbo
         assert relaunched.tour.index == 0
     finally:
         relaunched.close()
+
+
+# ---------------------------------------------------------------- small screens
+def test_the_first_window_fits_the_screens_available_geometry(window):
+    from PySide6.QtCore import QSize
+
+    from gui.main_window import first_window_size
+
+    available = window.screen().availableGeometry().size()  # offscreen: 800x800
+    assert window.width() <= available.width() and window.height() <= available.height()
+    assert first_window_size(QSize(1920, 1080)) == QSize(1280, 800)
+    assert first_window_size(QSize(1366, 768)).height() <= 768 - 40  # the status bar stays on screen
+    assert first_window_size(QSize(1024, 600)).width() <= 1024
+
+
+def test_every_tab_is_usable_at_1024x600(qtbot, window, mnist):
+    from gui_view_support import quick_model, show_model
+
+    show_model(window, quick_model(mnist))
+    window.resize(1024, 600)
+    for settings_tab in range(window.settings_tabs.count()):
+        window.settings_tabs.setCurrentIndex(settings_tab)
+        for index in range(window.views.count()):
+            window.views.setCurrentIndex(index)
+            qtbot.wait(20)
+            assert window.size().toTuple() == (1024, 600), window.views.tabText(index)
+            assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 600
+            page = window.views.currentWidget()
+            # never squeezed below what it needs: what does not fit scrolls into view instead
+            assert page.width() >= page.minimumSizeHint().width() and page.height() >= page.minimumSizeHint().height()
+            assert window.rect().contains(window.statusBar().geometry())
+    left = window.start_button.parentWidget().parentWidget()
+    assert left.height() >= left.minimumSizeHint().height()
