@@ -71,8 +71,16 @@ def test_the_slider_exists_from_the_start_at_full_speed(window):
 def test_at_5_updates_a_second_a_run_of_n_updates_takes_about_n_over_5_seconds(qtbot, window):
     small_run(window)  # 10 updates
     set_speed(window, 5)
-    shown = []
-    window.controller.update_shown.connect(lambda update, preview: shown.append((update, preview)))
+    from PySide6.QtCore import QObject
+
+    refresher = window.findChild(QObject, "viewRefresher")
+    shown, models = [], []
+
+    def on_update(update, preview):  # connected after the window's own slot: sees what it drew
+        shown.append((update, preview))
+        models.append((window.current_model, refresher.context.model))
+
+    window.controller.update_shown.connect(on_update)
     start = time.perf_counter()
     with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
         window.start_training()
@@ -87,6 +95,9 @@ def test_at_5_updates_a_second_a_run_of_n_updates_takes_about_n_over_5_seconds(q
     for update, preview in shown:
         assert preview["loss"] == pytest.approx(losses[update - 1])
         assert preview["images"].shape == (16, 784) and preview["predictions"].shape == (16,)
+    # and the weights: each update brought a new copy, which the views were given at once
+    assert len({id(current) for current, _ in models}) == 10
+    assert all(viewed is current for current, viewed in models)
     strip = window.batch_strip
     assert strip.isVisible() and strip.caption.text().startswith("Update 10: loss")
 
