@@ -134,3 +134,28 @@ def test_presets_marked_fast_run_at_full_speed_the_others_at_a_watchable_pace(wi
     assert window.controller.speed == WATCH_SPEED
     choose_preset(window, "three-descents")
     assert window.controller.speed is None
+
+
+@pytest.mark.parametrize("descent", ["mini", "sgd", "full"])
+def test_batch_logs_name_the_rows_of_their_last_update(mnist, descent):
+    """What slow motion shows as "this mini-batch": with a log after every update, the rows of
+    one epoch's logs are each training row exactly once (a shuffled partition of the set)."""
+    import numpy as np
+
+    from scratchnet.run_config import RunConfig
+    from scratchnet.training import train
+
+    data = mnist.subset(256)
+    config = RunConfig(descent=descent, batch_size=64, epochs=2, learning_rate=0.01, optimizer="sgd")
+    model = config.build_model(784, 10)
+    logs = [log for log in train(model, config.build_optimizer(), data.x_train, data.y_train,
+                                 config.train_config(log_interval=0.0)) if log["event"] == "batch"]
+    if descent == "full":
+        assert len(logs) == 2 and all(log["rows"] is None for log in logs)
+        return
+    per_epoch = 256 // (64 if descent == "mini" else 1)
+    assert len(logs) == 2 * per_epoch
+    for epoch in (0, 1):
+        rows = np.concatenate([log["rows"] for log in logs[epoch * per_epoch:(epoch + 1) * per_epoch]])
+        assert sorted(rows.tolist()) == list(range(256))
+    assert logs[0]["rows"].tolist() != list(range(len(logs[0]["rows"])))  # shuffled, not in order
