@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self.controller = RunController(dataset_loader, self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
+        self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
         self.status = StatusPresenter()
         self.files = FileActions(self)
 
@@ -376,6 +377,10 @@ class MainWindow(QMainWindow):
             self.dataset_changed.emit()
         if not self.is_running:
             self.status.dataset_ready(dataset)
+            if self._fell_back_from is not None and name == FALLBACK_DATASET:
+                self.status.say(f"{self._fell_back_from} could not be loaded: using the bundled MNIST "
+                                f"(see the Training tab). {self.status_label.text()}")
+                self._fell_back_from = None
 
     @Slot(str, str)
     def _on_dataset_failed(self, name: str, message: str) -> None:
@@ -384,11 +389,11 @@ class MainWindow(QMainWindow):
         if name == self._startup_dataset and name != FALLBACK_DATASET:
             # the data set remembered from the last session is gone: start on the bundled one
             self._startup_dataset = None
+            self._fell_back_from = name
             self.training_panel.select_dataset(FALLBACK_DATASET)
             self.training_panel.set_dataset_note(
                 f"{name} could not be loaded ({message}), so this session starts on the bundled MNIST. "
                 f"Choose {name} again once it is available.{remedy}")
-            self.status.say(f"Cannot load {name}: using the bundled MNIST instead.")
             return
         self.training_panel.set_dataset_note(f"Cannot load {name}: {message}.{remedy}")
         self.status.dataset_failed(name)

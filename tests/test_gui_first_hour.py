@@ -44,6 +44,8 @@ def test_a_remembered_data_set_that_is_missing_falls_back_to_bundled_mnist(qtbot
         note = relaunched.training_panel.note_label.text()
         assert "fashion-mnist could not be loaded" in note and "bundled MNIST" in note and "Download" in note
         assert relaunched.preset_bar.current() == "quick-start"
+        status = relaunched.status_label.text()
+        assert status.startswith("fashion-mnist could not be loaded: using the bundled MNIST") and "60,000" in status
         assert not relaunched.error_label.isVisible()
         # and Start works
         with qtbot.waitSignal(relaunched.training_finished, timeout=RUN_TIMEOUT) as finished:
