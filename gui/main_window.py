@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         self.tour = GuidedTour(self)
         self.tour.finished.connect(self._on_tour_finished)
         if not self.store.value(TOUR_DONE_KEY, False, type=bool):
-            QTimer.singleShot(0, self.offer_tour)  # once the window has its size; never modal
+            QTimer.singleShot(0, self, self.offer_tour)  # once the window has its size (cancelled with it)
         self.model_changed.connect(self._update_continue)
         self.dataset_changed.connect(self._update_continue)
         report_first_paint_if_asked(self)

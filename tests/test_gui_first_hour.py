@@ -337,12 +337,13 @@ def test_every_tab_is_usable_at_1024x600(qtbot, window, mnist):
         window.settings_tabs.setCurrentIndex(settings_tab)
         for index in range(window.views.count()):
             window.views.setCurrentIndex(index)
-            qtbot.wait(20)
+            page = window.views.currentWidget()
+            # never squeezed below what it needs (once the layout has settled): what does not fit
+            # scrolls into view instead
+            qtbot.waitUntil(lambda: page.width() >= page.minimumSizeHint().width()
+                            and page.height() >= page.minimumSizeHint().height(), timeout=2000)
             assert window.size().toTuple() == (1024, 600), window.views.tabText(index)
             assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 600
-            page = window.views.currentWidget()
-            # never squeezed below what it needs: what does not fit scrolls into view instead
-            assert page.width() >= page.minimumSizeHint().width() and page.height() >= page.minimumSizeHint().height()
             assert window.rect().contains(window.statusBar().geometry())
     left = window.start_button.parentWidget().parentWidget()
     assert left.height() >= left.minimumSizeHint().height()
