@@ -9,7 +9,7 @@ touches widgets. Other views plug in with ``add_view`` and follow ``model_change
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDeadlineTimer, QObject, QSettings, QSize, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, QSettings, QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,13 +34,13 @@ from scratchnet.run_config import RunConfig
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .datasets import DatasetLoaderFn
-from .download_ui import DatasetDownloads, downloadable
 from .defaults import DEFAULT_CONFIG
+from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
 from .first_paint import report_first_paint_if_asked
 from .layer_editor import LayerEditor
-from .persistence import StoredState, default_store, load_state, save_state
 from .pacing import WATCH_SPEED, is_slow_motion
+from .persistence import StoredState, default_store, load_state, save_state
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import CLOSE_WAIT_MS, RunController

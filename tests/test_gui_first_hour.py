@@ -202,7 +202,8 @@ def test_exports_say_what_they_wrote_and_where(qtbot, window, click, monkeypatch
 
 def test_csv_export_with_no_runs_says_there_is_nothing_to_export(window, monkeypatch, tmp_path):
     asked = []
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or (str(tmp_path / "c.csv"), ""))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: asked.append(a) or (str(tmp_path / "c.csv"), ""))
     window.export_csv_action.trigger()
     assert asked == [] and not (tmp_path / "c.csv").exists()
     assert "nothing to export" in window.status_label.text()
@@ -340,7 +341,7 @@ def test_every_tab_is_usable_at_1024x600(qtbot, window, mnist):
             page = window.views.currentWidget()
             # never squeezed below what it needs (once the layout has settled): what does not fit
             # scrolls into view instead
-            qtbot.waitUntil(lambda: page.width() >= page.minimumSizeHint().width()
+            qtbot.waitUntil(lambda page=page: page.width() >= page.minimumSizeHint().width()
                             and page.height() >= page.minimumSizeHint().height(), timeout=2000)
             assert window.size().toTuple() == (1024, 600), window.views.tabText(index)
             assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 600

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gui.pacing import SPEEDS, SLOW_MOTION_MAX, WATCH_SPEED
+from gui.pacing import SLOW_MOTION_MAX, SPEEDS, WATCH_SPEED
 from scratchnet.control import TrainingControl
 from scratchnet.presets import PRESETS
 
