@@ -49,8 +49,8 @@ def _view_tab(title: str) -> Callable[[QWidget], QWidget]:
 
 STEPS: tuple[TourStep, ...] = (
     TourStep("1. Pick a recipe",
-             "Each preset sets up a network and a way to train it that shows one idea. “Quick start” trains "
-             "a small network on handwritten digits in about a minute.",
+             "Each preset sets up a network and a way to train it that shows one idea. Choosing “Quick start” "
+             "sets a small network for handwritten digits, and a speed at which you can watch it learn.",
              lambda w: w.preset_bar.combo),
     TourStep("2. Press Start",
              "The network starts with random weights and guesses. Each update shows it a few images, "
