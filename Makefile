@@ -51,6 +51,8 @@ bench-quick: setup
 # README screenshots: the real app under Xvfb at 1280x800, after real training runs.
 screenshots: setup sysdeps
 	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" $(VPY) tools/screenshots.py docs
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1024x600x24" $(VPY) tools/screenshots_sizes.py docs
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" $(VPY) tools/screenshots_sizes.py docs
 
 lint: setup
 	$(VPY) -m ruff check .

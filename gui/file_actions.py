@@ -50,11 +50,21 @@ class FileActions:
         self._through_dialog("Save model", "model.npz", MODEL_FILES, self._save_model_offering_elsewhere)
 
     def export_csv_dialog(self) -> None:
-        self._through_dialog("Export curves", "curves.csv", "CSV files (*.csv)",
-                             lambda path: write_curves_csv(self.window.runs, path))
+        if not self.window.runs:
+            self.window.status.say("There is nothing to export yet: no run has finished. Train one first.")
+            return
+        self._through_dialog("Export curves", "curves.csv", "CSV files (*.csv)", self.export_csv_to)
 
     def export_png_dialog(self) -> None:
-        self._through_dialog("Export plots", "plots.png", "PNG images (*.png)", self.window.plots.export_png)
+        self._through_dialog("Export plots", "plots.png", "PNG images (*.png)", self.export_png_to)
+
+    def export_csv_to(self, path: str) -> None:
+        runs = self.window.runs
+        write_curves_csv(runs, path)
+        self.window.status.success(saved_message([path], f" ({len(runs)} run{'s' if len(runs) != 1 else ''})"))
+
+    def export_png_to(self, path: str) -> None:
+        self.window.status.success(saved_message(self.window.plots.export_png(path)))
 
     def _through_dialog(self, title: str, file_name: str, file_filter: str, action: Callable[[str], None]) -> None:
         """Ask for a file (``_ask``), then run ``action`` on it."""
@@ -109,7 +119,7 @@ class FileActions:
         config = spec.config if spec is not None else self.window.run_config()
         dataset = self.window.dataset
         save_model(controller.current_model, path, model_metadata(config, dataset.class_names if dataset else ()))
-        self.window.status.say(f"Saved the model to {path}.")
+        self.window.status.success(f"Saved the model to {path}.")
 
     def open_model_from(self, path: str) -> None:
         """Load a model file; a bad file raises ModelFileError and changes nothing. Refused while
@@ -129,4 +139,11 @@ class FileActions:
         ):
             _, accuracy = evaluate(loaded.model, dataset.x_test, dataset.y_test)
             text += f" Test accuracy {100 * accuracy:.2f}%."
-        window.status.say(text)
+        window.status.success(text)
+
+
+def saved_message(paths, detail: str = "") -> str:
+    """"Saved a.png and b.png in <folder>." for files written side by side."""
+    names = [os.path.basename(p) for p in paths]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Saved {listed}{detail} in {os.path.dirname(os.path.abspath(paths[0]))}."

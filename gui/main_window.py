@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QObject, QSettings, QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from scratchnet.data import Dataset, load_dataset
 from scratchnet.network import Sequential
-from scratchnet.presets import PRESETS
+from scratchnet.presets import PRESETS, divergence_warning
 from scratchnet.run_config import RunConfig
 
 from . import tooltips
@@ -37,18 +38,22 @@ from .about import AboutDialog, app_icon
 from .curve_options import CurveOptions
 from .datasets import DatasetLoaderFn
 from .defaults import DEFAULT_CONFIG
+from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
 from .first_paint import report_first_paint_if_asked
 from .layer_editor import LayerEditor
+from .pacing import WATCH_SPEED, is_slow_motion
 from .persistence import StoredState, default_store, load_state, save_state
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
-from .run_controller import KEPT_STATUSES, RunController
+from .run_controller import CLOSE_WAIT_MS, KEPT_STATUSES, RunController
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
+from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
 from .step_panel import StepPanel
+from .tour import TOUR_DONE_KEY, GuidedTour
 from .training_panel import TrainingPanel
 from .views import install_views
 from .views.widgets import make_button
@@ -56,6 +61,27 @@ from .views.widgets import make_button
 # plots and status: a redraw holds the GIL for ~10 ms, which the training worker then waits for
 # (window throughput measured at 89.9% of headless with 4 redraws a second, 91.7% with 2)
 REDRAW_MS = 500
+FALLBACK_DATASET = "mnist"  # bundled: always there
+DEFAULT_SIZE = QSize(1280, 800)
+FRAME_ALLOWANCE = QSize(16, 48)  # the window manager's frame and title bar, outside the window's size
+
+
+def first_window_size(available: QSize) -> QSize:
+    """The size of a first window (no remembered geometry): 1280x800, or less to fit the screen's
+    available geometry (``available``: without task bars) with its frame."""
+    return DEFAULT_SIZE.boundedTo(available - FRAME_ALLOWANCE)
+
+
+def scrolling(widget: QWidget, horizontal: bool) -> QScrollArea:
+    """``widget`` in a frameless scroll area that scrolls only when it gets less than its minimum."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    if not horizontal:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    area.setWidget(widget)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -83,6 +109,9 @@ class MainWindow(QMainWindow):
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
         self.controller = RunController(dataset_loader, self)
+        self.downloads = DatasetDownloads(self)
+        self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
+        self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
         self.status = StatusPresenter()
         self.files = FileActions(self)
 
@@ -94,13 +123,18 @@ class MainWindow(QMainWindow):
         self._redraw_timer.timeout.connect(self._redraw)
         self._redraw_timer.start()
         self._set_running(False)
-        self.resize(1280, 800)
+        self.resize(first_window_size(self.screen().availableGeometry().size()))
         self._restore_state()
         install_views(self)
+        self.tour = GuidedTour(self)
+        self.tour.finished.connect(self._on_tour_finished)
+        if not self.store.value(TOUR_DONE_KEY, False, type=bool):
+            QTimer.singleShot(0, self, self.offer_tour)  # once the window has its size (cancelled with it)
         self.model_changed.connect(self._update_continue)
         self.dataset_changed.connect(self._update_continue)
         report_first_paint_if_asked(self)
-        self.load_dataset_async(self.run_config().dataset)
+        self._startup_dataset: str | None = self.run_config().dataset
+        self.load_dataset_async(self._startup_dataset)
 
     # ------------------------------------------------------------------ layout
     def _build_widgets(self) -> None:
@@ -108,6 +142,12 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel(DEFAULT_CONFIG)
         self.training_panel.learning_rate_changed.connect(self.controller.set_learning_rate)
         self.training_panel.dataset_selected.connect(self.load_dataset_async)
+        self.training_panel.download_requested.connect(self.download_dataset)
+        self.training_panel.download_cancelled.connect(self.downloads.cancel)
+        self.downloads.progress.connect(self._on_download_progress)
+        self.downloads.finished.connect(self._on_download_finished)
+        self.downloads.failed.connect(self._on_download_failed)
+        self.downloads.cancelled.connect(self._on_download_cancelled)
         self.preset_bar = PresetBar()
         self.preset_bar.preset_chosen.connect(self.apply_preset)
         self.preset_bar.show_preset(matching_preset(DEFAULT_CONFIG))
@@ -116,13 +156,9 @@ class MainWindow(QMainWindow):
 
         self.settings_tabs = QTabWidget()
         self.settings_tabs.setObjectName("settingsTabs")
-        self.settings_tabs.addTab(self.layer_editor, "Network")
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.training_panel)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.settings_tabs.addTab(scroll, "Training")
+        # both tabs scroll, so that the Run buttons below them stay in view on a 600-pixel screen
+        self.settings_tabs.addTab(scrolling(self.layer_editor, horizontal=False), "Network")
+        self.settings_tabs.addTab(scrolling(self.training_panel, horizontal=False), "Training")
 
         self.start_button = make_button("Start", "startButton", tooltips.START, self.start_training)
         self.pause_button = make_button("Pause", "pauseButton", tooltips.PAUSE, self.toggle_pause)
@@ -141,9 +177,13 @@ class MainWindow(QMainWindow):
         self.continue_check = QCheckBox("Continue from the current weights")
         self.continue_check.setObjectName("continueCheck")
         self.continue_check.setToolTip(tooltips.CONTINUE)
+        self.speed_control = SpeedControl()
+        self.speed_control.speed_changed.connect(self.controller.set_speed)
+        self.speed_slider = self.speed_control.slider
         grid.addWidget(self.compare_button, 1, 0, 1, 2)
         grid.addWidget(self.compare_init_button, 1, 2, 1, 2)
         grid.addWidget(self.continue_check, 2, 0, 1, 4)
+        grid.addWidget(self.speed_control, 3, 0, 1, 4)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -156,6 +196,7 @@ class MainWindow(QMainWindow):
         self.curve_options = CurveOptions()
         self.curve_options.raw_loss_toggled.connect(self.plots.set_raw_loss)
         self.curve_options.zoom_accuracy_toggled.connect(self.plots.set_zoom_accuracy)
+        self.batch_strip = BatchStrip()
         self.runs_panel = RunsPanel()
         self.runs_panel.selection_changed.connect(self._on_runs_selected)
         self.runs_panel.x_unit_changed.connect(self.plots.set_x_unit)
@@ -163,6 +204,7 @@ class MainWindow(QMainWindow):
         plots_layout = QVBoxLayout(plots_area)
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.plots, 1)
+        plots_layout.addWidget(self.batch_strip)
         plots_layout.addWidget(self.curve_options)
         self.step_panel = StepPanel()
         plots_layout.addWidget(self.step_panel)
@@ -175,17 +217,23 @@ class MainWindow(QMainWindow):
         self.views = QTabWidget()
         self.views.setObjectName("viewTabs")
         self.views.addTab(curves, "Training curves")
+        self._view_policies: dict[QWidget, QSizePolicy] = {}  # each view's own, while it is current
+        self.views.currentChanged.connect(self._size_to_current_view)
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 6, 6, 6)
-        right_layout.addWidget(self.status.error_label)
+        right_layout.addWidget(self.status.error_banner)
         right_layout.addWidget(self.views, 1)
 
+        # the views scroll when the window is smaller than the current one needs (a 1024x600 screen),
+        # so that no view sets the window's minimum size
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(scrolling(right, horizontal=True))
         splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(0, False)
+        splitter.setCollapsible(1, False)
         splitter.setSizes([390, 890])
         self.setCentralWidget(splitter)
 
@@ -219,6 +267,10 @@ class MainWindow(QMainWindow):
         self.compare_init_action = self._action(run_menu, "Compare &initialisations", None,
                                                 self.compare_initialisations, tooltips.COMPARE_INIT)
         help_menu = self.menuBar().addMenu("&Help")
+        self.getting_started_action = self._action(
+            help_menu, "&Getting started", None, self.start_tour,
+            "A short guided tour of the main controls, one step at a time.")
+        self.getting_started_action.setObjectName("gettingStartedAction")
         self.about_action = self._action(help_menu, "&About scratchnet", None, self.show_about, tooltips.ABOUT)
         self.about_qt_action = self._action(help_menu, "About &Qt", None, self.show_about_qt,
                                             "The Qt version and licence.")
@@ -249,10 +301,23 @@ class MainWindow(QMainWindow):
         c.idle.connect(self._on_idle)
         c.model_changed.connect(self.model_changed)
         c.stepped.connect(self._on_stepped)
+        c.update_shown.connect(self._show_update)
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
-        return self.views.addTab(widget, title)
+        index = self.views.addTab(widget, title)
+        self._size_to_current_view()
+        return index
+
+    @Slot()
+    def _size_to_current_view(self) -> None:
+        """The view tabs need the room of the current view only (a tab widget asks for the largest
+        of all its pages): hidden pages ignore their size (the usual QStackedWidget idiom)."""
+        current = self.views.currentWidget()
+        for index in range(self.views.count()):
+            page = self.views.widget(index)
+            own = self._view_policies.setdefault(page, page.sizePolicy())
+            page.setSizePolicy(own if page is current else QSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored))
 
     # ------------------------------------------------------------------ what the window shows
     def run_config(self) -> RunConfig:
@@ -310,6 +375,9 @@ class MainWindow(QMainWindow):
 
     @Slot(str, object)
     def _on_dataset_loaded(self, name: str, dataset: Dataset) -> None:
+        self._failed_datasets.pop(name, None)
+        if name == self._startup_dataset:
+            self._startup_dataset = None
         if name != self.run_config().dataset:
             return
         if dataset is not self.dataset:
@@ -319,16 +387,67 @@ class MainWindow(QMainWindow):
             self.dataset_changed.emit()
         if not self.is_running:
             self.status.dataset_ready(dataset)
+            if self._fell_back_from is not None and name == FALLBACK_DATASET:
+                self.status.say(f"{self._fell_back_from} could not be loaded: using the bundled MNIST "
+                                f"(see the Training tab). {self.status_label.text()}")
+                self._fell_back_from = None
 
     @Slot(str, str)
     def _on_dataset_failed(self, name: str, message: str) -> None:
-        self.training_panel.show_note(f"Cannot load {name}: {message}")
+        self._failed_datasets[name] = message
+        remedy = " Click “Download” to fetch it." if downloadable(name) else ""
+        if name == self._startup_dataset and name != FALLBACK_DATASET:
+            # the data set remembered from the last session is gone: start on the bundled one
+            self._startup_dataset = None
+            self._fell_back_from = name
+            self.training_panel.select_dataset(FALLBACK_DATASET)
+            self.training_panel.set_dataset_note(
+                f"{name} could not be loaded ({message}), so this session starts on the bundled MNIST. "
+                f"Choose {name} again once it is available.{remedy}")
+            return
+        self.training_panel.set_dataset_note(f"Cannot load {name}: {message}.{remedy}")
         self.status.dataset_failed(name)
+
+    # ------------------------------------------------------------------ downloads
+    @Slot(str)
+    def download_dataset(self, name: str) -> None:
+        """Download ``name`` off the GUI thread (progress in the Training tab), then load it."""
+        if self.downloads.start(name):
+            self.training_panel.set_downloading(True)
+            self.status.say(f"Downloading {name}…")
+
+    @Slot(str, int, int, str)
+    def _on_download_progress(self, _name: str, done: int, total: int, filename: str) -> None:
+        self.training_panel.show_download_progress(done, total, filename)
+
+    @Slot(str, str)
+    def _on_download_finished(self, name: str, folder: str) -> None:
+        self.training_panel.set_downloading(False)
+        self._failed_datasets.pop(name, None)
+        self.training_panel.set_dataset_note("")
+        self.status.success(f"Downloaded {name} into {folder}; every file's checksum matches. Loading it…")
+        self.load_dataset_async(name)
+
+    @Slot(str, str)
+    def _on_download_failed(self, name: str, message: str) -> None:
+        self.training_panel.set_downloading(False)
+        self.status.error(f"Could not download {name}: {message}")
+
+    @Slot(str)
+    def _on_download_cancelled(self, name: str) -> None:
+        self.training_panel.set_downloading(False)
+        self.status.say(f"Download of {name} cancelled; nothing was kept.")
 
     # ------------------------------------------------------------------ runs
     @Slot()
     def start_training(self) -> None:
         if self.is_running or self._refuse_network():
+            return
+        name = self.run_config().dataset
+        if name in self._failed_datasets and self.controller.datasets.cached(name) is None:
+            remedy = "click “Download”, or" if downloadable(name) else ""
+            self.status.error(f"{name} is not available ({self._failed_datasets[name]}): {remedy} choose "
+                              "MNIST (bundled) in the Training tab.")
             return
         resume = self.continue_check.isEnabled() and self.continue_check.isChecked()
         self.controller.start(self._measured([RunSpec(self.run_config())]),
@@ -401,6 +520,9 @@ class MainWindow(QMainWindow):
         self.step_panel.clear()
         self.runs_panel.select(self._runs_to_show(run))
         self.status.preparing(run)
+        if divergence_warning(run.spec.config) is not None:
+            self.status.say(f"{self.status_label.text()} These settings are known to fail: see the warning "
+                            "in the Training tab.")
 
     def _runs_to_show(self, run: RunRecord) -> list[int]:
         """The runs the last start made, and the run a continued run goes on from (drawn on the
@@ -419,6 +541,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def _mark_progress(self) -> None:
         self._progress_dirty = True
+
+    @Slot(int, dict)
+    def _show_update(self, update: int, preview: dict) -> None:
+        """Slow motion: this update's loss, mini-batch and weights, drawn now (not at the next redraw)."""
+        if not is_slow_motion(self.controller.speed):
+            return
+        self._redraw()
+        dataset = self.dataset
+        self.batch_strip.show_update(update, preview, dataset.class_names if dataset is not None else None)
+        refresher = self.findChild(QObject, "viewRefresher")
+        if refresher is not None:
+            refresher.refresh()
 
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
@@ -444,8 +578,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def apply_preset(self, name: str) -> None:
         """Fill the network and training panels with preset ``name`` (keeping the data set)."""
-        self.show_config(preset_spec(PRESETS[name], self.run_config().dataset).config)
+        preset = PRESETS[name]
+        self.show_config(preset_spec(preset).config)
         self.preset_bar.show_preset(name)
+        self.speed_control.set_speed(None if preset.fast else WATCH_SPEED)
 
     @Slot()
     def _on_settings_edited(self) -> None:
@@ -498,6 +634,21 @@ class MainWindow(QMainWindow):
         return self._about
 
     @Slot()
+    def start_tour(self) -> None:
+        """Help → Getting started: the guided tour from its first step."""
+        self.tour.start()
+
+    @Slot()
+    def offer_tour(self) -> None:
+        """First launch: the tour's first step, with "Skip tour" on it."""
+        if not self.tour.active:
+            self.tour.start()
+
+    @Slot(bool)
+    def _on_tour_finished(self, _completed: bool) -> None:
+        self.store.setValue(TOUR_DONE_KEY, True)  # finished or skipped: not offered again
+
+    @Slot()
     def show_about_qt(self) -> None:
         QMessageBox.aboutQt(self, "About Qt")
 
@@ -524,4 +675,5 @@ class MainWindow(QMainWindow):
         self.save_state()
         self._redraw_timer.stop()
         self.controller.shutdown()
+        self.downloads.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
         super().closeEvent(event)

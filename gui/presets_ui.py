@@ -26,19 +26,21 @@ HINTS = {
     DESCENTS_PRESET: "Click “Compare descents” to train all three and overlay them.",
     INIT_PRESET: "Click “Compare initialisations” to train both and overlay them.",
 }
+CUSTOM_TIP = "Your own settings: keep what the tabs show and change anything in them."
+CUSTOM_TEXT = "Your own settings: choose a preset to start again from a tested recipe."
 # what "Compare descents" takes from the three-descents preset besides each variant's own changes
 _DESCENT_OPTIMISER_FIELDS = ("optimizer", "momentum")
 
 
-def preset_spec(preset: Preset, dataset: str = "mnist") -> RunSpec:
-    """The run of ``preset`` on ``dataset`` (presets do not choose one), labelled with its title."""
-    return RunSpec(preset.config.replace(dataset=dataset), label=preset.title)
+def preset_spec(preset: Preset) -> RunSpec:
+    """The run of ``preset``, on the data set it was tuned on, labelled with its title."""
+    return RunSpec(preset.config, label=preset.title)
 
 
 def matching_preset(config: RunConfig) -> str:
-    """The name of the preset whose settings are exactly these (on any data set), else ``CUSTOM``."""
+    """The name of the preset whose settings are exactly these (data set included), else ``CUSTOM``."""
     for name in PRESET_ORDER:
-        if preset_spec(PRESETS[name], config.dataset).config == config:
+        if preset_spec(PRESETS[name]).config == config:
             return name
     return CUSTOM
 
@@ -78,7 +80,8 @@ class PresetBar(QWidget):
             self.combo.addItem(preset.title, name)
             self.combo.setItemData(self.combo.count() - 1, preset.description, Qt.ToolTipRole)
         self.combo.addItem("Custom", CUSTOM)
-        self.combo.setItemData(self.combo.count() - 1, "Your own settings.", Qt.ToolTipRole)
+        self.combo.setItemData(self.combo.count() - 1, CUSTOM_TIP, Qt.ToolTipRole)
+        self._shown = CUSTOM  # what the combo showed before the user's choice
         self.combo.activated.connect(self._on_activated)
         self.description = QLabel()
         self.description.setObjectName("presetDescription")
@@ -98,14 +101,15 @@ class PresetBar(QWidget):
 
     def show_preset(self, name: str) -> None:
         """Display ``name`` (a preset or ``CUSTOM``) without emitting ``preset_chosen``."""
-        index = self.combo.findData(name if name in PRESETS else CUSTOM)
+        self._shown = name if name in PRESETS else CUSTOM
+        index = self.combo.findData(self._shown)
         self.combo.blockSignals(True)
         self.combo.setCurrentIndex(index)
         self.combo.blockSignals(False)
         if name in PRESETS:
             text = " ".join(filter(None, (PRESETS[name].description, HINTS.get(name))))
         else:
-            text = "Your own settings: choose a preset to start again from a tested recipe."
+            text = CUSTOM_TEXT
         self.description.setText(text)
         self._fit_description()
 
@@ -121,6 +125,13 @@ class PresetBar(QWidget):
     @Slot(int)
     def _on_activated(self, _index: int) -> None:
         name = self.combo.currentData()
+        was = self._shown
         self.show_preset(name)
         if name != CUSTOM:
             self.preset_chosen.emit(name)
+        elif was != CUSTOM:
+            self.description.setText(
+                f"Custom keeps the settings of “{PRESETS[was].title}” as they are, for you to change in the "
+                "Network and Training tabs: nothing has changed yet. The box also turns to Custom by itself "
+                "as soon as you edit a preset's setting. Choose a preset again to go back to its tested recipe.")
+            self._fit_description()

@@ -46,6 +46,8 @@ class RunController(QObject):
     - ``model_changed()``: ``current_model`` changed.
     - ``stepped(object)``: a single step ran; carries its ``StepReport`` (the stepped weights
       are the current model by then).
+    - ``update_shown(int, dict)``: in slow motion, an update (its number) and what it did
+      (``pacing.batch_preview``).
     """
 
     dataset_loading = Signal(str)
@@ -60,6 +62,7 @@ class RunController(QObject):
     idle = Signal(object)
     model_changed = Signal()
     stepped = Signal(object)
+    update_shown = Signal(int, dict)
 
     def __init__(self, dataset_loader: DatasetLoaderFn, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +80,7 @@ class RunController(QObject):
         self._next_run_id = 1
         self._progress: dict = {}
         self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
+        self.speed: float | None = None  # updates per second of window runs; None: full speed
 
     @property
     def is_running(self) -> bool:
@@ -135,6 +139,7 @@ class RunController(QObject):
         self._next_run_id += 1
         self._progress = {}
         self._control = TrainingControl()
+        self._control.set_speed(self.speed)
         worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from)
         self._continue_from = None
         worker.dataset_ready.connect(self._on_worker_dataset)
@@ -178,6 +183,12 @@ class RunController(QObject):
         if self._control is not None:
             self._control.set_learning_rate(lr)
 
+    def set_speed(self, speed: float | None) -> None:
+        """Updates per second for this run (from its next update) and the next ones; None: full speed."""
+        self.speed = speed
+        if self._control is not None:
+            self._control.set_speed(speed)
+
     def set_model(self, model: Sequential, spec: RunSpec | None, run: RunRecord | None = None) -> None:
         """``run``: the run that made ``model`` (None for a model from a file)."""
         self.current_model = model
@@ -216,6 +227,8 @@ class RunController(QObject):
         self._on_progress(log)
         if "model" in log:
             self.set_model(log["model"], self.run.spec, self.run)
+        if "preview" in log:
+            self.update_shown.emit(log["update"], log["preview"])
 
     @Slot(dict)
     def _on_epoch(self, log: dict) -> None:

@@ -1,23 +1,27 @@
 """The status presenter: what the window says about data sets, runs and errors.
 
 ``StatusPresenter`` owns the status line (``statusLabel``), the epoch and run progress bars and
-the error banner (``errorLabel``); the window only places them. It turns reports into text and
-bar positions, and decides nothing.
+the error banner (``errorBanner``: the message in ``errorLabel`` and a close button,
+``errorCloseButton``); the window only places them. It turns reports into text and bar
+positions, and decides nothing. A success (``success``) clears the banner: it is about what went
+wrong last, not what went wrong once.
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtWidgets import QLabel, QProgressBar
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolButton
 
 from scratchnet.data import Dataset
 
 from .run_record import RunRecord
 
 PAUSED = " · paused"
-ERROR_LINE = "Error: see the message above the plots."
-ERROR_STYLE = "background: #fde8e8; color: #8a1010; border: 1px solid #e0a0a0; padding: 6px;"
+ERROR_STATUS = "Error: see the message above the plots."
+ERROR_STYLE = "#errorBanner { background: #fde8e8; border: 1px solid #e0a0a0; }"
+ERROR_TEXT_STYLE = "color: #8a1010; padding: 6px;"
 
 
 class StatusPresenter:
@@ -29,17 +33,37 @@ class StatusPresenter:
         self.error_label = QLabel()
         self.error_label.setObjectName("errorLabel")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setStyleSheet(ERROR_TEXT_STYLE)
+        self.error_label.setTextInteractionFlags(self.error_label.textInteractionFlags() | Qt.TextSelectableByMouse)
+        self.close_button = QToolButton()
+        self.close_button.setObjectName("errorCloseButton")
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Close this message.")
+        self.close_button.clicked.connect(self.clear_error)
+        self.error_banner = QFrame()
+        self.error_banner.setObjectName("errorBanner")
+        self.error_banner.setStyleSheet(ERROR_STYLE)
+        row = QHBoxLayout(self.error_banner)
+        row.setContentsMargins(0, 0, 2, 0)
+        row.addWidget(self.error_label, 1)
+        row.addWidget(self.close_button, 0, Qt.AlignTop)
+        self.error_banner.hide()
         self.error_label.hide()
 
     def say(self, text: str) -> None:
         self.label.setText(text)
 
+    def success(self, text: str) -> None:
+        """Something the user asked for worked: say so, and close the banner of an earlier error."""
+        self.clear_error()
+        self.say(text)
+
     def loading(self, name: str) -> None:
         self.say(f"Loading {name}…")
 
     def dataset_ready(self, dataset: Dataset) -> None:
-        self.say(f"{dataset.name}: {len(dataset.y_train):,} training and {len(dataset.y_test):,} test images.")
+        self.success(f"{dataset.name}: {len(dataset.y_train):,} training and {len(dataset.y_test):,} test images.")
 
     def dataset_failed(self, name: str) -> None:
         self.say(f"Cannot load {name}.")
@@ -80,7 +104,7 @@ class StatusPresenter:
         if not r["stopped"]:
             self.epoch_bar.setValue(1000)
             self.run_bar.setValue(1000)
-        self.say(
+        self.success(
             f"Run #{run.run_id} {run.status}: test accuracy {100 * r['test_accuracy']:.2f}%, "
             f"test loss {r['test_loss']:.4f}, {r['update']:,} updates in {r['seconds']:.1f} s."
         )
@@ -93,15 +117,19 @@ class StatusPresenter:
     def error(self, message: str) -> None:
         self.error_label.setText(message)
         self.error_label.show()
-        self.say(ERROR_LINE)
+        self.error_banner.show()
+        self.say(ERROR_STATUS)
 
     def ended_with_error(self) -> None:
         """A run failed or diverged: no progress to show, the banner says why."""
         self.reset_progress()
-        self.say(ERROR_LINE)
+        self.say(ERROR_STATUS)
 
     def clear_error(self) -> None:
+        self.error_banner.hide()
         self.error_label.hide()
+        if self.label.text() == ERROR_STATUS:
+            self.say("Ready.")
 
 
 def _progress_bar(name: str, text: str, tip: str) -> QProgressBar:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QProgressBar,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -22,9 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.presets import DESCENT_REASONS, divergence_warning, tested_optimiser
 from scratchnet.run_config import RunConfig
 
 from . import tooltips
+from .download_ui import downloadable
 from .layer_editor import choice_combo, select_data
 from .settings import WINDOW_BOUNDS
 
@@ -47,6 +50,8 @@ class TrainingPanel(QWidget):
     changed = Signal()
     learning_rate_changed = Signal(float)
     dataset_selected = Signal(str)
+    download_requested = Signal(str)
+    download_cancelled = Signal()
 
     def __init__(self, config: RunConfig, parent=None) -> None:
         super().__init__(parent)
@@ -68,6 +73,24 @@ class TrainingPanel(QWidget):
             grid.addWidget(explanation(tip), 2 * row + 1, 0, 1, 2)
         grid.addWidget(self.batch_size_spin, 2, 1)
         grid.setColumnStretch(0, 1)
+        # offered when the descent changes (its tested optimiser), and when settings are known to fail
+        self.advice_label = QLabel()
+        self.advice_label.setObjectName("descentAdviceLabel")
+        self.advice_label.setWordWrap(True)
+        self.warning_label = QLabel()
+        self.warning_label.setObjectName("divergenceWarningLabel")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.tested_button = QPushButton("Use the tested settings")
+        self.tested_button.setObjectName("useTestedSettingsButton")
+        self.tested_button.setToolTip("Set the optimiser, learning rate and momentum this descent was tested with "
+                                      "in “The three descents” preset.")
+        self.tested_button.clicked.connect(self.use_tested_settings)
+        grid.addWidget(self.advice_label, 6, 0, 1, 2)
+        grid.addWidget(self.warning_label, 7, 0, 1, 2)
+        grid.addWidget(self.tested_button, 8, 0, 1, 2)
+        self._offer_for_descent = False  # the user switched descent: offer its tested settings
+        self._showing_config = False
 
         self.optimizer_combo = choice_combo(tooltips.OPTIMIZERS, "optimizerCombo")
         self.learning_rate_spin = self._double_spin("learningRateSpin", "learning_rate", 5, 0.005,
@@ -92,6 +115,18 @@ class TrainingPanel(QWidget):
         self.open_folder_button.setObjectName("openIdxFolderButton")
         self.open_folder_button.setToolTip(tooltips.OPEN_FOLDER)
         self.open_folder_button.clicked.connect(self.choose_folder)
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("downloadDatasetButton")
+        self.download_button.setToolTip(
+            "Download the chosen data set (Fashion-MNIST: about 30 MB) into your cache folder. Every file's "
+            "checksum is verified, and nothing is kept of a download that fails or is cancelled.")
+        self.download_button.clicked.connect(self._on_download_clicked)
+        self.download_progress = QProgressBar()
+        self.download_progress.setObjectName("downloadProgress")
+        self.download_progress.setRange(0, 1000)
+        self.download_progress.hide()
+        self._downloading = False
+        self._dataset_note = ""  # what went wrong with the chosen data set, kept among the notes
         self.epochs_spin = self._int_spin("epochsSpin", "epochs", tooltips.EPOCHS)
         self.train_size_spin = self._int_spin("trainSizeSpin", "train_size", tooltips.TRAIN_SIZE)
         self.train_size_spin.setSingleStep(1000)
@@ -102,6 +137,8 @@ class TrainingPanel(QWidget):
         data_box = QGroupBox("Data")
         data_form = QFormLayout(data_box)
         data_form.addRow("Data set", self.dataset_combo)
+        data_form.addRow("", self.download_button)
+        data_form.addRow("", self.download_progress)
         data_form.addRow("", self.open_folder_button)
         data_form.addRow("Training images", self.train_size_spin)
         data_form.addRow("Epochs", self.epochs_spin)
@@ -125,10 +162,12 @@ class TrainingPanel(QWidget):
             spin.valueChanged.connect(self._on_edit)
         for combo in (self.optimizer_combo, self.schedule_combo):
             combo.currentIndexChanged.connect(self._on_edit)
+        self.descent_buttons.buttonToggled.connect(self._on_descent_toggled)
         self.descent_buttons.buttonToggled.connect(self._on_edit)
         self.augment_check.toggled.connect(self._on_edit)
         self.learning_rate_spin.valueChanged.connect(self._on_learning_rate)
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
+        self._update_download_button()
 
     @staticmethod
     def _int_spin(name: str, field: str, tip: str) -> QSpinBox:
@@ -169,7 +208,10 @@ class TrainingPanel(QWidget):
 
     def set_config(self, config: RunConfig) -> None:
         """Show ``config``'s training fields."""
+        self._showing_config = True
+        self._offer_for_descent = False
         self.descent_radios[config.descent].setChecked(True)
+        self._showing_config = False
         self.train_size_spin.setValue(config.n_train(self.train_size_spin.maximum()))
         self.batch_size_spin.setValue(config.batch_size)
         select_data(self.optimizer_combo, config.optimizer)
@@ -200,6 +242,44 @@ class TrainingPanel(QWidget):
                        self.open_folder_button, self.epochs_spin, self.train_size_spin, self.augment_check):
             widget.setEnabled(not running)
         self._running = running
+        self._update_download_button()
+        self._on_edit()
+
+    def set_downloading(self, downloading: bool) -> None:
+        """While a download runs, its button cancels it and the bar shows its progress."""
+        self._downloading = downloading
+        self.download_progress.setVisible(downloading)
+        self.download_progress.setValue(0)
+        self._update_download_button()
+
+    def show_download_progress(self, done: int, total: int, filename: str) -> None:
+        if total:
+            self.download_progress.setValue(int(1000 * done / total))
+            self.download_progress.setFormat(f"{filename}: %p%")
+        else:
+            self.download_progress.setFormat(f"{filename}: {done / 1e6:.1f} MB")
+
+    def _update_download_button(self) -> None:
+        name = self.dataset_combo.currentData()
+        if self._downloading:
+            self.download_button.setText("Cancel download")
+            self.download_button.setEnabled(True)
+            return
+        self.download_button.setText(f"Download {self.dataset_combo.currentText()}" if downloadable(name)
+                                      else "Download")
+        self.download_button.setEnabled(downloadable(name) and not self._running)
+
+    @Slot()
+    def _on_download_clicked(self) -> None:
+        if self._downloading:
+            self.download_cancelled.emit()
+        else:
+            self.download_requested.emit(self.dataset_combo.currentData())
+
+    def set_dataset_note(self, text: str) -> None:
+        """A note about the chosen data set (it cannot load, it was replaced), shown until another
+        data set is chosen."""
+        self._dataset_note = text
         self._on_edit()
 
     def show_note(self, text: str) -> None:
@@ -233,15 +313,59 @@ class TrainingPanel(QWidget):
             notes.append(
                 "Full batch makes one update per epoch: raise the epochs or the learning rate to see progress."
             )
-        self.show_note("\n".join(notes))
+        self.show_note("\n".join(filter(None, [*notes, self._dataset_note])))
+        self._update_advice()
         self.changed.emit()
+
+    def _differs_from_tested(self, settings: RunConfig) -> bool:
+        tested = tested_optimiser(settings.descent)
+        return (settings.optimizer, settings.learning_rate) != (tested["optimizer"], tested["learning_rate"]) or (
+            settings.optimizer in ("momentum", "nesterov") and settings.momentum != tested["momentum"])
+
+    def _update_advice(self) -> None:
+        """Offer the tested settings after a change of descent, and warn about a failing combination."""
+        settings = RunConfig().replace(**self.values())
+        differs = self._differs_from_tested(settings)
+        if not differs:
+            self._offer_for_descent = False
+        offer = self._offer_for_descent
+        warning = divergence_warning(settings)
+        if offer:
+            tested = tested_optimiser(settings.descent)
+            name = self.descent_radios[settings.descent].text()
+            self.advice_label.setText(
+                f"{name}: {DESCENT_REASONS[settings.descent]}. Its tested settings are plain SGD at learning "
+                f"rate {tested['learning_rate']:g} (from “The three descents”).")
+        self.advice_label.setVisible(offer)
+        self.warning_label.setText(warning or "")
+        self.warning_label.setVisible(warning is not None)
+        self.tested_button.setVisible((offer or warning is not None) and differs)
+        self.tested_button.setEnabled(not self._running)
+
+    @Slot()
+    def use_tested_settings(self) -> None:
+        """One click: the optimiser, learning rate and momentum the current descent was tested with."""
+        tested = tested_optimiser(self.values()["descent"])
+        select_data(self.optimizer_combo, tested["optimizer"])
+        self.momentum_spin.setValue(tested["momentum"])
+        self.learning_rate_spin.setValue(tested["learning_rate"])
+        self._offer_for_descent = False
+        self._on_edit()
+
+    @Slot(object, bool)
+    def _on_descent_toggled(self, _button, checked: bool) -> None:
+        if checked and not self._showing_config:
+            self._offer_for_descent = True
 
     @Slot(float)
     def _on_learning_rate(self, value: float) -> None:
+        self._update_advice()
         self.learning_rate_changed.emit(value)
         self.changed.emit()
 
     @Slot(int)
     def _on_dataset(self, _index: int) -> None:
+        self._dataset_note = ""
+        self._update_download_button()
         self.dataset_selected.emit(self.dataset_combo.currentData())
         self.changed.emit()

@@ -21,6 +21,7 @@ from scratchnet.threads import blas_thread_limit
 from scratchnet.training import params_finite, train
 
 from .datasets import DatasetCache
+from .pacing import PREVIEW_FEATURES, batch_preview, is_slow_motion
 from .settings import RunSpec
 
 SNAPSHOT_INTERVAL = 1.0  # seconds between model copies sent with batch and epoch logs
@@ -36,7 +37,9 @@ class TrainingWorker(QObject):
     - ``dataset_ready(object)``: the full Dataset the run uses, once loaded.
     - ``progress(dict)``: the "start" log, then epoch, update and samples_seen at each epoch's end
       (between epochs, a "batch" log carries the same keys).
-    - ``batch_logged(dict)``: the loop's "batch" logs (4 per second at most).
+    - ``batch_logged(dict)``: the loop's "batch" logs (4 per second at most at full speed; one per
+      update when the control asks for a pace, which the worker then keeps between updates). In
+      slow motion each carries ``preview`` (``pacing.batch_preview``) and a copy of the weights.
     - ``epoch_finished(dict)``: "epoch" logs.
       Batch and epoch logs carry ``model``, a copy of the weights, at most once a second.
     - ``finished(dict)``: the "done" log plus ``model``, the trained network itself.
@@ -103,7 +106,7 @@ class TrainingWorker(QObject):
             x_test=data.x_test, y_test=data.y_test, control=self._control, augment=augment,
         )
         try:
-            self._emit_logs(logs, model)
+            self._emit_logs(logs, model, config, data)
         except TrainingDiverged as exc:
             exc.model = model  # the loop left it with its last finite weights; nobody else holds it
             raise
@@ -122,11 +125,18 @@ class TrainingWorker(QObject):
             self._step_update = self._control.updates_started + 1
             recorder.arm()
 
-    def _emit_logs(self, logs, model) -> None:
+    def _emit_logs(self, logs, model, config, data) -> None:
+        """Send the loop's logs to the window: copies of the model at most once a second (every
+        update in slow motion), the batch's digits in slow motion, and the pace between updates."""
         last_snapshot = time.perf_counter()
         for log in logs:
             event = log["event"]
-            if event in ("batch", "epoch") and time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL:
+            speed = self._control.speed
+            slow_motion = is_slow_motion(speed)
+            # paced: a batch log after every update (the loop reads log_interval at each update)
+            config.log_interval = BATCH_LOG_INTERVAL if speed is None else 0.0
+            interval = 0.0 if slow_motion else SNAPSHOT_INTERVAL
+            if event in ("batch", "epoch") and time.perf_counter() - last_snapshot >= interval:
                 copy = model.copy()
                 # an update can overflow the weights after the log's last (finite) loss; the loop
                 # only notices at the next loss, so a copy sent now could show NaN in the window
@@ -134,7 +144,12 @@ class TrainingWorker(QObject):
                     log["model"] = copy
                 last_snapshot = time.perf_counter()
             if event == "batch":
+                if slow_motion and log["rows"] is not None and data.x_train.shape[1] == PREVIEW_FEATURES:
+                    log["preview"] = batch_preview(log.get("model", model), data.x_train, data.y_train, log["rows"],
+                                                   log["losses"][-1])
                 self.batch_logged.emit(log)
+                if speed is not None:
+                    self._control.wait_for_pace()  # between updates: the loop resumes after it
             elif event == "epoch":
                 self.epoch_finished.emit(log)
                 self.progress.emit(_progress_of(log))

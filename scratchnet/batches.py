@@ -70,11 +70,17 @@ class MiniBatches:
             if columns:
                 self.bits = nonzero_bitmap(x)
         self.last_form = ""  # "dense", "columns" or "sample": the form of the last batch
+        self._last_start = 0
 
     def epoch(self, order: np.ndarray) -> None:
         self._order = order.tolist() if self.batch_size == 1 else order
 
+    def last_rows(self) -> np.ndarray:
+        """The training-set rows (B,) of the last batch (what the window shows of an update)."""
+        return np.asarray(self._order[self._last_start : self._last_start + self.batch_size], dtype=np.intp)
+
     def batch(self, start: int):
+        self._last_start = start
         if self.batch_size == 1:
             return self._sample(self._order[start])
         idx = self._order[start : start + self.batch_size]

@@ -9,7 +9,8 @@
 - ``"start"``: ``n_train, batch_size, updates_per_epoch, epochs, notes``.
 - ``"batch"`` (throttled to one every ``log_interval`` seconds): ``epoch, update, samples_seen,
   seconds, loss`` (mean since the last batch log), ``losses`` (float32 array, the loss of every
-  update since the last batch log) and ``first_update`` (the update number of ``losses[0]``).
+  update since the last batch log), ``first_update`` (the update number of ``losses[0]``) and
+  ``rows`` (the training-set rows of the log's last update; None for full batch).
 - ``"epoch"``: ``epoch, loss, accuracy, test_loss, test_accuracy, seconds`` (training time of the
   epoch, evaluation excluded), ``samples_per_second, lr, update, samples_seen, elapsed``, and with
   ``TrainConfig.train_eval_size``: ``train_eval_loss, train_eval_accuracy, train_eval_size``.
@@ -259,6 +260,7 @@ def train(
             "event": "batch", "epoch": epoch, "update": update, "samples_seen": samples_seen,
             "seconds": train_seconds + epoch_seconds, "loss": float(losses.mean()),
             "losses": losses, "first_update": first_pending,
+            "rows": None if config.descent == "full" else source.last_rows(),
         }
         pending_losses = []
         first_pending = update

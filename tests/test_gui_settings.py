@@ -60,9 +60,9 @@ def test_settings_geometry_and_folder_survive_a_restart(open_window, store, tmp_
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _w, _title, start, _f: asked.append(start) or ("", ""))
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda _w, _title, start: asked.append(start) or "")
     second.files.save_model_dialog()
-    second.files.export_csv_dialog()
+    second.files.export_png_dialog()  # (the CSV export asks nothing before a run: nothing to export)
     second.training_panel.open_folder_button.click()
-    assert asked == [str(folder / "model.npz"), str(folder / "curves.csv"), str(folder)]
+    assert asked == [str(folder / "model.npz"), str(folder / "plots.png"), str(folder)]
 
 
 def test_a_preset_chosen_before_closing_is_shown_after_the_restart(open_window, store):

@@ -116,3 +116,19 @@ def test_train_with_augmentation_on_a_subset(capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out.splitlines()[-1])["test_accuracy"] > 0.5
+
+
+def test_tested_optimisers_come_from_the_three_descents_preset_and_failing_steps_are_named():
+    from scratchnet.presets import divergence_warning, effective_step, tested_optimiser
+
+    assert [tested_optimiser(d)["learning_rate"] for d in ("full", "mini", "sgd")] == [0.3, 0.1, 0.01]
+    quick = PRESETS["quick-start"].config
+    assert effective_step(quick) == pytest.approx(0.5) and effective_step(quick.replace(optimizer="adam")) is None
+    # the case: Stochastic clicked on Quick start keeps momentum 0.9 and lr 0.05
+    assert "momentum 0.9 and learning rate 0.05" in divergence_warning(quick.replace(descent="sgd"))
+    for name in PRESETS:  # every preset, and every descent's tested settings, is free of warnings
+        assert divergence_warning(PRESETS[name].config) is None
+    for descent in ("full", "mini", "sgd"):
+        assert divergence_warning(quick.replace(descent=descent, **tested_optimiser(descent))) is None
+    assert divergence_warning(quick.replace(descent="mini", optimizer="sgd", learning_rate=2.0)) is not None
+    assert divergence_warning(quick.replace(descent="sgd", optimizer="adam", learning_rate=0.05)) is None

@@ -3,7 +3,7 @@
 Run it through `make screenshots` (Xvfb, xcb) or directly:
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots.py docs
 Writes into the given folder (default docs/):
-- screenshot-first-launch.png  a first launch (no remembered settings): Quick start chosen;
+- screenshot-first-launch.png  a first launch (no remembered settings): Quick start chosen, the tour offered;
 - screenshot-network.png   a finished 3-epoch mini-batch run, network panel in front;
 - screenshot-training.png  a run in progress (paused), training panel in front;
 - screenshot-compare.png   "Compare descents" overlaid, x axis in samples seen;
@@ -64,6 +64,7 @@ def main(argv: list[str]) -> int:
     panel, editor = window.training_panel, window.layer_editor
     wait(600)
     shoot(window, out / "screenshot-first-launch.png")
+    window.tour.skip()  # the first launch offers the guided tour; the other shots are without it
 
     editor.add_layer()
     editor.width_spin(1).setValue(64)

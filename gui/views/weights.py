@@ -41,6 +41,18 @@ SOURCE_DRAWING = "drawing"
 SOURCE_TEST = "test"
 
 
+# the histograms' axis labels in plain words ("(x0.001)" is pyqtgraph's unit prefix for small values)
+WEIGHT_AXIS_TIP = (
+    "Across: the value of the weights, one curve per layer. When the values are small the axis "
+    "says “weight (x0.001)”: read each tick as thousandths, so 5 means 0.005. Up: how many weights "
+    "have that value (density). Training usually spreads the weights out from their narrow start."
+)
+GRADIENT_AXIS_TIP = (
+    "Across: how strongly the loss reacts to each weight, |dL/dW|, as a power of ten: −2 means 0.01, "
+    "−4 means 0.0001. Further right, the weight is being pushed harder by the current error; a layer "
+    "far to the left learns slowly (vanishing gradients). Up: how many weights have that size."
+)
+
 def weight_scale(weights: np.ndarray) -> float:
     """The colour scale's half-range: the 99.5th percentile of |W| (a few outliers would wash
     out every other tile), never 0."""
@@ -104,6 +116,9 @@ class WeightsView(QWidget):
         self.weight_plot = self._histogram_plot("weightHistogram", "Weights (per layer)", "weight")
         self.gradient_plot = self._histogram_plot(
             "gradientHistogram", GRADIENT_TITLE, "log10 |dL/dW|")
+        for plot, tip in ((self.weight_plot, WEIGHT_AXIS_TIP), (self.gradient_plot, GRADIENT_AXIS_TIP)):
+            plot.setToolTip(tip)
+            plot.getAxis("bottom").setToolTip(tip)
         self.dead_label = QLabel()
         self.dead_label.setObjectName("deadUnitsLabel")
         self.dead_label.setWordWrap(True)

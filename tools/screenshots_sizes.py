@@ -1,0 +1,80 @@
+"""Screenshots of the window on a small (1024x600) and a large (1920x1080) screen, for issue 13.
+
+Run once per screen size, under Xvfb with a screen of that size (the first window sizes itself
+to the screen's available geometry):
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1024x600x24" .venv/bin/python tools/screenshots_sizes.py docs
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tools/screenshots_sizes.py docs
+Writes ``screenshot-<W>x<H>-<what>.png``: the first launch with the guided tour, slow motion
+during a run, the descent advice with its warning, and each view tab after the run. The window
+fills the screen (there is no window manager to maximise it).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtWidgets import QApplication
+
+from gui.main_window import MainWindow
+from tools.screenshots import shoot, wait
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    screen = app.primaryScreen().availableGeometry()
+    tag = f"{screen.width()}x{screen.height()}"
+    settings_dir = tempfile.TemporaryDirectory()
+    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
+    window.move(0, 0)
+    window.resize(screen.size())  # no window manager: the window fills the screen, without a frame
+    window.show()
+    loop = QEventLoop()
+    window.dataset_changed.connect(loop.quit)
+    if window.dataset is None:
+        loop.exec()
+    wait(800)
+    shoot(window, out / f"screenshot-{tag}-first-launch-tour.png")
+    window.tour.skip()
+
+    panel = window.training_panel
+    window.settings_tabs.setCurrentIndex(1)
+    panel.descent_radios["sgd"].click()  # Quick start's momentum 0.9 and lr 0.05 stay: advice and warning
+    wait(300)
+    shoot(window, out / f"screenshot-{tag}-descent-advice.png")
+    panel.use_tested_settings()
+    panel.descent_radios["mini"].click()
+    panel.use_tested_settings()
+
+    panel.train_size_spin.setValue(12_800)
+    panel.epochs_spin.setValue(2)
+    window.speed_control.set_speed(2)
+    finished = QEventLoop()
+    window.training_finished.connect(finished.quit)
+    window.start_training()
+    while window.progress.get("update", 0) < 4:
+        wait(100)
+    wait(300)
+    shoot(window, out / f"screenshot-{tag}-slow-motion.png")
+    window.speed_control.set_speed(None)
+    finished.exec()
+    wait(800)
+    for index in range(1, window.views.count()):
+        window.views.setCurrentIndex(index)
+        wait(800)
+        name = window.views.tabText(index).lower().replace(" ", "-")
+        shoot(window, out / f"screenshot-{tag}-{name}.png")
+    window.close()
+    settings_dir.cleanup()
+    app.quit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
