@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QWidget
 
 TRAIN_EVAL_SIZE = 10_000
 
@@ -45,11 +45,14 @@ class CurveOptions(QWidget):
             "Train accuracy at epoch end (inference)",
             "trainEvalCheck", TRAIN_EVAL_TIP,
         )
-        layout = QHBoxLayout(self)
+        # two rows, so that a narrow window (1024 px and less) keeps the view tabs in view
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for check in (self.raw_loss_check, self.zoom_check, self.train_eval_check):
-            layout.addWidget(check)
-        layout.addStretch(1)
+        layout.setVerticalSpacing(2)
+        layout.addWidget(self.raw_loss_check, 0, 0)
+        layout.addWidget(self.zoom_check, 0, 1)
+        layout.addWidget(self.train_eval_check, 1, 0, 1, 2)
+        layout.setColumnStretch(2, 1)
 
     @property
     def train_eval_size(self) -> int:

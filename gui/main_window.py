@@ -216,6 +216,9 @@ class MainWindow(QMainWindow):
         curves.setSizes([470, 190])
         self.views = QTabWidget()
         self.views.setObjectName("viewTabs")
+        # on a narrow window every tab stays in view (its title shortened) instead of behind scroll arrows
+        self.views.setElideMode(Qt.ElideRight)
+        self.views.setUsesScrollButtons(False)
         self.views.addTab(curves, "Training curves")
         self._view_policies: dict[QWidget, QSizePolicy] = {}  # each view's own, while it is current
         self.views.currentChanged.connect(self._size_to_current_view)

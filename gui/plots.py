@@ -145,7 +145,9 @@ class _RunCurves:
         self.items["updates"].setData(x, losses)
         blow_up = run.divergence_point(unit)
         if blow_up is not None:
-            self.items["diverged"].setData([blow_up[0]], [blow_up[1]])
+            # the cross ends the line as drawn (smoothed or not), at the update that blew up
+            end = float(losses[-1]) if len(losses) else blow_up[1]
+            self.items["diverged"].setData([blow_up[0]], [end])
         self._draw_rate_changes(run, unit)
         drawn = (len(run.epochs), unit)
         if drawn == self._epochs_drawn:
@@ -291,7 +293,10 @@ class PlotsPanel(QWidget):
     def curve_data(self, run_id: int, key: str) -> tuple[np.ndarray, np.ndarray]:
         """What a curve currently shows ("updates", "loss", "test_loss", "accuracy", "test_accuracy",
         "train_eval_loss", "train_eval_accuracy", "diverged")."""
-        x, y = self._curves[run_id].items[key].getData()
+        # the data set on the curve: getData() gives what is on screen now, after clipping to the
+        # view and downsampling, which depends on the view range at that moment
+        item = self._curves[run_id].items[key]
+        x, y = item.xData, item.yData
         return (np.zeros(0), np.zeros(0)) if x is None else (x, y)
 
     def export_png(self, path: str | Path) -> list[Path]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal, Slot
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 TOUR_DONE_KEY = "tour/done"
 CARD_WIDTH = 330
@@ -157,6 +157,7 @@ class GuidedTour(QObject):
         self.index = index
         step = self.steps[index]
         step.prepare(self._window)
+        self._scroll_into_view()
         self.title.setText(step.title)
         self.text.setText(step.text)
         self.back_button.setEnabled(index > 0)
@@ -167,6 +168,20 @@ class GuidedTour(QObject):
 
     def target(self) -> QWidget:
         return self.steps[self.index].target(self._window)
+
+    def _scroll_into_view(self) -> None:
+        """Scroll every scroll area that holds the target so that the target shows (a narrow
+        window scrolls its views sideways)."""
+        widget = self.target()
+        rect = self.target_rect()
+        parent = widget.parentWidget()
+        while parent is not None and parent is not self._window:
+            if isinstance(parent, QScrollArea) and parent.widget() is not None:
+                content = parent.widget()
+                centre = content.mapFrom(self._window, rect.center())
+                parent.ensureVisible(centre.x(), centre.y(), rect.width() // 2 + 8, rect.height() // 2 + 8)
+                rect = self.target_rect()
+            parent = parent.parentWidget()
 
     def target_rect(self) -> QRect:
         """Where the current step's control is, in window coordinates (a view tab: that tab)."""
