@@ -166,8 +166,9 @@ def test_inside_the_network_shows_tiles_histograms_dead_units_and_activations(qt
     weights = view(window, WeightsView, "weightsView")
     bring_to_front(window, weights)
     show_model(window, model)
-    mosaic = weights.tiles_image.image
-    assert mosaic.shape == (8 * 29 + 1, 8 * 29 + 1, 4)  # 64 units: 8×8 tiles with 1-px gaps
+    mosaic, columns = weights.tiles.image, weights.tiles.shown_columns
+    assert columns == min(8, weights.tiles.columns)  # 64 units: 8×8 tiles with 1-px gaps when they fit
+    assert mosaic.shape == (-(-64 // columns) * 29 + 1, columns * 29 + 1, 4)
     assert weights.tile_page_count == 1 and not weights.tiles_next.isEnabled()
     # centred on zero: a zero weight is white, positive red, negative blue
     from gui.views.weights import tile_mosaic
@@ -199,7 +200,9 @@ def test_wide_first_layers_are_paged(qtbot, window, mnist):
     assert weights.tiles_label.text().startswith(f"units 1–{TILES_PER_PAGE} of 300")
     qtbot.mouseClick(weights.tiles_next, Qt.LeftButton)
     assert weights.tile_page == 1 and weights.tiles_label.text().startswith("units 257–300 of 300")
-    assert weights.tiles_image.image.shape == (7 * 29 + 1, 7 * 29 + 1, 4)  # 44 units: 7×7 grid
+    columns = weights.tiles.shown_columns
+    assert columns == min(7, weights.tiles.columns)  # 44 units: a 7×7 grid when it fits
+    assert weights.tiles.image.shape == (-(-44 // columns) * 29 + 1, columns * 29 + 1, 4)
 
 
 def test_drawn_digit_drives_the_activations(window, model):
