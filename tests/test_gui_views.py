@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from gui_view_support import draw_stroke, quick_model, seven_strokes, show_model
+from gui_view_support import draw_stroke, quick_model, seven_strokes, show_model, wait_for_views
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QPushButton, QToolButton
 
@@ -39,6 +39,7 @@ def view(window, cls, name):
 
 def bring_to_front(window, widget) -> None:
     window.views.setCurrentWidget(widget)
+    wait_for_views(window)  # a stale view computes in the worker thread, then draws
 
 
 @pytest.fixture
@@ -232,6 +233,7 @@ def test_save_and_open_a_model_through_the_file_menu(qtbot, window, grid, model,
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (path, ""))
     window.open_action.trigger()
+    wait_for_views(window)
     loaded = window.current_model
     assert loaded is not model
     np.testing.assert_array_equal(loaded.predict(pad.digit[None]), model.predict(pad.digit[None]))

@@ -4,15 +4,23 @@
 current model: the visible tab refreshes at once (at most about once a second while training),
 the others are marked stale and refresh when they are shown. The drawing pad always follows the
 model at once, since it predicts only one image.
+
+A refresh computes off the GUI thread: a ``ContextWorker`` in its own thread works out what the
+visible view reads (its ``PREPARE`` list: test-set predictions, statistics, histograms), then
+the view draws on the GUI thread. One computation runs at a time; when it ends, the refresher
+looks again at the newest model, so the models that came meanwhile are skipped, and a result
+for an older model is never drawn.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from ..threads import start_in_thread, stop_thread
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
 from .misclassified import MisclassifiedView
@@ -20,10 +28,47 @@ from .predictions import ModelContext
 from .weights import WeightsView
 
 TRAINING_REFRESH_S = 1.0
+CLOSE_WAIT_MS = 2000  # at most this long for a computation when the window closes
+
+
+class ContextWorker(QObject):
+    """Works out ``computations`` for ``context`` (``ModelContext.computed``) in its own thread;
+    ``done`` when all are, or at the first error, kept in ``error``."""
+
+    done = Signal()
+
+    def __init__(self, context: ModelContext, computations) -> None:
+        super().__init__()
+        self.context = context
+        self.computations = list(computations)
+        self.error: Exception | None = None
+        self.thread_id: int | None = None  # the thread that computed, for tests
+
+    @Slot()
+    def run(self) -> None:
+        self.thread_id = threading.get_ident()
+        try:
+            # a diverged run's last finite weights can be huge: its activations overflow, which the
+            # views show as they are rather than as warnings on stderr
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for compute in self.computations:
+                    self.context.computed(compute)
+        except Exception as error:
+            self.error = error
+        finally:
+            self.done.emit()
 
 
 class ViewRefresher(QObject):
-    """Gives each view a fresh ``ModelContext`` when the window's model or data set changes."""
+    """Gives each view a fresh ``ModelContext`` when the window's model or data set changes, its
+    numbers computed in a worker thread.
+
+    Signals: ``drawn(view)`` after ``view`` was given the newest context; ``computed(worker)``
+    when a computation ended (in the GUI thread; ``worker.context`` may be older than the newest).
+    """
+
+    drawn = Signal(object)
+    computed = Signal(object)
 
     def __init__(self, window, views: list, pad: DrawingPad) -> None:
         super().__init__(window)
@@ -37,13 +82,28 @@ class ViewRefresher(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
+        self._thread: QThread | None = None
+        self._worker: ContextWorker | None = None
+        window.installEventFilter(self)
         window.model_changed.connect(self._on_change)
         window.dataset_changed.connect(self._on_change)
         window.views.currentChanged.connect(self._refresh_current)
 
     @property
     def context(self) -> ModelContext:
+        """The newest context: the one the visible view shows, or is being computed for it."""
         return self._context
+
+    @property
+    def pending(self) -> bool:
+        """True while the visible view waits for its numbers."""
+        return self._thread is not None or self._window.views.currentWidget() in self._stale
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._window and event.type() == QEvent.Close:
+            # a computation still running at the deadline goes on without the window (threads.py)
+            stop_thread(self._thread, QDeadlineTimer(CLOSE_WAIT_MS))
+        return False
 
     @Slot()
     def _on_change(self) -> None:
@@ -67,13 +127,36 @@ class ViewRefresher(QObject):
 
     @Slot()
     def _refresh_current(self) -> None:
+        """Draw the visible view if it is stale and its numbers are ready; else compute them."""
         current = self._window.views.currentWidget()
-        if current in self._stale:
-            self._stale.discard(current)
-            # a diverged run's last finite weights can be huge: its activations overflow, which the
-            # views show as they are rather than as warnings on stderr
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                current.set_context(self._context)
+        if current not in self._stale:
+            return
+        context = self._context
+        missing = [compute for compute in current.PREPARE if not context.has(compute)]
+        if missing:
+            self._compute(context, missing)
+            return
+        self._stale.discard(current)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # see ContextWorker.run
+            current.set_context(context)
+        self.drawn.emit(current)
+
+    def _compute(self, context: ModelContext, computations: list) -> None:
+        if self._thread is not None:
+            return  # when it ends, _on_computed looks again, at the newest context
+        self._worker = ContextWorker(context, computations)
+        self._thread = start_in_thread(self._worker, [self._worker.done], self, self._on_computed)
+
+    @Slot()
+    def _on_computed(self) -> None:
+        worker, self._worker, self._thread = self._worker, None, None
+        self.computed.emit(worker)
+        if worker.error is not None and worker.context is self._context:
+            views = self._window.views
+            self._stale.discard(views.currentWidget())  # not retried until the model changes
+            self._window.status.error(f"Could not compute “{views.tabText(views.currentIndex())}”: {worker.error}")
+            return
+        self._refresh_current()
 
 
 def install_views(window) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scratchnet.explain import MEANINGS, batch_stats, layer_outputs
+from scratchnet.explain import MEANINGS, BatchStats, batch_stats, layer_outputs
 from scratchnet.threads import using_blas
 
 from .images import digit_pixmap
@@ -85,6 +86,50 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_c
         r, c = divmod(k, columns)
         mosaic[1 + r * step:1 + r * step + TILE_SIDE, 1 + c * step:1 + c * step + TILE_SIDE] = lut[codes[k]]
     return mosaic
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """One layer's curve: ``density`` over the bins between ``edges``."""
+
+    name: str
+    edges: np.ndarray
+    density: np.ndarray
+
+
+def view_stats(context: ModelContext) -> BatchStats | None:
+    """Weights, gradients and stuck units on the first ``STATS_BATCH`` test images, or None."""
+    if not context.usable:
+        return None
+    count = min(STATS_BATCH, len(context.dataset.y_test))
+    with using_blas():  # a run's worker may change the BLAS thread count meanwhile
+        return batch_stats(context.model, context.dataset.x_test[:count], context.dataset.y_test[:count])
+
+
+def histograms(context: ModelContext) -> dict[str, list[Histogram]] | None:
+    """The weight and the log10 |gradient| histograms of every layer (keys "weights" and
+    "gradients"), or None."""
+    stats = context.computed(view_stats)
+    if stats is None:
+        return None
+    curves: dict[str, list[Histogram]] = {"weights": [], "gradients": []}
+    for key, arrays in (("weights", stats.weights), ("gradients", stats.weight_gradients)):
+        for name, values in arrays.items():
+            if key == "gradients":  # magnitudes span decades: compare them on a log scale
+                values = np.log10(np.abs(values[values != 0]))
+            values = values[np.isfinite(values)]  # a diverged run's overflowed gradients
+            if values.size:
+                density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
+                curves[key].append(Histogram(name, edges, density))
+    return curves
+
+
+def tile_scale(context: ModelContext) -> float | None:
+    """The first layer's colour scale (``weight_scale``), or None when there are no tiles to show."""
+    model = context.model
+    if model is None or model.input_size != TILE_SIDE * TILE_SIDE:
+        return None
+    return weight_scale(model.dense_layers[0].params["W"])
 
 
 def stuck_units_text(units, inputs: int) -> str:
@@ -146,6 +191,8 @@ class TileGrid(QScrollArea):
 
 
 class WeightsView(QWidget):
+    PREPARE = (view_stats, histograms, tile_scale)  # what set_context reads, computed off the GUI thread first
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("weightsView")
@@ -268,12 +315,7 @@ class WeightsView(QWidget):
         dataset = context.dataset
         if dataset is not None:
             self.test_spin.setMaximum(len(dataset.y_test) - 1)
-        if context.usable:
-            count = min(STATS_BATCH, len(dataset.y_test))
-            with using_blas():  # a run's worker may change the BLAS thread count meanwhile
-                self.stats = batch_stats(context.model, dataset.x_test[:count], dataset.y_test[:count])
-        else:
-            self.stats = None
+        self.stats = context.computed(view_stats)
         self.set_tile_page(self._tile_page)
         self._show_histograms()
         self.refresh_activations()
@@ -282,15 +324,14 @@ class WeightsView(QWidget):
         self._tile_page = min(max(page, 0), self.tile_page_count - 1)
         self.tiles_prev.setEnabled(self._tile_page > 0)
         self.tiles_next.setEnabled(self._tile_page < self.tile_page_count - 1)
-        model = self._context.model
-        if model is None or model.input_size != TILE_SIDE * TILE_SIDE:
+        model, scale = self._context.model, self._context.computed(tile_scale)
+        if scale is None:
             self.tiles.clear()
             self.tiles_label.setText("No model yet." if model is None else "The inputs are not 28×28 images.")
             return
         weights = model.dense_layers[0].params["W"]
         start = self._tile_page * TILES_PER_PAGE
         count = min(TILES_PER_PAGE, weights.shape[1] - start)
-        scale = weight_scale(weights)
         self.tiles.show_tiles(weights, start, count, scale)
         self.tiles_label.setText(f"units {start + 1}–{start + count} of {weights.shape[1]}, "
                                  f"colour scale ±{scale:.3g}")
@@ -366,21 +407,17 @@ class WeightsView(QWidget):
             self.histogram_legend.setText("")
             self.dead_label.setText("")
             return
+        colours = {name: LAYER_PENS[k % len(LAYER_PENS)] for k, name in enumerate(self.stats.weights)}
         # the legend sits under the plots: inside them it covered the curves and the layer names
-        entries = [f'<span style="color:{LAYER_PENS[k % len(LAYER_PENS)]}">━━</span>&nbsp;{html.escape(name)}'
-                   for k, name in enumerate(self.stats.weights)]
+        entries = [f'<span style="color:{colour}">━━</span>&nbsp;{html.escape(name)}'
+                   for name, colour in colours.items()]
         self.histogram_legend.setText("<br>".join(  # no word wrap: it would make the whole view scroll
             "&nbsp;&nbsp;&nbsp;".join(entries[k:k + LEGEND_PER_LINE]) for k in range(0, len(entries), LEGEND_PER_LINE)))
-        for plot, arrays in ((self.weight_plot, self.stats.weights), (self.gradient_plot, self.stats.weight_gradients)):
-            for k, (name, values) in enumerate(arrays.items()):
-                if plot is self.gradient_plot:  # magnitudes span decades: compare them on a log scale
-                    values = np.log10(np.abs(values[values != 0]))
-                values = values[np.isfinite(values)]  # a diverged run's overflowed gradients
-                if values.size == 0:
-                    continue
-                density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
-                plot.plot(edges, density, stepMode="center", name=name,
-                          pen=pg.mkPen(LAYER_PENS[k % len(LAYER_PENS)], width=2))
+        curves = self._context.computed(histograms)
+        for plot, key in ((self.weight_plot, "weights"), (self.gradient_plot, "gradients")):
+            for curve in curves[key]:
+                plot.plot(curve.edges, curve.density, stepMode="center", name=curve.name,
+                          pen=pg.mkPen(colours[curve.name], width=2))
         self.gradient_plot.setTitle(f"Gradient sizes on {self.stats.samples:,} test images (mean loss "
                                     f"{self.stats.loss:.4g})", color="#333", size="10pt")
         self.dead_label.setText(stuck_units_text(self.stats.units, self.stats.samples))
