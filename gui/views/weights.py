@@ -400,8 +400,12 @@ class WeightsView(QWidget):
             self.refresh_activations()
 
     def _show_histograms(self) -> None:
-        for plot in (self.weight_plot, self.gradient_plot):
-            plot.clear()
+        curves = self._context.computed(histograms)
+        for plot, key in ((self.weight_plot, "weights"), (self.gradient_plot, "gradients")):
+            shown = plot.plotItem.listDataItems()
+            wanted = [] if curves is None else curves[key]
+            if [item.name() for item in shown] != [curve.name for curve in wanted]:
+                plot.clear()  # other layers: new curves (the same layers keep theirs, see below)
         if self.stats is None:
             self.gradient_plot.setTitle(GRADIENT_TITLE, color="#333", size="10pt")
             self.histogram_legend.setText("")
@@ -413,11 +417,14 @@ class WeightsView(QWidget):
                    for name, colour in colours.items()]
         self.histogram_legend.setText("<br>".join(  # no word wrap: it would make the whole view scroll
             "&nbsp;&nbsp;&nbsp;".join(entries[k:k + LEGEND_PER_LINE]) for k in range(0, len(entries), LEGEND_PER_LINE)))
-        curves = self._context.computed(histograms)
         for plot, key in ((self.weight_plot, "weights"), (self.gradient_plot, "gradients")):
-            for curve in curves[key]:
-                plot.plot(curve.edges, curve.density, stepMode="center", name=curve.name,
-                          pen=pg.mkPen(colours[curve.name], width=2))
+            shown = plot.plotItem.listDataItems()
+            for k, curve in enumerate(curves[key]):
+                if k < len(shown):  # a curve made once, then given new data: far cheaper while training
+                    shown[k].setData(curve.edges, curve.density, stepMode="center")
+                else:
+                    plot.plot(curve.edges, curve.density, stepMode="center", name=curve.name,
+                              pen=pg.mkPen(colours[curve.name], width=2))
         self.gradient_plot.setTitle(f"Gradient sizes on {self.stats.samples:,} test images (mean loss "
                                     f"{self.stats.loss:.4g})", color="#333", size="10pt")
         self.dead_label.setText(stuck_units_text(self.stats.units, self.stats.samples))
