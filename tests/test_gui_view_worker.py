@@ -139,3 +139,32 @@ def test_a_computation_that_fails_is_reported_in_the_window(window, monkeypatch,
     assert window.status.error_banner.isVisible()
     assert "Confusion matrix" in window.status.error_label.text()
     assert "no room for the predictions" in window.status.error_label.text()
+
+
+def test_while_training_slow_computations_space_the_refreshes_out(qtbot, window, monkeypatch, mnist, models):
+    from gui.main_window import MainWindow
+    from gui.views import TRAINING_REFRESH_S, VIEW_WORK_SHARE
+
+    original = predictions_module.finite_probabilities
+
+    def slow(model, x):
+        time.sleep(0.08)  # a computation of at least 0.08 s: refreshes at least 1.6 s apart
+        return original(model, x)
+
+    grid = window.findChild(MisclassifiedView)
+    window.views.setCurrentWidget(grid)
+    wait_for_views(window)
+    monkeypatch.setattr(predictions_module, "finite_probabilities", slow)
+    refresher = refresher_of(window)
+    show_model(window, models[0])
+    interval = refresher.training_interval
+    assert interval >= 0.08 / VIEW_WORK_SHARE > TRAINING_REFRESH_S
+    monkeypatch.setattr(MainWindow, "is_running", property(lambda self: True))
+    refresher.refresh()  # a refresh has just happened
+    wait_for_views(window)
+    start = time.perf_counter()
+    window.controller.set_model(models[2], None)
+    qtbot.wait(int(1000 * TRAINING_REFRESH_S) + 200)
+    assert grid.count_label.text() != wrong_text(models[2], mnist)  # not after one second
+    qtbot.waitUntil(lambda: grid.count_label.text() == wrong_text(models[2], mnist), timeout=5000)
+    assert time.perf_counter() - start >= interval - 0.1

@@ -28,6 +28,10 @@ from .predictions import ModelContext
 from .weights import WeightsView
 
 TRAINING_REFRESH_S = 1.0
+# While a run trains, the view worker's computations take at most about this share of the time,
+# since they compete with training for the cores: test-set predictions that take 0.4 s (784-800-
+# 800-10 on two cores) make the refreshes 8 s apart, small models' stay 1 s apart.
+VIEW_WORK_SHARE = 0.05
 CLOSE_WAIT_MS = 2000  # at most this long for a computation when the window closes
 
 
@@ -43,10 +47,12 @@ class ContextWorker(QObject):
         self.computations = list(computations)
         self.error: Exception | None = None
         self.thread_id: int | None = None  # the thread that computed, for tests
+        self.seconds = 0.0  # how long it took
 
     @Slot()
     def run(self) -> None:
         self.thread_id = threading.get_ident()
+        start = time.perf_counter()
         try:
             # a diverged run's last finite weights can be huge: its activations overflow, which the
             # views show as they are rather than as warnings on stderr
@@ -56,6 +62,7 @@ class ContextWorker(QObject):
         except Exception as error:
             self.error = error
         finally:
+            self.seconds = time.perf_counter() - start
             self.done.emit()
 
 
@@ -84,6 +91,7 @@ class ViewRefresher(QObject):
         self._timer.timeout.connect(self.refresh)
         self._thread: QThread | None = None
         self._worker: ContextWorker | None = None
+        self._compute_seconds = 0.0  # the last computation's duration
         window.installEventFilter(self)
         window.model_changed.connect(self._on_change)
         window.dataset_changed.connect(self._on_change)
@@ -93,6 +101,12 @@ class ViewRefresher(QObject):
     def context(self) -> ModelContext:
         """The newest context: the one the visible view shows, or is being computed for it."""
         return self._context
+
+    @property
+    def training_interval(self) -> float:
+        """Seconds between two refreshes while a run trains: ``TRAINING_REFRESH_S``, longer when
+        the computations take more than ``VIEW_WORK_SHARE`` of that."""
+        return max(TRAINING_REFRESH_S, self._compute_seconds / VIEW_WORK_SHARE)
 
     @property
     def pending(self) -> bool:
@@ -109,10 +123,10 @@ class ViewRefresher(QObject):
     def _on_change(self) -> None:
         dataset = self._window.dataset
         self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None)
-        waited = time.perf_counter() - self._last_refresh
-        if self._window.is_running and waited < TRAINING_REFRESH_S:
+        waited, interval = time.perf_counter() - self._last_refresh, self.training_interval
+        if self._window.is_running and waited < interval:
             if not self._timer.isActive():
-                self._timer.start(int(1000 * (TRAINING_REFRESH_S - waited)) + 1)
+                self._timer.start(int(1000 * (interval - waited)) + 1)
             return
         self.refresh()
 
@@ -150,6 +164,7 @@ class ViewRefresher(QObject):
     @Slot()
     def _on_computed(self) -> None:
         worker, self._worker, self._thread = self._worker, None, None
+        self._compute_seconds = worker.seconds
         self.computed.emit(worker)
         if worker.error is not None and worker.context is self._context:
             views = self._window.views
