@@ -168,3 +168,24 @@ def test_while_training_slow_computations_space_the_refreshes_out(qtbot, window,
     assert grid.count_label.text() != wrong_text(models[2], mnist)  # not after one second
     qtbot.waitUntil(lambda: grid.count_label.text() == wrong_text(models[2], mnist), timeout=5000)
     assert time.perf_counter() - start >= interval - 0.1
+
+
+def test_closing_the_window_waits_for_the_computation_and_starts_no_other(qtbot, window, monkeypatch, models):
+    original = predictions_module.finite_probabilities
+
+    def slow(model, x):
+        time.sleep(0.3)
+        return original(model, x)
+
+    window.views.setCurrentWidget(window.findChild(MisclassifiedView))
+    wait_for_views(window)
+    monkeypatch.setattr(predictions_module, "finite_probabilities", slow)
+    refresher = refresher_of(window)
+    window.controller.set_model(models[0], None)
+    thread = refresher._thread
+    assert thread is not None and thread.isRunning()
+    window.controller.set_model(models[1], None)  # would be computed next
+    window.close()
+    assert not thread.isRunning()  # waited for, so the window's deletion cannot abort the process
+    qtbot.wait(100)
+    assert refresher._thread is None  # and nothing started after the close

@@ -1,8 +1,9 @@
 """Inspection views: misclassified digits, confusion matrix, inside the network, drawing pad.
 
 ``install_views(window)`` adds them as tabs of the main window and keeps them on the window's
-current model: the visible tab refreshes at once (at most about once a second while training),
-the others are marked stale and refresh when they are shown. The drawing pad always follows the
+current model: the visible tab refreshes at once (while training, at most about once a second,
+less often for models whose numbers take long to compute: see ``VIEW_WORK_SHARE``), the others
+are marked stale and refresh when they are shown. The drawing pad always follows the
 model at once, since it predicts only one image.
 
 A refresh computes off the GUI thread: a ``ContextWorker`` in its own thread works out what the
@@ -92,6 +93,7 @@ class ViewRefresher(QObject):
         self._thread: QThread | None = None
         self._worker: ContextWorker | None = None
         self._compute_seconds = 0.0  # the last computation's duration
+        self._closed = False  # no new computation once the window has closed
         window.installEventFilter(self)
         window.model_changed.connect(self._on_change)
         window.dataset_changed.connect(self._on_change)
@@ -115,8 +117,12 @@ class ViewRefresher(QObject):
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self._window and event.type() == QEvent.Close:
+            self._closed = True
+            self._timer.stop()
             # a computation still running at the deadline goes on without the window (threads.py)
             stop_thread(self._thread, QDeadlineTimer(CLOSE_WAIT_MS))
+        elif watched is self._window and event.type() == QEvent.Show:
+            self._closed = False
         return False
 
     @Slot()
@@ -156,7 +162,7 @@ class ViewRefresher(QObject):
         self.drawn.emit(current)
 
     def _compute(self, context: ModelContext, computations: list) -> None:
-        if self._thread is not None:
+        if self._thread is not None or self._closed:
             return  # when it ends, _on_computed looks again, at the newest context
         self._worker = ContextWorker(context, computations)
         self._thread = start_in_thread(self._worker, [self._worker.done], self, self._on_computed)
