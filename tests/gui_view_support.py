@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QEvent, QEventLoop, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
@@ -45,5 +47,19 @@ def seven_strokes() -> list[list[tuple[float, float]]]:
 
 
 def show_model(window, model) -> None:
-    """Make ``model`` the window's current model, the way a finished run does."""
+    """Make ``model`` the window's current model, the way a finished run does, and wait until the
+    visible view has drawn it (its numbers are computed in a worker thread)."""
     window.controller.set_model(model, None)
+    wait_for_views(window)
+
+
+def wait_for_views(window, timeout_s: float = 30.0) -> None:
+    """Let the window's view worker finish and the visible view draw what it computed."""
+    from gui.views import ViewRefresher
+
+    refresher = window.findChild(ViewRefresher, "viewRefresher")
+    deadline = time.monotonic() + timeout_s
+    while refresher.pending:
+        assert time.monotonic() < deadline, "the views did not refresh in time"
+        QApplication.processEvents(QEventLoop.AllEvents, 20)
+        time.sleep(0.002)

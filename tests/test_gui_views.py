@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from gui_view_support import draw_stroke, quick_model, seven_strokes, show_model
+from gui_view_support import draw_stroke, quick_model, seven_strokes, show_model, wait_for_views
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QPushButton, QToolButton
 
@@ -39,6 +39,7 @@ def view(window, cls, name):
 
 def bring_to_front(window, widget) -> None:
     window.views.setCurrentWidget(widget)
+    wait_for_views(window)  # a stale view computes in the worker thread, then draws
 
 
 @pytest.fixture
@@ -166,8 +167,9 @@ def test_inside_the_network_shows_tiles_histograms_dead_units_and_activations(qt
     weights = view(window, WeightsView, "weightsView")
     bring_to_front(window, weights)
     show_model(window, model)
-    mosaic = weights.tiles_image.image
-    assert mosaic.shape == (8 * 29 + 1, 8 * 29 + 1, 4)  # 64 units: 8×8 tiles with 1-px gaps
+    mosaic, columns = weights.tiles.image, weights.tiles.shown_columns
+    assert columns == min(8, weights.tiles.columns)  # 64 units: 8×8 tiles with 1-px gaps when they fit
+    assert mosaic.shape == (-(-64 // columns) * 29 + 1, columns * 29 + 1, 4)
     assert weights.tile_page_count == 1 and not weights.tiles_next.isEnabled()
     # centred on zero: a zero weight is white, positive red, negative blue
     from gui.views.weights import tile_mosaic
@@ -199,7 +201,9 @@ def test_wide_first_layers_are_paged(qtbot, window, mnist):
     assert weights.tiles_label.text().startswith(f"units 1–{TILES_PER_PAGE} of 300")
     qtbot.mouseClick(weights.tiles_next, Qt.LeftButton)
     assert weights.tile_page == 1 and weights.tiles_label.text().startswith("units 257–300 of 300")
-    assert weights.tiles_image.image.shape == (7 * 29 + 1, 7 * 29 + 1, 4)  # 44 units: 7×7 grid
+    columns = weights.tiles.shown_columns
+    assert columns == min(7, weights.tiles.columns)  # 44 units: a 7×7 grid when it fits
+    assert weights.tiles.image.shape == (-(-44 // columns) * 29 + 1, columns * 29 + 1, 4)
 
 
 def test_drawn_digit_drives_the_activations(window, model):
@@ -229,6 +233,7 @@ def test_save_and_open_a_model_through_the_file_menu(qtbot, window, grid, model,
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (path, ""))
     window.open_action.trigger()
+    wait_for_views(window)
     loaded = window.current_model
     assert loaded is not model
     np.testing.assert_array_equal(loaded.predict(pad.digit[None]), model.predict(pad.digit[None]))

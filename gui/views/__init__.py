@@ -1,18 +1,27 @@
 """Inspection views: misclassified digits, confusion matrix, inside the network, drawing pad.
 
 ``install_views(window)`` adds them as tabs of the main window and keeps them on the window's
-current model: the visible tab refreshes at once (at most about once a second while training),
-the others are marked stale and refresh when they are shown. The drawing pad always follows the
+current model: the visible tab refreshes at once (while training, at most about once a second,
+less often for models whose numbers take long to compute: see ``VIEW_WORK_SHARE``), the others
+are marked stale and refresh when they are shown. The drawing pad always follows the
 model at once, since it predicts only one image.
+
+A refresh computes off the GUI thread: a ``ContextWorker`` in its own thread works out what the
+visible view reads (its ``PREPARE`` list: test-set predictions, statistics, histograms), then
+the view draws on the GUI thread. One computation runs at a time; when it ends, the refresher
+looks again at the newest model, so the models that came meanwhile are skipped, and a result
+for an older model is never drawn.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from ..threads import start_in_thread, stop_thread
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
 from .misclassified import MisclassifiedView
@@ -20,10 +29,54 @@ from .predictions import ModelContext
 from .weights import WeightsView
 
 TRAINING_REFRESH_S = 1.0
+# While a run trains, the view worker's computations take at most about this share of the time,
+# since they compete with training for the cores: test-set predictions that take 0.4 s (784-800-
+# 800-10 on two cores) make the refreshes 8 s apart, small models' stay 1 s apart.
+VIEW_WORK_SHARE = 0.05
+CLOSE_WAIT_MS = 2000  # at most this long for a computation when the window closes
+
+
+class ContextWorker(QObject):
+    """Works out ``computations`` for ``context`` (``ModelContext.computed``) in its own thread;
+    ``done`` when all are, or at the first error, kept in ``error``."""
+
+    done = Signal()
+
+    def __init__(self, context: ModelContext, computations) -> None:
+        super().__init__()
+        self.context = context
+        self.computations = list(computations)
+        self.error: Exception | None = None
+        self.thread_id: int | None = None  # the thread that computed, for tests
+        self.seconds = 0.0  # how long it took
+
+    @Slot()
+    def run(self) -> None:
+        self.thread_id = threading.get_ident()
+        start = time.perf_counter()
+        try:
+            # a diverged run's last finite weights can be huge: its activations overflow, which the
+            # views show as they are rather than as warnings on stderr
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for compute in self.computations:
+                    self.context.computed(compute)
+        except Exception as error:
+            self.error = error
+        finally:
+            self.seconds = time.perf_counter() - start
+            self.done.emit()
 
 
 class ViewRefresher(QObject):
-    """Gives each view a fresh ``ModelContext`` when the window's model or data set changes."""
+    """Gives each view a fresh ``ModelContext`` when the window's model or data set changes, its
+    numbers computed in a worker thread.
+
+    Signals: ``drawn(view)`` after ``view`` was given the newest context; ``computed(worker)``
+    when a computation ended (in the GUI thread; ``worker.context`` may be older than the newest).
+    """
+
+    drawn = Signal(object)
+    computed = Signal(object)
 
     def __init__(self, window, views: list, pad: DrawingPad) -> None:
         super().__init__(window)
@@ -37,22 +90,49 @@ class ViewRefresher(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
+        self._thread: QThread | None = None
+        self._worker: ContextWorker | None = None
+        self._compute_seconds = 0.0  # the last computation's duration
+        self._closed = False  # no new computation once the window has closed
+        window.installEventFilter(self)
         window.model_changed.connect(self._on_change)
         window.dataset_changed.connect(self._on_change)
         window.views.currentChanged.connect(self._refresh_current)
 
     @property
     def context(self) -> ModelContext:
+        """The newest context: the one the visible view shows, or is being computed for it."""
         return self._context
+
+    @property
+    def training_interval(self) -> float:
+        """Seconds between two refreshes while a run trains: ``TRAINING_REFRESH_S``, longer when
+        the computations take more than ``VIEW_WORK_SHARE`` of that."""
+        return max(TRAINING_REFRESH_S, self._compute_seconds / VIEW_WORK_SHARE)
+
+    @property
+    def pending(self) -> bool:
+        """True while the visible view waits for its numbers."""
+        return self._thread is not None or self._window.views.currentWidget() in self._stale
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._window and event.type() == QEvent.Close:
+            self._closed = True
+            self._timer.stop()
+            # a computation still running at the deadline goes on without the window (threads.py)
+            stop_thread(self._thread, QDeadlineTimer(CLOSE_WAIT_MS))
+        elif watched is self._window and event.type() == QEvent.Show:
+            self._closed = False
+        return False
 
     @Slot()
     def _on_change(self) -> None:
         dataset = self._window.dataset
         self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None)
-        waited = time.perf_counter() - self._last_refresh
-        if self._window.is_running and waited < TRAINING_REFRESH_S:
+        waited, interval = time.perf_counter() - self._last_refresh, self.training_interval
+        if self._window.is_running and waited < interval:
             if not self._timer.isActive():
-                self._timer.start(int(1000 * (TRAINING_REFRESH_S - waited)) + 1)
+                self._timer.start(int(1000 * (interval - waited)) + 1)
             return
         self.refresh()
 
@@ -67,13 +147,37 @@ class ViewRefresher(QObject):
 
     @Slot()
     def _refresh_current(self) -> None:
+        """Draw the visible view if it is stale and its numbers are ready; else compute them."""
         current = self._window.views.currentWidget()
-        if current in self._stale:
-            self._stale.discard(current)
-            # a diverged run's last finite weights can be huge: its activations overflow, which the
-            # views show as they are rather than as warnings on stderr
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                current.set_context(self._context)
+        if current not in self._stale:
+            return
+        context = self._context
+        missing = [compute for compute in current.PREPARE if not context.has(compute)]
+        if missing:
+            self._compute(context, missing)
+            return
+        self._stale.discard(current)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # see ContextWorker.run
+            current.set_context(context)
+        self.drawn.emit(current)
+
+    def _compute(self, context: ModelContext, computations: list) -> None:
+        if self._thread is not None or self._closed:
+            return  # when it ends, _on_computed looks again, at the newest context
+        self._worker = ContextWorker(context, computations)
+        self._thread = start_in_thread(self._worker, [self._worker.done], self, self._on_computed)
+
+    @Slot()
+    def _on_computed(self) -> None:
+        worker, self._worker, self._thread = self._worker, None, None
+        self._compute_seconds = worker.seconds
+        self.computed.emit(worker)
+        if worker.error is not None and worker.context is self._context:
+            views = self._window.views
+            self._stale.discard(views.currentWidget())  # not retried until the model changes
+            self._window.status.error(f"Could not compute “{views.tabText(views.currentIndex())}”: {worker.error}")
+            return
+        self._refresh_current()
 
 
 def install_views(window) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from scratchnet.metrics import confusion_matrix, precision_recall
 
-from .predictions import ModelContext
+from .predictions import ModelContext, predictions_on_test_set
 
 RIGHT = np.array([46, 125, 50])   # dark green for the diagonal
 WRONG = np.array([198, 40, 40])   # dark red for the mistakes
@@ -36,6 +36,7 @@ def _tint(base: np.ndarray, strength: float) -> QColor:
 
 class ConfusionView(QWidget):
     cell_chosen = Signal(int, int)
+    PREPARE = (predictions_on_test_set,)  # what set_context reads, computed off the GUI thread first
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
-from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext
+from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext, predictions_on_test_set
 from .widgets import make_button, make_combo
 
 COLUMNS = 10
@@ -35,6 +35,7 @@ CELL_IMAGE = 56
 
 class MisclassifiedView(QWidget):
     digit_selected = Signal(int)
+    PREPARE = (predictions_on_test_set,)  # what set_context reads, computed off the GUI thread first
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)

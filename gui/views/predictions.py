@@ -1,9 +1,15 @@
-"""Test-set predictions of one model, computed once and shared by the views that need them."""
+"""What the views show of one model: its test-set predictions and the other numbers the views
+draw, each computed once per ``ModelContext`` and shared by the views that need them.
+
+The window computes them in a worker thread (see ``ViewRefresher``): each view lists in
+``PREPARE`` the computations its ``set_context`` reads, so that on the GUI thread it only draws.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -13,14 +19,20 @@ from scratchnet.threads import using_blas
 
 SORT_BY_CONFIDENCE = "confidence"
 SORT_BY_INDEX = "index"
+PREDICT_ROWS = 1000  # rows per prediction call: a BLAS thread change waits for one call at most
+T = TypeVar("T")
 
 
 def finite_probabilities(model: Sequential, x: np.ndarray) -> np.ndarray:
     """``model.predict_proba(x)``, where a diverged run's last finite weights overflow the outputs:
     no probability (0) instead of NaN, and no NumPy warnings."""
-    # a run's worker may change the BLAS thread count meanwhile: using_blas waits for that
-    with using_blas(), np.errstate(over="ignore", invalid="ignore"):
-        probabilities = model.predict_proba(x)
+    parts = []
+    for start in range(0, len(x), PREDICT_ROWS):
+        # a run's worker may change the BLAS thread count meanwhile: using_blas waits for that, and
+        # the run's worker waits for the current call (hence calls of PREDICT_ROWS rows only)
+        with using_blas(), np.errstate(over="ignore", invalid="ignore"):
+            parts.append(model.predict_proba(x[start:start + PREDICT_ROWS]))
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, model.output_size), np.float32)
     probabilities[~np.isfinite(probabilities)] = 0.0
     return probabilities
 
@@ -65,12 +77,25 @@ class Predictions:
 
 
 class ModelContext:
-    """What the views show: a model, the data set, and the (lazily computed, cached) test-set
-    predictions. A new context is made for every change, so views can compare identities."""
+    """What the views show: a model, the data set, and what is computed from them (``computed``),
+    among which the test-set predictions. A new context is made for every change, so views can
+    compare identities."""
 
     def __init__(self, model: Sequential | None, dataset: Dataset | None) -> None:
         self.model = model
         self.dataset = dataset
+        self._results: dict[Callable, object] = {}
+
+    def computed(self, compute: Callable[[ModelContext], T]) -> T:
+        """``compute(self)``, worked out once by whichever thread asks first, then shared. The window
+        asks from its view worker before any view reads it on the GUI thread."""
+        if compute not in self._results:
+            self._results[compute] = compute(self)
+        return self._results[compute]
+
+    def has(self, compute: Callable) -> bool:
+        """True when ``compute`` is already worked out for this context."""
+        return compute in self._results
 
     @property
     def usable(self) -> bool:
@@ -79,14 +104,20 @@ class ModelContext:
                 and self.model.input_size == self.dataset.x_test.shape[1]
                 and self.model.output_size == self.dataset.num_classes)
 
-    @cached_property
+    @property
     def predictions(self) -> Predictions | None:
-        if not self.usable:
-            return None
-        return Predictions.of(self.model, self.dataset.x_test, self.dataset.y_test)
+        return self.computed(predictions_on_test_set)
 
     @property
     def class_names(self) -> list[str]:
         if self.dataset is not None:
             return list(self.dataset.class_names)
         return [str(i) for i in range(self.model.output_size if self.model is not None else 10)]
+
+
+def predictions_on_test_set(context: ModelContext) -> Predictions | None:
+    """The model's predictions on the whole test set, or None when it does not fit the data."""
+    if not context.usable:
+        return None
+    # on a copy: the layers keep per-call caches, and the GUI thread may run the model meanwhile
+    return Predictions.of(context.model.copy(), context.dataset.x_test, context.dataset.y_test)

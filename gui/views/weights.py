@@ -8,22 +8,26 @@ with one scale for the whole layer so pages can be compared.
 
 from __future__ import annotations
 
+import html
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from scratchnet.explain import MEANINGS, batch_stats, layer_outputs
+from scratchnet.explain import MEANINGS, BatchStats, batch_stats, layer_outputs
 from scratchnet.threads import using_blas
 
 from .images import digit_pixmap
@@ -36,6 +40,7 @@ GAP_RGBA = (70, 70, 70, 255)
 STATS_BATCH = 1000
 GRADIENT_TITLE = f"Gradient sizes on {STATS_BATCH:,} test images"
 HISTOGRAM_BINS = 60
+LEGEND_PER_LINE = 3
 LAYER_PENS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 SOURCE_DRAWING = "drawing"
 SOURCE_TEST = "test"
@@ -59,11 +64,17 @@ def weight_scale(weights: np.ndarray) -> float:
     return float(np.percentile(np.abs(weights), 99.5)) or 1.0
 
 
-def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float) -> np.ndarray:
+def mosaic_columns(count: int, max_columns: int | None = None) -> int:
+    """A near-square grid for ``count`` tiles, at most ``max_columns`` wide."""
+    return max(1, min(math.ceil(math.sqrt(count)), max_columns or count))
+
+
+def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_columns: int | None = None
+                ) -> np.ndarray:
     """Units ``start`` .. ``start + count - 1`` of ``weights`` (784, units) as 28×28 tiles in a
-    near-square grid with 1-pixel grey gaps. Returns (H, W, 4) uint8 RGBA, diverging colours
-    with white at zero and full colour at ±``scale``."""
-    columns = max(1, math.ceil(math.sqrt(count)))
+    near-square grid (at most ``max_columns`` wide) with 1-pixel grey gaps. Returns (H, W, 4)
+    uint8 RGBA, diverging colours with white at zero and full colour at ±``scale``."""
+    columns = mosaic_columns(count, max_columns)
     rows = max(1, math.ceil(count / columns))
     step = TILE_SIDE + 1
     lut = pg.colormap.get("CET-D1").getLookupTable(nPts=256, mode="byte", alpha=True)
@@ -77,6 +88,50 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float) -> np
     return mosaic
 
 
+@dataclass(frozen=True)
+class Histogram:
+    """One layer's curve: ``density`` over the bins between ``edges``."""
+
+    name: str
+    edges: np.ndarray
+    density: np.ndarray
+
+
+def view_stats(context: ModelContext) -> BatchStats | None:
+    """Weights, gradients and stuck units on the first ``STATS_BATCH`` test images, or None."""
+    if not context.usable:
+        return None
+    count = min(STATS_BATCH, len(context.dataset.y_test))
+    with using_blas():  # a run's worker may change the BLAS thread count meanwhile
+        return batch_stats(context.model, context.dataset.x_test[:count], context.dataset.y_test[:count])
+
+
+def histograms(context: ModelContext) -> dict[str, list[Histogram]] | None:
+    """The weight and the log10 |gradient| histograms of every layer (keys "weights" and
+    "gradients"), or None."""
+    stats = context.computed(view_stats)
+    if stats is None:
+        return None
+    curves: dict[str, list[Histogram]] = {"weights": [], "gradients": []}
+    for key, arrays in (("weights", stats.weights), ("gradients", stats.weight_gradients)):
+        for name, values in arrays.items():
+            if key == "gradients":  # magnitudes span decades: compare them on a log scale
+                values = np.log10(np.abs(values[values != 0]))
+            values = values[np.isfinite(values)]  # a diverged run's overflowed gradients
+            if values.size:
+                density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
+                curves[key].append(Histogram(name, edges, density))
+    return curves
+
+
+def tile_scale(context: ModelContext) -> float | None:
+    """The first layer's colour scale (``weight_scale``), or None when there are no tiles to show."""
+    model = context.model
+    if model is None or model.input_size != TILE_SIDE * TILE_SIDE:
+        return None
+    return weight_scale(model.dense_layers[0].params["W"])
+
+
 def stuck_units_text(units, inputs: int) -> str:
     """One line per hidden layer's count of stuck units, then what each count means."""
     if not units:
@@ -87,7 +142,57 @@ def stuck_units_text(units, inputs: int) -> str:
     return f"On {inputs:,} test images:\n" + "\n".join(lines)
 
 
+class TileGrid(QScrollArea):
+    """First-layer tiles drawn pixel for pixel: every tile is 28×28 screen pixels and every row as
+    high as the next, whatever the number of units. As many columns as the width holds; the rows
+    that do not fit scroll. ``image`` is the (H, W, 4) mosaic shown, or None."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("weightTiles")
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
+        self.setMinimumWidth(4 * (TILE_SIDE + 1) + 1 + self.verticalScrollBar().sizeHint().width())
+        self.label = QLabel()
+        self.label.setObjectName("weightTilesImage")
+        self.setWidget(self.label)
+        self.image: np.ndarray | None = None
+        self.shown_columns = 0
+        self._tiles: tuple | None = None
+
+    @property
+    def columns(self) -> int:
+        """How many tiles fit side by side, with room kept for the vertical scroll bar."""
+        width = self.contentsRect().width() - self.verticalScrollBar().sizeHint().width()
+        return max(1, (width - 1) // (TILE_SIDE + 1))
+
+    def show_tiles(self, weights: np.ndarray, start: int, count: int, scale: float) -> None:
+        self._tiles = (weights, start, count, scale)
+        self._draw()
+
+    def clear(self) -> None:
+        self._tiles = self.image = None
+        self.shown_columns = 0
+        self.label.clear()
+        self.label.resize(0, 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._tiles is not None and mosaic_columns(self._tiles[2], self.columns) != self.shown_columns:
+            self._draw()
+
+    def _draw(self) -> None:
+        self.shown_columns = mosaic_columns(self._tiles[2], self.columns)
+        self.image = tile_mosaic(*self._tiles, max_columns=self.shown_columns)
+        height, width = self.image.shape[:2]
+        image = QImage(self.image.data, width, height, 4 * width, QImage.Format_RGBA8888).copy()
+        self.label.setPixmap(QPixmap.fromImage(image))
+        self.label.resize(width, height)
+
+
 class WeightsView(QWidget):
+    PREPARE = (view_stats, histograms, tile_scale)  # what set_context reads, computed off the GUI thread first
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("weightsView")
@@ -97,15 +202,9 @@ class WeightsView(QWidget):
         self._activations_dirty = False
         self.stats = None
 
-        self.tiles_widget = pg.GraphicsLayoutWidget()
-        self.tiles_widget.setBackground("w")
-        self.tiles_widget.setObjectName("weightTiles")
-        self.tiles_box = self.tiles_widget.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self.tiles_image = pg.ImageItem(axisOrder="row-major")
-        self.tiles_box.addItem(self.tiles_image)
+        self.tiles = TileGrid()
         self.tiles_label = QLabel()
         self.tiles_label.setObjectName("tilesLabel")
-        self.tiles_label.setWordWrap(True)
         self.tiles_prev = make_button("◀", "tilesPrevButton", "Previous page of hidden units.",
                                        lambda: self.set_tile_page(self._tile_page - 1))
         self.tiles_next = make_button("▶", "tilesNextButton", "Next page of hidden units.",
@@ -119,9 +218,11 @@ class WeightsView(QWidget):
         for plot, tip in ((self.weight_plot, WEIGHT_AXIS_TIP), (self.gradient_plot, GRADIENT_AXIS_TIP)):
             plot.setToolTip(tip)
             plot.getAxis("bottom").setToolTip(tip)
+        self.histogram_legend = QLabel()
+        self.histogram_legend.setObjectName("histogramLegend")
+        self.histogram_legend.setToolTip("The colour of each layer's curve in both histograms.")
         self.dead_label = QLabel()
         self.dead_label.setObjectName("deadUnitsLabel")
-        self.dead_label.setWordWrap(True)
 
         self.source_combo = make_combo("activationSource", "Whose activations to show.",
                                        [("the drawing pad's digit", SOURCE_DRAWING), ("test image #", SOURCE_TEST)],
@@ -147,7 +248,7 @@ class WeightsView(QWidget):
     def _layout(self) -> None:
         tiles = QGroupBox("First layer: one 28×28 tile per hidden unit (blue < 0 < red)")
         tiles_column = QVBoxLayout(tiles)
-        tiles_column.addWidget(self.tiles_widget, 1)
+        tiles_column.addWidget(self.tiles, 1)
         pager = QHBoxLayout()
         pager.addWidget(self.tiles_prev)
         pager.addWidget(self.tiles_label, 1)
@@ -158,6 +259,7 @@ class WeightsView(QWidget):
         histogram_column = QVBoxLayout(histograms)
         histogram_column.addWidget(self.weight_plot, 1)
         histogram_column.addWidget(self.gradient_plot, 1)
+        histogram_column.addWidget(self.histogram_legend)
         histogram_column.addWidget(self.dead_label)
 
         activations = QGroupBox("Activations of each layer")
@@ -179,7 +281,7 @@ class WeightsView(QWidget):
         grid.addWidget(activations, 1, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        grid.setRowStretch(0, 1)
+        grid.setRowStretch(0, 2)  # tiles and histograms get the room; the activation bars need little
         grid.setRowStretch(1, 1)
 
     @staticmethod
@@ -213,12 +315,7 @@ class WeightsView(QWidget):
         dataset = context.dataset
         if dataset is not None:
             self.test_spin.setMaximum(len(dataset.y_test) - 1)
-        if context.usable:
-            count = min(STATS_BATCH, len(dataset.y_test))
-            with using_blas():  # a run's worker may change the BLAS thread count meanwhile
-                self.stats = batch_stats(context.model, dataset.x_test[:count], dataset.y_test[:count])
-        else:
-            self.stats = None
+        self.stats = context.computed(view_stats)
         self.set_tile_page(self._tile_page)
         self._show_histograms()
         self.refresh_activations()
@@ -227,17 +324,15 @@ class WeightsView(QWidget):
         self._tile_page = min(max(page, 0), self.tile_page_count - 1)
         self.tiles_prev.setEnabled(self._tile_page > 0)
         self.tiles_next.setEnabled(self._tile_page < self.tile_page_count - 1)
-        model = self._context.model
-        if model is None or model.input_size != TILE_SIDE * TILE_SIDE:
-            self.tiles_image.clear()
+        model, scale = self._context.model, self._context.computed(tile_scale)
+        if scale is None:
+            self.tiles.clear()
             self.tiles_label.setText("No model yet." if model is None else "The inputs are not 28×28 images.")
             return
         weights = model.dense_layers[0].params["W"]
         start = self._tile_page * TILES_PER_PAGE
         count = min(TILES_PER_PAGE, weights.shape[1] - start)
-        scale = weight_scale(weights)
-        self.tiles_image.setImage(tile_mosaic(weights, start, count, scale), autoLevels=False, levels=(0, 255))
-        self.tiles_box.autoRange(padding=0.01)
+        self.tiles.show_tiles(weights, start, count, scale)
         self.tiles_label.setText(f"units {start + 1}–{start + count} of {weights.shape[1]}, "
                                  f"colour scale ±{scale:.3g}")
 
@@ -305,25 +400,31 @@ class WeightsView(QWidget):
             self.refresh_activations()
 
     def _show_histograms(self) -> None:
-        for plot in (self.weight_plot, self.gradient_plot):
-            plot.clear()
-            if plot.plotItem.legend is None:  # weights sit in the middle, gradient sizes on the right
-                plot.addLegend(offset=(-10, 10) if plot is self.weight_plot else (10, 10), labelTextSize="8pt")
-            plot.plotItem.legend.clear()
+        curves = self._context.computed(histograms)
+        for plot, key in ((self.weight_plot, "weights"), (self.gradient_plot, "gradients")):
+            shown = plot.plotItem.listDataItems()
+            wanted = [] if curves is None else curves[key]
+            if [item.name() for item in shown] != [curve.name for curve in wanted]:
+                plot.clear()  # other layers: new curves (the same layers keep theirs, see below)
         if self.stats is None:
             self.gradient_plot.setTitle(GRADIENT_TITLE, color="#333", size="10pt")
+            self.histogram_legend.setText("")
             self.dead_label.setText("")
             return
-        for plot, arrays in ((self.weight_plot, self.stats.weights), (self.gradient_plot, self.stats.weight_gradients)):
-            for k, (name, values) in enumerate(arrays.items()):
-                if plot is self.gradient_plot:  # magnitudes span decades: compare them on a log scale
-                    values = np.log10(np.abs(values[values != 0]))
-                values = values[np.isfinite(values)]  # a diverged run's overflowed gradients
-                if values.size == 0:
-                    continue
-                density, edges = np.histogram(values, bins=HISTOGRAM_BINS, density=True)
-                plot.plot(edges, density, stepMode="center", name=name,
-                          pen=pg.mkPen(LAYER_PENS[k % len(LAYER_PENS)], width=2))
+        colours = {name: LAYER_PENS[k % len(LAYER_PENS)] for k, name in enumerate(self.stats.weights)}
+        # the legend sits under the plots: inside them it covered the curves and the layer names
+        entries = [f'<span style="color:{colour}">━━</span>&nbsp;{html.escape(name)}'
+                   for name, colour in colours.items()]
+        self.histogram_legend.setText("<br>".join(  # no word wrap: it would make the whole view scroll
+            "&nbsp;&nbsp;&nbsp;".join(entries[k:k + LEGEND_PER_LINE]) for k in range(0, len(entries), LEGEND_PER_LINE)))
+        for plot, key in ((self.weight_plot, "weights"), (self.gradient_plot, "gradients")):
+            shown = plot.plotItem.listDataItems()
+            for k, curve in enumerate(curves[key]):
+                if k < len(shown):  # a curve made once, then given new data: far cheaper while training
+                    shown[k].setData(curve.edges, curve.density, stepMode="center")
+                else:
+                    plot.plot(curve.edges, curve.density, stepMode="center", name=curve.name,
+                              pen=pg.mkPen(colours[curve.name], width=2))
         self.gradient_plot.setTitle(f"Gradient sizes on {self.stats.samples:,} test images (mean loss "
                                     f"{self.stats.loss:.4g})", color="#333", size="10pt")
         self.dead_label.setText(stuck_units_text(self.stats.units, self.stats.samples))
