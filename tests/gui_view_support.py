@@ -63,3 +63,25 @@ def wait_for_views(window, timeout_s: float = 30.0) -> None:
         assert time.monotonic() < deadline, "the views did not refresh in time"
         QApplication.processEvents(QEventLoop.AllEvents, 20)
         time.sleep(0.002)
+
+
+RUN_TIMEOUT = 90_000
+
+
+def configure(window, *, descent="mini", train_size=2000, epochs=1, batch_size=64, lr=None, schedule="constant"):
+    """The run settings the window tests rely on (a constant schedule: the Quick start default is cosine)."""
+    panel = window.training_panel
+    panel.descent_radios[descent].setChecked(True)
+    panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData(schedule))
+    panel.train_size_spin.setValue(train_size)
+    panel.batch_size_spin.setValue(batch_size)
+    panel.epochs_spin.setValue(epochs)
+    if lr is not None:
+        panel.learning_rate_spin.setValue(lr)
+
+
+def run_in_window(qtbot, window, click, button="startButton"):
+    """Click ``button`` and wait until the window is idle again; the last run."""
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
+        click(button)
+    return blocker.args[0]

@@ -9,29 +9,11 @@ import warnings
 
 import numpy as np
 import pytest
+from gui_view_support import RUN_TIMEOUT, configure
+from gui_view_support import run_in_window as train
 
 from gui.runs import write_curves_csv
 from scratchnet.training import params_finite
-
-RUN_TIMEOUT = 90_000
-
-
-def configure(window, *, descent="mini", train_size=2000, epochs=1, batch_size=64, lr=None, schedule="constant"):
-    panel = window.training_panel
-    panel.descent_radios[descent].setChecked(True)
-    panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData(schedule))
-    panel.train_size_spin.setValue(train_size)
-    panel.batch_size_spin.setValue(batch_size)
-    panel.epochs_spin.setValue(epochs)
-    if lr is not None:
-        panel.learning_rate_spin.setValue(lr)
-
-
-def train(qtbot, window, click, button="startButton"):
-    """Click ``button`` and wait until the window is idle again; the last run."""
-    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
-        click(button)
-    return blocker.args[0]
 
 
 def set_hidden(window, click, widths):

@@ -8,32 +8,13 @@ import time
 
 import numpy as np
 import pytest
+from gui_view_support import RUN_TIMEOUT, configure
+from gui_view_support import run_in_window as train
 from PySide6.QtCore import QCoreApplication, QThread
 
 from scratchnet.data import Dataset
 from scratchnet.layers import Dropout
 from scratchnet.training import evaluate
-
-RUN_TIMEOUT = 90_000
-
-
-def configure(window, *, descent="mini", train_size=2000, epochs=1, batch_size=64, lr=None, schedule="constant"):
-    """The run settings these tests rely on (a constant schedule: the Quick start default is cosine)."""
-    panel = window.training_panel
-    panel.descent_radios[descent].setChecked(True)
-    panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData(schedule))
-    panel.train_size_spin.setValue(train_size)
-    panel.batch_size_spin.setValue(batch_size)
-    panel.epochs_spin.setValue(epochs)
-    if lr is not None:
-        panel.learning_rate_spin.setValue(lr)
-
-
-def train(qtbot, window, click, button="startButton"):
-    """Click ``button`` and wait until the window is idle again; the last run."""
-    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
-        click(button)
-    return blocker.args[0]
 
 
 def start_and_wait_for_updates(qtbot, window, click) -> None:
