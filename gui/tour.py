@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal, Slot
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from .views.widgets import make_button
 
 TOUR_DONE_KEY = "tour/done"
 CARD_WIDTH = 330
@@ -43,7 +45,8 @@ def _show_view(title: str) -> Callable[[QWidget], None]:
 
 
 def _view_tab(title: str) -> Callable[[QWidget], QWidget]:
-    """The tab bar of the view tabs, pointed at through the tab called ``title`` (see ``GuidedTour._target_rect``)."""
+    """The tab bar of the view tabs; ``GuidedTour.target_rect`` narrows it to the current tab
+    (``_show_view(title)`` makes the tab called ``title`` current)."""
     return lambda window: window.views.tabBar()
 
 
@@ -107,9 +110,9 @@ class GuidedTour(QObject):
         self.text = QLabel()
         self.text.setObjectName("tourText")
         self.text.setWordWrap(True)
-        self.back_button = self._button("Back", "tourBackButton", "The previous step.", self.back)
-        self.next_button = self._button("Next", "tourNextButton", "The next step.", self.next)
-        self.skip_button = self._button("Skip tour", "tourSkipButton",
+        self.back_button = make_button("Back", "tourBackButton", "The previous step.", self.back)
+        self.next_button = make_button("Next", "tourNextButton", "The next step.", self.next)
+        self.skip_button = make_button("Skip tour", "tourSkipButton",
                                         "Close the tour; Help → Getting started reopens it.", self.skip)
         buttons = QHBoxLayout()
         buttons.addWidget(self.skip_button)
@@ -122,14 +125,6 @@ class GuidedTour(QObject):
         layout.addLayout(buttons)
         self.card.hide()
         window.installEventFilter(self)  # follow the window's size
-
-    @staticmethod
-    def _button(text: str, name: str, tip: str, slot) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.clicked.connect(slot)
-        return button
 
     @property
     def active(self) -> bool:

@@ -71,9 +71,7 @@ class Optimizer:
             g = grads[name]
             if isinstance(g, OuterProductGrad) and not self.takes_products:
                 g = g.to_dense(np.empty_like(p))
-            if self.weight_decay:
-                g = g + p.dtype.type(self.weight_decay) * p
-            self._update(name, p, g)
+            self._apply(name, p, g)
 
     def update_layer(self, index: int, layer) -> None:
         """Apply the current update to one layer of a ``Sequential`` (its position ``index``
@@ -83,11 +81,13 @@ class Optimizer:
         if names is None:
             names = self._layer_names[index] = {key: f"{index}.{key}" for key in layer.params}
         for key, p in layer.params.items():
-            name = names[key]
-            g = grads[key]
-            if self.weight_decay:
-                g = g + p.dtype.type(self.weight_decay) * p
-            self._update(name, p, g)
+            self._apply(names[key], p, grads[key])
+
+    def _apply(self, name: str, p: np.ndarray, g) -> None:
+        """The update rule for one parameter, with L2 weight decay added to its gradient."""
+        if self.weight_decay:
+            g = g + p.dtype.type(self.weight_decay) * p
+        self._update(name, p, g)
 
     def _update(self, name: str, p: np.ndarray, g) -> None:
         raise NotImplementedError
