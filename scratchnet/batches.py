@@ -56,7 +56,7 @@ class MiniBatches:
         self.augment = augment
         self.rng = rng
         self.features = x.shape[1]
-        self.codes = byte_codes(x)
+        self.codes = byte_codes(x) if batch_size > 1 else None  # one sample is read straight from x
         self._order = np.arange(0)
         self._turn = 0
         if batch_size == 1:
@@ -81,8 +81,17 @@ class MiniBatches:
 
     def batch(self, start: int):
         self._last_start = start
-        if self.batch_size == 1:
-            return self._sample(self._order[start])
+        if self.batch_size == 1:  # one sample, written out here: it runs 60,000 times an epoch
+            j = self._order[start]
+            label = self.labels[j]
+            if self.columns:
+                self.last_form = "columns"
+                row = slice(self._starts[j], self._starts[j + 1])
+                return ColumnSparse(self._values[row], self._cols[row], self.features), label
+            self.last_form = "sample"
+            if self.augment is not None:
+                return self.augment(self.x[j : j + 1], self.rng)[0], label
+            return self.x[j], label
         idx = self._order[start : start + self.batch_size]
         labels = self.y[idx]
         if self.columns:
@@ -100,17 +109,6 @@ class MiniBatches:
         if self.augment is not None:
             xb = self.augment(xb, self.rng)
         return xb, labels
-
-    def _sample(self, j: int):
-        label = self.labels[j]
-        if self.columns:
-            self.last_form = "columns"
-            row = slice(self._starts[j], self._starts[j + 1])
-            return ColumnSparse(self._values[row], self._cols[row], self.features), label
-        self.last_form = "sample"
-        if self.augment is not None:
-            return self.augment(self.x[j : j + 1], self.rng)[0], label
-        return self.x[j], label
 
     def gather(self, idx: np.ndarray) -> np.ndarray:
         """The rows idx (B,) of x, (B, F), in the next of the two batch buffers; from the byte

@@ -163,7 +163,7 @@ class Dense(Layer):
                 self._row_buffer = np.empty_like(w)
             # mode="clip" (the columns are valid) lets take write straight into the reused buffer;
             # the default mode="raise" would buffer it (3x slower)
-            self._gathered = np.take(w, x.cols, axis=0, out=self._row_buffer[:k], mode="clip")  # (K, out)
+            self._gathered = w.take(x.cols, axis=0, out=self._row_buffer[:k], mode="clip")  # (K, out)
             y = x.values @ self._gathered
         else:
             self._gathered = None

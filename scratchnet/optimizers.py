@@ -67,9 +67,10 @@ class Optimizer:
     def update(self, params: dict[str, np.ndarray], grads: dict) -> None:
         """Apply the current update to ``params`` from ``grads`` with the same names: arrays, or
         ``OuterProductGrad`` products (expanded here unless ``takes_products``)."""
+        products = self.takes_products
         for name, p in params.items():
             g = grads[name]
-            if isinstance(g, OuterProductGrad) and not self.takes_products:
+            if not products and isinstance(g, OuterProductGrad):
                 g = g.to_dense(np.empty_like(p))
             self._apply(name, p, g)
 
@@ -80,8 +81,9 @@ class Optimizer:
         names = self._layer_names.get(index)
         if names is None:
             names = self._layer_names[index] = {key: f"{index}.{key}" for key in layer.params}
+        apply = self._apply if self.weight_decay else self._update  # one call less per parameter
         for key, p in layer.params.items():
-            self._apply(names[key], p, grads[key])
+            apply(names[key], p, grads[key])
 
     def _apply(self, name: str, p: np.ndarray, g) -> None:
         """The update rule for one parameter, with L2 weight decay added to its gradient."""
@@ -125,21 +127,27 @@ class SGD(Optimizer):
         if nesterov and self.momentum == 0.0:
             raise ValueError("Nesterov momentum needs a momentum > 0")
         self.nesterov = bool(nesterov)
-
-    @property
-    def takes_products(self) -> bool:
-        return self.weight_decay == 0.0
+        self._scaled: tuple[np.ndarray, np.ndarray] | None = None  # (one sample's dL/dy, lr * it)
+        # weight decay adds p to every row of the gradient, so only without it does the product
+        # stay cheaper (an attribute, not a property: it is read at every layer's update)
+        self.takes_products = self.weight_decay == 0.0
 
     def _update(self, name: str, p: np.ndarray, g) -> None:
-        lr = self.lr_as(p.dtype)
         if self.momentum == 0.0:
             if type(g) is OuterProductGrad:
-                self._plain_product_step(name, p, g, lr)
+                self._plain_product_step(name, p, g)
+                return
+            scaled, self._scaled = self._scaled, None
+            if scaled is not None and scaled[0] is g:
+                # one sample's dL/db is the right factor of the dL/dW product applied just before,
+                # whose lr * right is already made: p -= lr * g with the very same numbers
+                p -= scaled[1]
             elif g.ndim == 1 and len(g) <= 4096:
-                p -= g * lr  # a bias: one small temporary costs less than a scratch write
+                p -= g * self.lr_as(p.dtype)  # a bias: one small temporary costs less than a scratch write
             else:
-                p -= np.multiply(g, lr, out=self.scratch(name, p))
+                p -= np.multiply(g, self.lr_as(p.dtype), out=self.scratch(name, p))
             return
+        lr = self.lr_as(p.dtype)
         tmp = self.scratch(name, p)
         mu = p.dtype.type(self.momentum)
         slot = self.state.setdefault(name, {})
@@ -157,17 +165,20 @@ class SGD(Optimizer):
         else:
             p -= np.multiply(buf, lr, out=tmp)
 
-    def _plain_product_step(self, name: str, p: np.ndarray, g: OuterProductGrad, lr) -> None:
+    def _plain_product_step(self, name: str, p: np.ndarray, g: OuterProductGrad) -> None:
         """p -= lr * G for G = left^T right as (lr * right) folded into the product, (B, H) values
         instead of p's (F, H); only G's rows are gathered, stepped and scattered back."""
-        step = g.product(self.scratch(name, p), right=g.right * lr)  # (K, H)
+        scaled = g.right * self.lr_as(p.dtype)
+        # kept for the next parameter only: the bias of the same sample (see _update)
+        self._scaled = (g.right, scaled) if scaled.ndim == 1 else None
+        step = g.product(self.scratch(name, p), right=scaled)  # (K, H)
         rows = g.rows
         if rows is None:
             p -= step
             return
         block = g.gathered
         if block is None:
-            block = np.take(p, rows, axis=0, out=self.scratch(name + "/rows", p)[: len(rows)], mode="clip")
+            block = p.take(rows, axis=0, out=self.scratch(name + "/rows", p)[: len(rows)], mode="clip")
         block -= step
         p[rows] = block
 

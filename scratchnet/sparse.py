@@ -73,7 +73,7 @@ class OuterProductGrad:
         k = self.left.shape[-1]
         if self.left.ndim == 1:
             # a K=1 BLAS product into a reused buffer: twice as fast as np.multiply.outer, which allocates
-            return np.dot(self.left[:, None], right[None, :], out=out[:k])
+            return self.left[:, None].dot(right[None, :], out=out[:k])
         return np.matmul(self.left.T, right, out=out[:k])
 
     def to_dense(self, out: np.ndarray) -> np.ndarray:

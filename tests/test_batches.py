@@ -193,7 +193,7 @@ def test_byte_codes_refuse_values_that_are_not_scaled_bytes(bad):
 
 
 @pytest.mark.parametrize("descent,optimizer", [("mini", "sgd"), ("mini", "momentum"), ("mini", "adam"),
-                                               ("full", "sgd"), ("sgd", "momentum")])
+                                               ("full", "sgd"), ("mini", "nesterov")])
 def test_inputs_gathered_from_bytes_train_bit_for_bit_like_the_floats(mnist, monkeypatch, descent, optimizer):
     x, y = mnist.x_train[:1000], mnist.y_train[:1000]
     gathered = []
@@ -326,17 +326,28 @@ def test_blas_threads_chooses_a_candidate_and_restores_the_thread_count():
     assert [lib.get_num_threads() for lib in _blas_libraries()] == original
 
 
-def test_fast_options_reach_the_plain_accuracy_on_mnist(mnist, monkeypatch):
+def test_fast_options_reach_the_plain_accuracy_on_mnist(mnist):
     x, y = mnist.x_train[:6000], mnist.y_train[:6000]
 
-    def accuracy():
+    def accuracy(products):
         model = mlp(784, [64], 10, rng=np.random.default_rng(0))
         cfg = TrainConfig(descent="mini", batch_size=32, epochs=2, seed=1, log_interval=1.0)
-        logs = list(train(model, SGD(0.1), x, y, cfg, x_test=mnist.x_test[:2000], y_test=mnist.y_test[:2000]))
+        optimizer = SGD(0.1)
+        optimizer.takes_products = products
+        logs = list(train(model, optimizer, x, y, cfg, x_test=mnist.x_test[:2000], y_test=mnist.y_test[:2000]))
         return logs[0]["input_form"], logs[-1]["test_accuracy"]
 
-    form, fast = accuracy()
-    monkeypatch.setattr(SGD, "takes_products", property(lambda self: False))
-    plain_form, plain = accuracy()
+    form, fast = accuracy(True)
+    plain_form, plain = accuracy(False)
     assert (form, plain_form) == ("columns", "dense")
     assert fast > 0.8 and abs(fast - plain) <= 0.002
+
+
+def test_one_sample_descent_reads_the_floats_without_a_byte_copy(mnist):
+    x, y = mnist.x_train[:100], mnist.y_train[:100]
+    batches_of_one = batches.MiniBatches(x, y, 1)
+    assert batches_of_one.codes is None  # nothing to gather: a sample is a view of its row
+    batches_of_one.epoch(np.arange(100))
+    sample, label = batches_of_one.batch(7)
+    assert np.shares_memory(sample, x) and label == y[7]
+    assert batches.MiniBatches(x, y, 2).codes is not None

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scratchnet.optimizers import SGD, Adam, RMSProp, make_optimizer
+from scratchnet.sparse import OuterProductGrad
 
 
 def _run(opt, grads_seq, p0=1.0):
@@ -118,3 +119,29 @@ def test_matches_torch_when_available():
             tw.grad = torch.tensor(g)
             topt.step()
         np.testing.assert_allclose(ours["w"], tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_plain_sgd_forms_lr_times_one_samples_dy_once_for_weight_and_bias(monkeypatch):
+    rng = np.random.default_rng(3)
+    x, dy = rng.normal(size=5).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    w, b = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    params = {"W": w.copy(), "b": b.copy()}
+    opt = SGD(0.1)
+    made = []
+    original = OuterProductGrad.product
+
+    def product(grad, out, right=None):
+        made.append(right)
+        return original(grad, out, right=right)
+
+    monkeypatch.setattr(OuterProductGrad, "product", product)
+    opt.step(params, {"W": OuterProductGrad(x, dy, None, w.shape), "b": dy})
+    lr = np.float32(0.1)
+    np.testing.assert_array_equal(params["W"], w - np.outer(x, dy * lr))
+    np.testing.assert_array_equal(params["b"], b - dy * lr)
+    assert len(made) == 1 and opt._scaled is None  # the bias took the lr * dy made for the weight
+
+    # a bias gradient that is another array is stepped on its own, after the cache was dropped
+    other = dy.copy()
+    opt.step(params, {"W": OuterProductGrad(x, dy, None, w.shape), "b": other * 2})
+    np.testing.assert_allclose(params["b"], b - dy * lr - other * 2 * lr, rtol=1e-6)
