@@ -99,7 +99,7 @@ class MiniBatches:
             if len(cols) <= SPARSE_MAX_FRACTION * self.features:
                 self.last_form = "columns"
                 if self.codes is not None:
-                    code_rows = np.take(self.codes, idx, axis=0, out=self._code_rows[: len(idx)], mode="clip")
+                    code_rows = self.codes.take(idx, axis=0, out=self._code_rows[: len(idx)], mode="clip")
                     values = byte_values(code_rows[:, cols])  # (B, K), equal to x[idx][:, cols]
                 else:
                     values = self.x[idx][:, cols]
@@ -117,12 +117,12 @@ class MiniBatches:
         out = self._buffers[self._turn][:m]
         self._turn ^= 1
         if self.codes is None:
-            return np.take(self.x, idx, axis=0, out=out, mode="clip")
-        return byte_values(np.take(self.codes, idx, axis=0, out=self._code_rows[:m], mode="clip"), out=out)
+            return self.x.take(idx, axis=0, out=out, mode="clip")
+        return byte_values(self.codes.take(idx, axis=0, out=self._code_rows[:m], mode="clip"), out=out)
 
     def columns_of(self, idx: np.ndarray) -> np.ndarray:
         """The input columns (K,) that are non-zero in at least one of the rows idx (B,)."""
-        union = np.bitwise_or.reduce(np.take(self.bits, idx, axis=0, mode="clip"), axis=0)
+        union = np.bitwise_or.reduce(self.bits.take(idx, axis=0, mode="clip"), axis=0)
         return np.flatnonzero(np.unpackbits(union, count=self.features))
 
 

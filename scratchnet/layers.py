@@ -186,14 +186,14 @@ class Dense(Layer):
         if accumulate:
             grads = self.grads
             term.add_to(grads["W"], scratch=self._scratch())
-            bias += grad_y if grad_y.ndim == 1 else np.sum(grad_y, axis=0)
+            bias += grad_y if grad_y.ndim == 1 else np.add.reduce(grad_y, axis=0)
         else:
             self._pending = term
             if grad_y.ndim == 1:
                 self._pending_bias = grad_y  # dL/db is dL/dy itself; copied into grads when read
             else:
                 self._pending_bias = None
-                np.sum(grad_y, axis=0, out=bias)
+                np.add.reduce(grad_y, axis=0, out=bias)  # np.sum's own sums, without its Python wrapper
         return grad_x
 
     def zero_grad(self) -> None:

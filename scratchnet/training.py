@@ -156,7 +156,7 @@ def _one_update(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Opti
     if logits.ndim == 1:
         correct = int(int(logits.argmax()) == labels)
     else:
-        correct = int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
+        correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
     optimizer.begin_step()
     model.backward(loss_fn.backward(), input_grad=False, on_grads=optimizer.update_layer)
     return loss, correct
@@ -495,7 +495,7 @@ def _full_batch_step(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer:
         loss_value = loss_fn.forward(logits, labels)
         if not math.isfinite(loss_value):
             raise _Diverged(loss_value)
-        correct += int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == labels))
         model.backward(loss_fn.backward(weight=m / n), input_grad=False, accumulate=True)
         threads.after_update()
         loss_sum += loss_value * m
