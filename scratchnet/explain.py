@@ -44,6 +44,7 @@ from .layers import Dense, Dropout, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 from .losses import SoftmaxCrossEntropy, softmax
 from .network import Sequential
 from .optimizers import SGD
+from .sparse import ColumnSparse
 
 CHUNK = 2048  # rows per forward and backward of a large batch, as in full-batch training
 
@@ -629,7 +630,9 @@ def _mean_loss(model: Sequential, x: np.ndarray, y: np.ndarray, *, gradient: boo
         model.zero_grad()
     for start in range(0, n, CHUNK):
         rows = np.asarray(x[start : start + CHUNK], dtype=np.float64)
-        total += loss.forward(model.forward(rows), y[start : start + CHUNK]) * len(rows)
+        cols = np.flatnonzero(np.any(rows, axis=0))  # MNIST: the first layer skips the blank pixels
+        inputs = ColumnSparse(rows[:, cols], cols, rows.shape[1]) if len(cols) < rows.shape[1] else rows
+        total += loss.forward(model.forward(inputs), y[start : start + CHUNK]) * len(rows)
         probs.append(loss.probs.copy())
         if gradient:
             model.backward(loss.backward(weight=len(rows) / n), input_grad=False, accumulate=True)

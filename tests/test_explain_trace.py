@@ -19,9 +19,10 @@ from scratchnet.explain import (
     trace,
     unit_equations,
 )
-from scratchnet.layers import ReLU
+from scratchnet.layers import Dense, ReLU
 from scratchnet.network import Sequential, mlp
 from scratchnet.optimizers import make_optimizer
+from scratchnet.sparse import ColumnSparse
 from scratchnet.training import TrainConfig, train
 
 ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh"]
@@ -285,11 +286,27 @@ def test_one_step_on_one_digit_keeps_the_models_dtype(digits_model):
 # --------------------------------------------------------------------------- gradient noise
 
 
-def test_gradient_noise_cosines_are_those_of_hand_made_batches():
+@pytest.mark.parametrize("blank", [False, True])
+def test_gradient_noise_cosines_are_those_of_hand_made_batches(blank, monkeypatch):
+    """With a column that is 0 in every row (blank pixels), the first layer reads the batches as
+    ``ColumnSparse``: the same numbers."""
     model = make_model("tanh")
     x, y = sample(n=12)
+    if blank:
+        x[:, 3] = 0.0
+    first_inputs = []
+    forward = Dense.forward
+
+    def spy(layer, value, training=False):
+        if layer.in_features == 5:  # the first layer of the float64 copy
+            first_inputs.append(type(value))
+        return forward(layer, value, training)
+
+    monkeypatch.setattr(Dense, "forward", spy)
     sizes = [1, 3, 12]
     result = gradient_noise(model, x, y, sizes, repeats=3, rng=np.random.default_rng(5))
+    monkeypatch.undo()
+    assert set(first_inputs) == ({ColumnSparse} if blank else {np.ndarray})
 
     def flat_gradient(rows):
         return np.concatenate([differences(lambda: plain_loss(model, x[rows], y[rows]), p).ravel()
