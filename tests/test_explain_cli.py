@@ -177,3 +177,21 @@ def test_runtime_failures_exit_1(tmp_path, capsys, saved_model):
         assert run_cli(["explain", *args]) == 1
         out, err = capsys.readouterr()
         assert out == "" and len(err.splitlines()) == 1 and message in err
+
+
+def test_a_rounding_sized_error_is_said_to_be_one(tmp_path, mnist, saved_model, capsys):
+    """With the output weights scaled up, the digit is read with p ~ 1 - 1e-9: its gradients are
+    close to what a central difference resolves, and the line says so; not for a plain digit."""
+    model, path = saved_model
+    confident = model.copy()
+    confident.layers[-1].params["W"] *= 4
+    sure = tmp_path / "sure.npz"
+    save_model(confident, sure, metadata={"dataset": "mnist"})
+    for model_path, noted in ((sure, True), (path, False)):
+        report = explain_json(capsys, "--test-index", 0, "--model", model_path)
+        check = report["gradient_check"]
+        assert check["resolution"] == pytest.approx(np.finfo(float).eps * max(1.0, report["loss"]) / 2e-4)
+        assert (abs(check["worst"]["analytic"]) < 1000 * check["resolution"]) is noted
+        assert run_cli(["explain", "--test-index", "0", "--model", str(model_path)]) == 0
+        text = capsys.readouterr().out
+        assert ("rounding of the loss, not backprop, makes that error" in text) is noted
