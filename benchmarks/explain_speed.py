@@ -1,11 +1,10 @@
 """Speed of the Backprop tab's engine half (``scratchnet.explain``), on 784-256-128-10 ReLU after
-one epoch on 10,000 MNIST digits (mini-batch 64, momentum):
+one epoch on 10,000 MNIST digits (mini-batch 64, momentum), with these targets:
 
-| what | target |
-|---|---|
-| ``trace`` of one test digit (with its float64 copy of the model) | a few ms: the tab's budget, repaint included, is 30 ms |
-| ``gradient_noise``, B = 1, 4, 16, 64, 256, 1024 x 8 repeats, 10,000 training images | < 2 s |
-| ``integrated_gradients``, 64 steps | < 50 ms |
+- ``trace`` of one test digit, its float64 copy of the model included: a few ms (the tab's
+  budget, repaint included, is 30 ms);
+- ``gradient_noise``, B = 1, 4, 16, 64, 256, 1024 x 8 repeats on 10,000 training images: < 2 s;
+- ``integrated_gradients``, 64 steps: < 50 ms;
 
 and, for the record, ``unit_equations``, ``gradient_check`` (8 weights per Dense layer) and
 ``one_step``. Each is timed with the BLAS default thread count and with one BLAS thread,
@@ -73,7 +72,7 @@ def measure(repeats: int) -> dict[str, dict[str, float]]:
     model = trained_model(data)
     runs = cases(model, data)
     times: dict[str, dict[str, list[float]]] = {name: {"default": [], "1": []} for name in runs}
-    for name, (call, _) in runs.items():  # warm up
+    for call, _ in runs.values():  # warm up
         call(0)
     for r in range(repeats):
         for threads in ("default", "1"):

@@ -1,5 +1,5 @@
 """`scratchnet explain (IMAGE | --test-index N)`: its numbers against backprop written out by hand
-for a 784-32-10 ReLU network; bad input exits with a one-line message."""
+for a 784-64-10 ReLU network; bad input exits with a one-line message."""
 
 import json
 import os
@@ -15,31 +15,12 @@ from cli import run_cli
 from cli.explain import PER_LAYER
 from cli.predict import DEFAULT_MODEL_NAME
 from scratchnet.network import mlp
-from scratchnet.optimizers import make_optimizer
 from scratchnet.preprocess import prepare_drawing
 from scratchnet.serialization import save_model
-from scratchnet.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    """No test writes to the real user cache, in-process or in a subprocess."""
-    monkeypatch.setenv("SCRATCHNET_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-
-
-@pytest.fixture(scope="module")
-def saved_model(mnist, tmp_path_factory):
-    """784-32-10 ReLU after one epoch on 5,000 digits, saved with its data set's name."""
-    data = mnist.subset(5000)
-    model = mlp(784, [32], 10, rng=np.random.default_rng(0))
-    for _ in train(model, make_optimizer("momentum", 0.05), data.x_train, data.y_train, TrainConfig(epochs=1)):
-        pass
-    path = tmp_path_factory.mktemp("model") / "small.npz"
-    save_model(model, path, metadata={"dataset": "mnist", "class_names": list(data.class_names)})
-    return model, path
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def by_hand(model, x, label):
@@ -66,8 +47,8 @@ def explain_json(capsys, *args) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_test_digit_numbers_are_those_of_backprop_by_hand(mnist, saved_model, capsys):
-    model, path = saved_model
+def test_test_digit_numbers_are_those_of_backprop_by_hand(mnist, saved_digit_model, capsys):
+    model, path = saved_digit_model
     report = explain_json(capsys, "--test-index", 3, "--model", path)
     label = int(mnist.y_test[3])
     assert (report["dataset"], report["test_index"], report["test_label"]) == ("mnist", 3, label)
@@ -81,8 +62,8 @@ def test_test_digit_numbers_are_those_of_backprop_by_hand(mnist, saved_model, ca
     assert report["input_norm"] == pytest.approx(np.linalg.norm(mnist.x_test[3]), rel=1e-9)
     assert report["input_grad_norm"] == pytest.approx(np.linalg.norm(layers[0][2]), rel=1e-9)
     assert [e["kind"] for e in report["layers"]] == ["Dense", "ReLU", "Dense"]
-    assert [(e["input_shape"], e["output_shape"]) for e in report["layers"]] == [([784], [32]), ([32], [32]),
-                                                                                 ([32], [10])]
+    assert [(e["input_shape"], e["output_shape"]) for e in report["layers"]] == [([784], [64]), ([64], [64]),
+                                                                                 ([64], [10])]
     for entry, (output, grad_output, grad_input) in zip(report["layers"], layers, strict=True):
         assert entry["output_norm"] == pytest.approx(np.linalg.norm(output), rel=1e-9)
         assert entry["grad_output_norm"] == pytest.approx(np.linalg.norm(grad_output), rel=1e-9)
@@ -99,8 +80,8 @@ def test_test_digit_numbers_are_those_of_backprop_by_hand(mnist, saved_model, ca
     assert check["worst_relative_error"] < 1e-3
 
 
-def test_text_output(mnist, saved_model, capsys):
-    _, path = saved_model
+def test_text_output(mnist, saved_digit_model, capsys):
+    _, path = saved_digit_model
     assert run_cli(["explain", "--test-index", "3", "--model", str(path)]) == 0
     text = capsys.readouterr().out
     report = explain_json(capsys, "--test-index", 3, "--model", path)
@@ -108,9 +89,9 @@ def test_text_output(mnist, saved_model, capsys):
     assert lines[0] == f"mnist test image 3 (label {mnist.y_test[3]})"
     assert lines[2].split() == ["input", "784", f"{report['input_norm']:.4g}", f"{report['input_grad_norm']:.4g}"]
     first = report["layers"][0]
-    assert lines[3].split() == ["0", "Dense", "784→32", f"{first['output_norm']:.4g}",
+    assert lines[3].split() == ["0", "Dense", "784→64", f"{first['output_norm']:.4g}",
                                 f"{first['grad_output_norm']:.4g}", f"{first['grad_W_norm']:.4g}"]
-    assert lines[4].split()[:3] == ["1", "ReLU", "32→32"]
+    assert lines[4].split()[:3] == ["1", "ReLU", "64→64"]
     label = report["label"]
     assert lines[6] == (f"loss: -log p({label}) = -log {report['probability']:.4g} = {report['loss']:.4g}  "
                         f"(class {label}: the test label)")
@@ -119,8 +100,8 @@ def test_text_output(mnist, saved_model, capsys):
                                f"{report['gradient_check']['worst_relative_error']:.1e} over 16 weights")
 
 
-def test_image_uses_the_predicted_class_unless_a_label_is_given(tmp_path, mnist, saved_model, capsys):
-    model, path = saved_model
+def test_image_uses_the_predicted_class_unless_a_label_is_given(tmp_path, mnist, saved_digit_model, capsys):
+    model, path = saved_digit_model
     image = save_grey(tmp_path / "digit.png", 1 - upscaled(mnist.x_test[0].reshape(28, 28)))
     x = prepare_drawing(np.round(upscaled(mnist.x_test[0].reshape(28, 28)) * 255) / 255)
     _, _, p, _ = by_hand(model, x, 0)
@@ -133,8 +114,8 @@ def test_image_uses_the_predicted_class_unless_a_label_is_given(tmp_path, mnist,
     assert other["loss"] == pytest.approx(-np.log(p[4]), rel=1e-5)
 
 
-def test_without_a_model_the_cached_default_model_is_used(tmp_path, mnist, saved_model, capsys):
-    model, path = saved_model
+def test_without_a_model_the_cached_default_model_is_used(tmp_path, mnist, saved_digit_model, capsys):
+    model, path = saved_digit_model
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / DEFAULT_MODEL_NAME).write_bytes(path.read_bytes())  # as if `predict` had trained it
@@ -143,9 +124,9 @@ def test_without_a_model_the_cached_default_model_is_used(tmp_path, mnist, saved
     assert capsys.readouterr().err == ""
 
 
-def test_registered_in_main(saved_model):
+def test_registered_in_main(saved_digit_model):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "explain", "--test-index", "0", "--model", str(saved_model[1])],
+        [sys.executable, str(ROOT / "main.py"), "explain", "--test-index", "0", "--model", str(saved_digit_model[1])],
         check=False, capture_output=True, text=True, env=os.environ.copy(), timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -159,30 +140,30 @@ def test_registered_in_main(saved_model):
     (["--test-index", "10000"], "--test-index 10000 is out of range: mnist has 10,000 test images (0 to 9999)"),
     (["--test-index", "0", "--label", "10"], "--label 10 is not a class of this model (0 to 9)"),
 ])
-def test_invalid_arguments_exit_2(capsys, saved_model, args, message):
-    assert run_cli(["explain", *args, "--model", str(saved_model[1])]) == 2
+def test_invalid_arguments_exit_2(capsys, saved_digit_model, args, message):
+    assert run_cli(["explain", *args, "--model", str(saved_digit_model[1])]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and message in err
 
 
-def test_runtime_failures_exit_1(tmp_path, capsys, saved_model):
+def test_runtime_failures_exit_1(tmp_path, capsys, saved_digit_model):
     other = tmp_path / "other.npz"
     save_model(mlp(100, [8], 10, rng=np.random.default_rng(0)), other)
     blank = save_grey(tmp_path / "blank.png", np.full((40, 40), 0.9))
     for args, message in [
         (["--test-index", "0", "--model", str(other)], "100 inputs"),
         (["--test-index", "0", "--model", str(tmp_path / "missing.npz")], "missing.npz"),
-        ([str(blank), "--model", str(saved_model[1])], "no ink found"),
+        ([str(blank), "--model", str(saved_digit_model[1])], "no ink found"),
     ]:
         assert run_cli(["explain", *args]) == 1
         out, err = capsys.readouterr()
         assert out == "" and len(err.splitlines()) == 1 and message in err
 
 
-def test_a_rounding_sized_error_is_said_to_be_one(tmp_path, mnist, saved_model, capsys):
+def test_a_rounding_sized_error_is_said_to_be_one(tmp_path, mnist, saved_digit_model, capsys):
     """With the output weights scaled up, the digit is read with p ~ 1 - 1e-9: its gradients are
     close to what a central difference resolves, and the line says so; not for a plain digit."""
-    model, path = saved_model
+    model, path = saved_digit_model
     confident = model.copy()
     confident.layers[-1].params["W"] *= 4
     sure = tmp_path / "sure.npz"
