@@ -632,12 +632,13 @@ def _mean_loss(model: Sequential, x: np.ndarray, y: np.ndarray, *, gradient: boo
     n = len(x)
     loss = SoftmaxCrossEntropy()
     total, probs = 0.0, []
+    sparse = isinstance(model.layers[0], Dense)
     if gradient:
         model.zero_grad()
     for start in range(0, n, CHUNK):
         rows = np.asarray(x[start : start + CHUNK], dtype=np.float64)
         cols = np.flatnonzero(np.any(rows, axis=0))  # MNIST: the first layer skips the blank pixels
-        inputs = ColumnSparse(rows[:, cols], cols, rows.shape[1]) if len(cols) < rows.shape[1] else rows
+        inputs = ColumnSparse(rows[:, cols], cols, rows.shape[1]) if sparse and len(cols) < rows.shape[1] else rows
         total += loss.forward(model.forward(inputs), y[start : start + CHUNK]) * len(rows)
         probs.append(loss.probs.copy())
         if gradient:
