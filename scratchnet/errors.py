@@ -19,3 +19,8 @@ class TrainingDiverged(ScratchnetError, RuntimeError):
 
 class SaveError(ScratchnetError, OSError):
     """A file cannot be written where the user asked. The message names the user's path."""
+
+
+class ExplainError(ScratchnetError, ValueError):
+    """A model or an input that cannot be looked inside: a wrong-sized image, a label out of
+    range, a model whose weights are not finite. The message says which and why."""

@@ -1,11 +1,26 @@
 """The maths behind every view that looks inside a model, so that the widgets only draw.
 
-For some inputs: the output of every hidden layer and the class probabilities
+Everything runs through the model's own layers, loss and optimiser: nothing here repeats their
+maths. Gradients are taken on copies, so the caller's model keeps its parameters and its ``grads``
+(the gradient of its last update).
+
+**One input, step by step** (float64, inference mode: dropout off):
+
+- ``trace``: the input followed forward and backward through every layer: each layer's input,
+  output, dL/d(output), dL/d(input), and each Dense layer's dL/dW and dL/db.
+- ``input_gradient``: dL/dx. ``integrated_gradients``: how much each pixel adds to a class's logit.
+- ``unit_equations``: one unit's forward and backward sums with the numbers plugged in.
+- ``gradient_check``: sampled weights' dL/dW against central differences (``gradcheck``).
+- ``one_step``: the loss change that one plain SGD step predicts (-lr ||g||^2) and makes.
+- ``gradient_noise``: how well mini-batch gradients point along the full gradient.
+
+Errors in what is asked (a wrong-sized image, a label out of range, a model whose weights are not
+finite) raise ``ExplainError`` (a ``ValueError``) with a message for the user.
+
+**Many inputs**: the output of every hidden layer and the class probabilities
 (``layer_outputs``); the units of each hidden layer that are stuck the same way for every input
 (``unit_counts``); the mean cross-entropy and its gradient with respect to every weight matrix
-(``batch_stats``). Everything runs through the model's own layers and loss: nothing here repeats
-their maths. Gradients are taken on ``model.copy()``, so the caller's model keeps its ``grads``
-(the gradient of its last update).
+(``batch_stats``).
 
 What "stuck" means depends on the activation, judged on every one of the N inputs:
 
@@ -19,12 +34,18 @@ What "stuck" means depends on the activation, judged on every one of the N input
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from .errors import ExplainError
+from .gradcheck import numeric_gradient, relative_error
 from .layers import Dense, Dropout, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 from .losses import SoftmaxCrossEntropy, softmax
 from .network import Sequential
+from .optimizers import SGD
+
+CHUNK = 2048  # rows per forward and backward of a large batch, as in full-batch training
 
 SATURATED = 0.01  # a sigmoid or tanh unit is saturated when its slope stays below this share of its peak
 
@@ -40,6 +61,379 @@ MEANINGS = {  # one line each, for a window
     NEVER_POSITIVE: "leaky ReLU input ≤ 0 for every input; it still learns, through the leak",
     SATURATED_UNITS: f"sigmoid or tanh slope under {SATURATED:.0%} of its peak for every input",
 }
+
+
+# --------------------------------------------------------------------------- one input, step by step
+
+
+@dataclass(frozen=True)
+class Step:
+    """One layer of a ``Trace``, for its one input, in float64. For a layer from ``in`` to ``out``
+    features:
+
+    - ``layer``: its position in ``model.layers``; ``kind``: "Dense", "ReLU", "LeakyReLU",
+      "Sigmoid", "Tanh" or "Dropout".
+    - ``input`` (in,) and ``output`` (out,); a Dense layer's output is the pre-activation z of the
+      activation after it.
+    - ``grad_output`` = dL/d(output) (out,) and ``grad_input`` = dL/d(input) (in,).
+    - ``grads``: for Dense, {"W": dL/dW (in, out), "b": dL/db (out,)}; ``params``: its
+      {"W" (in, out), "b" (out,)}; both {} for the other layers.
+    - ``slope``: for an element-wise layer, d(output)/d(input) of each unit (out,) (ReLU: 0 or 1;
+      Dropout at inference: 1); None for Dense.
+
+    The arrays are read-only: several steps share them (an output is the next step's input).
+    """
+
+    layer: int
+    kind: str
+    input: np.ndarray
+    output: np.ndarray
+    grad_output: np.ndarray
+    grad_input: np.ndarray
+    grads: dict[str, np.ndarray]
+    params: dict[str, np.ndarray]
+    slope: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One input ``x`` (features,) followed forward and backward through a model (see ``trace``).
+
+    ``logits`` and ``probs`` (C,); ``loss`` = -log probs[label]; ``steps``: one ``Step`` per
+    layer of ``model.layers``, in order. The last step's ``grad_output`` is dL/dlogits =
+    probs - onehot(label), the first step's ``grad_input`` is dL/dx.
+    """
+
+    x: np.ndarray
+    label: int
+    logits: np.ndarray
+    probs: np.ndarray
+    loss: float
+    steps: list[Step]
+
+    @property
+    def predicted(self) -> int:
+        return int(np.argmax(self.probs))
+
+    def top(self, k: int = 3) -> np.ndarray:
+        """The ``k`` most probable classes, most probable first (k,)."""
+        return np.argsort(-self.probs, kind="stable")[:k]
+
+    @property
+    def dense_steps(self) -> list[Step]:
+        return [step for step in self.steps if step.kind == "Dense"]
+
+
+def trace(model: Sequential, x: np.ndarray, label: int) -> Trace:
+    """Follow one input ``x`` ((features,), or any shape with that many values, e.g. (28, 28))
+    forward through every layer and the loss for class ``label``, then backward.
+
+    Runs in float64 on a copy of ``model``, through the layers' own ``forward`` (inference mode:
+    dropout off) and ``backward``: the gradients are those training computes. ``model`` keeps its
+    parameters and its ``grads``. Raises ``ExplainError`` for an input of the wrong size, a label
+    out of range or a model whose weights are not finite.
+    """
+    copy = _float64_copy(model)
+    x = _image(copy, x)
+    label = _class(copy, label, "label")
+    inputs, outputs = [], []
+    value = x
+    for layer in copy.layers:
+        inputs.append(value)
+        value = layer.forward(value, training=False)
+        outputs.append(value)
+    loss = SoftmaxCrossEntropy()
+    loss_value = loss.forward(value, label)
+    probs = loss.probs.copy()
+    grad = loss.backward()  # probs - onehot(label)
+    steps: list[Step] = []
+    for i in range(len(copy.layers) - 1, -1, -1):
+        layer = copy.layers[i]
+        grad_input = layer.backward(grad)
+        if layer.params:
+            grads, params, slope = dict(layer.grads), dict(layer.params), None
+        else:
+            grads, params = {}, {}
+            slope = layer.backward(np.ones_like(outputs[i]))  # the local derivative, from its own backward
+        steps.append(Step(i, type(layer).__name__, inputs[i], outputs[i], grad, grad_input, grads, params, slope))
+        grad = grad_input
+    steps.reverse()
+    for step in steps:
+        for array in (step.input, step.output, step.grad_output, step.grad_input, step.slope,
+                      *step.grads.values(), *step.params.values()):
+            if array is not None:
+                array.flags.writeable = False
+    return Trace(x, label, outputs[-1], probs, float(loss_value), steps)
+
+
+def input_gradient(model: Sequential, x: np.ndarray, label: int) -> np.ndarray:
+    """dL/dx (features,) of the cross-entropy for ``label`` at the one input ``x``, in float64."""
+    return trace(model, x, label).steps[0].grad_input
+
+
+def integrated_gradients(
+    model: Sequential, x: np.ndarray, target: int, baseline: np.ndarray | None = None, steps: int = 64
+) -> np.ndarray:
+    """Integrated gradients (features,) of the logit of class ``target`` at the input ``x``:
+
+        IG_i = (x_i - x0_i) * mean over k of d logit_target / dx_i at x0 + alpha_k (x - x0),
+
+    with alpha_k = (k + 1/2) / steps (the midpoint rule) and the baseline x0 a black image unless
+    given. Completeness: sum_i IG_i = logit(x) - logit(x0), up to the rule's error. All ``steps``
+    points run as one batch through one forward and one backward of a float64 copy of ``model``.
+    """
+    copy = _float64_copy(model)
+    x = _image(copy, x)
+    x0 = np.zeros_like(x) if baseline is None else _image(copy, baseline, "baseline")
+    target = _class(copy, target, "target class")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ExplainError(f"integrated gradients need a whole number of steps >= 1, got {steps!r}")
+    alphas = (np.arange(steps) + 0.5) / steps
+    path = x0 + alphas[:, None] * (x - x0)  # (steps, features)
+    logits = copy.forward(path)
+    pick = np.zeros_like(logits)
+    pick[:, target] = 1.0  # d logit_target / d logits, on every row
+    return (x - x0) * copy.backward(pick).mean(axis=0)
+
+
+@dataclass(frozen=True)
+class OneStep:
+    """What one plain SGD step of learning rate ``lr`` does to the mean loss on a batch.
+
+    ``loss_before`` and ``loss_after``; ``predicted_change`` = -lr ||g||^2, the first-order
+    change for the gradient g of the mean loss; ``actual_change`` = loss_after - loss_before;
+    ``gradient_norm`` = ||g||. ``probs_before`` and ``probs_after`` are (C,) for one input, (N, C)
+    for a batch. ``model``: the stepped copy, in the dtype of the model it came from; adopt it to
+    keep the step. Unpacks as the issue's triple: ``loss_before, predicted, actual = one_step(...)``.
+    """
+
+    loss_before: float
+    predicted_change: float
+    actual_change: float
+    loss_after: float
+    gradient_norm: float
+    probs_before: np.ndarray
+    probs_after: np.ndarray
+    model: Sequential
+
+    def __iter__(self):
+        return iter((self.loss_before, self.predicted_change, self.actual_change))
+
+
+def one_step(model: Sequential, x: np.ndarray, y, lr: float) -> OneStep:
+    """One plain SGD step (``optimizers.SGD``, no momentum, no weight decay) of learning rate
+    ``lr`` on the mean cross-entropy of (x, y): one input (features,) with an int label, or a batch
+    x (N, features) with labels (N,). Computed in float64, in inference mode, on a copy: ``model``
+    itself is unchanged. See ``OneStep``."""
+    try:
+        optimizer = SGD(lr)
+    except ValueError as exc:
+        raise ExplainError(str(exc)) from None
+    single = np.ndim(x) == 1
+    x = _rows(model, x)
+    y = _labels(model, np.atleast_1d(np.asarray(y)), len(x))
+    copy = _float64_copy(model)
+    loss_before, probs_before = _mean_loss(copy, x, y, gradient=True)
+    grads = copy.named_grads()
+    squared = sum(float(np.vdot(g, g)) for g in grads.values())
+    optimizer.step(copy.parameters(), grads)
+    loss_after, probs_after = _mean_loss(copy, x, y)
+    stepped = model.copy()
+    stepped.load_state_dict(copy.parameters())
+    if single:
+        probs_before, probs_after = probs_before[0], probs_after[0]
+    return OneStep(loss_before, -optimizer.lr * squared, loss_after - loss_before, loss_after,
+                   float(np.sqrt(squared)), probs_before, probs_after, stepped)
+
+
+class Spread(NamedTuple):
+    """The mean and the standard deviation (over the repeats, ddof 0) of a cosine."""
+
+    mean: float
+    std: float
+
+
+def gradient_noise(
+    model: Sequential,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_sizes,
+    *,
+    repeats: int = 8,
+    rng: np.random.Generator | None = None,
+) -> dict[int, Spread]:
+    """{B: Spread(mean, std)} of the cosine between the gradient of the mean loss on B samples,
+    drawn from (x (N, features), y (N,)) without replacement, and the gradient on all N, over
+    ``repeats`` draws, at the model's current weights (float64, inference mode, on a copy).
+
+    Each gradient is one forward and one backward over its rows, the full one in chunks as
+    full-batch training does. B = N is the whole set in every draw: exactly 1, std 0. A draw whose
+    gradient is zero counts as cosine 0.
+    """
+    x = _rows(model, x)
+    n = len(x)
+    y = _labels(model, y, n)
+    sizes = []
+    for b in batch_sizes:
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not 1 <= b <= n:
+            raise ExplainError(f"batch size {b!r} must be a whole number from 1 to the {n} samples")
+        sizes.append(int(b))
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ExplainError(f"repeats must be a whole number >= 1, got {repeats!r}")
+    rng = rng if rng is not None else np.random.default_rng()
+    copy = _float64_copy(model)
+    full = _flat_gradient(copy, x, y)
+    full_norm = float(np.linalg.norm(full))
+    result: dict[int, Spread] = {}
+    for b in sizes:
+        if b == n:
+            result[b] = Spread(1.0, 0.0)
+            continue
+        cosines = []
+        for _ in range(repeats):
+            rows = rng.choice(n, size=b, replace=False)
+            g = _flat_gradient(copy, x[rows], y[rows])
+            norm = float(np.linalg.norm(g)) * full_norm
+            cosines.append(float(np.dot(g, full)) / norm if norm > 0 else 0.0)
+        result[b] = Spread(float(np.mean(cosines)), float(np.std(cosines)))
+    return result
+
+
+@dataclass(frozen=True)
+class WeightCheck:
+    """One weight W[row, column] of the Dense layer at ``layer`` in ``model.layers``: dL/dW from
+    backward (``analytic``), the central difference (``numeric``) and their ``relative_error``
+    |a - n| / (|a| + |n|) (0 when both are 0)."""
+
+    layer: int
+    row: int
+    column: int
+    analytic: float
+    numeric: float
+    relative_error: float
+
+
+def gradient_check(
+    model: Sequential,
+    x: np.ndarray,
+    label: int,
+    *,
+    per_layer: int = 8,
+    rng: np.random.Generator | None = None,
+    eps: float = 1e-4,
+) -> list[WeightCheck]:
+    """``per_layer`` weights drawn (distinct, at random) from every Dense layer, each checked:
+    the analytic dL/dW of ``trace(model, x, label)`` against the central difference
+    (L(w + eps) - L(w - eps)) / 2 eps of ``gradcheck.numeric_gradient`` on a float64 copy.
+
+    The first layer's weights are drawn from the rows of active pixels (x_i != 0): the others'
+    gradient is exactly 0 on both sides. Ordered by layer. ``eps`` = 1e-4 balances the rounding
+    of the float64 loss (about 1e-16 / eps) against the O(eps^2) error of the difference: on
+    784-256-128-10 after one epoch, the worst of 16 relative errors over 20 digits is 2e-6 with
+    1e-4 and 2e-3 with 1e-6 (their gradients can be as small as 1e-7)."""
+    traced = trace(model, x, label)
+    copy = _float64_copy(model)
+    loss = SoftmaxCrossEntropy()
+
+    def value() -> float:
+        return loss.forward(copy.forward(traced.x), traced.label)
+
+    rng = rng if rng is not None else np.random.default_rng()
+    checks = []
+    for k, step in enumerate(traced.dense_steps):
+        w = copy.layers[step.layer].params["W"]
+        rows = np.arange(w.shape[0])
+        if k == 0 and np.any(traced.x != 0):
+            rows = np.flatnonzero(traced.x)
+        picks = rng.choice(len(rows) * w.shape[1], size=min(per_layer, len(rows) * w.shape[1]), replace=False)
+        for flat in np.sort(picks):
+            i, j = int(rows[flat // w.shape[1]]), int(flat % w.shape[1])
+            analytic = float(step.grads["W"][i, j])
+            numeric = float(numeric_gradient(value, w[i : i + 1, j : j + 1], eps)[0, 0])  # nudges w[i, j]
+            checks.append(WeightCheck(step.layer, i, j, analytic, numeric,
+                                      relative_error(np.array(analytic), np.array(numeric))))
+    return checks
+
+
+@dataclass(frozen=True)
+class SumTerms:
+    """total = sum_i left_i * right_i over n terms, with the ``len(index)`` largest terms in
+    absolute value listed, largest first: ``index`` (k,) the i of each, ``left``, ``right`` and
+    ``terms`` (k,); ``rest``: the sum of the other ``rest_count`` terms."""
+
+    index: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    terms: np.ndarray
+    rest: float
+    rest_count: int
+    total: float
+
+
+@dataclass(frozen=True)
+class UnitEquations:
+    """Unit j (``unit``) of the Dense step ``layer`` of a ``Trace``, with its numbers plugged in.
+
+    Forward:  z_j = sum_i x_i W_ij + b_j (``weighted``: x_i and W_ij), then a_j = f(z_j), with f
+              the element-wise layers up to the next Dense layer (``activation`` names the first
+              that is not Dropout, "identity" if there is none).
+    Backward: delta_j = dL/dz_j = f'(z_j) * sum_k W_jk delta_k (``slope``, and ``upstream``: W_jk
+              and delta_k over the units k of the next Dense layer); dL/dW_ij = x_i delta_j
+              (``grad_w``, (in,), from the layer's own backward) and dL/db_j = delta_j.
+    Output layer: ``activation`` is "softmax", a_j = p_j and delta_j = p_j - [j = label] (times
+    ``slope``, 1 unless element-wise layers follow); ``upstream`` is None.
+    """
+
+    layer: int
+    unit: int
+    activation: str
+    weighted: SumTerms
+    bias: float
+    z: float
+    a: float
+    upstream: SumTerms | None
+    slope: float
+    delta: float
+    grad_w: np.ndarray
+    grad_b: float
+
+
+def unit_equations(traced: Trace, layer: int, unit: int, *, top: int = 5) -> UnitEquations:
+    """The forward and backward sums of unit ``unit`` of the Dense layer at position ``layer`` in
+    the model, read off ``traced``; ``top`` largest terms of each sum are listed."""
+    if not 0 <= layer < len(traced.steps) or traced.steps[layer].kind != "Dense":
+        dense = [s.layer for s in traced.dense_steps]
+        raise ExplainError(f"layer {layer} is not a Dense layer of this model (those are at {dense})")
+    step = traced.steps[layer]
+    if not 0 <= unit < len(step.output):
+        raise ExplainError(f"unit {unit} is not in layer {layer}, which has {len(step.output)} units")
+    above = next((s for s in traced.steps[layer + 1 :] if s.kind == "Dense"), None)
+    between = traced.steps[layer + 1 : above.layer if above is not None else len(traced.steps)]
+    slope = float(np.prod([s.slope[unit] for s in between]))
+    if above is None:
+        activation, a, upstream = "softmax", float(traced.probs[unit]), None
+    else:
+        activation = next((s.kind for s in between if s.kind != "Dropout"), "identity")
+        a = float(above.input[unit])
+        upstream = _sum_terms(above.params["W"][unit], above.grad_output, top)
+    return UnitEquations(
+        layer=layer, unit=unit, activation=activation,
+        weighted=_sum_terms(step.input, step.params["W"][:, unit], top),
+        bias=float(step.params["b"][unit]), z=float(step.output[unit]), a=a,
+        upstream=upstream, slope=slope, delta=float(step.grad_output[unit]),
+        grad_w=step.grads["W"][:, unit], grad_b=float(step.grads["b"][unit]),
+    )
+
+
+def _sum_terms(left: np.ndarray, right: np.ndarray, top: int) -> SumTerms:
+    terms = left * right
+    order = np.argsort(-np.abs(terms), kind="stable")
+    listed, others = order[:top], order[top:]
+    return SumTerms(listed, left[listed], right[listed], terms[listed], float(np.sum(terms[others])),
+                    len(others), float(np.sum(terms)))
+
+
+# --------------------------------------------------------------------------- many inputs
 
 
 @dataclass(frozen=True)
@@ -165,18 +559,84 @@ def _slope(layer: Layer, z: np.ndarray) -> np.ndarray:
 
 
 def _rows(model: Sequential, x: np.ndarray) -> np.ndarray:
+    if not model.dense_layers:
+        raise ExplainError("the model has no Dense layer, so there is nothing to explain")
     x = np.atleast_2d(np.asarray(x))
     if x.ndim != 2 or x.shape[1] != model.input_size:
-        raise ValueError(f"inputs of shape {x.shape} do not fit a model with {model.input_size} inputs")
+        raise ExplainError(f"inputs of shape {x.shape} do not fit a model with {model.input_size} inputs")
     if len(x) == 0:
-        raise ValueError("no inputs to look at")
+        raise ExplainError("no inputs to look at")
     return x
 
 
 def _labels(model: Sequential, y: np.ndarray, n: int) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"expected {n} integer class labels, got an array of shape {y.shape} ({y.dtype})")
+        raise ExplainError(f"expected {n} integer class labels, got an array of shape {y.shape} ({y.dtype})")
     if y.min() < 0 or y.max() >= model.output_size:
-        raise ValueError(f"class labels must be in 0..{model.output_size - 1}, got {y.min()}..{y.max()}")
+        raise ExplainError(f"class labels must be in 0..{model.output_size - 1}, got {y.min()}..{y.max()}")
     return y
+
+
+def _float64_copy(model: Sequential) -> Sequential:
+    """A float64 copy of ``model`` (fresh gradients and caches), after checking that it has a
+    Dense layer and finite weights."""
+    if not model.dense_layers:
+        raise ExplainError("the model has no Dense layer, so there is nothing to explain")
+    for name, p in model.parameters().items():
+        if not np.all(np.isfinite(p)):
+            raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "
+                               "train it again or open another model")
+    copy = Sequential.from_config(model.get_config(), dtype=np.float64)
+    copy.load_state_dict(model.parameters())
+    return copy
+
+
+def _image(model: Sequential, x: np.ndarray, what: str = "image") -> np.ndarray:
+    """One input as a float64 vector (features,); any shape holding ``model.input_size`` numbers."""
+    x = np.asarray(x)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ExplainError(f"the {what} must hold numbers, got {x.dtype}")
+    n = model.input_size
+    if x.size != n:
+        side = int(round(n**0.5))
+        fits = f" ({side}×{side})" if side * side == n else ""
+        raise ExplainError(f"the {what} has shape {x.shape} ({x.size:,} values), which does not fit a model "
+                           f"with {n:,} inputs{fits}")
+    x = x.astype(np.float64).reshape(n)
+    if not np.all(np.isfinite(x)):
+        raise ExplainError(f"the {what} holds NaN or infinite values")
+    return x
+
+
+def _class(model: Sequential, k, what: str) -> int:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise ExplainError(f"the {what} must be a whole number, got {k!r}")
+    if not 0 <= k < model.output_size:
+        raise ExplainError(f"the {what} must be in 0..{model.output_size - 1}, got {k}")
+    return int(k)
+
+
+def _mean_loss(model: Sequential, x: np.ndarray, y: np.ndarray, *, gradient: bool = False) -> tuple[float, np.ndarray]:
+    """The mean cross-entropy of ``model`` (inference mode) over x (N, features), y (N,), and the
+    probabilities (N, C). With ``gradient``, ``model``'s grads then hold the gradient of that mean:
+    run in chunks of ``CHUNK`` rows, each chunk's gradient weighted by its share, as full-batch
+    training does, so memory stays bounded."""
+    n = len(x)
+    loss = SoftmaxCrossEntropy()
+    total, probs = 0.0, []
+    if gradient:
+        model.zero_grad()
+    for start in range(0, n, CHUNK):
+        rows = np.asarray(x[start : start + CHUNK], dtype=np.float64)
+        total += loss.forward(model.forward(rows), y[start : start + CHUNK]) * len(rows)
+        probs.append(loss.probs.copy())
+        if gradient:
+            model.backward(loss.backward(weight=len(rows) / n), input_grad=False, accumulate=True)
+    return total / n, np.concatenate(probs)
+
+
+def _flat_gradient(model: Sequential, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The gradient of the mean loss over (x, y) with respect to every parameter, as one vector."""
+    _mean_loss(model, x, y, gradient=True)
+    return np.concatenate([g.ravel() for g in model.named_grads().values()])
