@@ -146,8 +146,8 @@ class StepThroughPage(QWidget):
         details = QSplitter(Qt.Horizontal)
         details.addWidget(stage_group)
         details.addWidget(unit_group)
-        details.setStretchFactor(0, 3)
-        details.setStretchFactor(1, 2)
+        details.setStretchFactor(0, 1)
+        details.setStretchFactor(1, 1)
         details.setChildrenCollapsible(False)
 
         stepper = QHBoxLayout()
@@ -213,6 +213,8 @@ class StepThroughPage(QWidget):
         self.update_buttons()
         if not stages:
             self.stage_label.setText("")
+            self.stage_text.setText("")
+            self._show_extras(None, None)
             return
         stage = stages[self.stage]
         self.stage_label.setText(f"Stage {self.stage + 1} of {len(stages)}: {stage.title}")

@@ -122,7 +122,7 @@ def _terms(sum_terms: SumTerms, left: str, right: str) -> str:
              for i, a, b, t in zip(sum_terms.index, sum_terms.left, sum_terms.right, sum_terms.terms, strict=True)]
     if sum_terms.rest_count:
         parts.append(f"the other {sum_terms.rest_count} terms: {num(sum_terms.rest)}")
-    return "<br>&nbsp;&nbsp;+ ".join(parts)
+    return "<br>+ ".join(parts)
 
 
 def unit_text(eq: UnitEquations, title: str, label: int) -> str:
@@ -131,8 +131,8 @@ def unit_text(eq: UnitEquations, title: str, label: int) -> str:
     function = "softmax" if eq.activation == "softmax" else FUNCTIONS.get(eq.activation, eq.activation)
     lines = [f"<b>{html.escape(title)}, unit {eq.unit}</b>", "<u>Forward</u>",
              f"z{j} = Σ<sub>i</sub> x<sub>i</sub>·W<sub>i{j}</sub> + b{j}, the largest terms first:",
-             "&nbsp;&nbsp;&nbsp;" + _terms(eq.weighted, "x", "W{i}," + j),
-             f"&nbsp;&nbsp;+ b{j} = {num(eq.bias)}",
+             "&nbsp;&nbsp;" + _terms(eq.weighted, "x", "W{i}," + j),
+             f"+ b{j} = {num(eq.bias)}",
              f"z{j} = {num(eq.z)}"]
     if eq.activation == "softmax":
         lines.append(f"p{j} = e<sup>z{j}</sup> / Σ<sub>k</sub> e<sup>z<sub>k</sub></sup> = {num(eq.a)}")
@@ -144,8 +144,8 @@ def unit_text(eq: UnitEquations, title: str, label: int) -> str:
         lines.append(f"δ{j} = dL/dz{j} = p{j} − [{eq.unit} = {label}] = {num(eq.a)} − {hit} = {num(eq.delta)}")
     else:
         lines += [f"δ{j} = {function}′(z{j}) · Σ<sub>k</sub> W{j}<sub>k</sub>·δ<sub>k</sub>, the largest terms first:",
-                  "&nbsp;&nbsp;&nbsp;" + _terms(eq.upstream, "W" + j + ",", "δ{i}"),
-                  f"&nbsp;&nbsp;= {num(eq.slope)} × {num(eq.upstream.total)} = {num(eq.delta)}"]
+                  "&nbsp;&nbsp;" + _terms(eq.upstream, "W" + j + ",", "δ{i}"),
+                  f"δ{j} = {num(eq.slope)} × {num(eq.upstream.total)} = {num(eq.delta)}"]
     lines += [f"dL/dW<sub>i{j}</sub> = x<sub>i</sub>·δ{j}: {eq.grad_w.size} numbers, the unit's tile "
               f"(‖dL/dW<sub>·{j}</sub>‖ = {num(float(np.linalg.norm(eq.grad_w)))})",
               f"dL/db{j} = δ{j} = {num(eq.grad_b)}"]

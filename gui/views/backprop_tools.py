@@ -292,8 +292,10 @@ class NoisePage(QWidget):
         means = np.array([spreads[b].mean for b in sorted(spreads)])
         stds = np.array([spreads[b].std for b in sorted(spreads)])
         self.curve.setData(sizes, means)
-        # the error bars live in the plot's (log10 x) coordinates
+        # the error bars and the ticks live in the plot's (log10 x) coordinates
         self.bars.setData(x=np.log10(sizes), y=means, height=2 * stds)
+        self.plot.getAxis("bottom").setTicks([[(float(np.log10(b)), f"{int(b):,}") for b in sizes]])
+        self.plot.setYRange(min(0.0, float(np.min(means - stds))) - 0.05, 1.05, padding=0)
         self.status.setText(f"Measured {when}, on {images:,} training images, 8 draws per size, in {seconds:.1f} s.")
         self.sentence.setText(noise_sentence(spreads))
 

@@ -154,9 +154,12 @@ class HeatMap(QWidget):
         rect = self.cells_rect()
         painter.drawImage(rect, self._qimage)  # no smoothing: every value a crisp cell
         rows, columns = self.image.shape[:2]
-        if self._labels:
+        step = rect.height() / rows
+        if self._labels and step >= 8:  # names only where they can be read
             painter.setPen(self.palette().windowText().color())
-            step = rect.height() / rows
+            font = painter.font()
+            font.setPixelSize(int(min(step, 12)))
+            painter.setFont(font)
             for k, label in enumerate(self._labels):
                 painter.drawText(QRectF(rect.left() - 14, rect.top() + k * step, 12, step),
                                  Qt.AlignRight | Qt.AlignVCenter, label[:2])
@@ -179,9 +182,10 @@ class StageColumn(QFrame):
         super().__init__(parent)
         self.setObjectName(name)
         self.setFrameShape(QFrame.StyledPanel)
-        self.title = QLabel(title)
+        # no word wrap: a wrapping label makes the diagram's height depend on its width, and the
+        # scroll area then gives it more height than it shows
+        self.title = QLabel(title.replace(" (", "\n("))
         self.title.setAlignment(Qt.AlignCenter)
-        self.title.setWordWrap(True)
         self.title.setToolTip(tip)
         self.values = HeatMap(side)
         self.values.setObjectName(f"{name}Values")
