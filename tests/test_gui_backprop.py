@@ -441,6 +441,8 @@ def test_one_step_predicts_and_makes_the_change_of_a_hand_applied_step_and_keep_
     predicted = re.search(rf"= <b>{NUMBER}</b>; actual change <b>{NUMBER}</b>", text)
     assert close(as_float(predicted.group(1)), -lr * squared, 4)
     assert close(as_float(predicted.group(2)), after - before, 4)
+    ratio = re.search(rf"Actual / predicted = {NUMBER}", text)
+    assert close(as_float(ratio.group(1)), (after - before) / (-lr * squared))
     norm = re.search(rf"−{NUMBER} × {NUMBER}²", text)
     assert as_float(norm.group(1)) == lr and close(as_float(norm.group(2)), np.sqrt(squared), 4)
     np.testing.assert_allclose(view.stepper.before.probabilities(), plain["probs"], rtol=1e-6, atol=1e-12)

@@ -534,6 +534,15 @@ class BackpropView(QWidget):
         super().showEvent(event)
         self._update_pages()
 
+    # The window's view tabs are a QStackedLayout, whose height for a width is the largest of all
+    # its pages', hidden ones included: the wrapped texts here would make every tab scroll on a
+    # 600-pixel screen. The tab lays its texts out within the height it gets instead.
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+    def heightForWidth(self, _width: int) -> int:
+        return -1
+
 
 class BackpropLink(QObject):
     """Wires a ``BackpropView`` into the main window (see the module docstring)."""

@@ -48,6 +48,7 @@ def _scrolling(widget: QWidget, name: str) -> QScrollArea:
     area.setObjectName(name)
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # texts wrap, tiles reflow to the width
     area.setWidget(widget)
     return area
 
@@ -103,6 +104,8 @@ class StepThroughPage(QWidget):
         self.bias_gradient.unit_clicked.connect(self._on_bias_unit)
         self.bias_caption = QLabel("dL/db")
         self.weight_caption = QLabel("dL/dW")
+        for caption in (self.bias_caption, self.weight_caption):
+            caption.setWordWrap(True)  # else its length would be the page's minimum width
         self.unit_text = _label("unitEquations")
         self.unit_text.setText("Click any unit of the diagram to see its equations with the numbers plugged in.")
         self.unit_tile = HeatMap(112)
@@ -148,6 +151,7 @@ class StepThroughPage(QWidget):
         details.addWidget(unit_group)
         details.setStretchFactor(0, 1)
         details.setStretchFactor(1, 1)
+        details.setSizes([500, 500])  # halves: the unit's sums need the width
         details.setChildrenCollapsible(False)
 
         stepper = QHBoxLayout()
@@ -157,8 +161,9 @@ class StepThroughPage(QWidget):
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(self.diagram_area)
         splitter.addWidget(details)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([460, 540])
         splitter.setChildrenCollapsible(False)
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
@@ -256,7 +261,7 @@ class StepThroughPage(QWidget):
             z = kind == "Dense"
             specs.append((title, f"The output of {title}; below, the gradient of the loss with respect to it.",
                           "z" if z else "a", "δ = dL/dz" if z else "dL/da"))
-        specs.append(("softmax, loss", "p = softmax(z), the class probabilities; the loss is −log p of the label.",
+        specs.append(("softmax\nand loss", "p = softmax(z), the class probabilities; the loss is −log p of the label.",
                       "p", ""))
         for k, (title, tip, values_caption, gradients_caption) in enumerate(specs):
             column = StageColumn(title, tip, f"backpropColumn{k}")

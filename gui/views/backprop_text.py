@@ -18,8 +18,9 @@ FUNCTIONS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "Sigmoid": "σ", "Tanh":
 
 
 def num(value: float, digits: int = 3) -> str:
-    """``value`` to ``digits`` significant digits, with a true minus sign."""
-    return f"{value:.{digits}g}".replace("-", "−")
+    """``value`` to ``digits`` significant digits, with a true minus sign (and no "−0")."""
+    text = f"{value + 0.0:.{digits}g}"  # + 0.0 turns −0.0 (a ReLU's x·[x > 0] of a negative x) into 0.0
+    return text.replace("-", "−")
 
 
 def sub(k: int) -> str:

@@ -167,7 +167,8 @@ class OneStepPage(QWidget):
         self.summary.setText(
             f"Loss before: {num(result.loss_before, 4)}, after: {num(result.loss_after, 4)}.<br>"
             f"Predicted change −η‖g‖² = −{num(lr, 4)} × {num(result.gradient_norm, 4)}² = "
-            f"<b>{num(result.predicted_change, 4)}</b>; actual change <b>{num(result.actual_change, 4)}</b>.")
+            f"<b>{num(result.predicted_change, 4)}</b>; actual change <b>{num(result.actual_change, 4)}</b>."
+            + _agreement(result))
 
     def clear(self, message: str = "") -> None:
         self.result = None
@@ -305,6 +306,20 @@ class NoisePage(QWidget):
         self.bars.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
         self.status.setText(message)
         self.sentence.setText("")
+
+
+def _agreement(result: OneStep) -> str:
+    """How far the first-order estimate holds: actual / predicted change."""
+    if result.predicted_change == 0:
+        return "<br>The gradient is zero here: the step changes nothing."
+    ratio = result.actual_change / result.predicted_change
+    if abs(ratio - 1) <= 0.1:
+        verdict = "the first-order estimate holds: the step is small enough"
+    elif ratio > 0:
+        verdict = "the loss fell, but not as the straight-line estimate says: at this η the curvature matters"
+    else:
+        verdict = "the loss rose: the step overshot; try a smaller η"
+    return f"<br>Actual / predicted = {num(ratio)}: {verdict}."
 
 
 def noise_sentence(spreads: dict[int, Spread]) -> str:
