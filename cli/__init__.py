@@ -1,4 +1,4 @@
-"""The headless command line: ``train``, ``predict`` and ``--self-test``.
+"""The headless command line: ``train``, ``predict``, ``explain`` and ``--self-test``.
 
 Invalid arguments exit with code 2 and a one-line message; runtime failures (a corrupt data
 file, divergence, a file that cannot be saved) exit with code 1 and a message. No traceback
@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import sys
 
-USAGE = """usage: scratchnet [train|predict|--self-test] ...
+USAGE = """usage: scratchnet [train|predict|explain|--self-test] ...
 
   (no arguments)     open the desktop app
   train ...          train a network headless; see `scratchnet train --help`
   predict IMAGE      read a handwritten digit from an image file
+  explain IMAGE      follow a digit forward and backward (or --test-index N)
   --self-test        check this installation (no display needed)
 """
 
@@ -27,6 +28,8 @@ def run_cli(argv: list[str]) -> int:
         from .train import main
     elif command == "predict":
         from .predict import main
+    elif command == "explain":
+        from .explain import main
     elif command == "--self-test":
         from .selftest import main
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,17 +54,15 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        drawing = prepare_drawing(ink_from_grey(read_grey_image(args.image)))
-        if drawing is None:
-            raise PredictError(f"{args.image.name}: no ink found (the image is blank)")
-        model, class_names = _load_or_train_model(args.model)
-        probabilities = model.predict_proba(drawing[None, :])[0]
+        drawing = read_digit(args.image)
+        loaded = load_or_train_model(args.model)
+        probabilities = loaded.model.predict_proba(drawing[None, :])[0]
     except (PredictError, ScratchnetError) as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         return 1
     ranked = np.argsort(probabilities)[::-1][:TOP_K]
     top = [
-        {"class": int(k), "name": class_names[k], "probability": float(probabilities[k])} for k in ranked
+        {"class": int(k), "name": loaded.class_names[k], "probability": float(probabilities[k])} for k in ranked
     ]
     if args.json:
         sys.stdout.write(json.dumps({"image": str(args.image), "top": top}) + "\n")
@@ -71,6 +70,14 @@ def main(argv: list[str]) -> int:
         for entry in top:
             sys.stdout.write(f"{printable(entry['name'])}  {100 * entry['probability']:.1f}%\n")
     return 0
+
+
+def read_digit(path: Path) -> np.ndarray:
+    """The digit in an image file as the network sees it: (784,) float32 in MNIST form."""
+    drawing = prepare_drawing(ink_from_grey(read_grey_image(path)))
+    if drawing is None:
+        raise PredictError(f"{path.name}: no ink found (the image is blank)")
+    return drawing
 
 
 def read_grey_image(path: Path) -> np.ndarray:
@@ -123,8 +130,18 @@ def default_model_path() -> Path:
     return user_cache_dir() / DEFAULT_MODEL_NAME
 
 
-def _load_or_train_model(path: Path | None) -> tuple[Sequential, list[str]]:
-    """The model and one display name per class; the default model is trained if missing."""
+@dataclass(frozen=True)
+class DigitModel:
+    """A model that reads 28×28 images, one display name per class, and the data set it was
+    trained on (its metadata's ``dataset``, else "mnist")."""
+
+    model: Sequential
+    class_names: list[str]
+    dataset: str
+
+
+def load_or_train_model(path: Path | None) -> DigitModel:
+    """The model at ``path``, or the default model in the user cache, trained first if missing."""
     cached = path is None
     if cached:
         path = default_model_path()
@@ -146,7 +163,10 @@ def _load_or_train_model(path: Path | None) -> tuple[Sequential, list[str]]:
     names = loaded.metadata.get("class_names")
     if not isinstance(names, list) or len(names) != model.output_size:
         names = [str(k) for k in range(model.output_size)]
-    return model, [str(name) for name in names]
+    dataset = loaded.metadata.get("dataset")
+    if not isinstance(dataset, str) or not dataset:
+        dataset = "mnist"
+    return DigitModel(model, [str(name) for name in names], dataset)
 
 
 def _train_default_model(path: Path) -> None:

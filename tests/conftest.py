@@ -28,6 +28,34 @@ def mnist():
 
 
 @pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """No test writes to the real user cache, in-process or in a subprocess (the command-line
+    tests use it for every test: ``pytestmark = pytest.mark.usefixtures("private_cache")``)."""
+    monkeypatch.setenv("SCRATCHNET_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def saved_digit_model(mnist, tmp_path_factory):
+    """(model, path): 784-64-10 ReLU trained for one epoch on 20,000 digits (about 94%), saved with
+    MNIST's class names (no data set name)."""
+    import numpy as np
+
+    from scratchnet.network import mlp
+    from scratchnet.optimizers import make_optimizer
+    from scratchnet.serialization import save_model
+    from scratchnet.training import TrainConfig, train
+
+    data = mnist.subset(20_000)
+    model = mlp(784, [64], 10, rng=np.random.default_rng(0))
+    for _ in train(model, make_optimizer("momentum", 0.05), data.x_train, data.y_train, TrainConfig(epochs=1)):
+        pass
+    path = tmp_path_factory.mktemp("model") / "small.npz"
+    save_model(model, path, metadata={"class_names": list(data.class_names)})
+    return model, path
+
+
+@pytest.fixture
 def mnist_loader(mnist):
     """A window's data set loader: MNIST from the session fixture; other names fail like a
     missing download would."""

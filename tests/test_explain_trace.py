@@ -1,7 +1,7 @@
 """Backprop step by step (scratchnet.explain: trace, input_gradient, integrated_gradients,
 one_step, gradient_noise, gradient_check, unit_equations) against independent computations: a plain
 forward written out here with each activation's textbook formula, and central finite differences of
-it for every gradient."""
+it (``gradcheck.numeric_gradient``, eps 1e-6 unless said) for every gradient."""
 
 import numpy as np
 import pytest
@@ -19,14 +19,15 @@ from scratchnet.explain import (
     trace,
     unit_equations,
 )
-from scratchnet.layers import ReLU
+from scratchnet.gradcheck import numeric_gradient
+from scratchnet.layers import Dense, ReLU
 from scratchnet.network import Sequential, mlp
 from scratchnet.optimizers import make_optimizer
+from scratchnet.sparse import ColumnSparse
 from scratchnet.training import TrainConfig, train
 
 ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh"]
 MODELS = [*ACTIVATIONS, "softmax regression", "dropout"]
-EPS = 1e-6
 
 
 def make_model(kind, dtype=np.float64, seed=0):
@@ -68,20 +69,6 @@ def plain_loss(model, x, label, start=0):
     return float(np.mean(-np.log(probs[np.arange(len(labels)), labels])))
 
 
-def differences(f, array, eps=EPS):
-    """Central differences of the scalar f() for each element of ``array``, nudged in place."""
-    out = np.zeros(array.shape)
-    for index in np.ndindex(array.shape):
-        kept = array[index]
-        array[index] = kept + eps
-        up = f()
-        array[index] = kept - eps
-        down = f()
-        array[index] = kept
-        out[index] = (up - down) / (2 * eps)
-    return out
-
-
 def close(actual, expected, rtol=1e-6, atol=1e-9):
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
 
@@ -110,7 +97,7 @@ def test_trace_forward_is_the_plain_forward(kind):
 
 
 @pytest.mark.parametrize("kind", MODELS)
-def test_trace_gradients_match_finite_differences(kind):
+def test_trace_gradients_match_finite_numeric_gradient(kind):
     model = make_model(kind)
     x, _ = sample()
     t = trace(model, x, 1)
@@ -119,29 +106,29 @@ def test_trace_gradients_match_finite_differences(kind):
     for i, step in enumerate(t.steps):
         # dL/d(input) and dL/d(output) by nudging that array and running the plain layers after it
         inp = step.input.copy()
-        close(step.grad_input, differences(lambda inp=inp, i=i: plain_loss(model, inp, 1, start=i), inp))
+        close(step.grad_input, numeric_gradient(lambda inp=inp, i=i: plain_loss(model, inp, 1, start=i), inp))
         out = step.output.copy()
-        close(step.grad_output, differences(lambda out=out, i=i: plain_loss(model, out, 1, start=i + 1), out))
+        close(step.grad_output, numeric_gradient(lambda out=out, i=i: plain_loss(model, out, 1, start=i + 1), out))
         if step.kind == "Dense":
             layer = model.layers[i]
             assert set(step.grads) == set(step.params) == {"W", "b"}
             for key in ("W", "b"):
-                close(step.grads[key], differences(lambda: plain_loss(model, x, 1), layer.params[key]))
+                close(step.grads[key], numeric_gradient(lambda: plain_loss(model, x, 1), layer.params[key]))
                 np.testing.assert_array_equal(step.params[key], layer.params[key])
             assert step.slope is None
         else:
             assert step.grads == {} and step.params == {}
-            close(step.slope, differences(lambda inp=inp, i=i: plain_from(
+            close(step.slope, numeric_gradient(lambda inp=inp, i=i: plain_from(
                 Sequential([model.layers[i]]), 0, inp).sum(), inp))  # element-wise: the diagonal
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_input_gradient_matches_finite_differences(activation):
+def test_input_gradient_matches_finite_numeric_gradient(activation):
     model = make_model(activation)
     x, _ = sample(seed=3)
     grad = input_gradient(model, x, 0)
     assert grad.shape == (5,)
-    close(grad, differences(lambda: plain_loss(model, x, 0), x))
+    close(grad, numeric_gradient(lambda: plain_loss(model, x, 0), x))
 
 
 def test_trace_leaves_the_model_and_its_gradients_alone():
@@ -191,7 +178,7 @@ def test_softmax_regression_has_one_step():
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_integrated_gradients_match_a_riemann_sum_of_finite_differences(activation):
+def test_integrated_gradients_match_a_riemann_sum_of_finite_numeric_gradient(activation):
     model = make_model(activation)
     x, _ = sample(seed=4)
     baseline = np.full(5, 0.2)
@@ -199,7 +186,7 @@ def test_integrated_gradients_match_a_riemann_sum_of_finite_differences(activati
     total = np.zeros(5)
     for alpha in (np.arange(steps) + 0.5) / steps:
         point = baseline + alpha * (x - baseline)
-        total += differences(lambda p=point: plain_from(model, 0, p)[1], point)
+        total += numeric_gradient(lambda p=point: plain_from(model, 0, p)[1], point)
     expected = (x - baseline) * total / steps
     close(integrated_gradients(model, x, 1, baseline=baseline, steps=steps), expected)
 
@@ -248,7 +235,7 @@ def test_one_step_is_a_hand_applied_sgd_step(kind):
     lr = 0.05
     loss = lambda: plain_loss(model, x, y)  # noqa: E731
     before = loss()
-    grads = {name: differences(loss, p) for name, p in model.parameters().items()}
+    grads = {name: numeric_gradient(loss, p) for name, p in model.parameters().items()}
     result = one_step(model, x, y, lr)
     stepped = make_model(kind)
     for name, p in stepped.parameters().items():
@@ -285,14 +272,30 @@ def test_one_step_on_one_digit_keeps_the_models_dtype(digits_model):
 # --------------------------------------------------------------------------- gradient noise
 
 
-def test_gradient_noise_cosines_are_those_of_hand_made_batches():
+@pytest.mark.parametrize("blank", [False, True])
+def test_gradient_noise_cosines_are_those_of_hand_made_batches(blank, monkeypatch):
+    """With a column that is 0 in every row (blank pixels), the first layer reads the batches as
+    ``ColumnSparse``: the same numbers."""
     model = make_model("tanh")
     x, y = sample(n=12)
+    if blank:
+        x[:, 3] = 0.0
+    first_inputs = []
+    forward = Dense.forward
+
+    def spy(layer, value, training=False):
+        if layer.in_features == 5:  # the first layer of the float64 copy
+            first_inputs.append(type(value))
+        return forward(layer, value, training)
+
+    monkeypatch.setattr(Dense, "forward", spy)
     sizes = [1, 3, 12]
     result = gradient_noise(model, x, y, sizes, repeats=3, rng=np.random.default_rng(5))
+    monkeypatch.undo()
+    assert set(first_inputs) == ({ColumnSparse} if blank else {np.ndarray})
 
     def flat_gradient(rows):
-        return np.concatenate([differences(lambda: plain_loss(model, x[rows], y[rows]), p).ravel()
+        return np.concatenate([numeric_gradient(lambda: plain_loss(model, x[rows], y[rows]), p).ravel()
                                for p in model.parameters().values()])
 
     full = flat_gradient(np.arange(12))
@@ -335,7 +338,7 @@ def test_gradient_check_samples_every_dense_layer(kind):
             assert x[c.row] != 0
         assert c.analytic == t.steps[c.layer].grads["W"][c.row, c.column]
         w = model.layers[c.layer].params["W"]
-        numeric = differences(lambda: plain_loss(model, x, 2), w[c.row : c.row + 1, c.column : c.column + 1], 1e-4)
+        numeric = numeric_gradient(lambda: plain_loss(model, x, 2), w[c.row : c.row + 1, c.column : c.column + 1], 1e-4)
         assert c.numeric == pytest.approx(numeric[0, 0], rel=1e-9, abs=1e-11)
         size = abs(c.analytic) + abs(c.numeric)
         assert c.relative_error == pytest.approx(abs(c.analytic - c.numeric) / size if size else 0.0)
@@ -379,7 +382,7 @@ def test_hidden_unit_equations(kind):
         assert u.weighted.total + u.bias == pytest.approx(u.z, abs=1e-14)
         # backward: delta_j is dL/dz_j, by nudging z_j and running the plain layers above
         z = z_all.copy()
-        delta = differences(lambda z=z: plain_loss(model, z, 1, start=first + 1), z)[unit]
+        delta = numeric_gradient(lambda z=z: plain_loss(model, z, 1, start=first + 1), z)[unit]
         assert u.delta == pytest.approx(delta, rel=1e-6, abs=1e-10)
         up = model.layers[second].params["W"][unit]
         assert u.upstream.total == pytest.approx(up @ t.steps[second].grad_output, rel=1e-12, abs=1e-15)

@@ -13,36 +13,17 @@ import pytest
 from cli import run_cli
 from cli.predict import DEFAULT_MODEL_NAME
 from scratchnet.network import mlp
-from scratchnet.optimizers import make_optimizer
 from scratchnet.serialization import save_model
-from scratchnet.training import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    """No test writes to the real user cache, in-process or in a subprocess."""
-    monkeypatch.setenv("SCRATCHNET_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")
-def small_model(mnist, tmp_path_factory):
-    """784-64-10 trained for one epoch on 20,000 digits (about 94%), saved to a file."""
-    data = mnist.subset(20_000)
-    model = mlp(784, [64], 10, rng=np.random.default_rng(0))
-    for _ in train(model, make_optimizer("momentum", 0.05), data.x_train, data.y_train, TrainConfig(epochs=1)):
-        pass
-    path = tmp_path_factory.mktemp("model") / "small.npz"
-    save_model(model, path, metadata={"class_names": list(data.class_names)})
-    return model, path
-
-
-@pytest.fixture(scope="module")
-def clear_digits(mnist, small_model):
+def clear_digits(mnist, saved_digit_model):
     """Test digits of two different classes that the model reads confidently as 28×28 images."""
-    model, _ = small_model
+    model, _ = saved_digit_model
     probabilities = model.predict_proba(mnist.x_test[:200])
     confident = np.flatnonzero(
         (probabilities.argmax(axis=1) == mnist.y_test[:200]) & (probabilities.max(axis=1) > 0.95)
@@ -101,8 +82,8 @@ def parse_lines(stdout: str) -> list[tuple[str, float]]:
 
 
 @pytest.mark.parametrize("polarity", ["white_on_black", "black_on_white"])
-def test_top_class_is_the_label(tmp_path, small_model, clear_digits, polarity):
-    _, model_path = small_model
+def test_top_class_is_the_label(tmp_path, saved_digit_model, clear_digits, polarity):
+    _, model_path = saved_digit_model
     for digit, label in clear_digits:
         page = upscaled(digit) if polarity == "white_on_black" else 1 - upscaled(digit)
         image = save_grey(tmp_path / f"{polarity}-{label}.png", page)
@@ -115,8 +96,8 @@ def test_top_class_is_the_label(tmp_path, small_model, clear_digits, polarity):
         assert percents == sorted(percents, reverse=True) and sum(percents) <= 100.05
 
 
-def test_colour_jpeg_is_read_by_its_luminance(tmp_path, small_model, clear_digits, capsys):
-    _, model_path = small_model
+def test_colour_jpeg_is_read_by_its_luminance(tmp_path, saved_digit_model, clear_digits, capsys):
+    _, model_path = saved_digit_model
     digit, label = clear_digits[0]
     image = save_colour(tmp_path / "blue-on-yellow.jpg", upscaled(digit), (20, 30, 140), (250, 240, 170))
     assert run_cli(["predict", str(image), "--model", str(model_path), "--json"]) == 0
@@ -127,11 +108,11 @@ def test_colour_jpeg_is_read_by_its_luminance(tmp_path, small_model, clear_digit
     assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
 
 
-def test_cli_matches_the_engine_path(tmp_path, small_model, clear_digits, capsys):
+def test_cli_matches_the_engine_path(tmp_path, saved_digit_model, clear_digits, capsys):
     """The CLI's probabilities are those of prepare_drawing + predict_proba on the same ink."""
     from scratchnet.preprocess import prepare_drawing
 
-    model, model_path = small_model
+    model, model_path = saved_digit_model
     digit, _ = clear_digits[1]
     image = save_grey(tmp_path / "digit.png", 1 - upscaled(digit))
     assert run_cli(["predict", str(image), "--model", str(model_path), "--json"]) == 0
@@ -157,8 +138,8 @@ def test_default_model_is_trained_once_into_the_cache(tmp_path, clear_digits):
 # --------------------------------------------------------------------------- failures
 
 
-def test_missing_image_exits_1_with_one_line(tmp_path, small_model):
-    result = predict(tmp_path / "nope.png", "--model", small_model[1])
+def test_missing_image_exits_1_with_one_line(tmp_path, saved_digit_model):
+    result = predict(tmp_path / "nope.png", "--model", saved_digit_model[1])
     assert result.returncode == 1
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and "nope.png" in result.stderr
@@ -185,19 +166,20 @@ def _run_failing(capsys, *args) -> str:
     return err
 
 
-def test_file_that_is_not_an_image(tmp_path, small_model, capsys):
+def test_file_that_is_not_an_image(tmp_path, saved_digit_model, capsys):
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
-    assert "notes.png: not an image format this app reads" in _run_failing(capsys, text, "--model", small_model[1])
+    message = _run_failing(capsys, text, "--model", saved_digit_model[1])
+    assert "notes.png: not an image format this app reads" in message
 
 
-def test_folder_instead_of_an_image(tmp_path, small_model, capsys):
-    assert "folder" in _run_failing(capsys, tmp_path, "--model", small_model[1])
+def test_folder_instead_of_an_image(tmp_path, saved_digit_model, capsys):
+    assert "folder" in _run_failing(capsys, tmp_path, "--model", saved_digit_model[1])
 
 
-def test_blank_image(tmp_path, small_model, capsys):
+def test_blank_image(tmp_path, saved_digit_model, capsys):
     blank = save_grey(tmp_path / "blank.png", np.full((50, 60), 0.9))
-    assert "no ink" in _run_failing(capsys, blank, "--model", small_model[1])
+    assert "no ink" in _run_failing(capsys, blank, "--model", saved_digit_model[1])
 
 
 def test_unreadable_model_file(tmp_path, clear_digits, capsys):
