@@ -315,13 +315,20 @@ def test_the_index_box_and_next_misclassified_pick_the_digit(qtbot, window, mode
     np.testing.assert_array_equal(view.trace.x, mnist.x_test[5])
     assert view.caption.text() == f"Test image #5, labelled {mnist.y_test[5]}"
     wrong = np.flatnonzero(model.predict(mnist.x_test) != mnist.y_test)
+    jobs = []
+    view.runner.finished.connect(lambda job: jobs.append((job.kind, job.thread_id)))
     click(qtbot, view.next_wrong_button)
     settle(window)
+    # no other view had predicted the test set: the tab did, in a job off the GUI thread
+    assert [kind for kind, _ in jobs].count("wrong") == 1
+    assert threading.get_ident() not in [thread for _, thread in jobs]
     first = int(wrong[wrong > 5][0])
     assert view.index_spin.value() == first and view.trace.label == int(mnist.y_test[first])
     assert view.trace.predicted != view.trace.label
     click(qtbot, view.next_wrong_button)
     assert view.index_spin.value() == int(wrong[wrong > first][0])
+    settle(window)
+    assert [kind for kind, _ in jobs].count("wrong") == 1  # the predictions are kept for this model
 
 
 def test_show_its_backprop_from_a_misclassified_digit(qtbot, window, model, mnist):
@@ -678,3 +685,27 @@ def test_keep_is_refused_while_a_run_trains(qtbot, window, model, mnist):
     assert window.current_model is model
     view.set_training(False)
     assert view.stepper.keep_button.isEnabled()
+
+
+# ------------------------------------------------------------------ the tiles, drawn at once
+def test_tile_mosaic_lays_out_each_unit_as_its_own_tile():
+    """The first layer's tiles (shared with the Inside the network tab), now laid out without a
+    loop, against tiles placed one by one."""
+    from gui.views.weights import GAP_RGBA, diverging_lut
+
+    rng = np.random.default_rng(4)
+    lut = diverging_lut()
+    for units, start, count, columns in ((256, 0, 256, None), (300, 17, 250, 7), (5, 0, 5, None), (10, 2, 8, 3)):
+        weights = rng.standard_normal((784, units)).astype(np.float32)
+        mosaic = tile_mosaic(weights, start, count, 0.8, max_columns=columns)
+        shown_columns = min(int(np.ceil(np.sqrt(count))), columns or count)
+        rows = int(np.ceil(count / shown_columns))
+        assert mosaic.shape == (29 * rows + 1, 29 * shown_columns + 1, 4)
+        expected = np.empty_like(mosaic)
+        expected[:] = GAP_RGBA
+        for k in range(count):
+            r, c = divmod(k, shown_columns)
+            tile = weights[:, start + k].reshape(28, 28)
+            codes = np.clip((tile / 0.8 + 1.0) * 127.5, 0, 255).astype(np.uint8)
+            expected[1 + 29 * r:29 + 29 * r, 1 + 29 * c:29 + 29 * c] = lut[codes]
+        np.testing.assert_array_equal(mosaic, expected)

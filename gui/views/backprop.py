@@ -93,7 +93,9 @@ def _set_enabled(widget, reason: str | None) -> None:
 class BackpropView(QWidget):
     """Signal ``keep_requested(object)``: the user kept the stepped copy (a ``Sequential``)."""
 
-    PREPARE = (predictions_on_test_set,)  # what set_context reads, computed off the GUI thread first
+    # set_context reads nothing precomputed: the test-set predictions (for "Next misclassified")
+    # are worked out only when asked, so that a visible tab costs a running training nothing more
+    PREPARE = ()
     keep_requested = Signal(object)
 
     def __init__(self, parent=None) -> None:
@@ -249,10 +251,20 @@ class BackpropView(QWidget):
 
     @Slot()
     def next_misclassified(self) -> None:
-        predictions = self._context.predictions if self._context.has(predictions_on_test_set) else None
-        if predictions is None:
+        """Follow the next test image (by index) that the model gets wrong; the test-set
+        predictions are computed first, off the GUI thread, unless another view has them."""
+        context = self._context
+        if context.model is None or not context.model.dense_layers:
             return
-        wrong = predictions.wrong(sort=SORT_BY_INDEX)
+        if not context.usable:
+            self.note.setText("The model does not fit this data set: no test image to follow.")
+            return
+        if not context.has(predictions_on_test_set):
+            self.next_wrong_button.setEnabled(False)
+            self._submit("wrong", (context.model, context.dataset),
+                         lambda: context.computed(predictions_on_test_set))
+            return
+        wrong = context.predictions.wrong(sort=SORT_BY_INDEX)
         if len(wrong) == 0:
             self.note.setText("The model gets every test image right: no misclassified digit to follow.")
             return
@@ -367,9 +379,11 @@ class BackpropView(QWidget):
 
     def _update_buttons(self) -> None:
         reason = self.problem
-        has_predictions = self._context.has(predictions_on_test_set) and self._context.predictions is not None
-        _set_enabled(self.next_wrong_button, reason if self._context.model is None else
-                     None if has_predictions else "the test set's predictions are not ready.")
+        context = self._context
+        _set_enabled(self.next_wrong_button, reason if context.model is None or not context.model.dense_layers else
+                     None if context.usable and not self.runner.busy("wrong")
+                     else "the model does not fit this data set." if not context.usable else
+                     "the test set's predictions are being computed.")
         for button in (self.check.recheck_button, self.stepper.step_button, self.noise.recompute_button):
             _set_enabled(button, reason)
         for button in (self.next_button, self.back_button):
@@ -487,7 +501,10 @@ class BackpropView(QWidget):
             return
         self._shown[job.kind] = job.key
         names = self._context.class_names
-        if job.kind == "trace":
+        if job.kind == "wrong":
+            self._update_buttons()
+            self.next_misclassified()
+        elif job.kind == "trace":
             self.trace = job.result
             self.steps.set_trace(job.result)
             self._update_buttons()
@@ -509,6 +526,8 @@ class BackpropView(QWidget):
 
     def _current_key(self, kind: str) -> tuple | None:
         """The start of the key a result of ``kind`` must have to be shown now."""
+        if kind == "wrong":
+            return (self._context.model, self._context.dataset)
         if self.problem is not None:
             return None
         if kind == "noise":
@@ -529,6 +548,9 @@ class BackpropView(QWidget):
             self.stepper.clear(f"Cannot step: {message}")
         elif job.kind == "noise":
             self.noise.clear(f"Cannot measure: {message}")
+        elif job.kind == "wrong":
+            self._update_buttons()
+            self.note.setText(f"Cannot find the misclassified digits: {message}")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -23,6 +23,11 @@ def num(value: float, digits: int = 3) -> str:
     return text.replace("-", "−")
 
 
+def norm(values: np.ndarray) -> float:
+    """The Euclidean length of ``values``, summed by NumPy (a BLAS dot took ms on a busy machine)."""
+    return float(np.sqrt(np.sum(np.square(values))))
+
+
 def sub(k: int) -> str:
     """An index as subscript digits: 7 -> ₇."""
     return str(k).translate(SUBSCRIPTS)
@@ -82,7 +87,7 @@ def _loss_text(traced: Trace, names: list[str]) -> str:
 def _backward_text(stage: Stage, traced: Trace, titles: list[str]) -> str:
     step = traced.steps[stage.layer]
     title = html.escape(titles[stage.layer])
-    delta = float(np.linalg.norm(step.grad_output))
+    delta = norm(step.grad_output)
     below = "the input" if stage.layer == 0 else html.escape(titles[stage.layer - 1])
     last = stage.layer == len(traced.steps) - 1
     arrives = (f"δ = dL/dz = p − onehot({traced.label}) arrives from the loss" if last
@@ -95,7 +100,7 @@ def _backward_text(stage: Stage, traced: Trace, titles: list[str]) -> str:
         tiles = " Below: one 28×28 tile of dL/dW per unit, the inked pixels times the unit's δ." if (
             first and w.shape[0] == 784) else ""
         return (f"<b>{title}</b>: {arrives} (‖δ‖ = {num(delta)}). dL/dW = xᵀ·δ, {w.shape[0]}×{w.shape[1]} "
-                f"(‖dL/dW‖ = {num(float(np.linalg.norm(w)))}): weight W<sub>ij</sub> gets x<sub>i</sub>·δ<sub>j</sub>. "
+                f"(‖dL/dW‖ = {num(norm(w))}): weight W<sub>ij</sub> gets x<sub>i</sub>·δ<sub>j</sub>. "
                 f"dL/db = δ. {passed}{tiles}")
     blocked = int(np.count_nonzero(step.slope == 0))
     n = step.output.size
@@ -148,7 +153,7 @@ def unit_text(eq: UnitEquations, title: str, label: int) -> str:
                   "&nbsp;&nbsp;" + _terms(eq.upstream, "W" + j + ",", "δ{i}"),
                   f"δ{j} = {num(eq.slope)} × {num(eq.upstream.total)} = {num(eq.delta)}"]
     lines += [f"dL/dW<sub>i{j}</sub> = x<sub>i</sub>·δ{j}: {eq.grad_w.size} numbers, the unit's tile "
-              f"(‖dL/dW<sub>·{j}</sub>‖ = {num(float(np.linalg.norm(eq.grad_w)))})",
+              f"(‖dL/dW<sub>·{j}</sub>‖ = {num(norm(eq.grad_w))})",
               f"dL/db{j} = δ{j} = {num(eq.grad_b)}"]
     return "<br>".join(lines)
 

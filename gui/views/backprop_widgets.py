@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .images import DIGIT_SIDE
+from .weights import diverging_lut
 
 SIGNED = "signed"
 GREY = "grey"
@@ -23,11 +23,6 @@ STRIP_MAX = 32  # at most this many values are drawn as one column (the classes)
 EMPTY_RGBA = (235, 235, 235, 255)
 HIGHLIGHT = "#ff8c00"
 SELECTED_PEN = QColor("#111111")
-
-
-def diverging_lut() -> np.ndarray:
-    """(256, 4) uint8 RGBA: blue, white at index 127.5, red (the colour map of the weight tiles)."""
-    return pg.colormap.get("CET-D1").getLookupTable(nPts=256, mode="byte", alpha=True)
 
 
 def grid_shape(count: int) -> tuple[int, int]:
@@ -210,6 +205,8 @@ class StageColumn(QFrame):
         self.set_highlighted(False)
 
     def set_highlighted(self, on: bool) -> None:
+        if on == self.highlighted and self.styleSheet():
+            return  # a style sheet costs ~0.4 ms to apply
         self.highlighted = on
         name = self.objectName()
         border = f"2px solid {HIGHLIGHT}" if on else "1px solid #cccccc"
