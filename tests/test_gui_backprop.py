@@ -10,7 +10,15 @@ import time
 
 import numpy as np
 import pytest
-from gui_view_support import draw_stroke, quick_model, seven_strokes, show_model, wait_for_views
+from gui_view_support import (
+    configure,
+    draw_stroke,
+    quick_model,
+    run_in_window,
+    seven_strokes,
+    show_model,
+    wait_for_views,
+)
 from PySide6.QtCore import QEventLoop, QPoint, Qt
 from PySide6.QtWidgets import QApplication, QPushButton, QTableWidget, QTabWidget
 
@@ -116,7 +124,7 @@ def button(window, name: str) -> QPushButton:
     return widget
 
 
-def click(qtbot, widget) -> None:
+def press(qtbot, widget) -> None:
     qtbot.mouseClick(widget, Qt.LeftButton, pos=widget.rect().center())
 
 
@@ -135,9 +143,9 @@ def open_tab(window, model, page: str | None = None) -> BackpropView:
 def walk_to(qtbot, view, stage: int) -> None:
     """Click Next or Back until ``stage``."""
     while view.steps.stage < stage:
-        click(qtbot, view.next_button)
+        press(qtbot, view.next_button)
     while view.steps.stage > stage:
-        click(qtbot, view.back_button)
+        press(qtbot, view.back_button)
 
 
 # ------------------------------------------------------------------ the tab, with and without a model
@@ -200,7 +208,7 @@ def test_next_walks_forward_layer_by_layer_then_backward_and_back_returns(qtbot,
     assert "Forward through Dense 1 (784→32)" in seen[1] and "Softmax and the loss" in seen[6]
     assert "Backward through Dense 3 (16→10)" in seen[7] and "Backward through Dense 1 (784→32)" in seen[11]
     assert not view.next_button.isEnabled()
-    click(qtbot, view.back_button)
+    press(qtbot, view.back_button)
     assert view.steps.stage == 10 and columns[1].highlighted and columns[1].gradients.values is not None
     assert columns[0].gradients.values is None  # dL/dx is not reached any more
 
@@ -317,7 +325,7 @@ def test_the_index_box_and_next_misclassified_pick_the_digit(qtbot, window, mode
     wrong = np.flatnonzero(model.predict(mnist.x_test) != mnist.y_test)
     jobs = []
     view.runner.finished.connect(lambda job: jobs.append((job.kind, job.thread_id)))
-    click(qtbot, view.next_wrong_button)
+    press(qtbot, view.next_wrong_button)
     settle(window)
     # no other view had predicted the test set: the tab did, in a job off the GUI thread
     assert [kind for kind, _ in jobs].count("wrong") == 1
@@ -325,7 +333,7 @@ def test_the_index_box_and_next_misclassified_pick_the_digit(qtbot, window, mode
     first = int(wrong[wrong > 5][0])
     assert view.index_spin.value() == first and view.trace.label == int(mnist.y_test[first])
     assert view.trace.predicted != view.trace.label
-    click(qtbot, view.next_wrong_button)
+    press(qtbot, view.next_wrong_button)
     assert view.index_spin.value() == int(wrong[wrong > first][0])
     settle(window)
     assert [kind for kind, _ in jobs].count("wrong") == 1  # the predictions are kept for this model
@@ -339,7 +347,7 @@ def test_show_its_backprop_from_a_misclassified_digit(qtbot, window, model, mnis
     qtbot.mouseClick(grid.cells[3], Qt.LeftButton)
     detail_button = grid.detail.backprop_button
     qtbot.waitExposed(detail_button)
-    click(qtbot, detail_button)
+    press(qtbot, detail_button)
     settle(window)
     view = tab(window)
     assert window.views.currentWidget() is view and view.pages.currentWidget() is view.steps
@@ -358,7 +366,7 @@ def test_show_its_backprop_from_the_drawing_pad_with_the_label_chosen(qtbot, win
     for stroke in seven_strokes():
         draw_stroke(pad.canvas, stroke)
     assert pad.backprop_button.isEnabled()
-    click(qtbot, pad.backprop_button)
+    press(qtbot, pad.backprop_button)
     settle(window)
     view = tab(window)
     assert window.views.currentWidget() is view
@@ -408,7 +416,7 @@ def test_gradient_check_table_matches_central_differences_and_recheck_draws_othe
             assert x[i] != 0  # the first layer's weights are drawn from inked pixels
         worst = max(worst, error)
     assert f"worst relative error <b>{worst:.1e}</b>" in view.check.summary.text()
-    click(qtbot, view.check.recheck_button)
+    press(qtbot, view.check.recheck_button)
     settle(window)
     second = rows()
     assert len(second) == 24 and [r[:3] for r in second] != [r[:3] for r in first]
@@ -432,7 +440,7 @@ def test_one_step_predicts_and_makes_the_change_of_a_hand_applied_step_and_keep_
     x, label = mnist.x_test[index], int(mnist.y_test[index])
     lr = 0.05
     view.stepper.rate_spin.setValue(lr)
-    click(qtbot, view.stepper.step_button)
+    press(qtbot, view.stepper.step_button)
     settle(window)
     text = view.stepper.summary.text()
     # by hand: g from the plain backward, w <- w - lr g, the loss again
@@ -463,7 +471,7 @@ def test_one_step_predicts_and_makes_the_change_of_a_hand_applied_step_and_keep_
     assert window.current_model is model
     keep = view.stepper.keep_button
     assert keep.isEnabled()
-    click(qtbot, keep)
+    press(qtbot, keep)
     settle(window)
     kept = window.current_model
     assert kept is not model
@@ -574,7 +582,7 @@ def test_gradient_noise_plots_the_cosines_of_hand_made_batches_and_recomputes_on
     found = re.search(rf"by a cosine of {NUMBER} ± {NUMBER}", sentence)
     assert close(as_float(found.group(1)), expected[1][0], 2) and close(as_float(found.group(2)), expected[1][1], 2)
     assert "Full batch" in sentence and "mini-batch of 64" in sentence
-    click(qtbot, page.recompute_button)
+    press(qtbot, page.recompute_button)
     settle(window)
     assert view._noise_draws == seed + 1
     again = plain_noise(model, mnist.x_train[:count], mnist.y_train[:count], NOISE_BATCH_SIZES, seed + 1)
@@ -592,22 +600,72 @@ def test_gradient_noise_follows_finished_epochs_only_within_its_share_of_the_tim
     from gui.views.predictions import ModelContext
 
     other = quick_model(mnist, hidden=(32, 16), train_size=500, seed=5)
-    view.set_training(True)
-    view._noise_seconds, view._noise_ended = 0.5, time.perf_counter()  # measured just now, for 0.5 s
+    view._noise_seconds = 0.5  # the last measurement took 0.5 s
+    view.set_training(True)  # the budget counts from now: 1 s (the guess, as 0.5 < 1) / 5% = 20 s
     view.epoch_finished()
     view.set_context(ModelContext(other, mnist))
-    assert "noise" not in calls  # 0.5 s / 5% = 10 s must pass first
-    view._noise_ended -= 11
+    assert "noise" not in calls
+    view._noise_ended -= 19
     view.set_context(ModelContext(model.copy(), mnist))
+    assert "noise" not in calls
+    view._noise_ended -= 2
+    view.set_context(ModelContext(other, mnist))
     assert calls.count("noise") == 1
+    view._noise_seconds, view._noise_ended = 0.5, time.perf_counter()  # measured just now, for 0.5 s
+    view.epoch_finished()
+    view.set_context(ModelContext(model.copy(), mnist))
+    assert calls.count("noise") == 1  # 0.5 s / 5% = 10 s must pass first
     view._noise_ended -= 11
     view.set_context(ModelContext(other, mnist))
-    assert calls.count("noise") == 1  # no epoch finished since
-    view.set_training(False)  # the run's end counts as one
-    view.set_context(ModelContext(model.copy(), mnist))
     assert calls.count("noise") == 2
-    view.set_context(ModelContext(other, mnist))  # idle: any new model is measured while the page shows
+    view._noise_ended -= 11
+    view.set_context(ModelContext(model.copy(), mnist))
+    assert calls.count("noise") == 2  # no epoch finished since
+    view.set_training(False)  # the run's end counts as one
+    view.set_context(ModelContext(other, mnist))
     assert calls.count("noise") == 3
+    view.set_context(ModelContext(model.copy(), mnist))  # idle: any new model is measured while the page shows
+    assert calls.count("noise") == 4
+
+
+def test_the_noise_page_measures_a_runs_final_weights_and_spares_a_short_run(qtbot, window, click, monkeypatch):
+    monkeypatch.setattr(backprop_module, "NOISE_IMAGES", 2000)
+    measured = []
+    original = backprop_module.gradient_noise
+
+    def recording(model, *args, **kwargs):
+        measured.append((model, view.training))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(backprop_module, "gradient_noise", recording)
+    view = tab(window)
+    window.views.setCurrentWidget(view)
+    view.pages.setCurrentWidget(view.noise)
+    configure(window, train_size=2000, epochs=2)
+    run_in_window(qtbot, window, click)
+    # the views follow a model that came while the run trained at most once a second
+    qtbot.waitUntil(lambda: view._context.model is window.current_model, timeout=10_000)
+    settle(window)
+    assert not view.training
+    assert measured and measured[-1][0] is window.current_model  # the run's final weights
+    assert not any(training for _, training in measured)  # a 2-epoch run is too short to spare the time
+    assert "on 2,000 training images" in view.noise.status.text()
+
+
+def test_closing_the_window_while_the_noise_is_measured_ends_cleanly(qtbot, window, model):
+    from PySide6.QtCore import QDeadlineTimer
+
+    from gui.threads import wait_for_released_threads
+
+    view = open_tab(window, model)
+    view.pages.setCurrentWidget(view.noise)
+    assert view.runner.busy("noise")
+    window.close()
+    assert wait_for_released_threads(QDeadlineTimer(30_000))
+    QApplication.processEvents()  # the jobs' ends reach the runner
+    assert not view.runner.busy()
+    view.noise.recompute_button.click()  # a closed window starts nothing more
+    assert not view.runner.busy()
 
 
 # ------------------------------------------------------------------ threads, bad input, small models
@@ -625,7 +683,7 @@ def test_every_computation_runs_off_the_gui_thread(qtbot, window, model, monkeyp
     for page in ("Gradient check", "One step", "Why this digit?", "Gradient noise"):
         view.pages.setCurrentIndex([view.pages.tabText(k) for k in range(5)].index(page))
         if page == "One step":
-            click(qtbot, view.stepper.step_button)
+            press(qtbot, view.stepper.step_button)
         settle(window)
     assert set(threads) == {"trace", "gradient_check", "one_step", "integrated_gradients", "gradient_noise"}
     assert threading.get_ident() not in {t for ids in threads.values() for t in ids}
@@ -675,7 +733,7 @@ def test_softmax_regression_has_no_hidden_stages(qtbot, window, mnist):
 
 def test_keep_is_refused_while_a_run_trains(qtbot, window, model, mnist):
     view = open_tab(window, model, "One step")
-    click(qtbot, view.stepper.step_button)
+    press(qtbot, view.stepper.step_button)
     settle(window)
     assert view.stepper.keep_button.isEnabled()
     view.set_training(True)

@@ -46,6 +46,7 @@ SOURCE_TEST = "test"
 SOURCE_DRAWING = "drawing"
 PREVIEW_SIDE = 56
 NOISE_WORK_SHARE = 0.05  # while training, the gradient noise takes at most this share of the time
+NOISE_SECONDS_GUESS = 1.0  # what a measurement is taken to cost before one has been timed
 CLOSE_WAIT_MS = 2000
 NO_MODEL = ("No model yet. Train one (the Start button on the left; Quick start takes a few seconds) "
             "or open a saved one (File → Open model…), then come back here to follow a digit through it.")
@@ -218,7 +219,11 @@ class BackpropView(QWidget):
         """The window started (True) or ended (False) its runs."""
         self.training = running
         self._update_buttons()
-        if not running:
+        if running:
+            # the work budget counts from the run's start: a short run is not measured while it trains
+            self._noise_ended = time.perf_counter()
+            self._noise_seconds = max(self._noise_seconds, NOISE_SECONDS_GUESS)
+        else:
             self._epoch_pending = True  # the run's final weights
 
     def epoch_finished(self) -> None:
@@ -447,7 +452,8 @@ class BackpropView(QWidget):
     def compute_noise(self, auto: bool) -> None:
         """Measure the gradient noise at the current weights; ``auto``: only when the page is in
         front and shows an older model, and while training only after a finished epoch and within
-        ``NOISE_WORK_SHARE`` of the time."""
+        ``NOISE_WORK_SHARE`` of the time, counted from the run's start (a measurement's cost is
+        guessed at ``NOISE_SECONDS_GUESS`` until one is timed)."""
         dataset, model = self._context.dataset, self._context.model
         if self.problem is not None or dataset is None:
             return
@@ -459,7 +465,7 @@ class BackpropView(QWidget):
                 return
             if self.training:
                 waited = time.perf_counter() - self._noise_ended
-                if (shown is not None and not self._epoch_pending) or waited < self._noise_seconds / NOISE_WORK_SHARE:
+                if not self._epoch_pending or waited < self._noise_seconds / NOISE_WORK_SHARE:
                     return
         self._epoch_pending = False
         self._noise_draws += 1
