@@ -479,6 +479,7 @@ def test_one_step_predicts_and_makes_the_change_of_a_hand_applied_step_and_keep_
         np.testing.assert_allclose(layer.params["W"], w, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(layer.params["b"], b, rtol=1e-5, atol=1e-7)
     assert "Kept the step" in window.status_label.text()
+    assert "Kept: the window's model is now the stepped copy" in view.stepper.summary.text()
     assert not keep.isEnabled()  # the step was of the old model
     assert view.trace.loss == pytest.approx(after, rel=1e-4)  # the tab follows the kept model
 
@@ -767,3 +768,53 @@ def test_tile_mosaic_lays_out_each_unit_as_its_own_tile():
             codes = np.clip((tile / 0.8 + 1.0) * 127.5, 0, 255).astype(np.uint8)
             expected[1 + 29 * r:29 + 29 * r, 1 + 29 * c:29 + 29 * c] = lut[codes]
         np.testing.assert_array_equal(mosaic, expected)
+
+
+# ------------------------------------------------------------------ other activations, dropout, a new drawing
+TEXTBOOK = {
+    "Sigmoid": ("σ", lambda z: 1 / (1 + np.exp(-z))),
+    "Tanh": ("tanh", np.tanh),
+    "LeakyReLU": ("leaky_relu", lambda z: np.where(z > 0, z, 0.01 * z)),
+}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "leaky_relu"])
+def test_other_activations_and_dropout_step_through_with_their_own_formulas(qtbot, window, mnist, activation):
+    model = mlp(784, [12, 8], 10, activation=activation, dropout=0.2, rng=np.random.default_rng(1))
+    view = open_tab(window, model)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[2] == "Dropout" and len(view.steps.stages) == 2 * len(kinds) + 2
+    walk_to(qtbot, view, len(view.steps.stages) - 1)
+    symbol, formula = TEXTBOOK[kinds[1]]
+    value = mnist.x_test[0].astype(np.float64)
+    for k, layer in enumerate(model.layers, start=1):
+        if kinds[k - 1] == "Dense":
+            value = value @ layer.params["W"].astype(np.float64) + layer.params["b"].astype(np.float64)
+        elif kinds[k - 1] != "Dropout":  # dropout is off outside training
+            value = formula(value)
+        np.testing.assert_allclose(view.steps.columns[k].values.values, value, rtol=1e-5, atol=1e-7)
+    z = mnist.x_test[0].astype(np.float64) @ model.dense_layers[0].params["W"] + model.dense_layers[0].params["b"]
+    for column in (2, 3):  # the activation and the dropout after it: both the units of Dense 1
+        heat_map = view.steps.columns[column].values
+        qtbot.mouseClick(heat_map, Qt.LeftButton, pos=QPoint(*map(int, heat_map.unit_center(4))))
+        text = view.steps.unit_text.text()
+        assert "Dense 1 (784→12), unit 4" in text
+        found = re.search(rf"a₄ = {re.escape(symbol)}\(z₄\) = {re.escape(symbol)}\({NUMBER}\) = {NUMBER}", text)
+        assert close(as_float(found.group(1)), z[4]) and close(as_float(found.group(2)), formula(z[4]))
+
+
+def test_a_new_drawing_is_followed_when_the_tab_comes_back(qtbot, window, model):
+    pad = window.findChild(DrawingPad, "drawingPad")
+    window.views.setCurrentWidget(pad)
+    show_model(window, model)
+    draw_stroke(pad.canvas, seven_strokes()[0])
+    press(qtbot, pad.backprop_button)
+    settle(window)
+    view = tab(window)
+    first = view.trace.x.copy()
+    window.views.setCurrentWidget(pad)
+    draw_stroke(pad.canvas, seven_strokes()[1])
+    window.views.setCurrentWidget(view)
+    settle(window)
+    assert not np.array_equal(view.trace.x, first)
+    np.testing.assert_array_equal(view.trace.x, pad.digit)

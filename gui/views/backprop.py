@@ -212,7 +212,9 @@ class BackpropView(QWidget):
         elif self._choice is not None and self._choice.source == SOURCE_TEST and dataset_changed:
             self._choice = self._test_choice(self._choice.index)
         if model_changed and self.stepper.result is not None:
-            self.stepper.clear("The window's model changed since that step: take it again.")
+            kept = self.stepper.result.model is context.model
+            self.stepper.clear("Kept: the window's model is now the stepped copy; take another step from there."
+                               if kept else "The window's model changed since that step: take it again.")
         self._refresh()
 
     def set_training(self, running: bool) -> None:
@@ -288,6 +290,8 @@ class BackpropView(QWidget):
 
     def _choose(self, choice: DigitChoice | None) -> None:
         self._choice = choice
+        if self.stepper.result is not None:
+            self.stepper.clear("")  # that step was for another digit
         self._refresh()
 
     def _set_source(self, source: str) -> None:
@@ -416,6 +420,7 @@ class BackpropView(QWidget):
             target = self.saliency.target()
             key = (model, choice, target)
             if not same_key(self._shown.get("saliency"), key):
+                self.saliency.summary.setText("Computing…")
                 self._submit("saliency", key, self._saliency_job(model, choice, target))
         elif page is self.noise:
             self.compute_noise(auto=True)
@@ -560,6 +565,11 @@ class BackpropView(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        choice = self._choice
+        if choice is not None and choice.source == SOURCE_DRAWING and self._drawn is not None \
+                and not np.array_equal(self._drawn, choice.pixels):
+            self.show_drawing()  # drawn again since: follow the new drawing
+            return
         self._update_pages()
 
     # The window's view tabs are a QStackedLayout, whose height for a width is the largest of all
