@@ -71,14 +71,20 @@ def main(argv: list[str]) -> int:
     settle(app, view)
     steps = view.steps
     shots = {0: "input", 3: "forward", 6: "loss", 8: "backward", 11: "first-layer"} if full else {11: ""}
+    traced = view.trace
+
+    def busiest(layer: int) -> int:
+        """The unit of ``model.layers[layer]`` with the largest |dL/d(output)|: a unit that learns."""
+        return int(abs(traced.steps[layer].grad_output).argmax())
+
     for stage, name in shots.items():
         steps.go(stage)
         if stage == 3:
-            steps.select_unit(3, 17)
+            steps.select_unit(3, int(traced.steps[2].output.argmax()))
         if stage == 8:
-            steps.select_unit(4, 9)
+            steps.select_unit(4, busiest(2))
         if stage == 11:
-            steps.select_unit(2, 40)
+            steps.select_unit(2, busiest(0))
         settle(app, view, 300)
         shoot(window, out / (f"backprop-{name}.png" if full else f"screenshot-{tag}-backprop.png"))
     pages = {1: "gradient-check", 2: "one-step", 3: "why-this-digit", 4: "gradient-noise"} if full else {4: "noise"}
