@@ -416,6 +416,8 @@ def test_gradient_check_table_matches_central_differences_and_recheck_draws_othe
             assert x[i] != 0  # the first layer's weights are drawn from inked pixels
         worst = max(worst, error)
     assert f"worst relative error <b>{worst:.1e}</b>" in view.check.summary.text()
+    zeros = sum(analytic == 0 and numeric == 0 for _, _, _, analytic, numeric, _ in first)
+    assert (f"{zeros} of them get no gradient on either side" in view.check.summary.text()) == (zeros > 0)
     press(qtbot, view.check.recheck_button)
     settle(window)
     second = rows()
@@ -818,3 +820,22 @@ def test_a_new_drawing_is_followed_when_the_tab_comes_back(qtbot, window, model)
     settle(window)
     assert not np.array_equal(view.trace.x, first)
     np.testing.assert_array_equal(view.trace.x, pad.digit)
+
+
+def test_the_check_table_tells_a_rounding_sized_error_from_a_wrong_gradient(qtbot):
+    from gui.views.backprop_tools import GradCheckPage
+    from scratchnet.explain import WeightCheck
+
+    page = GradCheckPage()
+    qtbot.addWidget(page)
+    titles = ["Dense 1 (784→32)"]
+    tiny = WeightCheck(0, 3, 4, 2e-11, 2.4e-11, 0.09, 1e-12)  # 20 resolutions: rounding
+    wrong = WeightCheck(0, 5, 6, 0.02, 0.03, 0.2, 1e-12)
+    page.show_checks([tiny], titles)
+    assert "rounding of the loss, not backprop" in page.summary.text()
+    assert page.table.item(0, 3).foreground().color() == Qt.darkGray
+    assert "rounding" in page.table.item(0, 3).toolTip()
+    page.show_checks([tiny, wrong], titles)
+    assert "look at the red rows" in page.summary.text() and "2.0e-01" in page.summary.text()
+    assert page.table.item(1, 3).foreground().color() == Qt.red
+    assert page.table.item(1, 0).text() == "Dense 1 (784→32) W[5, 6]"

@@ -36,6 +36,7 @@ from .probability_bars import ProbabilityBars
 from .widgets import make_button, make_combo
 
 CHECK_TOLERANCE = 1e-6  # the relative error a float64 check must stay under (as scratchnet.gradcheck's tests)
+ROUNDING_ZONE = 1000  # a gradient below this many resolutions of the difference gets a note on rounding
 NOISE_BATCH_SIZES = (1, 4, 16, 64, 256, 1024)
 NOISE_IMAGES = 10_000
 PREDICTED_CLASS = -1  # the saliency class combo's first entry
@@ -90,21 +91,40 @@ class GradCheckPage(QWidget):
         for r, check in enumerate(checks):
             cells = (f"{titles[check.layer]} W[{check.row}, {check.column}]", f"{check.analytic:.6e}",
                      f"{check.numeric:.6e}", f"{check.relative_error:.1e}")
+            rounding = _rounding_limited(check)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignVCenter | (Qt.AlignLeft if c == 0 else Qt.AlignRight))
                 if c == 3 and check.relative_error >= CHECK_TOLERANCE:
-                    item.setForeground(Qt.red)
+                    item.setForeground(Qt.darkGray if rounding else Qt.red)
+                    if rounding:
+                        item.setToolTip(f"dL/dw is within {ROUNDING_ZONE} times the smallest gradient a central "
+                                        f"difference resolves here ({check.resolution:.0e}): rounding of the loss, "
+                                        "not backprop, makes this error.")
                 self.table.setItem(r, c, item)
-        worst = max((c.relative_error for c in checks), default=0.0)
-        verdict = ("backward is right" if worst < CHECK_TOLERANCE
-                   else "above 1e-6: look at the red rows (a weight at a ReLU kink can do this)")
-        self.summary.setText(f"{len(checks)} weights checked; worst relative error <b>{worst:.1e}</b>: {verdict}.")
+        worst = max(checks, key=lambda c: c.relative_error, default=None)
+        error = 0.0 if worst is None else worst.relative_error
+        if error < CHECK_TOLERANCE:
+            verdict = "backward is right"
+        elif _rounding_limited(worst):
+            verdict = (f"that gradient is near the smallest a central difference resolves here, about "
+                       f"{worst.resolution:.0e}: rounding of the loss, not backprop, makes that error")
+        else:
+            verdict = "above 1e-6: look at the red rows (a weight at a ReLU kink can do this)"
+        zeros = sum(c.analytic == 0 and c.numeric == 0 for c in checks)
+        silent = (f" {zeros} of them get no gradient on either side: their unit is switched off (ReLU) for this "
+                  "digit, or their input is 0." if zeros else "")
+        self.summary.setText(f"{len(checks)} weights checked; worst relative error <b>{error:.1e}</b>: {verdict}."
+                             + silent)
 
     def clear(self, message: str) -> None:
         self.checks = []
         self.table.setRowCount(0)
         self.summary.setText(message)
+
+
+def _rounding_limited(check: WeightCheck) -> bool:
+    return abs(check.analytic) < ROUNDING_ZONE * check.resolution
 
 
 class OneStepPage(QWidget):
