@@ -189,6 +189,11 @@ class BackpropView(QWidget):
         column.addWidget(self.note)
         column.addWidget(self.pages, 1)
 
+    def _say(self, text: str) -> None:
+        """The message above the pages (hidden while there is none: it would take a line)."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
     # ------------------------------------------------------------------ the window's model
     def set_context(self, context: ModelContext) -> None:
         """The window's model and data set (the refresher calls this on the GUI thread)."""
@@ -264,7 +269,7 @@ class BackpropView(QWidget):
         if context.model is None or not context.model.dense_layers:
             return
         if not context.usable:
-            self.note.setText("The model does not fit this data set: no test image to follow.")
+            self._say("The model does not fit this data set: no test image to follow.")
             return
         if not context.has(predictions_on_test_set):
             self.next_wrong_button.setEnabled(False)
@@ -273,7 +278,7 @@ class BackpropView(QWidget):
             return
         wrong = context.predictions.wrong(sort=SORT_BY_INDEX)
         if len(wrong) == 0:
-            self.note.setText("The model gets every test image right: no misclassified digit to follow.")
+            self._say("The model gets every test image right: no misclassified digit to follow.")
             return
         current = self._choice.index if self._choice is not None and self._choice.source == SOURCE_TEST else -1
         later = wrong[wrong > current]
@@ -356,7 +361,7 @@ class BackpropView(QWidget):
         self._show_choice(choice, names)
         self._update_buttons()
         if self.problem is not None:
-            self.note.setText(NO_MODEL if self._context.model is None else f"Cannot follow the digit: {self.problem}")
+            self._say(NO_MODEL if self._context.model is None else f"Cannot follow the digit: {self.problem}")
             self._shown.clear()
             self._requested.clear()
             self.trace = None
@@ -365,7 +370,7 @@ class BackpropView(QWidget):
             self.saliency.clear("")
             self.noise.clear("")
             return
-        self.note.setText("")
+        self._say("")
         self._submit("trace", (self._context.model, choice), self._trace_job(self._context.model, choice))
         self._update_pages()
 
@@ -550,7 +555,7 @@ class BackpropView(QWidget):
         if job.kind == "trace":
             self.trace = None
             self.steps.set_trace(None)
-            self.note.setText(f"Cannot follow the digit: {message}")
+            self._say(f"Cannot follow the digit: {message}")
         elif job.kind == "check":
             self.check.clear(f"Cannot check: {message}")
         elif job.kind == "saliency":
@@ -561,7 +566,7 @@ class BackpropView(QWidget):
             self.noise.clear(f"Cannot measure: {message}")
         elif job.kind == "wrong":
             self._update_buttons()
-            self.note.setText(f"Cannot find the misclassified digits: {message}")
+            self._say(f"Cannot find the misclassified digits: {message}")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
