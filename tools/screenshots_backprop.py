@@ -20,14 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from gui.defaults import DEFAULT_CONFIG
-from gui.main_window import MainWindow
 from gui.views import BackpropView
 from scratchnet.run_config import hidden_layers
-from tools.screenshots import run_until_idle, shoot, wait
+from tools.screenshots import run_until_idle, screen_filling_window, shoot, wait
 
 TEST_INDEX = 8  # a 5 with some doubt in it: the loss and its gradients are not tiny
 
@@ -44,18 +43,9 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    screen = app.primaryScreen().availableGeometry()
-    tag = f"{screen.width()}x{screen.height()}"
-    full = tag == "1280x800"
     settings_dir = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
-    window.move(0, 0)
-    window.resize(screen.size())
-    window.show()
-    loop = QEventLoop()
-    window.dataset_changed.connect(loop.quit)
-    if window.dataset is None:
-        loop.exec()
+    window, tag = screen_filling_window(settings_dir.name)
+    full = tag == "1280x800"
     window.tour.skip()
     view = window.findChild(BackpropView, "backpropView")
     window.views.setCurrentWidget(view)

@@ -99,7 +99,7 @@ class DrawingPad(QWidget):
 
     def _layout(self) -> None:
         tools = QHBoxLayout()
-        for widget in (self.clear_button, self.undo_button, self.save_button, self.backprop_button):
+        for widget in (self.clear_button, self.undo_button, self.save_button):
             tools.addWidget(widget)
         tools.addStretch(1)
         brush = QHBoxLayout()
@@ -123,6 +123,7 @@ class DrawingPad(QWidget):
         right.addWidget(_caption("Class probabilities"))
         right.addWidget(self.bars)
         right.addWidget(self.note_label)
+        right.addWidget(self.backprop_button, 0, Qt.AlignLeft)
         right.addStretch(1)
 
         row = QHBoxLayout(self)
