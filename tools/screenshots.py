@@ -39,6 +39,22 @@ def run_until_idle(window: MainWindow, start) -> None:
     wait(600)  # let the last redraw land
 
 
+def screen_filling_window(settings_dir: str) -> tuple[MainWindow, str]:
+    """A window remembering into a fresh file in ``settings_dir``, filling the screen (there is no
+    window manager to maximise it), once its data set has loaded; and the screen's size, "WxH"."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    screen = app.primaryScreen().availableGeometry()
+    window = MainWindow(settings=QSettings(str(Path(settings_dir) / "scratchnet.ini"), QSettings.IniFormat))
+    window.move(0, 0)
+    window.resize(screen.size())  # without a frame
+    window.show()
+    loop = QEventLoop()
+    window.dataset_changed.connect(loop.quit)
+    if window.dataset is None:
+        loop.exec()
+    return window, f"{screen.width()}x{screen.height()}"
+
+
 def shoot(window: MainWindow, path: Path) -> None:
     """The whole screen (the window fills it; there is no window manager) or else the window."""
     screen = window.screen()

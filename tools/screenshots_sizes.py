@@ -17,28 +17,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
-from gui.main_window import MainWindow
-from tools.screenshots import shoot, wait
+from tools.screenshots import screen_filling_window, shoot, wait
 
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    screen = app.primaryScreen().availableGeometry()
-    tag = f"{screen.width()}x{screen.height()}"
     settings_dir = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
-    window.move(0, 0)
-    window.resize(screen.size())  # no window manager: the window fills the screen, without a frame
-    window.show()
-    loop = QEventLoop()
-    window.dataset_changed.connect(loop.quit)
-    if window.dataset is None:
-        loop.exec()
+    window, tag = screen_filling_window(settings_dir.name)
     wait(800)
     shoot(window, out / f"screenshot-{tag}-first-launch-tour.png")
     window.tour.skip()

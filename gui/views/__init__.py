@@ -1,4 +1,5 @@
-"""Inspection views: misclassified digits, confusion matrix, inside the network, drawing pad.
+"""Inspection views: misclassified digits, confusion matrix, inside the network, drawing pad, and
+backprop step by step.
 
 ``install_views(window)`` adds them as tabs of the main window and keeps them on the window's
 current model: the visible tab refreshes at once (while training, at most about once a second,
@@ -22,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 from ..threads import start_in_thread, stop_thread
+from .backprop import BackpropLink, BackpropView
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
 from .misclassified import MisclassifiedView
@@ -181,16 +183,19 @@ class ViewRefresher(QObject):
 
 
 def install_views(window) -> None:
-    """Create the four views, add them as tabs of ``window`` and wire them together."""
+    """Create the five views, add them as tabs of ``window`` and wire them together."""
     misclassified = MisclassifiedView()
     confusion = ConfusionView()
     weights = WeightsView()
     pad = DrawingPad()
+    backprop = BackpropView()
     window.add_view(misclassified, "Misclassified")
     window.add_view(confusion, "Confusion matrix")
     window.add_view(weights, "Inside the network")
     window.add_view(pad, "Drawing pad")
-    ViewRefresher(window, [misclassified, confusion, weights], pad)
+    window.add_view(backprop, "Backprop")
+    ViewRefresher(window, [misclassified, confusion, weights, backprop], pad)
+    BackpropLink(window, backprop, misclassified, pad)
 
     @Slot(int, int)
     def browse_cell(true_class: int, predicted_class: int) -> None:
@@ -203,4 +208,5 @@ def install_views(window) -> None:
     pad.digit_changed.connect(weights.set_drawn_digit)
 
 
-__all__ = ["ConfusionView", "DrawingPad", "MisclassifiedView", "ViewRefresher", "WeightsView", "install_views"]
+__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "MisclassifiedView", "ViewRefresher", "WeightsView",
+           "install_views"]

@@ -38,9 +38,11 @@ NO_PREDICTION = "—"
 
 
 class DrawingPad(QWidget):
-    """Signal ``digit_changed(object)``: the prepared (784,) input, or None for an empty canvas."""
+    """Signals ``digit_changed(object)``: the prepared (784,) input, or None for an empty canvas;
+    ``backprop_requested()``: "Show its backprop" was clicked."""
 
     digit_changed = Signal(object)
+    backprop_requested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -69,6 +71,9 @@ class DrawingPad(QWidget):
         self.undo_button = make_button("Undo", "undoButton", "Remove the last stroke (Ctrl+Z).", self.undo)
         self.save_button = make_button("Save as PNG…", "savePngButton", "Save the canvas as a 280×280 PNG.",
                                         self.save_png_dialog)
+        self.backprop_button = make_button("Show its backprop", "padBackpropButton",
+                                           "Follow this digit forward and backward through the network, in the "
+                                           "Backprop tab.", self.backprop_requested)
 
         self.preview = QLabel()
         self.preview.setObjectName("drawingPreview")
@@ -118,6 +123,7 @@ class DrawingPad(QWidget):
         right.addWidget(_caption("Class probabilities"))
         right.addWidget(self.bars)
         right.addWidget(self.note_label)
+        right.addWidget(self.backprop_button, 0, Qt.AlignLeft)
         right.addStretch(1)
 
         row = QHBoxLayout(self)
@@ -180,6 +186,7 @@ class DrawingPad(QWidget):
         self.preview.setPixmap(digit_pixmap(np.zeros(MNIST_SIDE * MNIST_SIDE) if digit is None else digit,
                                             PREVIEW_SIDE))
         self.bars.set_probabilities(probabilities)
+        self.backprop_button.setEnabled(probabilities is not None)
         if probabilities is None:
             self.prediction_label.setText(NO_PREDICTION)
         else:

@@ -8,6 +8,7 @@ with one scale for the whole layer so pages can be compared.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from dataclasses import dataclass
@@ -69,6 +70,14 @@ def mosaic_columns(count: int, max_columns: int | None = None) -> int:
     return max(1, min(math.ceil(math.sqrt(count)), max_columns or count))
 
 
+@functools.cache
+def diverging_lut() -> np.ndarray:
+    """(256, 4) uint8 RGBA: blue, white at code 127.5, red (read once: pyqtgraph reads a file)."""
+    lut = np.ascontiguousarray(pg.colormap.get("CET-D1").getLookupTable(nPts=256, mode="byte", alpha=True))
+    lut.flags.writeable = False
+    return lut
+
+
 def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_columns: int | None = None
                 ) -> np.ndarray:
     """Units ``start`` .. ``start + count - 1`` of ``weights`` (784, units) as 28×28 tiles in a
@@ -77,15 +86,17 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_c
     columns = mosaic_columns(count, max_columns)
     rows = max(1, math.ceil(count / columns))
     step = TILE_SIDE + 1
-    lut = pg.colormap.get("CET-D1").getLookupTable(nPts=256, mode="byte", alpha=True)
-    mosaic = np.empty((rows * step + 1, columns * step + 1, 4), np.uint8)
-    mosaic[:] = GAP_RGBA
     block = weights[:, start:start + count].T.reshape(count, TILE_SIDE, TILE_SIDE)
-    codes = np.clip((block / scale + 1.0) * 127.5, 0, 255).astype(np.uint8)
-    for k in range(count):
-        r, c = divmod(k, columns)
-        mosaic[1 + r * step:1 + r * step + TILE_SIDE, 1 + c * step:1 + c * step + TILE_SIDE] = lut[codes[k]]
-    return mosaic
+    codes = np.clip((block / scale + 1.0) * 127.5, 0, 255).astype(np.uint8, order="C")
+    # each RGBA colour as one 32-bit word; every tile with its gap above and to its left, then the
+    # tiles laid out row by row at once (a Python loop over 256 tiles took 10+ ms)
+    gap = np.array(GAP_RGBA, np.uint8).view(np.uint32)[0]
+    tiles = np.full((rows * columns, step, step), gap, np.uint32)
+    tiles[:count, 1:, 1:] = diverging_lut().view(np.uint32)[:, 0][codes]
+    mosaic = np.full((rows * step + 1, columns * step + 1), gap, np.uint32)
+    mosaic[:-1, :-1] = tiles.reshape(rows, columns, step, step).transpose(0, 2, 1, 3).reshape(
+        rows * step, columns * step)
+    return mosaic.view(np.uint8).reshape(rows * step + 1, columns * step + 1, 4)
 
 
 @dataclass(frozen=True)
