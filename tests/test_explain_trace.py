@@ -351,6 +351,13 @@ def test_gradient_check_on_a_digit(digits_model):
     assert len(checks) == 16
     assert all(digits[1][c.row] != 0 for c in checks[:8])
     assert max(c.relative_error for c in checks) < 1e-5
+    # weights with a gradient are drawn first: zeros only when a layer has fewer than 8 of them
+    t = trace(model, digits[1], int(labels[1]))
+    for step in t.dense_steps:
+        drawn = [c for c in checks if c.layer == step.layer]
+        grads = step.grads["W"][np.flatnonzero(digits[1])] if step is t.dense_steps[0] else step.grads["W"]
+        live = np.count_nonzero(grads)
+        assert sum(c.analytic != 0 for c in drawn) == min(len(drawn), live)
 
 
 # --------------------------------------------------------------------------- unit equations
