@@ -203,6 +203,18 @@ def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_t
             if r["series"] == "loss_per_update"]
     assert rows[0]["update"] == "1" and 0 < int(rows[0]["samples_seen"]) <= 64  # interpolated between logs
     assert rows[-1]["samples_seen"] == "3000"
+    # the link is kept wherever the runs go: the runs list's tooltip, the CSV export, a saved model
+    assert f"Continues run #{parent.run_id}" in window.runs_panel.list.item(1).toolTip()
+    write_curves_csv([parent, child], tmp_path / "both.csv")
+    links = {(r["run"], r["continues_run"]) for r in csv.DictReader(open(tmp_path / "both.csv", encoding="utf-8"))}
+    assert links == {(str(parent.run_id), ""), (str(child.run_id), str(parent.run_id))}
+    from scratchnet.serialization import load_model_file
+    assert window.controller.model_run is child
+    window.files.save_model_to(str(tmp_path / "continued.npz"))
+    history = load_model_file(tmp_path / "continued.npz").metadata["history"]
+    assert [(h["run"], h["continues"], h["epochs"]) for h in history] == [
+        (parent.run_id, None, 3), (child.run_id, parent.run_id, 3)]
+    assert history[1]["test_accuracy"] == pytest.approx(child.result["test_accuracy"])
 
 
 def test_step_shows_its_batch_its_loss_before_and_after_and_how_far_each_layer_moved(qtbot, window, click, mnist):
