@@ -256,7 +256,8 @@ def test_the_named_widgets_exist_from_the_windows_start(window):
     from PySide6.QtWidgets import QWidget
 
     for name in ("rawLossCheck", "accuracyZoomCheck", "trainEvalCheck", "stepReportPanel", "stepSummaryLabel",
-                 "stepMovesLabel", "hideStepReportButton", "runsList", "runDetailsLabel"):
+                 "stepMovesLabel", "hideStepReportButton", "runsList", "runDetailsLabel", "mistakesGrid",
+                 "weightsSections"):
         assert window.findChild(QWidget, name) is not None, name
     assert window.step_panel.isHidden()  # until a step
     assert not window.curve_options.train_eval_check.isChecked() and window.curve_options.train_eval_size == 0
