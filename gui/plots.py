@@ -19,6 +19,8 @@ from .run_record import RunRecord
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 X_LABELS = {"epochs": "epoch", "samples": "samples seen", "seconds": "training time (s)"}
+DATA_MIN_HEIGHT = 90  # the plots' data area, whatever their legends take under it
+AXES_HEIGHT = 80  # title, x axis and its label
 
 
 def run_color(run: RunRecord) -> str:
@@ -116,9 +118,13 @@ class LegendBelow(pg.LegendItem):
         for i in range(self.layout.count() - 1, -1, -1):
             self.layout.removeAt(i)
         gap = self.layout.horizontalSpacing()
-        widest = max((sample.boundingRect().width() + label.boundingRect().width() + 2 * gap
-                      for sample, label in self._entries), default=1.0)
-        columns = max(1, int(width // widest))
+        widths = [sample.boundingRect().width() + label.boundingRect().width() + 2 * gap
+                  for sample, label in self._entries]
+        columns = 1
+        for count in range(len(widths), 1, -1):  # the most columns whose widest entries fit
+            if sum(max(widths[c::count]) for c in range(count)) <= width:
+                columns = count
+                break
         for k, (sample, label) in enumerate(self._entries):
             row, column = divmod(k, columns)
             self.layout.addItem(sample, row, 2 * column, alignment=Qt.AlignmentFlag.AlignVCenter)
@@ -183,8 +189,8 @@ def curve_names(run: RunRecord, detailed: bool, raw: bool) -> dict[str, str | No
     (``PlotsPanel``), so its lines are named in short: per update, train, test."""
     if detailed:
         names = {
-            "updates": f"{run.label}: loss per update",
-            "loss": f"train loss ({during_epoch_note(run)})", "test_loss": "test loss",
+            "updates": "per update",  # the plot is the loss's: its lines need not say "loss"
+            "loss": f"train ({during_epoch_note(run)})", "test_loss": "test",
             "accuracy": f"train ({during_epoch_note(run)})", "test_accuracy": "test",
         }
     else:
@@ -299,6 +305,7 @@ class PlotsPanel(QWidget):
         self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss")
         self.accuracy_plot = _plot("accuracyPlot", "Accuracy", "accuracy (%)")
         self.accuracy_plot.getPlotItem().setYRange(0, 100, padding=0)
+        self.setMinimumHeight(DATA_MIN_HEIGHT + AXES_HEIGHT)  # the panels under them never squeeze them flat
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -365,6 +372,7 @@ class PlotsPanel(QWidget):
         height = max(legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height() for legend in legends)
         for plot in plots:
             plot.getPlotItem().layout.setRowMinimumHeight(4, height)
+        self.setMinimumHeight(round(DATA_MIN_HEIGHT + AXES_HEIGHT + height))
 
     def set_raw_loss(self, raw: bool) -> None:
         """Among several runs, draw each one's raw per-update loss (True) or its trailing mean."""

@@ -37,6 +37,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setObjectName("runsList")
+        self.list.setMinimumHeight(2 * self.list.fontMetrics().height() + 8)  # two runs, then it scrolls
         self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.list.setToolTip(tooltips.RUNS)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)

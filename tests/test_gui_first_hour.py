@@ -362,6 +362,36 @@ def test_every_tab_fits_a_1024x600_screen_without_scrolling(qtbot, window, mnist
     assert left.height() >= left.minimumSizeHint().height()
 
 
+def test_slow_motion_and_a_step_report_fit_a_1024x600_window_without_crushing_the_plots(qtbot, window, click):
+    from gui_view_support import configure
+    from PySide6.QtWidgets import QScrollArea
+
+    from gui.plots import DATA_MIN_HEIGHT
+
+    window.resize(1024, 600)
+    configure(window, train_size=2000, epochs=1, batch_size=16)
+    window.speed_control.set_speed(5)  # slow motion: the mini-batch strip shows each update
+    views_area = window.views.parentWidget().parentWidget().parentWidget()
+    assert isinstance(views_area, QScrollArea)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT):
+        click("startButton")
+        qtbot.waitUntil(window.batch_strip.isVisible, timeout=10_000)
+        click("pauseButton")
+        qtbot.wait(300)
+        with qtbot.waitSignal(window.controller.stepped, timeout=10_000):
+            click("stepButton")
+        qtbot.wait(100)
+        panel = window.step_panel
+        assert panel.isVisible() and not window.batch_strip.isVisible()  # one strip of digits at a time
+        assert not views_area.verticalScrollBar().isVisible() and not views_area.horizontalScrollBar().isVisible()
+        for plot in (window.plots.loss_plot, window.plots.accuracy_plot):  # room for the data under the legends
+            assert plot.getPlotItem().vb.height() >= DATA_MIN_HEIGHT - 1
+        assert panel.height() >= panel.minimumSizeHint().height()
+        assert panel.moves.geometry().top() >= panel.images.parentWidget().parentWidget().geometry().bottom()
+        window.speed_control.set_speed(None)
+        click("pauseButton")
+
+
 def test_small_views_page_and_tab_instead_of_scrolling(qtbot, window, mnist):
     """Misclassified shows as many whole cells as fit; Inside the network shows its sections as tabs
     when they do not fit side by side, and side by side on a large screen."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QPushButton
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton
 
 
 def make_button(text: str, name: str, tip: str, slot) -> QPushButton:
@@ -23,3 +23,25 @@ def make_combo(name: str, tip: str, items: list[tuple[str, object]], slot) -> QC
         combo.addItem(text, data)
     combo.currentIndexChanged.connect(slot)
     return combo
+
+
+class WrappingLabel(QLabel):
+    """A word-wrapped label that asks for the height its text takes at its current width: a
+    layout's minimum otherwise counts one line, and a squeezed panel drew its next row over it."""
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        needed = self.heightForWidth(self.width())
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
