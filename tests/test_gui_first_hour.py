@@ -392,6 +392,28 @@ def test_slow_motion_and_a_step_report_fit_a_1024x600_window_without_crushing_th
         click("pauseButton")
 
 
+@pytest.mark.parametrize("size", [(1024, 600), (1280, 800)])
+def test_a_long_error_banner_leaves_the_views_their_room(qtbot, window, size):
+    """The banner's word-wrapped message once made the area around the views as tall as all its
+    parts' preferred heights (1,600 px: the plots scrolled off the window)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(*size)
+    window.show_error("Run #2 diverged: training diverged in epoch 1 after 8 updates: the loss became nan. The "
+                      "model keeps the weights from just before the update that made them non-finite (8 of the "
+                      "epoch's updates applied). Try a smaller learning rate than 10, or an adaptive optimiser.")
+    qtbot.wait(50)
+    views_area = window.views.parentWidget().parentWidget().parentWidget()
+    assert isinstance(views_area, QScrollArea)
+    banner, label = window.status.error_banner, window.error_label
+    assert banner.isVisible()
+    assert not views_area.verticalScrollBar().isVisible() and not views_area.horizontalScrollBar().isVisible()
+    assert views_area.widget().height() <= views_area.viewport().height()
+    # the whole message shows, and the banner is no taller than it needs
+    assert label.height() >= label.heightForWidth(label.width())
+    assert banner.height() <= label.heightForWidth(label.width()) + 40
+
+
 def test_small_views_page_and_tab_instead_of_scrolling(qtbot, window, mnist):
     """Misclassified shows as many whole cells as fit; Inside the network shows its sections as tabs
     when they do not fit side by side, and side by side on a large screen."""

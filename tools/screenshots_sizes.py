@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtCore import QEventLoop, QObject, QSettings
 from PySide6.QtWidgets import QApplication
 
 from gui.main_window import MainWindow
@@ -75,9 +75,12 @@ def main(argv: list[str]) -> int:
     window.toggle_pause()
     finished.exec()
     wait(800)
+    refresher = window.findChild(QObject, "viewRefresher")
     for index in range(1, window.views.count()):
         window.views.setCurrentIndex(index)
-        wait(800)
+        while refresher.pending:  # its numbers are computed in a worker thread first
+            wait(100)
+        wait(500)
         name = window.views.tabText(index).lower().replace(" ", "-")
         shoot(window, out / f"screenshot-{tag}-{name}.png")
         sections = getattr(window.views.currentWidget(), "section_bar", None)
