@@ -13,11 +13,6 @@ figure is the median of those ratios. The same statistic for headless against he
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_responsiveness.py [--epochs 2] [--rounds 3]
         [--hidden 800,800] [--train-size 10000] [--tabs "Misclassified,Confusion matrix"]
-        [--view-niceness 19,0]
-
-``--view-niceness 19,0`` measures each tab once per niceness of the view worker's thread, the
-rounds interleaved (19 is the window's; 0, normal priority, is how it computed before), so that
-both are compared in the same stretch of a noisy machine.
 """
 
 from __future__ import annotations
@@ -38,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-import gui.views
 from gui.defaults import DEFAULT_CONFIG
 from gui.main_window import MainWindow
 from gui.worker import limit_blas_threads
@@ -147,9 +141,6 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--hidden", default=None, help="hidden layer widths, e.g. 800,800 (default: Quick start's)")
     parser.add_argument("--train-size", type=int, default=None, help="training images (default: all 60,000)")
     parser.add_argument("--tabs", default=None, help="comma-separated tab titles (default: every tab)")
-    parser.add_argument("--view-niceness", default=None,
-                        help="comma-separated nicenesses of the view worker's thread, rounds interleaved "
-                             f"(default: the window's, {gui.views.VIEW_THREAD_NICENESS})")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.rounds < 1 or (args.train_size is not None and args.train_size < 1):
         parser.error("--epochs, --rounds and --train-size must be at least 1")
@@ -159,11 +150,6 @@ def parse_args(argv: list[str] | None):
         parser.error(f"--hidden takes widths separated by commas, like 800,800; got {args.hidden!r}")
     if args.hidden is not None and min(args.hidden) < 1:
         parser.error("--hidden widths must be at least 1")
-    try:
-        args.view_niceness = ([gui.views.VIEW_THREAD_NICENESS] if args.view_niceness is None
-                              else [int(n) for n in args.view_niceness.split(",")])
-    except ValueError:
-        parser.error(f"--view-niceness takes whole numbers separated by commas; got {args.view_niceness!r}")
     return args
 
 
@@ -201,20 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     headless, results = [headless_rate(dataset, config)], []
     for tab in tabs:
         window.views.setCurrentIndex(titles.index(tab))
-        variants = [TabResult(tab if len(args.view_niceness) == 1 else f"{tab} (view niceness {n})")
-                    for n in args.view_niceness]
+        result = TabResult(tab)
         for round_ in range(1, args.rounds + 1):
-            for niceness, result in zip(args.view_niceness, variants, strict=True):
-                gui.views.VIEW_THREAD_NICENESS = niceness
-                rate = window_rate(window, probe)
-                result.lateness.extend(probe.lateness)
-                headless.append(headless_rate(dataset, config))
-                result.ratios.append(rate / ((headless[-2] + headless[-1]) / 2))
-                p99 = 1000 * np.percentile(probe.lateness, 99)
-                print(f"{result.tab}, round {round_}: window {rate:,.0f} samples/s ({result.ratios[-1]:.1%} of "
-                      f"headless), ticks {len(probe.lateness)}, p99 late {p99:.1f} ms, "
-                      f"worst {1000 * max(probe.lateness):.1f} ms", flush=True)
-        results.extend(variants)
+            rate = window_rate(window, probe)
+            result.lateness.extend(probe.lateness)
+            headless.append(headless_rate(dataset, config))
+            result.ratios.append(rate / ((headless[-2] + headless[-1]) / 2))
+            print(f"{tab}, round {round_}: window {rate:,.0f} samples/s ({result.ratios[-1]:.1%} of headless), "
+                  f"ticks {len(probe.lateness)}, p99 late {1000 * np.percentile(probe.lateness, 99):.1f} ms, "
+                  f"worst {1000 * max(probe.lateness):.1f} ms", flush=True)
+        results.append(result)
 
     print(f"\n| tab in front | p99 late (<= {P99_TARGET_MS} ms) | worst stall (<= {STALL_TARGET_MS} ms) "
           f"| throughput vs headless (>= {THROUGHPUT_TARGET:.0%}) | |")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
-import threading
 
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QObject, Qt, QThread, SignalInstance
 
@@ -65,24 +63,3 @@ def wait_for_released_threads(deadline: QDeadlineTimer) -> bool:
     app = QCoreApplication.instance()
     threads = app.findChildren(QThread) if app is not None else []
     return all(thread.wait(deadline) for thread in threads)
-
-
-def lower_this_threads_priority(niceness: int) -> bool:
-    """Make the calling thread yield the CPU to every other: ``niceness`` (1-19) on Linux, where
-    each thread has its own; True when it took. A thread cannot raise it again, so use it in a
-    thread that ends with its work."""
-    if niceness <= 0 or not hasattr(os, "setpriority"):
-        return False
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)  # the thread alone (Linux)
-    except OSError:
-        return False
-    return True
-
-
-def thread_niceness() -> int | None:
-    """The calling thread's niceness, or None where threads have none of their own."""
-    try:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    except (AttributeError, OSError):
-        return None

@@ -4,7 +4,6 @@ older model are dropped."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -62,22 +61,6 @@ def test_test_set_predictions_run_in_the_worker_and_the_view_shows_the_newest_mo
     else:
         expected = np.bincount(10 * mnist.y_test + models[0].predict(mnist.x_test), minlength=100).reshape(10, 10)
         np.testing.assert_array_equal(view.matrix, expected)
-
-
-@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="threads have their own priority on Linux only")
-def test_the_view_worker_computes_at_the_lowest_priority_and_the_gui_thread_keeps_its_own(window, models):
-    from gui.threads import thread_niceness
-    from gui.views import VIEW_THREAD_NICENESS
-
-    view = window.findChild(WeightsView)
-    window.views.setCurrentWidget(view)
-    workers = []
-    refresher_of(window).computed.connect(workers.append)
-    before = thread_niceness()
-    show_model(window, models[0])
-    assert workers and all(w.thread_id != threading.get_ident() for w in workers)
-    assert {w.niceness for w in workers} == {max(VIEW_THREAD_NICENESS, before)} and VIEW_THREAD_NICENESS == 19
-    assert thread_niceness() == before  # the GUI thread (and the process) keep theirs
 
 
 def test_statistics_and_histograms_run_in_the_worker(window, monkeypatch, mnist):

@@ -21,7 +21,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
-from ..threads import lower_this_threads_priority, start_in_thread, stop_thread, thread_niceness
+from ..threads import start_in_thread, stop_thread
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
 from .misclassified import MisclassifiedView
@@ -33,11 +33,8 @@ TRAINING_REFRESH_S = 1.0
 # since they compete with training for the cores: test-set predictions that take 0.4 s (784-800-
 # 800-10 on two cores) make the refreshes 8 s apart, small models' stay 1 s apart.
 VIEW_WORK_SHARE = 0.05
-# The computing thread runs at the lowest priority: when the cores are busy (training, the GUI
-# thread, other programs) it waits. Measured with 784-800-800-10's view numbers computed without
-# a pause beside a headless run, the run kept 40% of its speed at normal priority and 81% at this
-# one, on a 2-core machine shared with other work.
-VIEW_THREAD_NICENESS = 19
+# (Not a lower thread priority instead: at niceness 19 the views starved whenever other programs
+# kept the cores busy, and at this share the benchmark could not tell the two apart.)
 CLOSE_WAIT_MS = 2000  # at most this long for a computation when the window closes
 
 
@@ -53,14 +50,11 @@ class ContextWorker(QObject):
         self.computations = list(computations)
         self.error: Exception | None = None
         self.thread_id: int | None = None  # the thread that computed, for tests
-        self.niceness: int | None = None  # its priority as it computed (Linux), for tests
         self.seconds = 0.0  # how long it took
 
     @Slot()
     def run(self) -> None:
         self.thread_id = threading.get_ident()
-        lower_this_threads_priority(VIEW_THREAD_NICENESS)  # the thread ends with this computation
-        self.niceness = thread_niceness()
         start = time.perf_counter()
         try:
             # a diverged run's last finite weights can be huge: its activations overflow, which the
