@@ -46,6 +46,12 @@ class LegendBelow(pg.LegendItem):
         self._entries: list[tuple[pg.ItemSample, pg.LabelItem]] = []  # a list's lines and texts
         self._shown: list[pg.GraphicsWidget] = []  # everything in the legend's layout
         self._table = False
+        # a table's: column titles, (label, header, short header) and lines per run, which headers show
+        self._titles: list[str] = []
+        self._headers: list[tuple[pg.LabelItem, str, str]] = []
+        self._rows: list[list[pg.PlotDataItem | None]] = []
+        self._headers_shown = "full"
+        self._full_width = 0.0
 
     def updateSize(self) -> None:
         self.updateGeometry()  # the plot's layout places it (pyqtgraph's own would set its geometry)
