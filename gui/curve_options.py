@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QWidget
 
 TRAIN_EVAL_SIZE = 10_000
@@ -45,14 +45,47 @@ class CurveOptions(QWidget):
             "Train accuracy at epoch end (inference)",
             "trainEvalCheck", TRAIN_EVAL_TIP,
         )
-        # two rows, so that a narrow window (1024 px and less) keeps the view tabs in view
-        layout = QGridLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setVerticalSpacing(2)
-        layout.addWidget(self.raw_loss_check, 0, 0)
-        layout.addWidget(self.zoom_check, 0, 1)
-        layout.addWidget(self.train_eval_check, 1, 0, 1, 2)
-        layout.setColumnStretch(2, 1)
+        # one row when the width holds it (a small screen's height is precious), else two, so that
+        # a narrow window keeps the view tabs in view: the minimum size is always the two rows'
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setVerticalSpacing(2)
+        self._grid.addWidget(self.raw_loss_check, 0, 0)
+        self._grid.addWidget(self.zoom_check, 0, 1)
+        self._grid.setColumnStretch(3, 1)
+        self._one_row: bool | None = None
+        self._arrange(one_row=False)
+
+    @property
+    def one_row(self) -> bool:
+        return bool(self._one_row)
+
+    def minimumSizeHint(self) -> QSize:
+        """The two rows' width (the one row's would keep the window from narrowing), the height of
+        the rows shown."""
+        spacing = self._grid.horizontalSpacing()
+        width = max(self.raw_loss_check.sizeHint().width() + spacing + self.zoom_check.sizeHint().width(),
+                    self.train_eval_check.sizeHint().width())
+        rows = 1 if self._one_row else 2
+        return QSize(width, rows * self.zoom_check.sizeHint().height() + (rows - 1) * self._grid.verticalSpacing())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        spacing = self._grid.horizontalSpacing()
+        needed = sum(box.sizeHint().width() + spacing for box in (self.raw_loss_check, self.zoom_check,
+                                                                  self.train_eval_check))
+        self._arrange(one_row=self.width() >= needed)
+
+    def _arrange(self, one_row: bool) -> None:
+        if one_row == self._one_row:
+            return
+        self._one_row = one_row
+        self._grid.removeWidget(self.train_eval_check)
+        if one_row:
+            self._grid.addWidget(self.train_eval_check, 0, 2)
+        else:
+            self._grid.addWidget(self.train_eval_check, 1, 0, 1, 3)
+        self.updateGeometry()
 
     @property
     def train_eval_size(self) -> int:

@@ -118,7 +118,11 @@ class FileActions:
         spec = controller.model_spec
         config = spec.config if spec is not None else self.window.run_config()
         dataset = self.window.dataset
-        save_model(controller.current_model, path, model_metadata(config, dataset.class_names if dataset else ()))
+        run = controller.model_run
+        # the runs that made these weights, oldest first: a continued run names the one it went on from
+        history = {"history": [r.history_entry() for r in run.lineage()]} if run is not None else {}
+        save_model(controller.current_model, path,
+                   model_metadata(config, dataset.class_names if dataset else (), **history))
         self.window.status.success(f"Saved the model to {path}.")
 
     def open_model_from(self, path: str) -> None:

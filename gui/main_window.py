@@ -535,6 +535,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_stepped(self, report) -> None:
         names = list(self.dataset.class_names) if self.dataset is not None else []
+        self.batch_strip.hide()  # the step panel shows the same digits, and more
         self.step_panel.show_report(report, names)
 
     @Slot()
@@ -552,7 +553,8 @@ class MainWindow(QMainWindow):
             return
         self._redraw()
         dataset = self.dataset
-        self.batch_strip.show_update(update, preview, dataset.class_names if dataset is not None else None)
+        if not self.step_panel.isVisible():  # one strip of digits at a time (a small screen has room for one)
+            self.batch_strip.show_update(update, preview, dataset.class_names if dataset is not None else None)
         refresher = self.findChild(QObject, "viewRefresher")
         if refresher is not None:
             refresher.refresh()

@@ -6,25 +6,139 @@ downsampling and clip to the view, so redraws stay cheap however long the run.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QSizePolicy, QWidget
 
 from .run_record import RunRecord
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 X_LABELS = {"epochs": "epoch", "samples": "samples seen", "seconds": "training time (s)"}
+DATA_MIN_HEIGHT = 90  # the plots' data area, whatever their legends take under it
+AXES_HEIGHT = 80  # title, x axis and its label
 
 
 def run_color(run: RunRecord) -> str:
     return PALETTE[(run.run_id - 1) % len(PALETTE)]
 
 
-def _plot(name: str, title: str, y_label: str, legend_anchor: tuple) -> pg.PlotWidget:
+def _plain(text: str) -> str:
+    """A label's text without its HTML."""
+    return html.unescape(text.replace("<b>", "").replace("</b>", ""))
+
+
+class LegendBelow(pg.LegendItem):
+    """A legend in its own row of the plot's layout, under the x axis, so that it never covers the
+    data. One run: its lines with their full texts, as many side by side as the width holds
+    (``fit``). Several: a table, a row per run and a column per kind of line (``show_table``), so
+    that every run's every line has its cell however many runs there are."""
+
+    def __init__(self) -> None:
+        super().__init__(offset=None, labelTextColor="#222", labelTextSize="8pt", frame=False, verSpacing=-6)
+        self.setFlag(self.GraphicsItemFlag.ItemIgnoresTransformations, False)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)  # as compact as its entries
+        self._texts: list[str] = []  # each line's text as it reads, in order
+        self._entries: list[tuple[pg.ItemSample, pg.LabelItem]] = []  # a list's lines and texts
+        self._shown: list[pg.GraphicsWidget] = []  # everything in the legend's layout
+        self._table = False
+        # a table's: column titles, (label, header, short header) and lines per run, which headers show
+        self._titles: list[str] = []
+        self._headers: list[tuple[pg.LabelItem, str, str]] = []
+        self._rows: list[list[pg.PlotDataItem | None]] = []
+        self._headers_shown = "full"
+        self._full_width = 0.0
+
+    def updateSize(self) -> None:
+        self.updateGeometry()  # the plot's layout places it (pyqtgraph's own would set its geometry)
+
+    def _label(self, text: str, bold: bool = False) -> pg.LabelItem:
+        return pg.LabelItem(text, color=self.opts["labelTextColor"], justify="left",
+                            size=self.opts["labelTextSize"], bold=bold)
+
+    def _reset(self) -> None:
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        for item in self._shown:
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+        self._shown, self._entries, self._texts = [], [], []
+
+    def _keep(self, item: pg.GraphicsWidget) -> pg.GraphicsWidget:
+        self._shown.append(item)
+        return item
+
+    def show_list(self, entries: list[tuple[pg.PlotDataItem, str]]) -> None:
+        """One run's lines and their texts; ``fit`` lays them out."""
+        self._reset()
+        self._table = False
+        for line, text in entries:
+            self._entries.append((self._keep(self.sampleType(line)), self._keep(self._label(html.escape(text)))))
+            self._texts.append(text)
+
+    def show_table(self, titles: list[str], rows: list[tuple[str, str, list[pg.PlotDataItem | None]]]) -> None:
+        """Column ``titles`` (kinds of line), then per run its header, a shorter header for a narrow
+        plot, and its line of each kind (None: none)."""
+        self._reset()
+        self._table = True
+        center = Qt.AlignmentFlag.AlignCenter
+        for column, title in enumerate(titles, start=1):
+            label = self._keep(self._label(html.escape(title).replace(" (", "<br>(")))
+            self.layout.addItem(label, 0, column, alignment=center)
+        self._headers = []
+        for row, (header, short, lines) in enumerate(rows, start=1):
+            label = self._keep(self._label(html.escape(header), bold=True))
+            self._headers.append((label, header, short))
+            self.layout.addItem(label, row, 0)
+            for column, line in enumerate(lines, start=1):
+                if line is not None:
+                    self.layout.addItem(self._keep(self.sampleType(line)), row, column, alignment=center)
+        self._titles, self._rows = titles, [lines for _header, _short, lines in rows]
+        self._headers_shown = "full"
+        self._full_width = self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).width()
+        self.updateGeometry()
+
+    def entry_texts(self) -> list[str]:
+        """Every line's text as it reads: "header: column title" in a table."""
+        if not self._table:
+            return list(self._texts)
+        return [f"{_plain(label.text)}: {title}"
+                for (label, _header, _short), lines in zip(self._headers, self._rows, strict=True)
+                for title, line in zip(self._titles, lines, strict=True) if line is not None]
+
+    def fit(self, width: float) -> None:
+        """A list: as many lines side by side as ``width`` holds. A table: its runs' short headers
+        when the full ones would make it wider than ``width``."""
+        if self._table:
+            wanted = "full" if self._full_width <= width else "short"
+            if wanted != self._headers_shown:
+                self._headers_shown = wanted
+                for label, header, short in self._headers:
+                    label.setText(html.escape(header if wanted == "full" else short), bold=True)
+                self.updateGeometry()
+            return
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        gap = self.layout.horizontalSpacing()
+        widths = [sample.boundingRect().width() + label.boundingRect().width() + 2 * gap
+                  for sample, label in self._entries]
+        columns = 1
+        for count in range(len(widths), 1, -1):  # the most columns whose widest entries fit
+            if sum(max(widths[c::count]) for c in range(count)) <= width:
+                columns = count
+                break
+        for k, (sample, label) in enumerate(self._entries):
+            row, column = divmod(k, columns)
+            self.layout.addItem(sample, row, 2 * column, alignment=Qt.AlignmentFlag.AlignVCenter)
+            self.layout.addItem(label, row, 2 * column + 1)
+        self.updateGeometry()
+
+
+def _plot(name: str, title: str, y_label: str) -> pg.PlotWidget:
     widget = pg.PlotWidget(background="w")
     widget.setObjectName(name)
     item = widget.getPlotItem()
@@ -35,9 +149,11 @@ def _plot(name: str, title: str, y_label: str, legend_anchor: tuple) -> pg.PlotW
         # replaying an axis's text is the slowest part of a redraw: paint it from a pixmap until
         # its range changes (pyqtgraph then calls update(), which refreshes the cache)
         item.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    legend = item.addLegend(labelTextColor="#222", labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+    legend = LegendBelow()
     legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # as the epoch curves below
-    legend.anchor(*legend_anchor)
+    # under both axes and the data
+    item.layout.addItem(legend, 4, 0, 1, 3, alignment=Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    widget.legend_below = legend  # not item.legend: the plot would add and remove entries itself
     return widget
 
 
@@ -58,10 +174,10 @@ def smoothing_window(run: RunRecord) -> int:
     return max(1, round(updates / run.trace.stride))
 
 
-def _epoch_curve(plot: pg.PlotItem, color: str, style: Qt.PenStyle, symbol: str, name: str | None) -> pg.PlotDataItem:
+def _epoch_curve(plot: pg.PlotItem, color: str, style: Qt.PenStyle, symbol: str) -> pg.PlotDataItem:
     return plot.plot(
         pen=pg.mkPen(color, width=2, style=style), symbol=symbol, symbolSize=6, symbolBrush=color,
-        symbolPen=pg.mkPen(color), name=name,
+        symbolPen=pg.mkPen(color),
     )
 
 
@@ -74,24 +190,25 @@ def during_epoch_note(run: RunRecord) -> str:
 
 
 def curve_names(run: RunRecord, detailed: bool, raw: bool) -> dict[str, str | None]:
-    """The legend entry of each of a run's curves (None: not in the legend). Alone, a run's epoch
-    lines say what they measure; among several, every line names its run."""
-    name = run.label
-    prefix = "" if detailed else f"{name}: "
-    names = {
-        "updates": f"{name}: loss per update" + ("" if raw or detailed else " (smoothed)"),
-        "loss": f"{prefix}train loss" + (f" ({during_epoch_note(run)})" if detailed else ""),
-        "test_loss": f"{prefix}test loss",
-        "accuracy": f"{prefix}train" + (f" ({during_epoch_note(run)})" if detailed else ""),
-        "test_accuracy": f"{prefix}test",
-        "train_eval_loss": None,
-        "train_eval_accuracy": None,
-        "diverged": f"{name}: diverged (loss not finite)" if run.diverged_at else None,
-    }
+    """The legend text of each of a run's curves (None: not in the legend). Alone, a run's lines
+    say in full what they measure; among several, the legend heads each run's row with its label
+    (``PlotsPanel``), so its lines are named in short: per update, train, test."""
+    if detailed:
+        names = {
+            "updates": "per update",  # the plot is the loss's: its lines need not say "loss"
+            "loss": f"train ({during_epoch_note(run)})", "test_loss": "test",
+            "accuracy": f"train ({during_epoch_note(run)})", "test_accuracy": "test",
+        }
+    else:
+        names = {"updates": "per update" + ("" if raw else " (smoothed)"), "loss": "train", "test_loss": "test",
+                 "accuracy": "train", "test_accuracy": "test"}
+    names |= {"train_eval_loss": None, "train_eval_accuracy": None,
+              "diverged": "diverged (loss not finite)" if run.diverged_at else None}
     if run.spec.train_eval_size:
-        measured = f"train, end of epoch, inference mode ({run.spec.train_eval_size:,} images)"
-        names["train_eval_loss"] = f"{prefix}{measured}" if detailed else None  # the accuracy plot names it
-        names["train_eval_accuracy"] = f"{prefix}{measured}"
+        measured = (f"train, end of epoch, inference mode ({run.spec.train_eval_size:,} images)" if detailed
+                    else "train, end of epoch")
+        names["train_eval_loss"] = measured if detailed else None  # among several, the accuracy plot names it
+        names["train_eval_accuracy"] = measured
     return names
 
 
@@ -112,15 +229,15 @@ class _RunCurves:
         color = run_color(run)
         faint = pg.mkColor(color)
         faint.setAlpha(110 if detailed or raw else 220)
-        names = curve_names(run, detailed, raw)
-        self.items = {
-            "updates": loss_plot.plot(pen=pg.mkPen(faint, width=1 if detailed or raw else 2), name=names["updates"]),
-        }
+        self.names = curve_names(run, detailed, raw)
+        self.header = None if detailed else run.label
+        self.short_header = f"#{run.run_id}"  # for a legend too narrow for the labels
+        self.items = {"updates": loss_plot.plot(pen=pg.mkPen(faint, width=1 if detailed or raw else 2))}
         for key, (style, symbol) in EPOCH_STYLES.items():
             plot = accuracy_plot if "accuracy" in key else loss_plot
-            self.items[key] = _epoch_curve(plot, color, style, symbol, names[key])
+            self.items[key] = _epoch_curve(plot, color, style, symbol)
         self.items["diverged"] = loss_plot.plot(pen=None, symbol="x", symbolSize=16, symbolBrush="#d00000",
-                                                symbolPen=pg.mkPen("#d00000", width=2), name=names["diverged"])
+                                                symbolPen=pg.mkPen("#d00000", width=2))
         updates = self.items["updates"]
         updates.setDownsampling(auto=True, method="peak")
         updates.setClipToView(True)
@@ -191,14 +308,10 @@ class PlotsPanel(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        # legends where curves seldom are: loss falls away from the top right; accuracy climbs
-        # to the top fast, while a slow run (full batch) stays near the bottom
-        self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss", ((1, 0), (1, 0), (-10, 10)))
-        self.accuracy_plot = _plot(
-            "accuracyPlot", "Accuracy (solid: test, dashed: train)", "accuracy (%)",
-            ((1, 0.5), (1, 0.5), (-10, 0)),
-        )
+        self.loss_plot = _plot("lossPlot", "Loss (cross-entropy)", "loss")
+        self.accuracy_plot = _plot("accuracyPlot", "Accuracy", "accuracy (%)")
         self.accuracy_plot.getPlotItem().setYRange(0, 100, padding=0)
+        self.setMinimumHeight(DATA_MIN_HEIGHT + AXES_HEIGHT)  # the panels under them never squeeze them flat
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -230,7 +343,42 @@ class PlotsPanel(QWidget):
         }
         self._runs = list(runs)
         self._x_end = self._loss_top = 0.0
+        for plot in (self.loss_plot, self.accuracy_plot):
+            self._fill_legend(plot, detailed)
+        self._fit_legends()
         self.refresh()
+
+    def _fill_legend(self, plot: pg.PlotWidget, detailed: bool) -> None:
+        """``plot``'s legend: the one run's lines in full, or a table of the runs' lines."""
+        accuracy = plot is self.accuracy_plot
+        keys = [key for key in ("updates", *EPOCH_STYLES, "diverged") if ("accuracy" in key) == accuracy]
+        curves = list(self._curves.values())
+        legend = plot.legend_below
+        if detailed:
+            (one,) = curves
+            legend.show_list([(one.items[key], one.names[key]) for key in keys if one.names[key] is not None])
+            return
+        keys = [key for key in keys if any(c.names[key] is not None for c in curves)]
+        titles = [next(c.names[key] for c in curves if c.names[key] is not None) for key in keys]
+        legend.show_table(titles, [(c.header, c.short_header,
+                                    [c.items[key] if c.names[key] is not None else None for key in keys])
+                                   for c in curves])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legends()
+
+    def _fit_legends(self) -> None:
+        """Both legends laid out for their plot's width, with as many rows as the longer one, so
+        that the two plots keep the same height and their x axes line up."""
+        plots = (self.loss_plot, self.accuracy_plot)
+        legends = [plot.legend_below for plot in plots]
+        for legend, plot in zip(legends, plots, strict=True):
+            legend.fit(plot.width() - 10)
+        height = max(legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height() for legend in legends)
+        for plot in plots:
+            plot.getPlotItem().layout.setRowMinimumHeight(4, height)
+        self.setMinimumHeight(round(DATA_MIN_HEIGHT + AXES_HEIGHT + height))
 
     def set_raw_loss(self, raw: bool) -> None:
         """Among several runs, draw each one's raw per-update loss (True) or its trailing mean."""
@@ -312,8 +460,9 @@ class PlotsPanel(QWidget):
         return written
 
     def legend_entries(self, plot: pg.PlotWidget) -> list[str]:
-        """The texts of ``plot``'s legend, in order."""
-        return [label.text for _sample, label in plot.getPlotItem().legend.items]
+        """The texts of ``plot``'s legend, in order, each as it reads: "#2 Mini-batch 64: train"
+        under a run's header."""
+        return plot.legend_below.entry_texts()
 
     def rate_change_marks(self, run_id: int) -> list[tuple[float, str]]:
         """(x, label) of the learning-rate lines drawn for a run, in the loss plot."""

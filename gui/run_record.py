@@ -209,6 +209,23 @@ class RunRecord:
         column = 1 if unit == "samples" else 2
         return self.start(unit) + np.interp(updates, anchors[:, 0], anchors[:, column])
 
+    # ---- lineage
+    def lineage(self) -> list[RunRecord]:
+        """The runs whose weights this one grew from, oldest first, then this run."""
+        chain = [self]
+        while chain[0].parent is not None:
+            chain.insert(0, chain[0].parent)
+        return chain
+
+    def history_entry(self) -> dict:
+        """What a saved model records of this run (JSON): its number and label, the run it
+        continues (or None), the epochs it trained and its final test accuracy (None if unknown)."""
+        return {
+            "run": self.run_id, "label": self.label, "continues": self.parent.run_id if self.parent else None,
+            "epochs": len(self.epochs), "status": self.status,
+            "test_accuracy": float(self.result["test_accuracy"]) if self.result else None,
+        }
+
     # ---- text
     @property
     def label(self) -> str:

@@ -23,7 +23,8 @@ from . import tooltips
 from .plots import X_LABELS, run_color
 from .run_record import X_UNITS, RunRecord
 
-CSV_COLUMNS = ("run", "label", "series", "epoch", "update", "samples_seen", "seconds", "value")
+# continues_run: the run whose weights this one started from (empty for a fresh start)
+CSV_COLUMNS = ("run", "label", "series", "epoch", "update", "samples_seen", "seconds", "value", "continues_run")
 
 
 class RunsPanel(QWidget):
@@ -36,6 +37,7 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self.list = QListWidget()
         self.list.setObjectName("runsList")
+        self.list.setMinimumHeight(2 * self.list.fontMetrics().height() + 8)  # two runs, then it scrolls
         self.list.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.list.setToolTip(tooltips.RUNS)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -147,6 +149,7 @@ def write_curves_csv(runs: list[RunRecord], path: str | Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for run in runs:
+            parent = run.parent.run_id if run.parent is not None else ""
             points = run.update_points()
             # the run's own numbers (a continued run is drawn after its parent's, not written so)
             samples = run.update_curve("samples")[0] - run.start("samples")
@@ -154,11 +157,11 @@ def write_curves_csv(runs: list[RunRecord], path: str | Path) -> None:
             for (update, loss), seen, secs in zip(points, samples, seconds, strict=True):
                 epoch = update / run.updates_per_epoch
                 writer.writerow([run.run_id, run.label, "loss_per_update", f"{epoch:.4f}", int(update),
-                                 round(seen), f"{secs:.4f}", f"{loss:.6g}"])
+                                 round(seen), f"{secs:.4f}", f"{loss:.6g}", parent])
             elapsed = 0.0
             for log in run.epochs:
                 elapsed += log["seconds"]
                 for key in ("loss", "test_loss", "accuracy", "test_accuracy"):
                     series = {"loss": "train_loss", "accuracy": "train_accuracy"}.get(key, key)
                     writer.writerow([run.run_id, run.label, series, log["epoch"], log["update"],
-                                     log["samples_seen"], f"{elapsed:.4f}", f"{log[key]:.6g}"])
+                                     log["samples_seen"], f"{elapsed:.4f}", f"{log[key]:.6g}", parent])

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLa
 
 from .pacing import PREVIEW_DIGITS, SPEED_TIP, SPEEDS, speed_text
 from .views.images import digit_pixmap
+from .views.widgets import WrappingLabel
 
 PREVIEW_SIDE = 28  # digit_pixmap enlarges by whole factors of 28
 
@@ -63,9 +64,8 @@ class BatchStrip(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("batchStrip")
-        self.caption = QLabel()
+        self.caption = WrappingLabel()
         self.caption.setObjectName("batchCaption")
-        self.caption.setWordWrap(True)
         self._cells: list[tuple[QLabel, QLabel]] = []
         grid = QGridLayout()
         grid.setSpacing(2)

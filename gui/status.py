@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolBu
 from scratchnet.data import Dataset
 
 from .run_record import RunRecord
+from .views.widgets import WrappingLabel
 
 PAUSED = " · paused"
 ERROR_STATUS = "Error: see the message above the plots."
@@ -30,9 +31,8 @@ class StatusPresenter:
         self.label.setObjectName("statusLabel")
         self.epoch_bar = _progress_bar("epochProgress", "epoch %p%", "Progress through the current epoch.")
         self.run_bar = _progress_bar("runProgress", "run %p%", "Progress through the whole run.")
-        self.error_label = QLabel()
+        self.error_label = WrappingLabel()
         self.error_label.setObjectName("errorLabel")
-        self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_TEXT_STYLE)
         self.error_label.setTextInteractionFlags(self.error_label.textInteractionFlags() | Qt.TextSelectableByMouse)
         self.close_button = QToolButton()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from scratchnet.step_report import StepReport
 
 from .views.images import DIGIT_SIDE, digit_pixmap
+from .views.widgets import WrappingLabel
 
 MAX_IMAGES = 16  # thumbnails shown; the rest of the batch is counted
 THUMB_SIDE = DIGIT_SIDE
@@ -30,9 +31,9 @@ def step_summary(report: StepReport) -> str:
     images = "1 training image" if n == 1 else f"{n:,} training images"
     change = report.loss_after - report.loss_before
     direction = "fell" if change < 0 else "rose"
-    return (f"Update {report.update:,} used {images}. Their loss {direction} from {report.loss_before:.4f} "
-            f"to {report.loss_after:.4f} ({change:+.4f}; no dropout in either measurement). Under each image: "
-            "its label, then the network's answer before → after the update.")
+    return (f"Update {report.update:,} used {images}: their loss {direction} from {report.loss_before:.4f} "
+            f"to {report.loss_after:.4f} ({change:+.4f}, without dropout). Under each: its label, then the "
+            "network's answer before → after.")
 
 
 def moves_text(report: StepReport) -> str:
@@ -65,9 +66,8 @@ class StepPanel(QGroupBox):
         self.setToolTip("Step runs one update while training is paused. This panel shows the images that "
                         "update learned from (label, then the network's answer before → after it), the loss "
                         "on them before and after, and how far each layer's weights moved.")
-        self.summary = QLabel()
+        self.summary = WrappingLabel()
         self.summary.setObjectName("stepSummaryLabel")
-        self.summary.setWordWrap(True)
         self.moves = QLabel()
         self.moves.setObjectName("stepMovesLabel")
         self.moves.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -81,7 +81,7 @@ class StepPanel(QGroupBox):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.NoFrame)
         scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setFixedHeight(THUMB_SIDE + 48)
+        scroll.setFixedHeight(THUMB_SIDE + 40)  # the image, two caption lines, a scroll bar
         self.more = QLabel()
         close = QPushButton("Hide")
         close.setObjectName("hideStepReportButton")

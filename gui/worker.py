@@ -70,7 +70,6 @@ class TrainingWorker(QObject):
         self._initial_model = initial_model
         self._control = control
         self._datasets = datasets
-        self._step_update = 0  # the update a single step runs
 
     @Slot()
     def run(self) -> None:
@@ -98,34 +97,29 @@ class TrainingWorker(QObject):
             self._train(model, config.build_optimizer(), data, train_config, config.build_augmenter())
 
     def _train(self, model, optimizer, data, config, augment) -> None:
-        recorder = StepRecorder(model, data.x_train, data.y_train, full_batch=config.descent == "full")
+        recorder = StepRecorder(model, data.x_train, data.y_train)
         augment = recorder.augment(augment)
-        self._control.between_updates = lambda stepping: self._between_updates(recorder, stepping)
+        self._control.between_updates = lambda stepping: self._between_updates(recorder, config, stepping)
         logs = train(
             model, optimizer, data.x_train, data.y_train, config,
             x_test=data.x_test, y_test=data.y_test, control=self._control, augment=augment,
         )
         try:
-            self._emit_logs(logs, model, config, data)
+            self._emit_logs(logs, model, config, data, recorder)
         except TrainingDiverged as exc:
             exc.model = model  # the loop left it with its last finite weights; nobody else holds it
             raise
 
-    def _between_updates(self, recorder: StepRecorder, stepping: bool) -> None:
-        """In the loop, paused between updates: report a single step that just ran, and arm the
-        recorder for one about to run."""
-        if recorder.armed:
-            update = self._step_update
-            if self._control.updates_started == update:  # else the run resumed since: no report
-                report = recorder.report(update)
-                if report is not None:
-                    self.stepped.emit({"report": report, "model": recorder.model.copy()})
-            recorder.disarm()
+    def _between_updates(self, recorder: StepRecorder, config, stepping: bool) -> None:
+        """In the loop, paused between updates: just before a single step runs, arm the recorder
+        and ask for a batch log right after the step (it names the rows the step used)."""
         if stepping:
-            self._step_update = self._control.updates_started + 1
-            recorder.arm()
+            recorder.arm(self._control.updates_started + 1)
+            config.log_interval = 0.0  # _emit_logs sets it back after that log
+        else:
+            recorder.disarm()
 
-    def _emit_logs(self, logs, model, config, data) -> None:
+    def _emit_logs(self, logs, model, config, data, recorder: StepRecorder) -> None:
         """Send the loop's logs to the window: copies of the model at most once a second (every
         update in slow motion), the batch's digits in slow motion, and the pace between updates."""
         last_snapshot = time.perf_counter()
@@ -144,6 +138,10 @@ class TrainingWorker(QObject):
                     log["model"] = copy
                 last_snapshot = time.perf_counter()
             if event == "batch":
+                report = recorder.report_from(log)
+                if report is not None:
+                    copy = log["model"] if "model" in log else model.copy()
+                    self.stepped.emit({"report": report, "model": copy})
                 if slow_motion and log["rows"] is not None and data.x_train.shape[1] == PREVIEW_FEATURES:
                     log["preview"] = batch_preview(log.get("model", model), data.x_train, data.y_train, log["rows"],
                                                    log["losses"][-1])

@@ -1,12 +1,10 @@
 """What one training update did: the samples it used, their loss before and after, and how far
 each layer's weights moved. The window's Step button shows it.
 
-``StepRecorder`` watches a running ``train`` loop for one update. The loop hands it nothing: it
-sees the update's inputs as the model receives them (a one-call wrapper on ``model.forward``)
-and, for augmented runs, the rows before augmentation (a wrapper around the augmenter). It finds
-which training rows those are by their bytes (``RowFinder``), so the labels come from the
-training set itself. ``describe_step`` then compares the weights before and after the update,
-in inference mode (no dropout), on exactly those inputs.
+``StepRecorder`` follows a running ``train`` loop through one update: the loop's batch log names
+the training rows the update used (``rows``), the labels come from the training set, and an
+augmented run's inputs from its augmenter (wrapped). ``describe_step`` then compares the weights
+before and after the update, in inference mode (no dropout), on exactly those inputs.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import numpy as np
 
 from .losses import SoftmaxCrossEntropy
 from .network import Sequential
-from .sparse import ColumnSparse
 
 CHUNK = 8192  # rows per forward pass when measuring
 
@@ -101,52 +98,37 @@ def _norm(values: np.ndarray) -> float:
     return float(np.sqrt(np.sum(np.square(values, dtype=np.float64))))
 
 
-class RowFinder:
-    """Finds training rows by their bytes: ``find(rows)`` gives the index of each row of ``rows``
-    (B, F) in ``x`` (N, F), or -1. Built on first use (about 0.1 s for 60,000 MNIST images)."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self._x = x
-        self._index: dict[bytes, int] | None = None
-
-    def find(self, rows: np.ndarray) -> np.ndarray:
-        if self._index is None:
-            self._index = {}
-            for i in range(len(self._x) - 1, -1, -1):  # the first of identical rows wins
-                self._index[self._x[i].tobytes()] = i
-        rows = np.ascontiguousarray(np.atleast_2d(rows), dtype=self._x.dtype)
-        return np.array([self._index.get(row.tobytes(), -1) for row in rows], dtype=np.int64)
-
-
 class StepRecorder:
-    """Records the inputs of one update of a ``train`` loop over ``model``.
+    """Records one update of a ``train`` loop over ``model`` (B training rows of x_train (N, F),
+    y_train (N,)) for a ``StepReport``.
 
-    ``augment()`` wraps the run's augmenter (pass the result to ``train``); ``arm()`` makes the
-    next training forward pass (and augmentation) record what it gets; ``report(update)`` is the
-    ``StepReport`` once that update is over. Full batch has no mini-batch: its report covers every
-    training row."""
+    ``arm(update)``, just before update number ``update`` runs, takes the weights. The loop's
+    batch log that ends with that update says which training rows it used (``rows``; the caller
+    asks for a log after every update meanwhile, e.g. ``TrainConfig.log_interval = 0``), and
+    ``report_from(log)`` turns it into the report. The inputs are those rows of x_train, or, for
+    an augmented run (``augment()`` wraps its augmenter), what the augmenter gave the model. Full
+    batch has no mini-batch (its logs carry no rows): its report covers every training row.
+    """
 
-    def __init__(self, model: Sequential, x_train: np.ndarray, y_train: np.ndarray, full_batch: bool) -> None:
+    def __init__(self, model: Sequential, x_train: np.ndarray, y_train: np.ndarray) -> None:
         self._model = model
         self._x, self._y = x_train, y_train
-        self._full_batch = full_batch
-        self._rows = RowFinder(x_train)
+        self._update = 0  # the update armed for; 0: not armed
         self._before: Sequential | None = None
-        self._inputs: np.ndarray | None = None
-        self._raw: np.ndarray | None = None
+        self._augmented: list[np.ndarray] = []  # the augmenter's outputs since arm()
         self._augmenting = False
 
     def augment(self, augmenter: Callable | None) -> RecordingAugmenter | None:
-        """``augmenter`` wrapped so that an armed recorder sees the rows before they are changed."""
+        """``augmenter`` wrapped so that an armed recorder keeps what it gives the model."""
         if augmenter is None:
             return None
         self._augmenting = True
         return RecordingAugmenter(augmenter, self)
 
-    def saw_rows(self, xb: np.ndarray) -> None:
-        """The augmenter was given ``xb``: kept when armed (the rows before they change)."""
-        if self._before is not None and self._raw is None:
-            self._raw = np.array(xb, copy=True)
+    def saw_augmented(self, xb: np.ndarray) -> None:
+        """The augmenter gave the model ``xb`` (B, F): kept while armed."""
+        if self._before is not None:
+            self._augmented.append(np.array(xb, copy=True))
 
     @property
     def model(self) -> Sequential:
@@ -157,53 +139,43 @@ class StepRecorder:
     def armed(self) -> bool:
         return self._before is not None
 
-    def arm(self) -> None:
-        """Take the weights now (just before the update) and record the next forward pass."""
+    def arm(self, update: int) -> None:
+        """Update number ``update`` is about to run: take the weights now."""
         self._before = self._model.copy()
-        self._inputs = self._raw = None
-        if self._full_batch:
-            return
-        model, original = self._model, self._model.forward
-
-        def recording(x, training: bool = False, **kwargs):
-            if training:
-                del model.forward  # one call only: the class's own method again
-                self._inputs = np.array(x.dense() if isinstance(x, ColumnSparse) else x, copy=True)
-            return original(x, training, **kwargs)
-
-        model.forward = recording
+        self._update = update
+        self._augmented = []
 
     def disarm(self) -> None:
-        self._model.__dict__.pop("forward", None)
         self._before = None
+        self._update = 0
+        self._augmented = []
 
-    def report(self, update: int) -> StepReport | None:
-        """What the update did (the model now holds its result); None when it never ran."""
-        before = self._before
-        self.disarm()
-        if before is None:
+    def report_from(self, log: dict) -> StepReport | None:
+        """The report of the armed update, from the loop's batch ``log`` that ends with it (the
+        model now holds its result); None, and still armed, for any other log."""
+        if self._before is None or log.get("event") != "batch" or log["update"] != self._update:
             return None
-        if self._full_batch:
-            indices = np.arange(len(self._y))
-            inputs = self._x
+        before, augmented, update = self._before, self._augmented, self._update
+        self.disarm()
+        rows = log["rows"]
+        indices = np.arange(len(self._y)) if rows is None else np.asarray(rows, dtype=np.intp)
+        if self._augmenting:
+            inputs = np.concatenate([np.atleast_2d(a) for a in augmented])
         else:
-            if self._inputs is None:
-                return None
-            inputs = np.atleast_2d(self._inputs)
-            indices = self._rows.find(self._raw if self._augmenting else inputs)
-            if (indices < 0).any():
-                return None
+            inputs = self._x if rows is None else self._x[indices]
+        if len(inputs) != len(indices):
+            raise RuntimeError(f"update {update}: {len(inputs)} inputs recorded for {len(indices)} rows")
         return describe_step(before, self._model, inputs, self._y[indices], indices, update)
 
 
 class RecordingAugmenter:
-    """``augmenter`` (``.augmenter``), telling a ``StepRecorder`` the rows it is given."""
+    """``augmenter`` (``.augmenter``), telling a ``StepRecorder`` what it gives the model."""
 
     def __init__(self, augmenter: Callable, recorder: StepRecorder) -> None:
         self.augmenter = augmenter
         self._recorder = recorder
 
     def __call__(self, xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        self._recorder.saw_rows(xb)
-        return self.augmenter(xb, rng)
-
+        out = self.augmenter(xb, rng)
+        self._recorder.saw_augmented(out)
+        return out

@@ -57,8 +57,8 @@ def test_a_stroke_changes_the_preview_and_the_prediction(window, pad, model):
     expected = model.predict_proba(digit[None])[0]
     np.testing.assert_allclose(pad.bars.probabilities(), expected, rtol=1e-5)
     assert label.text() == str(int(np.argmax(expected)))
-    # the preview is the network's 28×28 input, drawn 5× larger pixel for pixel
-    np.testing.assert_allclose(preview_pixels(pad)[2::5, 2::5], digit.reshape(28, 28), atol=1 / 255 + 1e-6)
+    # the preview is the network's 28×28 input, drawn 4× larger pixel for pixel
+    np.testing.assert_allclose(preview_pixels(pad)[2::4, 2::4], digit.reshape(28, 28), atol=1 / 255 + 1e-6)
 
 
 def test_clear_button_and_escape_remove_the_drawing_and_the_prediction(qtbot, window, pad):

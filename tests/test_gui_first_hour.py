@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QPushButton, QToolButton
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QFileDialog, QPushButton, QToolButton, QWidget
 from test_download import FASHION_DIR, FILES, BadLabelsHandler, QuietHandler, leftovers, serve
 from test_gui_menus import quick_run
 from test_gui_presets import choose_preset
@@ -329,22 +329,121 @@ def test_the_first_window_fits_the_screens_available_geometry(window):
     assert first_window_size(QSize(1024, 600)).width() <= 1024
 
 
-def test_every_tab_is_usable_at_1024x600(qtbot, window, mnist):
-    from gui_view_support import quick_model, show_model
+@pytest.mark.parametrize("size", [(1024, 600), (1008, 552)])  # the window, or the first one on a 1024x600 screen
+def test_every_tab_fits_a_1024x600_screen_without_scrolling(qtbot, window, mnist, size):
+    from gui_view_support import quick_model, show_model, wait_for_views
+    from PySide6.QtWidgets import QScrollArea
 
+    from gui.main_window import first_window_size
+
+    assert first_window_size(QSize(1024, 600)).toTuple() == (1008, 552)
     show_model(window, quick_model(mnist))
-    window.resize(1024, 600)
+    window.resize(*size)
+    views_area = window.views.parentWidget().parentWidget().parentWidget()
+    assert isinstance(views_area, QScrollArea)
     for settings_tab in range(window.settings_tabs.count()):
         window.settings_tabs.setCurrentIndex(settings_tab)
         for index in range(window.views.count()):
             window.views.setCurrentIndex(index)
+            wait_for_views(window)
             page = window.views.currentWidget()
-            # never squeezed below what it needs (once the layout has settled): what does not fit
-            # scrolls into view instead
+            title = window.views.tabText(index)
             qtbot.waitUntil(lambda page=page: page.width() >= page.minimumSizeHint().width()
                             and page.height() >= page.minimumSizeHint().height(), timeout=2000)
-            assert window.size().toTuple() == (1024, 600), window.views.tabText(index)
-            assert window.minimumSizeHint().width() <= 1024 and window.minimumSizeHint().height() <= 600
+            qtbot.wait(20)  # the scroll area shows its bars after the layout has settled
+            # every view fits: the area around the views never needs to scroll
+            assert not views_area.horizontalScrollBar().isVisible(), title
+            assert not views_area.verticalScrollBar().isVisible(), title
+            assert window.size().toTuple() == size, title
+            hint = window.minimumSizeHint()
+            assert hint.width() <= size[0] and hint.height() <= size[1], title
             assert window.rect().contains(window.statusBar().geometry())
     left = window.start_button.parentWidget().parentWidget()
     assert left.height() >= left.minimumSizeHint().height()
+
+
+def test_slow_motion_and_a_step_report_fit_a_1024x600_window_without_crushing_the_plots(qtbot, window, click):
+    from gui_view_support import configure
+    from PySide6.QtWidgets import QScrollArea
+
+    from gui.plots import DATA_MIN_HEIGHT
+
+    window.resize(1024, 600)
+    configure(window, train_size=2000, epochs=1, batch_size=16)
+    window.speed_control.set_speed(5)  # slow motion: the mini-batch strip shows each update
+    views_area = window.views.parentWidget().parentWidget().parentWidget()
+    assert isinstance(views_area, QScrollArea)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT):
+        click("startButton")
+        qtbot.waitUntil(window.batch_strip.isVisible, timeout=10_000)
+        click("pauseButton")
+        qtbot.wait(300)
+        with qtbot.waitSignal(window.controller.stepped, timeout=10_000):
+            click("stepButton")
+        qtbot.wait(100)
+        panel = window.step_panel
+        assert panel.isVisible() and not window.batch_strip.isVisible()  # one strip of digits at a time
+        assert not views_area.verticalScrollBar().isVisible() and not views_area.horizontalScrollBar().isVisible()
+        for plot in (window.plots.loss_plot, window.plots.accuracy_plot):  # room for the data under the legends
+            assert plot.getPlotItem().vb.height() >= DATA_MIN_HEIGHT - 1
+        assert panel.height() >= panel.minimumSizeHint().height()
+        assert panel.moves.geometry().top() >= panel.images.parentWidget().parentWidget().geometry().bottom()
+        window.speed_control.set_speed(None)
+        click("pauseButton")
+
+
+@pytest.mark.parametrize("size", [(1024, 600), (1280, 800)])
+def test_a_long_error_banner_leaves_the_views_their_room(qtbot, window, size):
+    """The banner's word-wrapped message once made the area around the views as tall as all its
+    parts' preferred heights (1,600 px: the plots scrolled off the window)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(*size)
+    window.show_error("Run #2 diverged: training diverged in epoch 1 after 8 updates: the loss became nan. The "
+                      "model keeps the weights from just before the update that made them non-finite (8 of the "
+                      "epoch's updates applied). Try a smaller learning rate than 10, or an adaptive optimiser.")
+    qtbot.wait(50)
+    views_area = window.views.parentWidget().parentWidget().parentWidget()
+    assert isinstance(views_area, QScrollArea)
+    banner, label = window.status.error_banner, window.error_label
+    assert banner.isVisible()
+    assert not views_area.verticalScrollBar().isVisible() and not views_area.horizontalScrollBar().isVisible()
+    assert views_area.widget().height() <= views_area.viewport().height()
+    # the whole message shows, and the banner is no taller than it needs
+    assert label.height() >= label.heightForWidth(label.width())
+    assert banner.height() <= label.heightForWidth(label.width()) + 40
+
+
+def test_small_views_page_and_tab_instead_of_scrolling(qtbot, window, mnist):
+    """Misclassified shows as many whole cells as fit; Inside the network shows its sections as tabs
+    when they do not fit side by side, and side by side on a large screen."""
+    from gui_view_support import quick_model, show_model, wait_for_views
+
+    show_model(window, quick_model(mnist))
+    grid = window.findChild(QWidget, "misclassifiedView")
+    weights = window.findChild(QWidget, "weightsView")
+    for size, wide in (((1024, 600), False), ((1600, 1000), True), ((1008, 552), False)):
+        window.resize(*size)
+        for view in (grid, weights):
+            window.views.setCurrentWidget(view)
+            wait_for_views(window)
+            qtbot.wait(20)
+        window.views.setCurrentWidget(grid)
+        qtbot.waitUntil(lambda: grid.grid.shape == grid.grid.fitting_shape(), timeout=2000)
+        columns, rows = grid.grid.shape
+        cells = [cell for cell in grid.cells if cell.isVisibleTo(grid)]
+        assert len(cells) == grid.page_size == columns * rows == len(grid.page_indices())
+        assert (columns * rows == 70) == wide
+        for cell in cells:  # whole cells only, inside the view
+            assert grid.grid.rect().contains(cell.geometry()), size
+        window.views.setCurrentWidget(weights)
+        qtbot.waitUntil(lambda wide=wide: weights.compact != wide, timeout=2000)
+        assert weights.section_bar.isVisibleTo(weights) == (not wide)
+        assert weights.tiles.isVisibleTo(weights)  # the first section is the one in front
+        if not wide:  # clicking a section's tab shows that section alone
+            bar = weights.section_bar
+            qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(2).center())
+            assert weights.activations_widget.isVisible() and not weights.tiles.isVisible()
+            assert not weights.weight_plot.isVisible()
+            qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(0).center())
+            assert weights.tiles.isVisible() and not weights.activations_widget.isVisible()

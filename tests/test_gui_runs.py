@@ -122,6 +122,7 @@ def test_train_curves_say_how_they_were_measured_and_the_end_of_epoch_option_dra
 def test_compared_runs_label_every_line_show_raw_losses_on_request_and_zoom_the_accuracy_axis(
         qtbot, window, click):
     configure(window, train_size=600, epochs=2, lr=0.05)
+    window.resize(1024, 600)  # the smallest screen the window is made for
     train(qtbot, window, click, button="compareButton")
     runs = window.runs
     plots = window.plots
@@ -129,15 +130,27 @@ def test_compared_runs_label_every_line_show_raw_losses_on_request_and_zoom_the_
     accuracy_entries = plots.legend_entries(plots.accuracy_plot)
     for run in runs:
         assert f"{run.label}: train" in accuracy_entries and f"{run.label}: test" in accuracy_entries
-        assert {f"{run.label}: train loss", f"{run.label}: test loss",
-                f"{run.label}: loss per update (smoothed)"} <= set(loss_entries)
+        assert {f"{run.label}: train", f"{run.label}: test", f"{run.label}: per update (smoothed)"} <= set(loss_entries)
+    assert len(loss_entries) == 9 and len(accuracy_entries) == 6
+    for plot in (plots.loss_plot, plots.accuracy_plot):
+        # the legend sits under the plot's data and axes, whole: it covers no curve
+        item, legend = plot.getPlotItem(), plot.legend_below
+        legend_rect = legend.sceneBoundingRect()
+        assert legend_rect.top() >= item.getAxis("bottom").sceneBoundingRect().bottom() - 1
+        assert not legend_rect.intersects(item.vb.sceneBoundingRect())
+        assert plot.sceneRect().contains(legend_rect) and legend.isVisible()
+    # narrower still, the rows are headed by the runs' numbers alone (their colours are in the runs list)
+    window.resize(700, 600)
+    qtbot.waitUntil(lambda: plots.legend_entries(plots.loss_plot)[0] == f"#{runs[0].run_id}: per update (smoothed)")
+    window.resize(1024, 600)
+    qtbot.waitUntil(lambda: plots.legend_entries(plots.loss_plot)[0] == f"{runs[0].label}: per update (smoothed)")
     sgd = runs[2]
     smoothed = plots.curve_data(sgd.run_id, "updates")[1]
     window.curve_options.raw_loss_check.setChecked(True)
     raw = plots.curve_data(sgd.run_id, "updates")[1]
     np.testing.assert_array_equal(raw, sgd.trace.view()[:, 1])  # every update's own loss
     assert np.abs(np.diff(raw)).mean() > 5 * np.abs(np.diff(smoothed)).mean()  # the noise shows
-    assert f"{sgd.label}: loss per update" in plots.legend_entries(plots.loss_plot)
+    assert f"{sgd.label}: per update" in plots.legend_entries(plots.loss_plot)
     # accuracy axis: 0-100, or the data's range in steps of 5%
     axis = plots.accuracy_plot.getPlotItem().getViewBox()
     assert axis.viewRange()[1] == pytest.approx([0, 100])
@@ -152,6 +165,7 @@ def test_compared_runs_label_every_line_show_raw_losses_on_request_and_zoom_the_
 
 def test_compare_initialisations_names_each_run_by_its_initialisation(qtbot, window, click):
     configure(window, train_size=500, epochs=1)
+    window.resize(1024, 600)
     train(qtbot, window, click, button="compareInitButton")
     texts = [window.runs_panel.list.item(i).text() for i in range(window.runs_panel.list.count())]
     labels = [run.label for run in window.runs]
@@ -189,6 +203,18 @@ def test_continued_training_is_drawn_on_the_epochs_after_its_parent_and_linked_t
             if r["series"] == "loss_per_update"]
     assert rows[0]["update"] == "1" and 0 < int(rows[0]["samples_seen"]) <= 64  # interpolated between logs
     assert rows[-1]["samples_seen"] == "3000"
+    # the link is kept wherever the runs go: the runs list's tooltip, the CSV export, a saved model
+    assert f"Continues run #{parent.run_id}" in window.runs_panel.list.item(1).toolTip()
+    write_curves_csv([parent, child], tmp_path / "both.csv")
+    links = {(r["run"], r["continues_run"]) for r in csv.DictReader(open(tmp_path / "both.csv", encoding="utf-8"))}
+    assert links == {(str(parent.run_id), ""), (str(child.run_id), str(parent.run_id))}
+    from scratchnet.serialization import load_model_file
+    assert window.controller.model_run is child
+    window.files.save_model_to(str(tmp_path / "continued.npz"))
+    history = load_model_file(tmp_path / "continued.npz").metadata["history"]
+    assert [(h["run"], h["continues"], h["epochs"]) for h in history] == [
+        (parent.run_id, None, 3), (child.run_id, parent.run_id, 3)]
+    assert history[1]["test_accuracy"] == pytest.approx(child.result["test_accuracy"])
 
 
 def test_step_shows_its_batch_its_loss_before_and_after_and_how_far_each_layer_moved(qtbot, window, click, mnist):
@@ -230,7 +256,8 @@ def test_the_named_widgets_exist_from_the_windows_start(window):
     from PySide6.QtWidgets import QWidget
 
     for name in ("rawLossCheck", "accuracyZoomCheck", "trainEvalCheck", "stepReportPanel", "stepSummaryLabel",
-                 "stepMovesLabel", "hideStepReportButton", "runsList", "runDetailsLabel"):
+                 "stepMovesLabel", "hideStepReportButton", "runsList", "runDetailsLabel", "mistakesGrid",
+                 "weightsSections"):
         assert window.findChild(QWidget, name) is not None, name
     assert window.step_panel.isHidden()  # until a step
     assert not window.curve_options.train_eval_check.isChecked() and window.curve_options.train_eval_size == 0

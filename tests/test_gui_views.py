@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QPushButton, QToolButton
 
 from gui.views import ConfusionView, DrawingPad, MisclassifiedView, WeightsView
-from gui.views.misclassified import PAGE_SIZE
 from gui.views.weights import TILES_PER_PAGE
 from scratchnet.losses import softmax
 from scratchnet.network import mlp
@@ -94,7 +93,7 @@ def test_sorting_by_confidence_puts_the_most_confident_mistake_first(grid, truth
 
 def test_paging_walks_through_every_mistake(qtbot, grid, truth):
     total = int(truth["wrong"].sum())
-    pages = -(-total // PAGE_SIZE)
+    pages = -(-total // grid.page_size)
     assert grid.page_count == pages and grid.page_label.text() == f"page 1 of {pages}"
     assert not grid.prev_button.isEnabled()
     seen = []

@@ -73,6 +73,7 @@ def test_the_histogram_legend_sits_outside_the_plots_and_names_every_layer(windo
     for plot in (view.weight_plot, view.gradient_plot):
         assert plot.plotItem.legend is None  # nothing drawn over the curves
         assert len(plot.plotItem.listDataItems()) == 3
+    view.section_bar.setCurrentIndex(1)  # a small window shows one section at a time
     legend = view.histogram_legend
     assert legend.isVisible()
     for name in ("layer 1 (784→800)", "layer 2 (800→800)", "layer 3 (800→10)"):

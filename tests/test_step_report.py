@@ -11,7 +11,7 @@ from scratchnet.augment import Augmenter
 from scratchnet.control import TrainingControl
 from scratchnet.network import mlp
 from scratchnet.optimizers import make_optimizer
-from scratchnet.step_report import RowFinder, StepRecorder, describe_step
+from scratchnet.step_report import StepRecorder, describe_step
 from scratchnet.training import TrainConfig, input_form, train
 
 
@@ -57,30 +57,21 @@ def test_describe_step_matches_a_hand_made_sgd_step():
         assert move.relative_change == pytest.approx(lr * np.sqrt((gW ** 2).sum() / (W ** 2).sum()))
 
 
-def test_row_finder_gives_each_rows_index_and_minus_one_for_unknown_rows():
-    x = np.arange(12, dtype=np.float32).reshape(4, 3)
-    x[3] = x[1]  # identical rows: the first one
-    finder = RowFinder(x)
-    np.testing.assert_array_equal(finder.find(x[[2, 0, 3]]), [2, 0, 1])
-    assert finder.find(np.full(3, -1.0, np.float32))[0] == -1
-
-
-def stepped_reports(x, y, *, batch_size, augment=None, steps=3):
-    """Train softmax regression with plain SGD, paused from the start, stepping ``steps`` times
-    (from the control's hook, in the loop's thread); each report with the weights before and after."""
-    model = mlp(x.shape[1], [], 10, rng=np.random.default_rng(3))
-    optimizer = make_optimizer("sgd", 0.1)
+def step_through(model, optimizer, x, y, config, *, augment=None, steps=3):
+    """Train ``model``, paused from the start, stepping ``steps`` times the way the window's worker
+    does: the control's hook (in the loop's thread) arms the recorder and asks for a log after the
+    step, whose ``rows`` the recorder reports. Returns (weights before, report, weights after) per step."""
     control = TrainingControl()
-    recorder = StepRecorder(model, x, y, full_batch=False)
+    recorder = StepRecorder(model, x, y)
+    config.log_interval = 3600  # no other batch log: only the ones the steps ask for
     found = []
     weights_before: dict = {}
 
     def between_updates(stepping: bool) -> None:
-        if recorder.armed:
-            found.append((dict(weights_before), recorder.report(control.updates_started), model.state_dict()))
         if stepping:
             weights_before.update(model.state_dict())
-            recorder.arm()
+            recorder.arm(control.updates_started + 1)
+            config.log_interval = 0.0
         elif len(found) < steps:
             control.step()
         else:
@@ -88,20 +79,37 @@ def stepped_reports(x, y, *, batch_size, augment=None, steps=3):
 
     control.between_updates = between_updates
     control.pause()
-    config = TrainConfig(descent="mini" if batch_size > 1 else "sgd", batch_size=batch_size, epochs=1)
-    form = input_form(model, optimizer, x, config.descent, augment)
-    for _log in train(model, optimizer, x, y, config, control=control, augment=recorder.augment(augment)):
-        pass
-    return form, found
+    for log in train(model, optimizer, x, y, config, control=control, augment=recorder.augment(augment)):
+        report = recorder.report_from(log)
+        if report is not None:
+            found.append((dict(weights_before), report, model.state_dict()))
+            config.log_interval = 3600
+    return found
 
 
-@pytest.mark.parametrize("case", ["sparse mini-batch", "augmented mini-batch", "one sample"])
-def test_the_recorded_batch_is_the_one_the_update_learned_from(mnist, case):
-    x, y = mnist.x_train[:640], mnist.y_train[:640]
+def hand_sgd_step(before: dict, inputs, labels, lr):
+    """Softmax regression's SGD step in plain NumPy (float64): the weights after it."""
+    W, b = before["0.W"].astype(np.float64), before["0.b"].astype(np.float64)
+    inputs = inputs.astype(np.float64)
+    d = (softmax_rows(inputs @ W + b) - np.eye(W.shape[1])[labels]) / len(labels)
+    return W - lr * inputs.T @ d, b - lr * d.sum(0)
+
+
+@pytest.mark.parametrize("case", ["sparse mini-batch", "augmented mini-batch", "one sample", "duplicate images"])
+def test_the_reported_batch_is_the_one_the_update_learned_from(mnist, case):
+    x, y = mnist.x_train[:640].copy(), mnist.y_train[:640].copy()
+    if case == "duplicate images":
+        # the second half repeats the first with other labels: rows found by their bytes would
+        # take the first copy's label; the loop's own rows cannot
+        x[320:] = x[:320]
+        y[320:] = (y[:320] + 1) % 10
     batch_size = 1 if case == "one sample" else 32
     augment = Augmenter() if case == "augmented mini-batch" else None
-    form, found = stepped_reports(x, y, batch_size=batch_size, augment=augment)
-    assert form == ("dense" if augment else "columns")  # the recorder saw both input forms
+    model = mlp(784, [], 10, rng=np.random.default_rng(3))
+    optimizer = make_optimizer("sgd", 0.1)
+    config = TrainConfig(descent="mini" if batch_size > 1 else "sgd", batch_size=batch_size, epochs=1)
+    assert input_form(model, optimizer, x, config.descent, augment) == ("dense" if augment else "columns")
+    found = step_through(model, optimizer, x, y, config, augment=augment)
     assert len(found) == 3
     seen = set()
     for k, (before, report, after) in enumerate(found):
@@ -112,47 +120,47 @@ def test_the_recorded_batch_is_the_one_the_update_learned_from(mnist, case):
         else:
             assert not np.array_equal(report.inputs, x[report.indices])  # shifted or rotated
         seen |= set(report.indices.tolist())
-        # SGD by hand on the recorded inputs and labels, from the weights before: the loop's result
+        # the loss before, recomputed in plain NumPy on the reported inputs and labels
         W, b = before["0.W"].astype(np.float64), before["0.b"].astype(np.float64)
         inputs = report.inputs.astype(np.float64)
-        d = (softmax_rows(inputs @ W + b) - np.eye(10)[report.labels]) / batch_size
-        np.testing.assert_allclose(after["0.W"], W - 0.1 * inputs.T @ d, atol=1e-5)
-        np.testing.assert_allclose(after["0.b"], b - 0.1 * d.sum(0), atol=1e-5)
-        assert report.moves[0].weight_change == pytest.approx(0.1 * np.linalg.norm(inputs.T @ d), rel=1e-4)
+        assert report.loss_before == pytest.approx(cross_entropy(inputs @ W + b, report.labels), rel=1e-5)
+        # SGD by hand on them, from the weights before, gives the loop's result: they are the batch it used
+        W_after, b_after = hand_sgd_step(before, report.inputs, report.labels, 0.1)
+        np.testing.assert_allclose(after["0.W"], W_after, atol=1e-5)
+        np.testing.assert_allclose(after["0.b"], b_after, atol=1e-5)
+        assert report.moves[0].weight_change == pytest.approx(np.linalg.norm(W_after - W), rel=1e-4)
     assert len(seen) == 3 * batch_size  # three different batches of one epoch
 
 
-def test_a_full_batch_step_reports_every_training_row_and_the_loss_of_the_whole_set():
-    from scratchnet.training import evaluate
-
+@pytest.mark.parametrize("augmented", [False, True])
+def test_a_full_batch_step_reports_every_training_row_and_the_loss_of_the_whole_set(augmented):
     rng = np.random.default_rng(4)
-    x = rng.random((300, 8)).astype(np.float32)
+    x = rng.random((300, 784)).astype(np.float32)
     y = rng.integers(0, 10, 300)
-    model = mlp(8, [6], 10, rng=np.random.default_rng(5))
-    control = TrainingControl()
-    recorder = StepRecorder(model, x, y, full_batch=True)
-    reports, befores = [], []
-
-    def between_updates(stepping: bool) -> None:
-        if recorder.armed:
-            reports.append(recorder.report(control.updates_started))
-        if stepping:
-            before = mlp(8, [6], 10)
-            before.load_state_dict(model.state_dict())
-            befores.append(before)
-            recorder.arm()
-        elif reports:
-            control.stop()
-        else:
-            control.step()
-
-    control.between_updates = between_updates
-    control.pause()
-    for _log in train(model, make_optimizer("sgd", 0.5), x, y, TrainConfig(descent="full", epochs=3), control=control):
-        pass
-    (report,) = reports
+    model = mlp(784, [], 10, rng=np.random.default_rng(5))
+    augment = Augmenter() if augmented else None
+    config = TrainConfig(descent="full", epochs=3, full_batch_chunk=128)  # three chunks
+    ((before, report, after),) = step_through(model, make_optimizer("sgd", 0.01), x, y, config, augment=augment,
+                                              steps=1)
     assert report.update == 1 and report.batch_size == 300
     np.testing.assert_array_equal(report.indices, np.arange(300))
-    assert report.loss_before == pytest.approx(evaluate(befores[0], x, y)[0])
-    assert report.loss_after == pytest.approx(evaluate(model, x, y)[0])  # the model after its one update
+    # augmented: every chunk's augmented rows, in order (the hand-made step below proves it)
+    assert np.array_equal(report.inputs, x) != augmented
+    W, b = before["0.W"].astype(np.float64), before["0.b"].astype(np.float64)
+    assert report.loss_before == pytest.approx(cross_entropy(report.inputs.astype(np.float64) @ W + b, y), rel=1e-5)
+    W_after, b_after = hand_sgd_step(before, report.inputs, y, 0.01)
+    np.testing.assert_allclose(after["0.W"], W_after, atol=1e-5)
+    np.testing.assert_allclose(after["0.b"], b_after, atol=1e-5)
     assert report.loss_after < report.loss_before
+
+
+def test_a_log_of_another_update_gives_no_report_and_keeps_the_recorder_armed():
+    x = np.zeros((4, 3), np.float32)
+    model = mlp(3, [], 2, rng=np.random.default_rng(0))
+    recorder = StepRecorder(model, x, np.zeros(4, np.int64))
+    recorder.arm(5)
+    assert recorder.report_from({"event": "batch", "update": 4, "rows": np.array([0])}) is None
+    assert recorder.report_from({"event": "epoch", "update": 5}) is None
+    assert recorder.armed
+    report = recorder.report_from({"event": "batch", "update": 5, "rows": np.array([2, 1])})
+    assert report.update == 5 and report.indices.tolist() == [2, 1] and not recorder.armed

@@ -56,6 +56,8 @@ def main(argv: list[str]) -> int:
     window.move(0, 0)
     window.resize(1280, 800)
     window.show()
+    wait(100)
+    window.tour.skip()  # offered on a first launch: not what these pictures are about
     wait_until(lambda: window.dataset is not None)
     remove = window.runs_panel.remove_button
 

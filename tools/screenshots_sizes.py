@@ -5,8 +5,9 @@ to the screen's available geometry):
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1024x600x24" .venv/bin/python tools/screenshots_sizes.py docs
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python tools/screenshots_sizes.py docs
 Writes ``screenshot-<W>x<H>-<what>.png``: the first launch with the guided tour, slow motion
-during a run, the descent advice with its warning, and each view tab after the run. The window
-fills the screen (there is no window manager to maximise it).
+during a run, a single step's report, the descent advice with its warning, each view tab after
+the run (each section of Inside the network where it shows one at a time), and the three descents
+compared. The window fills the screen (there is no window manager to maximise it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop
+from PySide6.QtCore import QEventLoop, QObject
 from PySide6.QtWidgets import QApplication
 
 from tools.screenshots import screen_filling_window, shoot, wait
@@ -52,14 +53,42 @@ def main(argv: list[str]) -> int:
         wait(100)
     wait(300)
     shoot(window, out / f"screenshot-{tag}-slow-motion.png")
+    window.toggle_pause()
+    wait(600)
+    stepped = QEventLoop()
+    window.controller.stepped.connect(stepped.quit)
+    window.step_once()
+    stepped.exec()
+    wait(600)
+    shoot(window, out / f"screenshot-{tag}-step.png")
     window.speed_control.set_speed(None)
+    window.toggle_pause()
     finished.exec()
     wait(800)
+    refresher = window.findChild(QObject, "viewRefresher")
     for index in range(1, window.views.count()):
         window.views.setCurrentIndex(index)
-        wait(800)
+        while refresher.pending:  # its numbers are computed in a worker thread first
+            wait(100)
+        wait(500)
         name = window.views.tabText(index).lower().replace(" ", "-")
         shoot(window, out / f"screenshot-{tag}-{name}.png")
+        sections = getattr(window.views.currentWidget(), "section_bar", None)
+        if sections is not None and sections.isVisible():  # one section at a time: each of the others too
+            for section in range(1, sections.count()):
+                sections.setCurrentIndex(section)
+                wait(500)
+                shoot(window, out / f"screenshot-{tag}-{name}-{section + 1}.png")
+            sections.setCurrentIndex(0)
+    window.views.setCurrentIndex(0)
+    panel.train_size_spin.setValue(3_000)
+    panel.epochs_spin.setValue(3)
+    compared = QEventLoop()
+    window.training_finished.connect(compared.quit)
+    window.compare_descents()
+    compared.exec()
+    wait(800)
+    shoot(window, out / f"screenshot-{tag}-compare-descents.png")
     window.close()
     settings_dir.cleanup()
     app.quit()

@@ -35,6 +35,8 @@ TRAINING_REFRESH_S = 1.0
 # since they compete with training for the cores: test-set predictions that take 0.4 s (784-800-
 # 800-10 on two cores) make the refreshes 8 s apart, small models' stay 1 s apart.
 VIEW_WORK_SHARE = 0.05
+# (Not a lower thread priority instead: at niceness 19 the views starved whenever other programs
+# kept the cores busy, and at this share the benchmark could not tell the two apart.)
 CLOSE_WAIT_MS = 2000  # at most this long for a computation when the window closes
 
 

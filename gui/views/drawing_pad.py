@@ -33,7 +33,7 @@ from .probability_bars import ProbabilityBars
 from .widgets import make_button
 
 PREDICT_INTERVAL_MS = 30
-PREVIEW_SIDE = 140
+PREVIEW_SIDE = 112  # 4x the 28x28 input: whole pixels, and the view fits a 1024x600 screen
 NO_PREDICTION = "—"
 
 
@@ -127,8 +127,8 @@ class DrawingPad(QWidget):
         right.addStretch(1)
 
         row = QHBoxLayout(self)
-        row.setContentsMargins(12, 12, 12, 12)
-        row.setSpacing(24)
+        row.setContentsMargins(8, 8, 8, 8)
+        row.setSpacing(16)
         row.addLayout(left)
         row.addLayout(right, 1)
 

@@ -1,7 +1,8 @@
 """The misclassified test digits: a paged grid with class filters, sorting and a count.
 
 Each cell shows a digit with its true and predicted class and the confidence; a click opens
-``DigitDetail`` and emits ``digit_selected(index)``.
+``DigitDetail`` and emits ``digit_selected(index)``. A page holds as many cells as the view has
+room for (at most ``MAX_COLUMNS`` x ``MAX_ROWS``), so that a small screen pages instead of scrolling.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -27,10 +28,55 @@ from .images import digit_pixmap
 from .predictions import SORT_BY_CONFIDENCE, SORT_BY_INDEX, ModelContext, predictions_on_test_set
 from .widgets import make_button, make_combo
 
-COLUMNS = 10
-ROWS = 7
-PAGE_SIZE = COLUMNS * ROWS
+MAX_COLUMNS = 10
+MAX_ROWS = 7
 CELL_IMAGE = 56
+CELL_SPACING = 4
+
+
+class CellGrid(QWidget):
+    """Where the cells go: as many columns and rows of ``cell_size`` as fit (at least 2 x 1, at
+    most ``MAX_COLUMNS`` x ``MAX_ROWS``); ``shape_changed`` when that number changes."""
+
+    shape_changed = Signal()
+
+    def __init__(self, cell_size: QSize, parent=None) -> None:
+        super().__init__(parent)
+        self.cell_size = cell_size
+        self.layout_ = QGridLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setSpacing(CELL_SPACING)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.shape = (MAX_COLUMNS, MAX_ROWS)
+
+    def fitting_shape(self) -> tuple[int, int]:
+        """(columns, rows) of cells that fit the current size."""
+        pitch_x, pitch_y = self.cell_size.width() + CELL_SPACING, self.cell_size.height() + CELL_SPACING
+        columns = (self.width() + CELL_SPACING) // pitch_x
+        rows = (self.height() + CELL_SPACING) // pitch_y
+        return min(max(columns, 2), MAX_COLUMNS), min(max(rows, 1), MAX_ROWS)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(2 * self.cell_size.width() + CELL_SPACING, self.cell_size.height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(MAX_COLUMNS * (self.cell_size.width() + CELL_SPACING),
+                     MAX_ROWS * (self.cell_size.height() + CELL_SPACING))
+
+    def set_cell_size(self, size: QSize) -> None:
+        self.cell_size = size
+        self.updateGeometry()
+        self._check_shape()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        shape = self.fitting_shape()
+        if shape != self.shape:
+            self.shape = shape
+            self.shape_changed.emit()
 
 
 class MisclassifiedView(QWidget):
@@ -43,6 +89,7 @@ class MisclassifiedView(QWidget):
         self._context = ModelContext(None, None)
         self._indices = np.zeros(0, np.int64)
         self._page = 0
+        self._shown_page_size = MAX_COLUMNS * MAX_ROWS
         self.detail = DigitDetail(self)
 
         self.true_combo = self._class_combo("trueFilter", "Show only digits of this true class.")
@@ -58,7 +105,10 @@ class MisclassifiedView(QWidget):
                                        lambda: self.set_page(self._page + 1))
         self.page_label = QLabel()
         self.page_label.setObjectName("pageLabel")
-        self.cells = [self._cell(i) for i in range(PAGE_SIZE)]
+        self.cells = [self._cell(i) for i in range(MAX_COLUMNS * MAX_ROWS)]
+        self.grid = CellGrid(QSize(0, 0))
+        self.grid.setObjectName("mistakesGrid")
+        self.grid.shape_changed.connect(self._on_grid_shape)
         self._set_class_names(self._context.class_names)
         self._layout()
         self._show()
@@ -71,22 +121,29 @@ class MisclassifiedView(QWidget):
             filters.addWidget(widget)
             filters.addSpacing(8)
         filters.addStretch(1)
-        filters.addWidget(self.count_label)
-        grid = QGridLayout()
-        grid.setSpacing(4)
-        for i, cell in enumerate(self.cells):
-            grid.addWidget(cell, i // COLUMNS, i % COLUMNS)
+        self._place_cells()
         pages = QHBoxLayout()
-        pages.addStretch(1)
+        pages.addWidget(self.count_label, 1)  # under the grid: the filters row stays narrow
         pages.addWidget(self.prev_button)
         pages.addWidget(self.page_label)
         pages.addWidget(self.next_button)
         pages.addStretch(1)
         column = QVBoxLayout(self)
         column.addLayout(filters)
-        column.addLayout(grid)
-        column.addStretch(1)
+        column.addWidget(self.grid, 1)
         column.addLayout(pages)
+
+    def _place_cells(self) -> None:
+        """The page's cells in the grid's current shape, row by row."""
+        columns, rows = self.grid.shape
+        layout = self.grid.layout_
+        for cell in self.cells:
+            layout.removeWidget(cell)
+        for i, cell in enumerate(self.cells[: self.page_size]):
+            layout.addWidget(cell, i // columns, i % columns)
+        for r in range(MAX_ROWS + 1):
+            layout.setRowStretch(r, 0)
+        layout.setRowStretch(rows, 1)  # the rows stay at the top
 
     def _class_combo(self, name: str, tip: str) -> QComboBox:
         return make_combo(name, tip, [("any", None)], self._on_filters)
@@ -110,9 +167,17 @@ class MisclassifiedView(QWidget):
         self._select(keep_page=True)
 
     def _set_class_names(self, names: list[str]) -> None:
-        """Fill both filter combos with ``names``, keeping the chosen classes where they still exist."""
+        """Fill both filter combos with ``names``, keeping the chosen classes where they still exist,
+        and size the cells for the longest caption they can have."""
         if [self.true_combo.itemText(i) for i in range(1, self.true_combo.count())] == names:
             return
+        longest = max((_short(name) for name in names), key=self.fontMetrics().horizontalAdvance)
+        probe = QToolButton()
+        probe.setToolButtonStyle(Qt.ToolButtonTextUnderIcon)
+        probe.setIconSize(QSize(CELL_IMAGE, CELL_IMAGE))
+        probe.setIcon(QIcon(QPixmap(CELL_IMAGE, CELL_IMAGE)))
+        probe.setText(f"{longest}→{longest} 100%")
+        self.grid.set_cell_size(probe.sizeHint())
         for combo in (self.true_combo, self.predicted_combo):
             chosen = combo.currentData()
             combo.blockSignals(True)
@@ -137,8 +202,14 @@ class MisclassifiedView(QWidget):
         """Test-set indices of every mistake that passes the filters, in display order."""
         return self._indices.copy()
 
+    @property
+    def page_size(self) -> int:
+        """How many mistakes a page shows: as many as the view has room for."""
+        columns, rows = self.grid.shape
+        return columns * rows
+
     def page_indices(self) -> np.ndarray:
-        return self._indices[self._page * PAGE_SIZE:(self._page + 1) * PAGE_SIZE]
+        return self._indices[self._page * self.page_size:(self._page + 1) * self.page_size]
 
     @property
     def page(self) -> int:
@@ -146,7 +217,7 @@ class MisclassifiedView(QWidget):
 
     @property
     def page_count(self) -> int:
-        return max(1, math.ceil(len(self._indices) / PAGE_SIZE))
+        return max(1, math.ceil(len(self._indices) / self.page_size))
 
     def set_page(self, page: int) -> None:
         self._page = min(max(page, 0), self.page_count - 1)
@@ -160,6 +231,13 @@ class MisclassifiedView(QWidget):
         self.digit_selected.emit(index)
 
     # ------------------------------------------------------------------ internals
+    @Slot()
+    def _on_grid_shape(self) -> None:
+        """A new page size: the page that holds the first mistake shown so far."""
+        first = self._page * self._shown_page_size
+        self._place_cells()
+        self.set_page(first // self.page_size)
+
     @Slot()
     def _on_filters(self) -> None:
         self._select(keep_page=False)
@@ -175,6 +253,7 @@ class MisclassifiedView(QWidget):
 
     def _show(self) -> None:
         predictions, names = self._context.predictions, self._context.class_names
+        self._shown_page_size = self.page_size
         page = self.page_indices()
         for position, cell in enumerate(self.cells):
             if position >= len(page):

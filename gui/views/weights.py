@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSpinBox,
+    QTabBar,
     QVBoxLayout,
     QWidget,
 )
@@ -286,14 +287,78 @@ class WeightsView(QWidget):
         row.addWidget(self.activations_widget, 1)
         activation_column.addLayout(row, 1)
 
-        grid = QGridLayout(self)
-        grid.addWidget(tiles, 0, 0)
-        grid.addWidget(histograms, 0, 1)
-        grid.addWidget(activations, 1, 0, 1, 2)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        grid.setRowStretch(0, 2)  # tiles and histograms get the room; the activation bars need little
-        grid.setRowStretch(1, 1)
+        self._sections = [(tiles, "First-layer weights"), (histograms, "Histograms and dead units"),
+                          (activations, "Activations")]
+        # small screens: one section at a time, chosen by a tab bar; large ones: all three in a grid.
+        # The sections never change parent (moving pyqtgraph's plots between parents crashed it).
+        self.section_bar = QTabBar()
+        self.section_bar.setObjectName("weightsSections")
+        self.section_bar.setExpanding(False)
+        for _box, title in self._sections:
+            self.section_bar.addTab(title)
+        self.section_bar.currentChanged.connect(self._show_section)
+        self._grid = QGridLayout()
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.section_bar)
+        column.addLayout(self._grid, 1)
+        self._compact: bool | None = None
+        self._arrange(compact=False)
+
+    @property
+    def compact(self) -> bool:
+        """True when one section shows at a time (the view is smaller than the three need side by side)."""
+        return bool(self._compact)
+
+    def minimumSizeHint(self) -> QSize:
+        """What one section at a time needs, whatever the arrangement: the view turns compact when
+        it gets less than ``wide_size`` (its layout alone would ask for that much)."""
+        sizes = [box.minimumSizeHint() for box, _title in self._sections]
+        return QSize(max(s.width() for s in sizes),
+                     max(s.height() for s in sizes) + self.section_bar.sizeHint().height())
+
+    def wide_size(self) -> QSize:
+        """The least room for the three sections side by side: tiles and histograms over the activations."""
+        (tiles, _), (histograms, _), (activations, _) = [(box.minimumSizeHint(), t) for box, t in self._sections]
+        gap = self._grid.spacing()
+        return QSize(max(tiles.width() + gap + histograms.width(), activations.width()),
+                     max(tiles.height(), histograms.height()) + gap + activations.height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        needed = self.wide_size()
+        self._arrange(compact=self.width() < needed.width() or self.height() < needed.height())
+
+    def _arrange(self, compact: bool) -> None:
+        """The sections side by side in the grid, or one at a time in its first cell."""
+        if compact == self._compact:
+            return
+        self._compact = compact
+        (tiles, _), (histograms, _), (activations, _) = self._sections
+        for box, _title in self._sections:
+            self._grid.removeWidget(box)
+        if compact:
+            for box, _title in self._sections:
+                self._grid.addWidget(box, 0, 0)
+            stretches = ((0, 1), (1, 0))
+        else:
+            self._grid.addWidget(tiles, 0, 0)
+            self._grid.addWidget(histograms, 0, 1)
+            self._grid.addWidget(activations, 1, 0, 1, 2)
+            stretches = ((0, 2), (1, 1))  # tiles and histograms get the room; the activation bars need little
+        for row, stretch in stretches:
+            self._grid.setRowStretch(row, stretch)
+        self._grid.setColumnStretch(0, 1)
+        self._grid.setColumnStretch(1, 0 if compact else 1)
+        self.section_bar.setVisible(compact)
+        self._show_section()
+
+    @Slot()
+    def _show_section(self) -> None:
+        current = self.section_bar.currentIndex()
+        for k, (box, _title) in enumerate(self._sections):
+            box.setVisible(not self._compact or k == current)
 
     @staticmethod
     def _histogram_plot(name: str, title: str, x_label: str) -> pg.PlotWidget:
