@@ -240,3 +240,28 @@ def test_hovering_and_clicking_a_dot_of_the_map(window, qtbot, mnist, model):
     assert view.detail.isVisible() and f"#{index}" in view.detail.windowTitle()
     assert find(window, "networkDiagram").test_spin.value() == index
     view.detail.close()
+
+
+def test_the_lab_follows_the_diagrams_digit_test_or_drawn(window, qtbot, mnist, model):
+    from gui.views.network_diagram import SOURCE_DRAWING
+
+    diagram, lab = find(window, "networkDiagram"), find(window, "neuronLab")
+    window.views.setCurrentWidget(diagram)
+    show_model(window, model)
+    diagram.test_spin.setValue(9)
+    lab.set_unit(1, 4)
+    window.views.setCurrentWidget(lab)
+    wait_for_views(window)
+    idle(qtbot, lab)
+    w1, b1 = model.dense_layers[0].params["W"].astype(np.float64), model.dense_layers[0].params["b"]
+    for digit in (mnist.x_test[9], mnist.x_test[11]):
+        _, logits = plain(model, digit[None, :])
+        expected = np.exp(logits[0] - logits[0].max())
+        np.testing.assert_allclose(lab.evaluation.probabilities, expected / expected.sum(), rtol=1e-4, atol=1e-6)
+        z = float(digit.astype(np.float64) @ w1[:, 4] + b1[4])
+        assert f"<b>{z:.4g}</b>" in lab.equation.text()
+        window.views.setCurrentWidget(diagram)
+        diagram.source_combo.setCurrentIndex(diagram.source_combo.findData(SOURCE_DRAWING))
+        diagram.set_drawn_digit(mnist.x_test[11])  # what the drawing pad sends
+        window.views.setCurrentWidget(lab)
+        idle(qtbot, lab)

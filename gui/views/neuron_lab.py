@@ -130,6 +130,7 @@ class NeuronLab(QWidget):
         self._context = ModelContext(None, None)
         self._digit: np.ndarray | None = None
         self._label: int | None = None
+        self._digit_dirty = False
         self.unit: tuple[int, int] | None = None
         self.edits: dict[tuple[int, int], UnitEdit] = {}
         self.evaluation: Evaluation | None = None
@@ -340,8 +341,18 @@ class NeuronLab(QWidget):
     def set_digit(self, digit: np.ndarray | None, label: int | None) -> None:
         """The chosen digit (inputs,) and its true class (None when drawn)."""
         self._digit, self._label = digit, label
+        if not self.isVisible():  # the diagram follows every digit: the lab catches up when shown
+            self._digit_dirty = True
+            return
         self._show_equation()
         self.evaluate()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._digit_dirty:
+            self._digit_dirty = False
+            self._show_equation()
+            self.evaluate()
 
     @Slot(int, int)
     def set_unit(self, layer: int, unit: int) -> None:
