@@ -210,6 +210,7 @@ def test_hidden_layer_map_is_the_pca_of_the_chosen_layer(window, qtbot, mnist, m
         np.testing.assert_allclose(view.map.points[:, k], sign * expected, rtol=1e-3, atol=1e-3)
     assert f"{100 * view.map.knn:.1f}%" in view.knn_label.text()
     assert 0.3 < view.map.knn <= 1.0
+    assert view.job.thread_ids and threading.get_ident() not in view.job.thread_ids
 
     view.layer_combo.setCurrentIndex(0)
     qtbot.waitUntil(lambda: view.map.layer == 1 and not view.job.busy, timeout=30_000)

@@ -7,11 +7,12 @@ clicking opens its detail and emits ``digit_selected(index)``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from scratchnet.explain import knn_accuracy, pca_embedding
@@ -28,6 +29,10 @@ NEIGHBOURS = 5
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 HISTORY = 8  # k-NN readings kept while a run trains
+# a new model's map waits so that mapping takes at most this share of the time (it competes with
+# training for the cores), and at least MIN_INTERVAL_S between two maps
+WORK_SHARE = 0.05
+MIN_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class EmbeddingView(QWidget):
         self.history: list[float] = []
         self._history_key = None
         self.job = LatestJob(self)
+        self._last_start = -float("inf")
+        self._seconds = 0.0  # how long the last map took
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.refresh)
         self.jobs = (self.job,)
         self.detail = DigitDetail(self)
         self.layer_combo = make_combo("embeddingLayerCombo", "Whose outputs to map.", [], self.refresh)
@@ -112,6 +122,10 @@ class EmbeddingView(QWidget):
             default = max(0, len(wanted) - 2)
             self.layer_combo.setCurrentIndex(previous if 0 <= previous < len(wanted) and shown else default)
             self.layer_combo.blockSignals(False)
+        waited, interval = time.perf_counter() - self._last_start, max(MIN_INTERVAL_S, self._seconds / WORK_SHARE)
+        if waited < interval:  # while a run trains: a map at most every ``interval`` seconds
+            self._timer.start(int(1000 * (interval - waited)) + 1)
+            return
         self.refresh()
 
     @Slot()
@@ -128,6 +142,8 @@ class EmbeddingView(QWidget):
         key = (str(model.get_config()), layer)
         if key != self._history_key:
             self.history, self._history_key = [], key
+        self._timer.stop()
+        self._last_start = time.perf_counter()
         self.knn_label.setText("Computing the map…")
         self.job.submit(lambda: layer_map(model, x, y, layer), self._on_mapped)
 
@@ -136,6 +152,7 @@ class EmbeddingView(QWidget):
             self.knn_label.setText(f"Could not map this layer: {error}")
             return
         self.map = result
+        self._seconds = time.perf_counter() - self._last_start
         names = self._context.class_names
         brushes = [pg.mkBrush(CLASS_COLOURS[c % len(CLASS_COLOURS)]) for c in range(len(names))]
         self.scatter.setData(pos=result.points, brush=[brushes[c] for c in result.labels],

@@ -472,6 +472,9 @@ class NeuronLab(QWidget):
 
     @Slot()
     def _on_keep(self) -> None:
+        if self._evaluator.busy:
+            self.note.setText("The edited network is still being measured: click Keep again in a moment.")
+            return
         if self.evaluation is None or (not self.edits and self.prune_slider.value() == 0):
             self.note.setText("Nothing to keep: edit a unit or prune first.")
             return
