@@ -682,7 +682,11 @@ def top_activating(model: Sequential, x: np.ndarray, layer: int, unit: int, k: i
     _unit(model, layer, unit)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ExplainError(f"k must be a whole number >= 1, got {k!r}")
-    values = layer_output(model, x, layer)[:, unit]
+    return top_rows(layer_output(model, x, layer)[:, unit], k)
+
+
+def top_rows(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices (k,) of the ``k`` largest of ``values`` (N,), largest first (ties: lower index first)."""
     return np.argsort(-values, kind="stable")[:k]
 
 
@@ -810,6 +814,11 @@ class EditedAccuracy:
             value = np.array(layer.forward(value, training=False))
         self.logits = value
         self.start = len(self.model.layers)  # where the last call started its forward (for tests)
+
+    def output(self, layer: int) -> np.ndarray:
+        """The original model's output (N, units) of ``model.layers[layer]`` on the inputs."""
+        _layer_index(self.model, layer)
+        return self.inputs[layer + 1] if layer + 1 < len(self.inputs) else self.logits
 
     def first_change(self, edited: Sequential) -> int:
         """The position of the first layer whose parameters differ from the original's

@@ -156,6 +156,9 @@ def test_edited_accuracy_runs_from_the_first_changed_layer(model, data):
         assert lab.accuracy(edited) == pytest.approx(np.mean(np.argmax(logits, axis=1) == y))
     with pytest.raises(ExplainError):
         lab.accuracy(mlp(20, [12], 5))
+    plain = plain_outputs(model, x)
+    for layer in range(len(model.layers)):
+        np.testing.assert_allclose(lab.output(layer), plain[layer], rtol=1e-10, atol=1e-12)
 
 
 def test_activation_range_follows_the_activation():

@@ -31,9 +31,8 @@ from PySide6.QtWidgets import (
 from scratchnet.explain import (
     EditedAccuracy,
     ExplainError,
-    layer_output,
     prune,
-    top_activating,
+    top_rows,
     trace,
     unit_equations,
     unit_layers,
@@ -549,14 +548,13 @@ class NeuronLab(QWidget):
             self.equation.setText(str(error))
 
     def _request_unit_info(self) -> None:
-        context, key = self._context, self.unit
-        if not context.usable or key is None:
+        lab, key = self.lab, self.unit
+        if lab is None or key is None:
             return
-        x = context.dataset.x_test
 
-        def work() -> UnitInfo:
-            top = top_activating(context.model, x, key[0], key[1], TOP_DIGITS)
-            values = layer_output(context.model, x, key[0])[:, key[1]].astype(np.float64)
+        def work() -> UnitInfo:  # from the outputs the lab keeps (the same as top_activating and layer_output)
+            values = lab.output(key[0])[:, key[1]].astype(np.float64)
+            top = top_rows(values, TOP_DIGITS)
             values = values[np.isfinite(values)]
             zeros = int(np.count_nonzero(values == 0))
             counts, edges = np.histogram(values[values != 0], bins=HISTOGRAM_BINS)
