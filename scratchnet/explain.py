@@ -22,6 +22,12 @@ finite) raise ``ExplainError`` (a ``ValueError``) with a message for the user.
 (``unit_counts``); the mean cross-entropy and its gradient with respect to every weight matrix
 (``batch_stats``).
 
+**What a unit does, edited**: any layer's outputs (``layer_output``), the inputs that excite a
+unit most (``top_activating``), copies with units scaled or silenced (``with_units_scaled``),
+biases shifted (``with_biases_shifted``) or the smallest weights zeroed (``prune``), the accuracy
+of such copies at once (``EditedAccuracy``), and a 2-D map of a layer (``pca_embedding``, with
+its ``knn_accuracy``).
+
 What "stuck" means depends on the activation, judged on every one of the N inputs:
 
 - ReLU: **dead**, its output is 0, so no gradient reaches the weights that feed it.
@@ -657,3 +663,228 @@ def _flat_gradient(model: Sequential, x: np.ndarray, y: np.ndarray) -> np.ndarra
     """The gradient of the mean loss over (x, y) with respect to every parameter, as one vector."""
     _mean_loss(model, x, y, gradient=True)
     return np.concatenate([g.ravel() for g in model.named_grads().values()])
+
+
+# --------------------------------------------------------------------------- what a unit does, edited
+
+
+def layer_output(model: Sequential, x: np.ndarray, layer: int) -> np.ndarray:
+    """The output (N, units) of ``model.layers[layer]`` for the rows of ``x`` (N, inputs), in
+    inference mode (dropout off), in the model's dtype; run in chunks of ``CHUNK`` rows on a copy."""
+    x = _rows(model, x)
+    _layer_index(model, layer)
+    copy = model.copy()
+    parts = []
+    for start in range(0, len(x), CHUNK):
+        value = x[start : start + CHUNK]
+        for current in copy.layers[: layer + 1]:
+            value = current.forward(value, training=False)
+        parts.append(np.array(value))
+    return np.concatenate(parts)
+
+
+def top_activating(model: Sequential, x: np.ndarray, layer: int, unit: int, k: int = 9) -> np.ndarray:
+    """Indices (k,) of the ``k`` rows of ``x`` (N, inputs) with the largest output of
+    ``model.layers[layer]`` at ``unit``, largest first (ties: the lower index first)."""
+    _unit(model, layer, unit)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ExplainError(f"k must be a whole number >= 1, got {k!r}")
+    return top_rows(layer_output(model, x, layer)[:, unit], k)
+
+
+def top_rows(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices (k,) of the ``k`` largest of ``values`` (N,), largest first (ties: lower index first)."""
+    return np.argsort(-values, kind="stable")[:k]
+
+
+def unit_layers(model: Sequential, layer: int) -> tuple[int, int | None]:
+    """For a unit of ``model.layers[layer]``: (the Dense layer that makes it, the Dense layer it
+    feeds, None after the last). A hidden unit's output is what its activation passes on."""
+    _layer_index(model, layer)
+    dense = [i for i, current in enumerate(model.layers) if isinstance(current, Dense)]
+    below = [i for i in dense if i <= layer]
+    if not below:
+        raise ExplainError(f"layer {layer} comes before the first Dense layer: it has no units of its own")
+    above = next((i for i in dense if i > layer), None)
+    return below[-1], above
+
+
+def with_units_scaled(model: Sequential, factors: dict) -> Sequential:
+    """A copy of ``model`` in which the output of unit u of ``model.layers[layer]``, for each
+    ``(layer, u): factor`` of ``factors``, reaches the next layers multiplied by ``factor`` (0
+    silences it). Done in the weights: row u of the next Dense layer's W is scaled; for an output
+    unit, which feeds no Dense layer, its logit (column u of W and b[u]). ``model`` is untouched."""
+    copy = model.copy()
+    for (layer, unit), factor in factors.items():
+        _unit(model, layer, unit)
+        factor = _finite(factor, "scale factor")
+        _, above = unit_layers(model, layer)
+        if above is not None:
+            copy.layers[above].params["W"][unit] *= factor
+        elif isinstance(model.layers[layer], Dense):
+            copy.layers[layer].params["W"][:, unit] *= factor
+            copy.layers[layer].params["b"][unit] *= factor
+        else:
+            raise ExplainError(f"layer {layer} follows the last Dense layer: scale the output Dense layer's units")
+    return copy
+
+
+def with_biases_shifted(model: Sequential, shifts: dict) -> Sequential:
+    """A copy of ``model`` in which b[u] of the Dense layer that makes unit u of
+    ``model.layers[layer]`` is moved by ``shift``, for each ``(layer, u): shift``. ``model`` is
+    untouched."""
+    copy = model.copy()
+    for (layer, unit), shift in shifts.items():
+        _unit(model, layer, unit)
+        dense, _ = unit_layers(model, layer)
+        copy.layers[dense].params["b"][unit] += _finite(shift, "bias shift")
+    return copy
+
+
+def prune(model: Sequential, fraction: float) -> Sequential:
+    """A copy of ``model`` in which, in each Dense layer separately, the ``round(fraction * size)``
+    weights of W with the smallest magnitude are 0 (ties at the threshold: the lower flat index
+    first). Biases are untouched. ``fraction`` in [0, 1]."""
+    fraction = _finite(fraction, "pruned fraction")
+    if not 0.0 <= fraction <= 1.0:
+        raise ExplainError(f"the pruned fraction must be between 0 and 1, got {fraction}")
+    copy = model.copy()
+    for dense in copy.dense_layers:
+        w = dense.params["W"]
+        count = int(round(fraction * w.size))
+        if count:
+            order = np.argsort(np.abs(w), axis=None, kind="stable")
+            w.reshape(-1)[order[:count]] = 0
+    return copy
+
+
+def pca_embedding(model: Sequential, x: np.ndarray, layer: int, dims: int = 2) -> np.ndarray:
+    """The first ``dims`` principal components (N, dims), float64, of the outputs of
+    ``model.layers[layer]`` for the rows of ``x`` (N, inputs): the centred outputs projected on the
+    top eigenvectors of their covariance, each eigenvector's sign chosen so that its largest
+    entry in magnitude is positive. A layer narrower than ``dims`` gives zero columns after its
+    own components."""
+    if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
+        raise ExplainError(f"dims must be a whole number >= 1, got {dims!r}")
+    values = layer_output(model, x, layer).astype(np.float64)
+    values = values - values.mean(axis=0)
+    eigenvalues, vectors = np.linalg.eigh(values.T @ values)  # ascending; units x units
+    vectors = vectors[:, ::-1][:, :dims]
+    peaks = vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])]
+    vectors = vectors * np.where(peaks < 0, -1.0, 1.0)
+    embedding = np.zeros((len(values), dims))
+    embedding[:, : vectors.shape[1]] = values @ vectors
+    return embedding
+
+
+def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    """Leave-one-out k-nearest-neighbour accuracy of ``points`` (N, dims) with classes ``labels``
+    (N,) of whole numbers >= 0: each point gets the most common class among its k nearest other
+    points (Euclidean; a tie of votes goes to the class of the nearest of the tied; points at
+    exactly equal distances are taken in any order), and the share that get their own class.
+    Vectorised: no Python loop over the points, which a training thread would wait for."""
+    points = np.asarray(points, np.float64)
+    labels = np.asarray(labels)
+    n = len(points)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
+        raise ExplainError(f"k must be a whole number from 1 to {n - 1}, got {k!r}")
+    squared = np.sum(points**2, axis=1)
+    distances = squared[:, None] + squared[None, :] - 2 * points @ points.T
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]  # the k nearest, in no order
+    rows = np.arange(n)[:, None]
+    nearest = np.take_along_axis(nearest, np.argsort(distances[rows, nearest], axis=1), axis=1)  # nearest first
+    votes = labels[nearest]  # (N, k)
+    counts = (votes[:, :, None] == votes[:, None, :]).sum(axis=2)  # how many votes each vote's class got
+    first_best = np.argmax(counts == counts.max(axis=1, keepdims=True), axis=1)  # the nearest of the tied
+    return float(np.mean(votes[np.arange(n), first_best] == labels))
+
+
+class EditedAccuracy:
+    """The class probabilities of edited copies of one model (``with_units_scaled``,
+    ``with_biases_shifted``, ``prune``...) on fixed inputs, fast: the inputs of every layer for the
+    original ``model`` are kept, and an edited copy runs forward only from its first layer whose
+    parameters differ from the original's. The copies must have ``model``'s layers.
+
+    ``x`` (N, inputs), ``y`` (N,) class indices. Memory: every layer's output for the N rows.
+    """
+
+    def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray) -> None:
+        x = _rows(model, x)
+        self.y = _labels(model, y, len(x))
+        self.model = model.copy()
+        self._params = [dict(layer.params) for layer in self.model.layers]
+        self.inputs: list[np.ndarray] = []  # the input of each layer (N, features)
+        value = x.astype(self.model.dense_layers[0].params["W"].dtype, copy=False)
+        for layer in self.model.layers:
+            self.inputs.append(value)
+            value = np.array(layer.forward(value, training=False))
+        self.logits = value
+        self.start = len(self.model.layers)  # where the last call started its forward (for tests)
+
+    def output(self, layer: int) -> np.ndarray:
+        """The original model's output (N, units) of ``model.layers[layer]`` on the inputs."""
+        _layer_index(self.model, layer)
+        return self.inputs[layer + 1] if layer + 1 < len(self.inputs) else self.logits
+
+    def first_change(self, edited: Sequential) -> int:
+        """The position of the first layer whose parameters differ from the original's
+        (len(layers) if none)."""
+        if edited.get_config() != self.model.get_config():
+            raise ExplainError("the edited model does not have the original's layers")
+        for i, (layer, params) in enumerate(zip(edited.layers, self._params, strict=True)):
+            if any(not np.array_equal(layer.params[key], value) for key, value in params.items()):
+                return i
+        return len(edited.layers)
+
+    def probabilities(self, edited: Sequential) -> np.ndarray:
+        """Class probabilities (N, C) of ``edited`` on the inputs."""
+        self.start = start = self.first_change(edited)
+        if start == len(edited.layers):
+            return softmax(self.logits)
+        layers = edited.copy().layers  # its own caches: ``edited`` may be used elsewhere meanwhile
+        parts = []
+        for row in range(0, len(self.y), CHUNK):
+            value = self.inputs[start][row : row + CHUNK]
+            for layer in layers[start:]:
+                value = layer.forward(value, training=False)
+            parts.append(softmax(value))
+        return np.concatenate(parts)
+
+    def accuracy(self, edited: Sequential) -> float:
+        """The share of the rows that ``edited`` classifies right."""
+        return float(np.mean(np.argmax(self.probabilities(edited), axis=1) == self.y))
+
+
+def activation_range(model: Sequential, layer: int) -> tuple[float, float] | None:
+    """The output range of the activation of ``model.layers[layer]``'s units, for shading:
+    (0, 1) for sigmoid, (-1, 1) for tanh; None for ReLU-like and linear units (unbounded: use the
+    values' own range)."""
+    dense, above = unit_layers(model, layer)
+    end = above if above is not None else len(model.layers)
+    kinds = [type(current) for current in model.layers[dense + 1 : end] if not isinstance(current, Dropout)]
+    if kinds and kinds[-1] is Sigmoid:
+        return (0.0, 1.0)
+    if kinds and kinds[-1] is Tanh:
+        return (-1.0, 1.0)
+    return None
+
+
+def _layer_index(model: Sequential, layer) -> int:
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(model.layers):
+        raise ExplainError(f"layer {layer!r} is not a position in the model's {len(model.layers)} layers")
+    return int(layer)
+
+
+def _unit(model: Sequential, layer, unit) -> None:
+    dense, _ = unit_layers(model, layer)
+    width = model.layers[dense].out_features
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < width:
+        raise ExplainError(f"unit {unit!r} is not in layer {layer}, which has {width} units")
+
+
+def _finite(value, what: str) -> float:
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not number or not np.isfinite(value):
+        raise ExplainError(f"the {what} must be a finite number, got {value!r}")
+    return float(value)

@@ -26,7 +26,10 @@ from ..threads import start_in_thread, stop_thread
 from .backprop import BackpropLink, BackpropView
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
+from .embedding import EmbeddingView
 from .misclassified import MisclassifiedView
+from .network_diagram import NetworkDiagram
+from .neuron_lab import NeuronLab
 from .predictions import ModelContext
 from .weights import WeightsView
 
@@ -184,20 +187,44 @@ class ViewRefresher(QObject):
         self._refresh_current()
 
 
+class JobCloser(QObject):
+    """Stops the views' own worker jobs (``view.jobs``) when the window closes."""
+
+    def __init__(self, window, views: list) -> None:
+        super().__init__(window)
+        self._jobs = [job for view in views for job in view.jobs]
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Close:
+            deadline = QDeadlineTimer(CLOSE_WAIT_MS)
+            for job in self._jobs:
+                job.close(deadline)
+        return False
+
+
 def install_views(window) -> None:
-    """Create the five views, add them as tabs of ``window`` and wire them together."""
+    """Create the views, add them as tabs of ``window`` and wire them together."""
     misclassified = MisclassifiedView()
     confusion = ConfusionView()
     weights = WeightsView()
     pad = DrawingPad()
     backprop = BackpropView()
+    diagram = NetworkDiagram()
+    lab = NeuronLab()
+    embedding = EmbeddingView()
     window.add_view(misclassified, "Misclassified")
     window.add_view(confusion, "Confusion matrix")
     window.add_view(weights, "Inside the network")
+    window.add_view(diagram, "Network diagram")
+    window.add_view(lab, "Neuron lab")
+    window.add_view(embedding, "Hidden-layer map")
     window.add_view(pad, "Drawing pad")
     window.add_view(backprop, "Backprop")
-    ViewRefresher(window, [misclassified, confusion, weights, backprop], pad)
-    BackpropLink(window, backprop, misclassified, pad)
+    ViewRefresher(window, [misclassified, confusion, weights, diagram, lab, embedding, backprop], pad)
+    JobCloser(window, [lab, embedding])
+    backprop_link = BackpropLink(window, backprop, misclassified, pad)
+    embedding.detail.backprop_requested.connect(backprop_link.show_test_digit)
 
     @Slot(int, int)
     def browse_cell(true_class: int, predicted_class: int) -> None:
@@ -208,7 +235,35 @@ def install_views(window) -> None:
     confusion.cell_chosen.connect(browse_cell)
     misclassified.digit_selected.connect(weights.select_test_digit)
     pad.digit_changed.connect(weights.set_drawn_digit)
+    for source in (misclassified, embedding):
+        source.digit_selected.connect(diagram.select_test_digit)
+    embedding.digit_selected.connect(weights.select_test_digit)
+    pad.digit_changed.connect(diagram.set_drawn_digit)
+
+    @Slot()
+    def follow_digit() -> None:
+        lab.set_digit(diagram.digit(), diagram.digit_label())
+
+    @Slot(int, int)
+    def open_unit(layer: int, unit: int) -> None:
+        lab.set_unit(layer, unit)
+        window.views.setCurrentWidget(lab)
+
+    @Slot(object)
+    def keep(model) -> None:
+        if window.is_running:
+            lab.show_note("Keep is refused while a run trains: the run would replace the kept model at its "
+                          "next epoch. Stop the run (or let it finish), then click Keep.")
+            return
+        window.controller.set_model(model, window.model_spec, window.controller.model_run)
+        lab.show_note("Kept: the edited network is now the current model (File → Save model saves it; "
+                      "tick “Continue” to train it further).")
+        window.status.success("The Neuron lab's edited network is now the current model.")
+
+    diagram.digit_changed.connect(follow_digit)
+    diagram.unit_clicked.connect(open_unit)
+    lab.keep_requested.connect(keep)
 
 
-__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "MisclassifiedView", "ViewRefresher", "WeightsView",
-           "install_views"]
+__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "EmbeddingView", "MisclassifiedView", "NetworkDiagram",
+           "NeuronLab", "ViewRefresher", "WeightsView", "install_views"]
