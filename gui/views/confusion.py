@@ -12,7 +12,6 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from scratchnet.metrics import confusion_matrix, precision_recall
 
 from .predictions import ModelContext, predictions_on_test_set
+from .widgets import WrappingLabel
 
 RIGHT = np.array([46, 125, 50])   # dark green for the diagonal
 WRONG = np.array([198, 40, 40])   # dark red for the mistakes
@@ -42,9 +42,8 @@ class ConfusionView(QWidget):
         super().__init__(parent)
         self.setObjectName("confusionView")
         self.matrix: np.ndarray | None = None
-        self.summary_label = QLabel()
+        self.summary_label = WrappingLabel()
         self.summary_label.setObjectName("confusionSummary")
-        self.summary_label.setWordWrap(True)
         self.table = QTableWidget()
         self.table.setObjectName("confusionTable")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)

@@ -30,7 +30,7 @@ from .canvas import CANVAS_SIDE, DEFAULT_BRUSH, DrawingCanvas
 from .images import digit_pixmap
 from .predictions import finite_probabilities
 from .probability_bars import ProbabilityBars
-from .widgets import make_button
+from .widgets import WrappingLabel, make_button
 
 PREDICT_INTERVAL_MS = 30
 PREVIEW_SIDE = 112  # 4x the 28x28 input: whole pixels, and the view fits a 1024x600 screen
@@ -88,9 +88,8 @@ class DrawingPad(QWidget):
         self.prediction_label.setFont(font)
         self.prediction_label.setAlignment(Qt.AlignCenter)
         self.prediction_label.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
-        self.note_label = QLabel()
+        self.note_label = WrappingLabel()
         self.note_label.setObjectName("drawingNote")
-        self.note_label.setWordWrap(True)
         self.bars = ProbabilityBars([str(i) for i in range(10)])
         self.bars.setObjectName("probabilityBars")
         self.bars.setMaximumWidth(460)
@@ -110,6 +109,7 @@ class DrawingPad(QWidget):
         left.addWidget(self.canvas)
         left.addLayout(brush)
         left.addLayout(tools)
+        left.addWidget(self.backprop_button, 0, Qt.AlignLeft)  # the left column is the shorter one
         left.addStretch(1)
 
         seen = QGridLayout()
@@ -123,7 +123,6 @@ class DrawingPad(QWidget):
         right.addWidget(_caption("Class probabilities"))
         right.addWidget(self.bars)
         right.addWidget(self.note_label)
-        right.addWidget(self.backprop_button, 0, Qt.AlignLeft)
         right.addStretch(1)
 
         row = QHBoxLayout(self)

@@ -22,7 +22,7 @@ from .digit_detail import DigitDetail
 from .images import digit_pixmap
 from .network_diagram import unit_layers_of
 from .predictions import ModelContext, predictions_on_test_set
-from .widgets import make_combo
+from .widgets import WrappingLabel, make_combo
 
 MAP_DIGITS = 2000
 NEIGHBOURS = 5
@@ -71,15 +71,13 @@ class EmbeddingView(QWidget):
         self.jobs = (self.job,)
         self.detail = DigitDetail(self)
         self.layer_combo = make_combo("embeddingLayerCombo", "Whose outputs to map.", [], self.refresh)
-        self.knn_label = QLabel()
+        self.knn_label = WrappingLabel()
         self.knn_label.setObjectName("knnLabel")
-        self.knn_label.setWordWrap(True)
         self.hover_image = QLabel()
         self.hover_image.setObjectName("embeddingHoverImage")
         self.hover_image.setFixedSize(84, 84)
-        self.hover_label = QLabel("Hover over a dot to see its digit; click it for its detail.")
+        self.hover_label = WrappingLabel("Hover over a dot to see its digit; click it for its detail.")
         self.hover_label.setObjectName("embeddingHoverLabel")
-        self.hover_label.setWordWrap(True)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setObjectName("embeddingPlot")
         self.plot.setLabel("bottom", "principal component 1")

@@ -35,7 +35,7 @@ from scratchnet.threads import using_blas
 
 from .images import DIGIT_SIDE, digit_pixmap
 from .predictions import ModelContext
-from .widgets import make_combo
+from .widgets import WrappingLabel, make_combo
 
 SHOWN = 16  # units per hidden column
 DEFAULT_LINKS = 3
@@ -208,9 +208,8 @@ class NetworkDiagram(QWidget):
         self.link_slider.valueChanged.connect(self.redraw)
         self.link_label = QLabel()
         self.link_label.setObjectName("linkLabel")
-        self.note = QLabel()
+        self.note = WrappingLabel()
         self.note.setObjectName("diagramNote")
-        self.note.setWordWrap(True)
         self.canvas = DiagramCanvas()
         self.canvas.item_clicked.connect(self._on_item_clicked)
 

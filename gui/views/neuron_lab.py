@@ -47,7 +47,7 @@ from .network_diagram import unit_layers_of
 from .predictions import ModelContext
 from .probability_bars import ProbabilityBars
 from .weights import tile_mosaic, weight_scale
-from .widgets import make_button, make_combo
+from .widgets import WrappingLabel, make_button, make_combo
 
 TOP_DIGITS = 9
 TOP_SIDE = 56  # each of the 9 digits, 2 screen pixels per pixel
@@ -161,13 +161,11 @@ class NeuronLab(QWidget):
         self.top_label.setToolTip("The 9 test digits that excite this unit most, most first (row by row).")
         self.histogram = self._plot("labHistogram", "test images", "activation")
         self.histogram.setMinimumHeight(110)
-        self.histogram_label = QLabel("Its activation over the test set")
+        self.histogram_label = WrappingLabel("Its activation over the test set")
         self.histogram_label.setObjectName("labHistogramLabel")
-        self.histogram_label.setWordWrap(True)
-        self.equation = QLabel()
+        self.equation = WrappingLabel()
         self.equation.setObjectName("labEquation")
         self.equation.setTextFormat(Qt.RichText)
-        self.equation.setWordWrap(True)
 
         self.off_check = QCheckBox("Switch off")
         self.off_check.setObjectName("unitOffCheck")
@@ -195,14 +193,12 @@ class NeuronLab(QWidget):
         self.keep_button = make_button("Keep", "keepEditsButton",
                                        "Make the edited network the current model (saveable, trainable further).",
                                        self._on_keep)
-        self.accuracy_label = QLabel()
+        self.accuracy_label = WrappingLabel()
         self.accuracy_label.setObjectName("labAccuracyLabel")
-        self.accuracy_label.setWordWrap(True)
         self.probabilities = ProbabilityBars([str(i) for i in range(10)])
         self.probabilities.setObjectName("labProbabilities")
-        self.note = QLabel()
+        self.note = WrappingLabel()
         self.note.setObjectName("labNote")
-        self.note.setWordWrap(True)
 
         self.prune_slider = QSlider(Qt.Horizontal)
         self.prune_slider.setObjectName("pruneSlider")
