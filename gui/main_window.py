@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
         self.views.setElideMode(Qt.ElideRight)
         self.views.setUsesScrollButtons(False)
         self.views.addTab(curves, "Training curves")
+        self.views.setTabToolTip(0, "Training curves")
         self._view_policies: dict[QWidget, QSizePolicy] = {}  # each view's own, while it is current
         self.views.currentChanged.connect(self._size_to_current_view)
 
@@ -309,6 +310,7 @@ class MainWindow(QMainWindow):
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
         index = self.views.addTab(widget, title)
+        self.views.setTabToolTip(index, title)  # the whole title, when a narrow window shortens it
         self._size_to_current_view()
         return index
 

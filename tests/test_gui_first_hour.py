@@ -447,3 +447,10 @@ def test_small_views_page_and_tab_instead_of_scrolling(qtbot, window, mnist):
             assert not weights.weight_plot.isVisible()
             qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(0).center())
             assert weights.tiles.isVisible() and not weights.activations_widget.isVisible()
+
+
+def test_every_view_tab_names_itself_in_full_when_a_narrow_window_shortens_it(window):
+    window.resize(1024, 600)
+    titles = [window.views.tabText(i) for i in range(window.views.count())]
+    assert len(titles) >= 9 and "Neuron lab" in titles
+    assert [window.views.tabToolTip(i) for i in range(window.views.count())] == titles
