@@ -50,17 +50,23 @@ class Conv2D(Layer):
 
     with xp the input zero-padded by p on each side. W is (out, in, k, k), b is (out,).
 
-    Forward by im2col: every window becomes a row of ``cols`` (N·OH·OW, in·k·k), in the order
-    (n, i, j) x (c, u, v), and the convolution is one matrix product:
-        Y = cols @ Wm^T + b      Wm = W.reshape(out, in·k·k),  Y (N·OH·OW, out) -> y (N, out, OH, OW)
-    Backward, with G = dL/dy laid out like Y (N·OH·OW, out):
-        dL/dW = G^T cols          (out, in·k·k) -> (out, in, k, k)
-        dL/db = sum of G's rows    (out,)
-        dL/dcols = G Wm           (N·OH·OW, in·k·k)
-        dL/dx: col2im, the windows' gradients added back where the windows came from: k·k strided
+    Forward by im2col: the windows of sample n become the columns of cols[n] (in·k·k, OH·OW), rows
+    in the order (c, u, v) of W's last three axes, and the convolution is one matrix product per
+    sample, which lands in y's own (out, OH, OW) layout:
+        y[n] = Wm cols[n] + b      Wm = W.reshape(out, in·k·k),   y[n] (out, OH·OW)
+    Backward, with G[n] = dL/dy[n] as (out, OH·OW):
+        dL/dW = sum_n G[n] cols[n]^T      (out, in·k·k) -> (out, in, k, k)
+        dL/db = sum_{n, i, j} G[n, :, ij]  (out,)
+        dL/dcols[n] = Wm^T G[n]           (in·k·k, OH·OW)
+        dL/dx: col2im, each window's gradient added back where the window came from: k·k strided
                slice-adds, one per kernel offset (u, v), each of a (N, in, OH, OW) block.
     ``backward(..., input_grad=False)`` skips dL/dcols and col2im (the first layer's input gradient,
     which nobody needs); ``accumulate=True`` adds to ``grads``.
+
+    Speed options, each the same numbers: the samples go through in chunks of ``chunk`` (their
+    columns stay in cache, and memory is bounded for a large evaluation); the columns of a batch of
+    at most ``cache_samples`` samples are kept for backward, those of a larger one (a full-batch
+    chunk, an evaluation) are rebuilt from the kept input, chunk by chunk, when backward needs them.
 
     The weights are drawn as a Dense layer's would be for fan_in = in·k·k inputs and ``out`` units
     (``init_weights``), then reshaped.
@@ -69,13 +75,16 @@ class Conv2D(Layer):
     new_outputs = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
-                 init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None) -> None:
+                 init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None, chunk: int = 64,
+                 cache_samples: int = 256) -> None:
         super().__init__()
         self.in_channels = _positive("Conv2D", "in_channels", in_channels)
         self.out_channels = _positive("Conv2D", "out_channels", out_channels)
         self.kernel_size = _positive("Conv2D", "kernel_size", kernel_size)
         self.stride = _positive("Conv2D", "stride", stride)
         self.padding = _positive("Conv2D", "padding", padding, minimum=0)
+        self.chunk = _positive("Conv2D", "chunk", chunk)
+        self.cache_samples = _positive("Conv2D", "cache_samples", cache_samples, minimum=0)
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialisation {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.init = init
@@ -89,9 +98,10 @@ class Conv2D(Layer):
             "b": np.zeros(self.out_channels, dtype=self.dtype),
         }
         self._grads = {key: np.zeros_like(v) for key, v in self.params.items()}
-        self._cols: np.ndarray | None = None
-        self._x_shape: tuple[int, ...] = ()
+        self._xp: np.ndarray | None = None  # the padded input of the last forward
+        self._cols: list[np.ndarray] | None = None  # its columns, chunk by chunk, when kept
         self._one_sample = False
+        self.last_path = ""  # "cached" or "rebuilt": how the last backward got its columns (tests)
 
     def output_shape(self, shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """(C, H, W) in -> (out, OH, OW) out; raises ValueError when the input does not fit."""
@@ -107,6 +117,12 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D kernel {k}x{k} is larger than its input {c}x{h}x{w}{padded}")
         return self.out_channels, oh, ow
 
+    def _im2col(self, xp: np.ndarray, oh: int, ow: int) -> np.ndarray:
+        """Padded images xp (B, in, Hp, Wp) -> cols (B, in·k·k, OH·OW): the one copy of im2col."""
+        k = self.kernel_size
+        windows = _windows(xp, k, self.stride, oh, ow)  # (B, in, OH, OW, k, k), a view
+        return windows.transpose(0, 1, 4, 5, 2, 3).reshape(len(xp), self.in_channels * k * k, oh * ow)
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, in, H, W) or one sample (in, H, W) -> y (N, out, OH, OW) or (out, OH, OW)."""
         self._one_sample = x.ndim == 3
@@ -114,17 +130,20 @@ class Conv2D(Layer):
             x = x[None]
         n = x.shape[0]
         _, oh, ow = self.output_shape(x.shape[1:])
-        k, p = self.kernel_size, self.padding
-        self._x_shape = x.shape
-        if p:
-            x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-        # (N, C, OH, OW, k, k) -> (N, OH, OW, C, k, k): the one copy of im2col
-        cols = _windows(x, k, self.stride, oh, ow).transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, -1)
-        self._cols = cols
+        p = self.padding
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+        self._xp = xp
+        keep = n <= self.cache_samples
+        self._cols = [] if keep else None
         w = self.params["W"].reshape(self.out_channels, -1)
-        y = cols @ w.T
-        y += self.params["b"]
-        y = y.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        y = np.empty((n, self.out_channels, oh * ow), dtype=np.result_type(x.dtype, w.dtype))
+        for start in range(0, n, self.chunk):
+            cols = self._im2col(xp[start : start + self.chunk], oh, ow)
+            np.matmul(w, cols, out=y[start : start + self.chunk])
+            if keep:
+                self._cols.append(cols)
+        y += self.params["b"][:, None]
+        y = y.reshape(n, self.out_channels, oh, ow)
         return y[0] if self._one_sample else y
 
     def backward(self, grad_y: np.ndarray, *, input_grad: bool = True, accumulate: bool = False) -> np.ndarray | None:
@@ -132,26 +151,36 @@ class Conv2D(Layer):
         if self._one_sample:
             grad_y = grad_y[None]
         n, _, oh, ow = grad_y.shape
-        g = grad_y.transpose(0, 2, 3, 1).reshape(n * oh * ow, self.out_channels)  # G, (N·OH·OW, out)
+        g = np.ascontiguousarray(grad_y).reshape(n, self.out_channels, oh * ow)  # G
         w = self.params["W"].reshape(self.out_channels, -1)
-        grad_w = (g.T @ self._cols).reshape(self.params["W"].shape)
-        grad_b = np.add.reduce(g, axis=0)
+        k, s, p = self.kernel_size, self.stride, self.padding
+        xp = self._xp
+        c, hp, wp = xp.shape[1:]
+        grad_w = np.zeros(w.shape, dtype=g.dtype)
+        grad_xp = np.zeros(xp.shape, dtype=g.dtype) if input_grad else None
+        self.last_path = "cached" if self._cols is not None else "rebuilt"
+        for i, start in enumerate(range(0, n, self.chunk)):
+            stop = start + self.chunk
+            cols = self._cols[i] if self._cols is not None else self._im2col(xp[start:stop], oh, ow)
+            gc = g[start:stop]
+            grad_w += np.add.reduce(np.matmul(gc, cols.transpose(0, 2, 1)), axis=0)
+            if input_grad:
+                dcols = np.matmul(w.T, gc).reshape(len(gc), c, k, k, oh, ow)
+                block = grad_xp[start:stop]
+                for u in range(k):
+                    for v in range(k):
+                        target = block[:, :, u : u + s * oh : s, v : v + s * ow : s]
+                        np.add(target, dcols[:, :, u, v], out=target)  # 2x faster than +=, same sums
+        grad_b = np.add.reduce(g, axis=(0, 2))
         if accumulate:
-            self._grads["W"] += grad_w
+            self._grads["W"] += grad_w.reshape(self.params["W"].shape)
             self._grads["b"] += grad_b
         else:
-            self._grads["W"][...] = grad_w
+            self._grads["W"][...] = grad_w.reshape(self.params["W"].shape)
             self._grads["b"][...] = grad_b
         if not input_grad:
             return None
-        k, s, p = self.kernel_size, self.stride, self.padding
-        c, h, wd = self._x_shape[1:]
-        dcols = (g @ w).reshape(n, oh, ow, c, k, k)
-        grad_xp = np.zeros((n, c, h + 2 * p, wd + 2 * p), dtype=dcols.dtype)
-        for u in range(k):
-            for v in range(k):
-                grad_xp[:, :, u : u + s * oh : s, v : v + s * ow : s] += dcols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
-        grad_x = grad_xp[:, :, p : p + h, p : p + wd] if p else grad_xp
+        grad_x = grad_xp[:, :, p : hp - p, p : wp - p] if p else grad_xp
         return grad_x[0] if self._one_sample else grad_x
 
     def get_config(self) -> dict:
@@ -197,13 +226,21 @@ class MaxPool2D(Layer):
         self._one_sample = x.ndim == 3
         if self._one_sample:
             x = x[None]
-        n, c = x.shape[:2]
         _, oh, ow = self.output_shape(x.shape[1:])
-        k = self.kernel_size
+        k, s = self.kernel_size, self.stride
         self._x_shape = x.shape
-        windows = _windows(x, k, self.stride, oh, ow).reshape(n, c, oh, ow, k * k)  # a copy
-        self._argmax = windows.argmax(axis=4)  # (N, C, OH, OW): the offset u*k + v of each maximum
-        y = np.take_along_axis(windows, self._argmax[..., None], axis=4)[..., 0]
+        # one strided slice per window offset (u, v): the value at that offset of every window
+        y = x[:, :, : s * oh : s, : s * ow : s].copy()
+        argmax = np.zeros(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
+        for u in range(k):
+            for v in range(k):
+                if u == v == 0:
+                    continue
+                candidate = x[:, :, u : u + s * oh : s, v : v + s * ow : s]
+                larger = np.greater(candidate, y)  # strictly: a tie keeps the first maximum
+                np.copyto(y, candidate, where=larger)
+                np.copyto(argmax, u * k + v, where=larger)
+        self._argmax = argmax  # (N, C, OH, OW)
         return y[0] if self._one_sample else y
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
@@ -214,8 +251,8 @@ class MaxPool2D(Layer):
         grad_x = np.zeros(self._x_shape, dtype=grad_y.dtype)
         for u in range(k):
             for v in range(k):
-                routed = grad_y * (self._argmax == u * k + v)
-                grad_x[:, :, u : u + s * oh : s, v : v + s * ow : s] += routed
+                target = grad_x[:, :, u : u + s * oh : s, v : v + s * ow : s]
+                np.add(target, grad_y * (self._argmax == u * k + v), out=target)
         return grad_x[0] if self._one_sample else grad_x
 
     def get_config(self) -> dict:

@@ -90,7 +90,7 @@ def test_every_run_configuration_field_is_a_command_line_option():
     flags = {"hidden": "32", "activation": "tanh", "init": "xavier", "dropout": "0.5", "optimizer": "adam",
              "lr": "0.003", "momentum": "0.5", "weight-decay": "0.01", "descent": "sgd", "batch-size": "7",
              "epochs": "2", "schedule": "step", "seed": "9", "augment": None, "dataset": "fashion-mnist",
-             "train-size": "100"}
+             "train-size": "100", "layers": "conv3x3x4,relu,pool2,flatten"}
     argv = [item for flag, value in flags.items() for item in (f"--{flag}", value) if item is not None]
     config = run_config(parse_args(argv))
     differs = [name for name in RunConfig.__dataclass_fields__ if getattr(config, name) == getattr(RunConfig(), name)]
