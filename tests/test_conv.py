@@ -195,3 +195,28 @@ def test_training_runs_every_descent_and_optimiser_with_dense_inputs(descent, op
     assert done["event"] == "done" and np.isfinite(done["test_loss"])
     after = model.state_dict()
     assert all(not np.array_equal(before[k], after[k]) for k in ("1.W", "4.W", "8.W"))
+
+
+@pytest.mark.parametrize("chunk,cache_samples,path", [(64, 256, "cached"), (2, 256, "cached"), (2, 0, "rebuilt"),
+                                                     (3, 4, "rebuilt")])
+def test_chunks_and_rebuilt_columns_give_the_plain_numbers(chunk, cache_samples, path):
+    """The speed options of Conv2D against the plain loop (forward) and one whole-batch run
+    (gradients), in float64: only the order of float sums may change."""
+    rng = np.random.default_rng(9)
+    plain = Conv2D(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=np.random.default_rng(1))
+    fast = Conv2D(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=np.random.default_rng(1), chunk=chunk,
+                  cache_samples=cache_samples)
+    fast.params["b"][:] = plain.params["b"][:] = rng.standard_normal(3)
+    x = rng.standard_normal((5, 2, 7, 8))
+    y = fast.forward(x, training=True)
+    np.testing.assert_allclose(y, loop_conv(x, plain.params["W"], plain.params["b"], 2, 1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(y, plain.forward(x, training=True), rtol=1e-12, atol=1e-12)
+    grad_y = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(fast.backward(grad_y), plain.backward(grad_y), rtol=1e-12, atol=1e-12)
+    assert fast.last_path == path and plain.last_path == "cached"
+    for key in ("W", "b"):
+        np.testing.assert_allclose(fast.grads[key], plain.grads[key], rtol=1e-12, atol=1e-12)
+    fast.forward(x, training=True)
+    fast.backward(grad_y, accumulate=True)
+    np.testing.assert_allclose(fast.grads["W"], 2 * plain.grads["W"], rtol=1e-12, atol=1e-12)
+    assert fast.backward(grad_y, input_grad=False) is None
