@@ -45,6 +45,6 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     assert weights.activation_values() == []
     backprop = window.findChild(BackpropView, "backpropView")
     bring_to_front(window, backprop)
-    texts = " ".join(label.text() for label in backprop.findChildren(QLabel) if label.isVisible())
-    assert "this is a convolutional network: the views that look inside explain networks of Dense" in texts
+    refused = "this is a convolutional network: the views that look inside explain networks of Dense"
+    qtbot.waitUntil(lambda: any(refused in label.text() for label in backprop.findChildren(QLabel)), timeout=10_000)
     assert not window.error_label.isVisible()
