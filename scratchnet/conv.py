@@ -59,7 +59,8 @@ class Conv2D(Layer):
         dL/db = sum_{n, i, j} G[n, :, ij]  (out,)
         dL/dcols[n] = Wm^T G[n]           (in·k·k, OH·OW)
         dL/dx: col2im, each window's gradient added back where the window came from: k·k strided
-               slice-adds, one per kernel offset (u, v), each of a (N, in, OH, OW) block.
+               slice-adds, one per kernel offset (u, v), each of an (in, OH, OW, N) block (the
+               samples innermost: see ``backward``).
     ``backward(..., input_grad=False)`` skips dL/dcols and col2im (the first layer's input gradient,
     which nobody needs); ``accumulate=True`` adds to ``grads``.
 
@@ -157,7 +158,7 @@ class Conv2D(Layer):
         xp = self._xp
         c, hp, wp = xp.shape[1:]
         grad_w = np.zeros(w.shape, dtype=g.dtype)
-        grad_xp = np.zeros(xp.shape, dtype=g.dtype) if input_grad else None
+        grad_x = np.empty((n, c, hp - 2 * p, wp - 2 * p), dtype=g.dtype) if input_grad else None
         self.last_path = "cached" if self._cols is not None else "rebuilt"
         for i, start in enumerate(range(0, n, self.chunk)):
             stop = start + self.chunk
@@ -165,12 +166,17 @@ class Conv2D(Layer):
             gc = g[start:stop]
             grad_w += np.add.reduce(np.matmul(gc, cols.transpose(0, 2, 1)), axis=0)
             if input_grad:
-                dcols = np.matmul(w.T, gc).reshape(len(gc), c, k, k, oh, ow)
-                block = grad_xp[start:stop]
+                # dL/dcols and col2im with the samples innermost, (in, H, W, B): each slice-add then
+                # runs over rows of OW·B numbers instead of OW (8 for LeNet's second layer), 5x faster
+                b = len(gc)
+                g_last = gc.transpose(1, 2, 0).reshape(self.out_channels, oh * ow * b)  # (out, OH·OW·B)
+                dcols = (w.T @ g_last).reshape(c, k, k, oh, ow, b)
+                grad_last = np.zeros((c, hp, wp, b), dtype=g.dtype)
                 for u in range(k):
                     for v in range(k):
-                        target = block[:, :, u : u + s * oh : s, v : v + s * ow : s]
-                        np.add(target, dcols[:, :, u, v], out=target)  # 2x faster than +=, same sums
+                        target = grad_last[:, u : u + s * oh : s, v : v + s * ow : s]
+                        np.add(target, dcols[:, u, v], out=target)
+                grad_x[start:stop] = grad_last[:, p : hp - p, p : wp - p].transpose(3, 0, 1, 2)
         grad_b = np.add.reduce(g, axis=(0, 2))
         if accumulate:
             self._grads["W"] += grad_w.reshape(self.params["W"].shape)
@@ -180,7 +186,6 @@ class Conv2D(Layer):
             self._grads["b"][...] = grad_b
         if not input_grad:
             return None
-        grad_x = grad_xp[:, :, p : hp - p, p : wp - p] if p else grad_xp
         return grad_x[0] if self._one_sample else grad_x
 
     def get_config(self) -> dict:
@@ -229,17 +234,26 @@ class MaxPool2D(Layer):
         _, oh, ow = self.output_shape(x.shape[1:])
         k, s = self.kernel_size, self.stride
         self._x_shape = x.shape
-        # one strided slice per window offset (u, v): the value at that offset of every window
-        y = x[:, :, : s * oh : s, : s * ow : s].copy()
+        if s == k:
+            # windows side by side: one copy puts each offset's values in a contiguous block
+            # (k, k, N, C, OH, OW), and the comparisons below run 2-3x faster than on strided slices
+            n, c = x.shape[:2]
+            blocks = x[:, :, : k * oh, : k * ow].reshape(n, c, oh, k, ow, k).transpose(3, 5, 0, 1, 2, 4).copy()
+            candidates = [blocks[u, v] for u in range(k) for v in range(k)]
+        else:  # one strided slice per window offset (u, v): the value at that offset of every window
+            candidates = [x[:, :, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
+        y = candidates[0].copy()
         argmax = np.zeros(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
-        for u in range(k):
-            for v in range(k):
-                if u == v == 0:
-                    continue
-                candidate = x[:, :, u : u + s * oh : s, v : v + s * ow : s]
-                larger = np.greater(candidate, y)  # strictly: a tie keeps the first maximum
-                np.copyto(y, candidate, where=larger)
-                np.copyto(argmax, u * k + v, where=larger)
+        step = np.empty_like(argmax)
+        for offset in range(1, k * k):
+            candidate = candidates[offset]
+            larger = np.greater(candidate, y).view(np.uint8)  # strictly: a tie keeps the first maximum
+            np.maximum(y, candidate, out=y)
+            # argmax = offset where larger, else unchanged, as argmax += larger * (offset - argmax):
+            # exact in wrapping uint8 arithmetic, and 40x faster than a masked copy (np.copyto where=)
+            np.subtract(argmax.dtype.type(offset), argmax, out=step)
+            step *= larger
+            argmax += step
         self._argmax = argmax  # (N, C, OH, OW)
         return y[0] if self._one_sample else y
 
