@@ -298,7 +298,7 @@ def train(
     quiet = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
     caller_errstate = np.seterr(**quiet)
     try:
-        with BlasThreads(batch_size) as threads:
+        with BlasThreads(batch_size, small_products=model.is_image_network) as threads:
             for epoch in range(1, config.epochs + 1):
                 threads.start_epoch()
                 optimizer.lr = base_lr * schedule.factor(epoch - 1)

@@ -220,3 +220,23 @@ def test_chunks_and_rebuilt_columns_give_the_plain_numbers(chunk, cache_samples,
     fast.backward(grad_y, accumulate=True)
     np.testing.assert_allclose(fast.grads["W"], 2 * plain.grads["W"], rtol=1e-12, atol=1e-12)
     assert fast.backward(grad_y, input_grad=False) is None
+
+
+def test_a_network_of_images_trains_with_one_blas_thread(monkeypatch):
+    """Its products are one sample's: one BLAS thread, whatever the batch size (threads.py)."""
+    from scratchnet import threads
+
+    chosen = []
+    original = threads.BlasThreads.__init__
+
+    def spy(self, batch_size, small_products=False):
+        original(self, batch_size, small_products)
+        chosen.append((small_products, self.candidates))
+
+    monkeypatch.setattr(threads.BlasThreads, "__init__", spy)
+    x = np.random.default_rng(0).uniform(0, 1, (128, 72)).astype(np.float32)
+    y = np.arange(128) % 3
+    list(train(tiny_stack(), make_optimizer("momentum", 0.01), x, y, TrainConfig(batch_size=128, epochs=1)))
+    assert chosen[0][0] is True
+    assert chosen[0][1] in ((1,), (0,))  # (0,): no BLAS library found to limit
+    assert threads.threads_for_batch(128, small_products=True) == (1,) and threads.threads_for_batch(128) == (0, 1)
