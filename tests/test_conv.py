@@ -240,3 +240,25 @@ def test_a_network_of_images_trains_with_one_blas_thread(monkeypatch):
     assert chosen[0][0] is True
     assert chosen[0][1] in ((1,), (0,))  # (0,): no BLAS library found to limit
     assert threads.threads_for_batch(128, small_products=True) == (1,) and threads.threads_for_batch(128) == (0, 1)
+
+
+@pytest.mark.parametrize("layer, change, fragment", [
+    (1, {"kernel_size": 10**9}, "invalid kernel_size"),
+    (1, {"kernel_size": True}, "invalid kernel_size"),
+    (1, {"padding": -1}, "invalid padding"),
+    (1, {"dtype": "float16"}, "unsupported dtype"),
+    (1, {"bogus": 1}, "unknown setting 'bogus'"),
+    (3, {"stride": 0}, "invalid stride"),
+    (0, {"shape": [1, 9, "8"]}, "invalid shape"),
+    (0, {"shape": [1 << 20, 1 << 20]}, "invalid shape"),
+])
+def test_model_files_with_bad_image_layer_settings_are_refused(tmp_path, layer, change, fragment):
+    import json
+
+    model = tiny_stack()
+    document = {"format": "scratchnet-model", "version": 1, "model": model.get_config(), "metadata": {}}
+    document["model"]["layers"][layer].update(change)
+    path = tmp_path / "m.npz"
+    np.savez(path, __config__=np.frombuffer(json.dumps(document).encode(), dtype=np.uint8), **model.state_dict())
+    with pytest.raises(ModelFileError, match=fragment):
+        load_model(path)
