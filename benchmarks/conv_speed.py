@@ -87,6 +87,21 @@ def torch_runner(x, y, threads: int | None):
     return epoch
 
 
+def _class_lines() -> dict[tuple[str, int, int], str]:
+    """(file, first line, last line) -> class name, for the layer classes of conv.py and layers.py."""
+    import inspect
+
+    from scratchnet import conv, layers
+
+    owners = {}
+    for module, path in ((conv, "conv.py"), (layers, "layers.py")):
+        for name, cls in vars(module).items():
+            if inspect.isclass(cls) and cls.__module__ == module.__name__:
+                source, first = inspect.getsourcelines(cls)
+                owners[(path, first, first + len(source) - 1)] = name
+    return owners
+
+
 def profile(x, y) -> dict[str, float]:
     """Shares of one epoch's time by the function that owns it (conv.py and layers.py by class)."""
     profiler = cProfile.Profile()
@@ -94,17 +109,18 @@ def profile(x, y) -> dict[str, float]:
     scratchnet_epoch(x, y)
     profiler.disable()
     stats = pstats.Stats(profiler).stats
-    total = sum(row[2] for row in stats.values())  # tottime
+    total = sum(row[2] for row in stats.values())  # tottime, the time inside each function itself
+    owners = _class_lines()
     groups: dict[str, float] = {}
-    for (filename, _, name), row in stats.items():
-        if filename.endswith("conv.py"):
-            key = f"conv.py:{name}"
-        elif filename.endswith("layers.py"):
-            key = f"layers.py:{name}"
+    for (filename, line, name), row in stats.items():
+        owner = next((cls for (path, first, last), cls in owners.items()
+                      if filename.endswith(path) and first <= line <= last), None)
+        if owner is not None:
+            key = f"{owner}.{name}"
         elif "scratchnet" in filename:
-            key = "other scratchnet"
+            key = "other scratchnet (loop, batches, optimiser)"
         else:
-            key = "NumPy / Python"
+            key = "NumPy functions written in Python, and the rest"
         groups[key] = groups.get(key, 0.0) + row[2]
     return {k: v / total for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}
 
