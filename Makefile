@@ -43,6 +43,7 @@ test: setup sysdeps
 bench: setup
 	$(VPY) -m pip install --quiet -e ".[dev,bench]"
 	$(VPY) benchmarks/train_speed.py $(if $(BASELINE),--baseline $(BASELINE))
+	$(VPY) benchmarks/conv_speed.py
 
 bench-quick: setup
 	$(VPY) -m pip install --quiet -e ".[dev,bench]"

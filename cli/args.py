@@ -7,6 +7,7 @@ import math
 import sys
 
 from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH
+from scratchnet.stacks import parse_layers
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -88,3 +89,11 @@ def widths(text: str) -> list[int]:
         if len(result) > MAX_HIDDEN_LAYERS:
             raise argparse.ArgumentTypeError(f"{text.count(',') + 1:,} hidden layers is too many: {LAYERS_REASON}")
     return result
+
+
+def layer_tokens(text: str) -> tuple[str, ...]:
+    """'conv5x5x8,relu,pool2,flatten,dense128,relu' -> its tokens (``scratchnet.stacks``)."""
+    try:
+        return parse_layers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

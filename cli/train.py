@@ -31,6 +31,7 @@ from scratchnet.training import DESCENTS, train
 
 from .args import (
     ArgumentParser,
+    layer_tokens,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -56,6 +57,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--hidden", type=widths,
                    help="hidden widths, e.g. 128 or 256,128; 'none' for softmax regression (default "
                         f"{','.join(str(w) for w in d.widths(0, 0)[1:-1])})")
+    p.add_argument("--layers", type=layer_tokens,
+                   help="any stack before the output layer, replacing --hidden and --dropout, e.g. "
+                        "conv5x5x8,relu,pool2,conv5x5x16,relu,pool2,flatten,dense128,relu (also conv5x5x6p2 for "
+                        "padding 2, conv3x3x8s2 for stride 2, pool3s2, dropout0.25, leaky_relu, sigmoid, tanh)")
     p.add_argument("--activation", choices=list(ACTIVATIONS), help=f"of every hidden layer (default {_activation(d)})")
     p.add_argument("--init", choices=list(INITIALIZERS), help=f"default {d.init}")
     p.add_argument("--descent", choices=list(DESCENTS),
@@ -134,11 +139,20 @@ def main(argv: list[str]) -> int:
         else:
             dataset = dataset.subset(config.train_size)
 
-    widths = config.widths(dataset.x_train.shape[1], dataset.num_classes)
-    problem = architecture_problem(widths)
-    if problem is not None:
-        return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}")
-    model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
+    if config.layers:
+        for flag in ("hidden", "activation", "dropout"):
+            if hasattr(args, flag):
+                _note(f"--layers gives the whole stack; --{flag} is ignored")
+        try:  # every layer's shape and the parameter cap are checked before its weights are drawn
+            model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
+        except ValueError as exc:
+            return _usage_error(f"--layers: {exc}")
+    else:
+        widths = config.widths(dataset.x_train.shape[1], dataset.num_classes)
+        problem = architecture_problem(widths)
+        if problem is not None:
+            return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}")
+        model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
     report = _JsonReport() if args.json else _TextReport(sys.stderr, sys.stdout)
     report.begin(model, dataset, config)
     started = time.perf_counter()
@@ -198,10 +212,18 @@ class _TextReport:
         self.interactive = err.isatty()
 
     def begin(self, model, dataset, config) -> None:
-        sizes = "-".join(str(d.in_features) for d in model.dense_layers) + f"-{model.output_size}"
-        self.out.write(f"{dataset.name}: {len(dataset.x_train):,} training, {len(dataset.x_test):,} test images\n"
-                       f"network {sizes} ({_activations(config)}, {config.init} init), "
-                       f"{model.param_count():,} parameters\n")
+        self.out.write(f"{dataset.name}: {len(dataset.x_train):,} training, {len(dataset.x_test):,} test images\n")
+        if config.layers:
+            shapes = model.shapes()
+            steps = [f"{token} {'x'.join(map(str, shape))}" for token, shape in
+                     zip((*config.layers, "output"), shapes[-len(config.layers) - 1:], strict=True)]
+            first = "x".join(map(str, shapes[-len(steps) - 1]))
+            self.out.write(f"network {first} -> {' -> '.join(steps)} ({config.init} init), "
+                           f"{model.param_count():,} parameters\n")
+        else:
+            sizes = "-".join(str(d.in_features) for d in model.dense_layers) + f"-{model.output_size}"
+            self.out.write(f"network {sizes} ({_activations(config)}, {config.init} init), "
+                           f"{model.param_count():,} parameters\n")
         aug = config.build_augmenter()
         if aug is not None:
             self.out.write(f"augmentation: shifts up to {aug.max_shift:g} px, rotations up to {aug.max_rotation:g}°, "

@@ -1,7 +1,7 @@
 """How the window splits the one ``RunConfig`` between its panels, and what its widgets allow.
 
 The Network tab (``LayerEditor``) edits ``NETWORK_FIELDS``, the Training tab (``TrainingPanel``)
-the rest; together they edit every field. ``WINDOW_BOUNDS`` are the ranges of the panels' spin
+the rest; together they edit every field but ``UNEDITED_FIELDS``. ``WINDOW_BOUNDS`` are the ranges of the panels' spin
 boxes, narrower than what ``RunConfig`` accepts (a learning rate of 100 is valid, but no spin box
 goes there), and remembered settings outside them are not restored.
 """
@@ -17,7 +17,9 @@ from scratchnet.run_config import FIELDS, RunConfig
 MAX_TRAIN_SIZE = 60_000
 
 NETWORK_FIELDS = ("hidden", "init", "dropout", "seed")
-TRAINING_FIELDS = tuple(name for name in FIELDS if name not in NETWORK_FIELDS)
+# ``layers``, a stack of image layers (issue 18), is edited by neither tab yet: the command line gives it
+UNEDITED_FIELDS = ("layers",)
+TRAINING_FIELDS = tuple(name for name in FIELDS if name not in NETWORK_FIELDS + UNEDITED_FIELDS)
 
 # inclusive ranges of the numeric fields, as the panels' spin boxes allow them
 WINDOW_BOUNDS = {

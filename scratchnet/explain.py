@@ -578,9 +578,15 @@ def _slope(layer: Layer, z: np.ndarray) -> np.ndarray:
     return layer.backward(np.ones_like(a))
 
 
+IMAGE_NETWORK = ("this is a convolutional network: the views that look inside explain networks of Dense "
+                 "layers only, for now")
+
+
 def _rows(model: Sequential, x: np.ndarray) -> np.ndarray:
     if not model.dense_layers:
         raise ExplainError("the model has no Dense layer, so there is nothing to explain")
+    if model.is_image_network:
+        raise ExplainError(IMAGE_NETWORK)
     x = np.atleast_2d(np.asarray(x))
     if x.ndim != 2 or x.shape[1] != model.input_size:
         raise ExplainError(f"inputs of shape {x.shape} do not fit a model with {model.input_size} inputs")
@@ -603,6 +609,8 @@ def _float64_copy(model: Sequential) -> Sequential:
     Dense layer and finite weights."""
     if not model.dense_layers:
         raise ExplainError("the model has no Dense layer, so there is nothing to explain")
+    if model.is_image_network:
+        raise ExplainError(IMAGE_NETWORK)
     for name, p in model.parameters().items():
         if not np.all(np.isfinite(p)):
             raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "

@@ -62,6 +62,11 @@ class Layer:
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one sample's output for one sample's input ``shape`` (no batch axis);
+        raises ValueError when the layer cannot take it. Element-wise layers keep the shape."""
+        return tuple(shape)
+
     def get_config(self) -> dict:
         """Plain JSON-able data that rebuilds this layer (without its weights)."""
         return {"type": type(self).__name__}
@@ -206,6 +211,13 @@ class Dense(Layer):
             self._product_buffer = np.empty_like(self.params["W"])
         return self._product_buffer
 
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if tuple(shape) != (self.in_features,):
+            got = "x".join(map(str, shape))
+            hint = " (put Flatten before it)" if len(shape) > 1 else ""
+            raise ValueError(f"Dense takes {self.in_features} features but receives {got}{hint}")
+        return (self.out_features,)
+
     def get_config(self) -> dict:
         return {
             "type": "Dense",
@@ -314,3 +326,9 @@ class Dropout(Layer):
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 LAYER_TYPES = {cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout)}
+"""Every layer type by class name (``Sequential.from_config``, model files). The image layers
+(Conv2D, MaxPool2D, Flatten, Reshape) live in ``scratchnet.conv``, which builds on ``Layer`` and
+adds itself here when imported; importing it below makes sure it always is, whichever module is
+imported first."""
+
+from . import conv as _conv  # noqa: E402,F401

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .conv import CONV_LAYER_TYPES, Conv2D, Flatten, MaxPool2D, Reshape
 from .layers import ACTIVATIONS, LAYER_TYPES, Dense, Dropout, Layer
 from .losses import softmax
 
@@ -122,7 +123,7 @@ class Sequential:
     def from_config(cls, config: dict, rng: np.random.Generator | None = None, dtype=None) -> Sequential:
         """Rebuild the architecture (fresh weights) from ``get_config()`` data.
 
-        ``dtype`` overrides every Dense layer's stored dtype (gradient checks use float64).
+        ``dtype`` overrides every Dense and Conv2D layer's stored dtype (gradient checks use float64).
         """
         layers = []
         for i, spec in enumerate(config["layers"]):
@@ -130,7 +131,7 @@ class Sequential:
             kind = spec.pop("type", None)
             if kind not in LAYER_TYPES:
                 raise ValueError(f"layer {i}: unknown layer type {kind!r}")
-            if kind == "Dense":
+            if kind in ("Dense", "Conv2D"):
                 spec["dtype"] = np.dtype(dtype if dtype is not None else spec.get("dtype", "float32"))
                 spec["rng"] = rng
             elif kind == "Dropout":
@@ -147,7 +148,37 @@ class Sequential:
 
     @property
     def input_size(self) -> int:
-        return self.dense_layers[0].in_features
+        """The number of input features: the first Dense layer's inputs, or for a network of images
+        the size of its first ``Reshape`` (a stack that starts with Conv2D takes no flat rows:
+        its C·H·W is given by the first layer's channels times an unknown image size, so 0)."""
+        for layer in self.layers:
+            if isinstance(layer, Reshape):
+                return layer.size
+            if isinstance(layer, Dense):
+                return layer.in_features
+            if isinstance(layer, (Conv2D, Flatten, MaxPool2D)):
+                return 0
+        raise ValueError("the network has no Dense or Reshape layer, so its input size is unknown")
+
+    @property
+    def is_image_network(self) -> bool:
+        """True when the network has image layers (Conv2D, MaxPool2D, Reshape, Flatten): the views
+        that read the first Dense layer's weights as pixels do not apply to it."""
+        return any(isinstance(layer, CONV_LAYER_TYPES) for layer in self.layers)
+
+    def shapes(self, input_shape: tuple[int, ...] | None = None) -> list[tuple[int, ...]]:
+        """The shape of one sample after each layer, starting from ``input_shape`` (default
+        (input_size,)): [input, after layer 0, after layer 1, ...]. Raises ValueError naming the
+        first layer that does not fit what it receives, with both shapes."""
+        shape = tuple(input_shape) if input_shape is not None else (self.input_size,)
+        out = [shape]
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ValueError as exc:
+                raise ValueError(f"layer {i} ({layer_label(layer)}): {exc}") from None
+            out.append(shape)
+        return out
 
     @property
     def output_size(self) -> int:
@@ -163,6 +194,23 @@ class Sequential:
         copy = Sequential.from_config(self.get_config())
         copy.load_state_dict(self.state_dict())
         return copy
+
+
+def layer_label(layer: Layer) -> str:
+    """A short name for messages: "Conv2D 5x5x8", "MaxPool2D 2", "Dense 128", "ReLU"."""
+    if isinstance(layer, Conv2D):
+        k = layer.kernel_size
+        stride = f" stride {layer.stride}" if layer.stride != 1 else ""
+        padding = f" pad {layer.padding}" if layer.padding else ""
+        return f"Conv2D {k}x{k}x{layer.out_channels}{stride}{padding}"
+    if isinstance(layer, MaxPool2D):
+        stride = f" stride {layer.stride}" if layer.stride != layer.kernel_size else ""
+        return f"MaxPool2D {layer.kernel_size}{stride}"
+    if isinstance(layer, Dense):
+        return f"Dense {layer.out_features}"
+    if isinstance(layer, Reshape):
+        return "Reshape " + "x".join(map(str, layer.shape))
+    return type(layer).__name__
 
 
 def mlp(

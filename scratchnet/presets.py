@@ -104,7 +104,19 @@ INITIALISATION = Preset(
     ),
 )
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (QUICK_START, THREE_DESCENTS, BEST_ACCURACY, INITIALISATION)}
+CONVOLUTIONAL = Preset(
+    name="convolutional",
+    title="Convolutional network",
+    description="Two 5×5 convolutions (16 and 32 channels), each followed by ReLU and 2×2 max pooling, then "
+                "a 128-unit Dense layer: 8 epochs of mini-batches of 64 with momentum and a cosine schedule, "
+                "on randomly shifted, rotated and scaled digits: about 99.4% test accuracy in about 2¼ minutes.",
+    config=RunConfig(layers=("conv5x5x16", "relu", "pool2", "conv5x5x32", "relu", "pool2", "flatten", "dense128",
+                             "relu"), init="he", descent="mini", batch_size=64, optimizer="momentum",
+                     learning_rate=0.02, momentum=0.9, schedule="cosine", epochs=8, augment=True),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (QUICK_START, THREE_DESCENTS, BEST_ACCURACY, INITIALISATION,
+                                                  CONVOLUTIONAL)}
 
 
 # ---- advice for the window: the tested optimiser of each descent, and combinations known to fail

@@ -29,6 +29,7 @@ from .limits import MAX_WIDTH
 from .network import Sequential, mlp
 from .optimizers import OPTIMIZER_NAMES, Optimizer, make_optimizer
 from .schedules import SCHEDULES
+from .stacks import build_stack, check_token, layer_tokens, parse_layers
 from .training import DESCENTS, TrainConfig
 
 
@@ -75,6 +76,9 @@ class RunConfig:
 
     # the network: hidden layers between the data's inputs and a softmax over its classes
     hidden: tuple[HiddenLayer, ...] = hidden_layers(128)
+    # or any stack, as tokens of ``scratchnet.stacks`` ("conv5x5x8", "relu", "pool2", "flatten",
+    # "dense128"...); when given, it replaces ``hidden`` and ``dropout`` (write dropout as a token)
+    layers: tuple[str, ...] = ()
     init: str = "he"
     dropout: float = 0.0
     # the optimiser
@@ -97,6 +101,13 @@ class RunConfig:
         if not isinstance(self.hidden, (tuple, list)) or not all(isinstance(h, HiddenLayer) for h in self.hidden):
             raise ValueError(f"hidden must be a sequence of HiddenLayer, got {self.hidden!r}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
+        if isinstance(self.layers, str):
+            object.__setattr__(self, "layers", parse_layers(self.layers))
+        if not isinstance(self.layers, (tuple, list)):
+            raise ValueError(f"layers must be a list of layer tokens, got {self.layers!r}")
+        object.__setattr__(self, "layers", tuple(self.layers))
+        for token in self.layers:
+            check_token(token)
         _check_choice("init", self.init, INITIALIZERS)
         _check_choice("optimizer", self.optimizer, OPTIMIZER_NAMES)
         _check_choice("descent", self.descent, DESCENTS)
@@ -116,9 +127,11 @@ class RunConfig:
 
     # ---- plain data
     def to_dict(self) -> dict:
-        """JSON-ready values; ``hidden`` is a list of ``{"width", "activation"}``."""
+        """JSON-ready values; ``hidden`` is a list of ``{"width", "activation"}``, ``layers`` a list
+        of tokens."""
         data = asdict(self)
         data["hidden"] = [asdict(layer) for layer in self.hidden]
+        data["layers"] = list(self.layers)
         return data
 
     @classmethod
@@ -152,7 +165,12 @@ class RunConfig:
 
     # ---- what it builds
     def build_model(self, input_size: int, output_size: int) -> Sequential:
-        """Dense -> activation (-> Dropout) per hidden layer, then Dense logits; seeded weights."""
+        """Dense -> activation (-> Dropout) per hidden layer, then Dense logits; seeded weights.
+        With ``layers``: that stack (``scratchnet.stacks.build_stack``), which raises ValueError
+        naming the layer that does not fit the images, or a network over the parameter cap."""
+        if self.layers:
+            return build_stack(self.layers, input_size, output_size, init=self.init,
+                               rng=np.random.default_rng(self.seed))
         first = self.hidden[0].activation if self.hidden else "relu"
         model = mlp(input_size, [h.width for h in self.hidden], output_size, activation=first, init=self.init,
                     dropout=self.dropout, rng=np.random.default_rng(self.seed))
@@ -185,8 +203,10 @@ class RunConfig:
         return available if self.train_size is None else min(self.train_size, available)
 
     def with_architecture_of(self, model: Sequential) -> RunConfig:
-        """This config with ``model``'s hidden layers and dropout (init and seed are not stored in
-        a model, so they stay)."""
+        """This config with ``model``'s hidden layers and dropout, or for a network of images its
+        ``layers`` tokens (init and seed are not stored in a model, so they stay)."""
+        if model.is_image_network:
+            return self.replace(layers=layer_tokens(model))
         hidden: list[HiddenLayer] = []
         dropout = 0.0
         activation_of_class = {cls: name for name, cls in ACTIVATIONS.items()}
@@ -197,7 +217,7 @@ class RunConfig:
                 dropout = layer.rate
             elif type(layer) in activation_of_class and hidden:
                 hidden[-1] = HiddenLayer(hidden[-1].width, activation_of_class[type(layer)])
-        return self.replace(hidden=tuple(hidden), dropout=dropout)
+        return self.replace(hidden=tuple(hidden), dropout=dropout, layers=())
 
     def describes(self, model: Sequential) -> bool:
         """Whether ``model`` has this config's hidden layers, activations and dropout (the weights

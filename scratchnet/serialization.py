@@ -43,7 +43,12 @@ _LAYER_SETTINGS = {
     "ReLU": (set(), set()),
     "Sigmoid": (set(), set()),
     "Tanh": (set(), set()),
+    "Conv2D": ({"in_channels", "out_channels", "kernel_size"}, {"stride", "padding", "init", "dtype"}),
+    "MaxPool2D": ({"kernel_size"}, {"stride"}),
+    "Flatten": (set(), set()),
+    "Reshape": ({"shape"}, set()),
 }
+MAX_KERNEL = 256  # a kernel, stride or padding larger than this is not a file of ours
 assert set(_LAYER_SETTINGS) == set(LAYER_TYPES)
 
 
@@ -107,6 +112,11 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         model.load_state_dict(state)
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelFileError(f"{name}: invalid layer settings ({exc})") from None
+    if model.is_image_network and model.input_size:
+        try:
+            model.shapes()  # the image layers' sizes are only known together: check that they fit
+        except ValueError as exc:
+            raise ModelFileError(f"{name}: the layers do not fit together: {exc}") from None
     return LoadedModel(model, document.get("metadata") or {})
 
 
@@ -216,6 +226,34 @@ def _expected_weights(name: str, config: dict) -> dict[str, _Weight]:
         if settings - required - optional:
             raise ModelFileError(f"{name}: layer {i} ({kind}) has unknown setting "
                                  f"{_short(sorted(settings - required - optional)[0])}")
+        if kind in ("Conv2D", "MaxPool2D"):
+            for key, low, high in (("in_channels", 1, MAX_FEATURES), ("out_channels", 1, MAX_FEATURES),
+                                   ("kernel_size", 1, MAX_KERNEL), ("stride", 1, MAX_KERNEL),
+                                   ("padding", 0, MAX_KERNEL)):
+                value = spec.get(key, low)
+                if key in spec and value is None and kind == "MaxPool2D" and key == "stride":
+                    continue
+                if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                    raise ModelFileError(f"{name}: layer {i} ({kind}) has an invalid {key} {_short(value)}")
+        if kind == "Reshape":
+            shape = spec["shape"]
+            if (not isinstance(shape, list) or not 1 <= len(shape) <= 3
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_FEATURES for v in shape)
+                    or math.prod(shape) > MAX_FEATURES):
+                raise ModelFileError(f"{name}: layer {i} (Reshape) has an invalid shape {_short(shape)}")
+        if kind == "Conv2D":
+            out, k = spec["out_channels"], spec["kernel_size"]
+            dtype = spec.get("dtype", "float32")
+            if not isinstance(dtype, str) or dtype not in _WEIGHT_DTYPES:
+                raise ModelFileError(f"{name}: layer {i} has unsupported dtype {_short(dtype)}")
+            if not isinstance(spec.get("init", "he"), str) or spec.get("init", "he") not in INITIALIZERS:
+                raise ModelFileError(f"{name}: layer {i} has unknown init {_short(spec.get('init'))}")
+            total += out * spec["in_channels"] * k * k + out
+            if total > MAX_PARAMETERS:
+                raise ModelFileError(f"{name}: the config asks for over {MAX_PARAMETERS:,} parameters; refused")
+            weights[f"{i}.W"] = _Weight((out, spec["in_channels"], k, k), np.dtype(dtype))
+            weights[f"{i}.b"] = _Weight((out,), np.dtype(dtype))
+            width = None
         if kind == "Dense":
             fan_in, fan_out = spec["in_features"], spec["out_features"]
             for value in (fan_in, fan_out):

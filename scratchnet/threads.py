@@ -37,9 +37,14 @@ REPROBE_SECONDS = 5.0
 FAVOUR_DEFAULT = 0.8
 
 
-def threads_for_batch(batch_size: int) -> tuple[int, ...]:
-    """The candidate thread counts for updates of ``batch_size`` rows (0 = the BLAS default)."""
-    return (1,) if batch_size <= SINGLE_THREAD_MAX_BATCH else (0, 1)
+def threads_for_batch(batch_size: int, small_products: bool = False) -> tuple[int, ...]:
+    """The candidate thread counts for updates of ``batch_size`` rows (0 = the BLAS default).
+
+    ``small_products``: the updates' matrix products are small whatever the batch (a Conv2D layer
+    multiplies one sample at a time, (out, in·k·k) by (in·k·k, OH·OW)), so one thread, which also
+    keeps the copies and element-wise work on one core: a LeNet epoch took 15 s with one thread
+    and 26 s with the probe's choice on this shared 2-core machine."""
+    return (1,) if small_products or batch_size <= SINGLE_THREAD_MAX_BATCH else (0, 1)
 
 
 class BlasThreads:
@@ -49,10 +54,10 @@ class BlasThreads:
     each update. On exit the original thread count is restored.
     """
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, small_products: bool = False) -> None:
         self._blas = _blas_libraries()
         self._original = [lib.get_num_threads() for lib in self._blas]
-        self.candidates = threads_for_batch(batch_size) if self._blas else (0,)
+        self.candidates = threads_for_batch(batch_size, small_products) if self._blas else (0,)
         self._times: dict[int, list[float]] = {}
         self._probe = 0
         self._current = 0

@@ -5,10 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli import run_cli
+from scratchnet.data import load_dataset
 from scratchnet.serialization import load_model_file
+from scratchnet.training import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +54,14 @@ class TestInvalidArguments:
             (["--hidden", ",".join(["16"] * 10_000)], "10,000 hidden layers is too many: at most 32"),
             (["--hidden", "4096,4096,4096"], "parameters is too many: at most 20,000,000"),
             (["--frobnicate"], "unrecognized arguments"),
+            (["--layers", "conv5x5x8,pool2,conv5x5x16,pool2,conv5x5x16,flatten"],
+             "--layers: layer 5 'conv5x5x16': Conv2D kernel 5x5 is larger than its input 16x4x4"),
+            (["--layers", "conv30x30x8,flatten"], "layer 1 'conv30x30x8': Conv2D kernel 30x30 is larger than its "
+                                                  "input 1x28x28"),
+            (["--layers", "conv5x5x8,relu,dense10"], "layer 3 'dense10' takes features but receives images 8x24x24"),
+            (["--layers", "conv5x5x8,pool2"], "the output layer takes features but receives images 8x12x12"),
+            (["--layers", "conv5x5x8,foo"], "unknown layer 'foo'"),
+            (["--layers", "conv3x3x1024,conv3x3x1024,conv3x3x1024,flatten"], "over 20,000,000 parameters"),
         ],
     )
     def test_rejected_with_exit_code_2(self, capsys, args, fragment):
@@ -105,6 +116,37 @@ def test_text_output_and_saved_model(capsys, tmp_path):
     assert code == 0
     assert "784-32-16-10" in out and "done: test accuracy" in out
     assert load_model_file(path).metadata["dataset"] == "mnist"
+
+
+def test_a_convolutional_stack_trains_saves_and_predicts(capsys, tmp_path):
+    path = tmp_path / "conv.npz"
+    code, out, err = _train(capsys, "--layers", "conv5x5x4,relu,pool2,conv3x3x8s2,relu,flatten,dense32,relu",
+                            "--train-size", "1000", "--epochs", "2", "--lr", "0.02", "--save", str(path))
+    assert code == 0, err
+    assert ("network 1x28x28 -> conv5x5x4 4x24x24 -> relu 4x24x24 -> pool2 4x12x12 -> conv3x3x8s2 8x5x5 -> relu 8x5x5"
+            " -> flatten 200 -> dense32 32 -> relu 32 -> output 10") in out
+    accuracy = float(out.split("done: test accuracy ")[1].split("%")[0]) / 100
+    assert accuracy > 0.6
+    loaded = load_model_file(path)
+    assert loaded.metadata["run"]["layers"][0] == "conv5x5x4"
+    assert loaded.model.layers[1].params["W"].shape == (4, 1, 5, 5)
+    data = load_dataset("mnist")
+    assert evaluate(loaded.model, data.x_test, data.y_test)[1] == pytest.approx(accuracy, abs=5e-5)
+    # scratchnet predict reads the saved convolutional model, as the drawing pad does (prepare_drawing)
+    from PySide6.QtGui import QImage
+
+    from scratchnet.preprocess import prepare_drawing
+    digit = np.kron(np.pad(data.x_test[0].reshape(28, 28), 2), np.ones((10, 10), dtype=np.float32))
+    pixels = np.ascontiguousarray(np.round(digit * 255), dtype=np.uint8)
+    image = tmp_path / "digit.png"
+    assert QImage(pixels.data, 320, 320, 320, QImage.Format.Format_Grayscale8).copy().save(str(image))
+    code = run_cli(["predict", str(image), "--model", str(path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    expected = loaded.model.predict_proba(prepare_drawing(np.round(digit * 255) / 255)[None])[0]
+    top = json.loads(out)["top"][0]
+    assert top["class"] == int(expected.argmax())
+    assert top["probability"] == pytest.approx(float(expected.max()), abs=1e-6)
 
 
 def test_main_py_runs_the_same_command():

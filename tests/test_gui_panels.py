@@ -131,7 +131,10 @@ def test_the_two_tabs_edit_every_field_of_the_run_configuration(window):
                        optimizer="adam", learning_rate=0.003, momentum=0.5, weight_decay=0.01, descent="sgd",
                        batch_size=7, epochs=2, schedule="step", seed=9, augment=True, dataset="fashion-mnist",
                        train_size=100)
-    assert all(getattr(config, name) != getattr(RunConfig(), name) for name in FIELDS)
+    # every field but ``layers``: the Network tab edits Dense layers only; a stack of image layers
+    # (issue 18) is given on the command line, and a model file that has one opens in the window
+    edited = [name for name in FIELDS if name != "layers"]
+    assert all(getattr(config, name) != getattr(RunConfig(), name) for name in edited)
     window.show_config(config)
     assert window.run_config() == config
 

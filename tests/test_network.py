@@ -85,7 +85,7 @@ def test_config_round_trip_rebuilds_the_architecture():
     rebuilt = Sequential.from_config(model.get_config())
     assert rebuilt.get_config() == model.get_config()
     with pytest.raises(ValueError, match="unknown layer type"):
-        Sequential.from_config({"layers": [{"type": "Conv2D"}]})
+        Sequential.from_config({"layers": [{"type": "Conv3D"}]})
 
 
 def test_predict_and_predict_proba():

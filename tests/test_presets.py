@@ -22,8 +22,9 @@ def _runs():
             yield pytest.param(preset.variant(v.label), id=f"{preset.name}/{v.label}")
 
 
-def test_the_issue_names_four_presets():
-    assert list(PRESETS) == ["quick-start", "three-descents", "best-accuracy", "initialisation"]
+def test_the_issue_names_four_presets_and_issue_18_a_fifth():
+    assert list(PRESETS) == ["quick-start", "three-descents", "best-accuracy", "initialisation", "convolutional"]
+    assert PRESETS["convolutional"].config.layers[0].startswith("conv")
     assert PRESETS["best-accuracy"].config.augment and PRESETS["best-accuracy"].config.dropout > 0
     assert [v.label for v in PRESETS["three-descents"].variants] == ["full batch", "mini-batch 64", "stochastic"]
     inits = [PRESETS["initialisation"].variant(v.label).config.init for v in PRESETS["initialisation"].variants]
@@ -35,7 +36,10 @@ def test_each_run_builds_and_takes_a_training_step(preset):
     run = preset.config
     model = run.build_model(784, 10)
     widths = [layer.out_features for layer in model.dense_layers]
-    assert widths == [*(h.width for h in run.hidden), 10]
+    if run.layers:  # a stack of its own: its dense tokens give the widths
+        assert widths == [*(int(t[5:]) for t in run.layers if t.startswith("dense")), 10]
+    else:
+        assert widths == [*(h.width for h in run.hidden), 10]
     optimizer = run.build_optimizer()
     assert optimizer.lr == run.learning_rate
     config = run.train_config()
@@ -46,10 +50,11 @@ def test_each_run_builds_and_takes_a_training_step(preset):
     x = rng.random((40, 784), dtype=np.float32)
     y = rng.integers(0, 10, 40)
     short = run.replace(epochs=1).train_config()
-    before = model.state_dict()["0.W"].copy()
+    first = next(iter(model.parameters()))  # "0.W", or "1.W" after a Reshape
+    before = model.state_dict()[first].copy()
     logs = list(train(model, optimizer, x, y, short, augment=augmenter))
     assert logs[-1]["event"] == "done" and logs[-1]["epochs_completed"] == 1
-    assert not np.array_equal(before, model.state_dict()["0.W"])
+    assert not np.array_equal(before, model.state_dict()[first])
 
 
 def test_variant_applies_its_changes_only():
@@ -90,7 +95,7 @@ def test_every_run_configuration_field_is_a_command_line_option():
     flags = {"hidden": "32", "activation": "tanh", "init": "xavier", "dropout": "0.5", "optimizer": "adam",
              "lr": "0.003", "momentum": "0.5", "weight-decay": "0.01", "descent": "sgd", "batch-size": "7",
              "epochs": "2", "schedule": "step", "seed": "9", "augment": None, "dataset": "fashion-mnist",
-             "train-size": "100"}
+             "train-size": "100", "layers": "conv3x3x4,relu,pool2,flatten"}
     argv = [item for flag, value in flags.items() for item in (f"--{flag}", value) if item is not None]
     config = run_config(parse_args(argv))
     differs = [name for name in RunConfig.__dataclass_fields__ if getattr(config, name) == getattr(RunConfig(), name)]

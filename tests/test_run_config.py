@@ -26,7 +26,7 @@ from scratchnet.training import TrainConfig
 EVERY_FIELD_CHANGED = RunConfig(
     hidden=(HiddenLayer(32, "tanh"), HiddenLayer(16, "sigmoid")), init="xavier", dropout=0.25, optimizer="adam",
     learning_rate=0.003, momentum=0.5, weight_decay=0.01, descent="sgd", batch_size=7, epochs=2, schedule="step",
-    seed=9, augment=True, dataset="fashion-mnist", train_size=100,
+    seed=9, augment=True, dataset="fashion-mnist", train_size=100, layers=("conv3x3x4", "relu", "pool2", "flatten"),
 )
 
 
@@ -153,3 +153,19 @@ def test_metadata_in_the_format_saved_before_run_configurations_still_loads():
     assert config_from_metadata(cli, EVERY_FIELD_CHANGED) == EVERY_FIELD_CHANGED.replace(dataset="mnist")
     with pytest.raises(ValueError, match="metadata 'network' must be a JSON object"):
         config_from_metadata({"network": "128 relu"}, RunConfig())
+
+
+def test_layers_build_the_stack_and_a_model_gives_its_tokens_back():
+    config = RunConfig(layers="conv5x5x6p2,relu,pool2,conv5x5x16,relu,pool2,flatten,dense120,relu,dropout0.25")
+    assert config.layers[0] == "conv5x5x6p2" and RunConfig.from_json(config.to_json()) == config
+    model = config.build_model(784, 10)
+    assert [type(layer).__name__ for layer in model.layers[:4]] == ["Reshape", "Conv2D", "ReLU", "MaxPool2D"]
+    assert model.shapes()[-1] == (10,) and model.layers[-1].out_features == 10
+    np.testing.assert_array_equal(config.build_model(784, 10).layers[1].params["W"], model.layers[1].params["W"])
+    assert config.describes(model) and RunConfig().with_architecture_of(model).layers == config.layers
+    assert not RunConfig().describes(model)
+    assert RunConfig().with_architecture_of(mlp(784, [16], 10)).layers == ()
+    with pytest.raises(ValueError, match="unknown layer 'conv5'"):
+        RunConfig(layers=("conv5",))
+    with pytest.raises(ValueError, match="layer 3 'conv9x9x8': Conv2D kernel 9x9 is larger than its input 6x8x8"):
+        RunConfig(layers="conv5x5x6,pool3,conv9x9x8,flatten").build_model(784, 10)

@@ -143,7 +143,7 @@ class TestMalformedModelFiles:
 
     def test_unknown_layer_type(self, tmp_path, model):
         config = model.get_config()
-        config["layers"][1] = {"type": "Conv2D"}
+        config["layers"][1] = {"type": "Conv3D"}
         arrays = {CONFIG_KEY: _document(model, model=config), **model.state_dict()}
         with pytest.raises(ModelFileError, match="unknown type"):
             load_model(_write_npz(tmp_path / "m.npz", arrays))

@@ -110,8 +110,9 @@ class Histogram:
 
 
 def view_stats(context: ModelContext) -> BatchStats | None:
-    """Weights, gradients and stuck units on the first ``STATS_BATCH`` test images, or None."""
-    if not context.usable:
+    """Weights, gradients and stuck units on the first ``STATS_BATCH`` test images, or None (no
+    model, or a convolutional one, which ``batch_stats`` does not explain yet)."""
+    if not context.usable or context.model.is_image_network:
         return None
     count = min(STATS_BATCH, len(context.dataset.y_test))
     with using_blas():  # a run's worker may change the BLAS thread count meanwhile
@@ -139,7 +140,7 @@ def histograms(context: ModelContext) -> dict[str, list[Histogram]] | None:
 def tile_scale(context: ModelContext) -> float | None:
     """The first layer's colour scale (``weight_scale``), or None when there are no tiles to show."""
     model = context.model
-    if model is None or model.input_size != TILE_SIDE * TILE_SIDE:
+    if model is None or model.input_size != TILE_SIDE * TILE_SIDE or model.is_image_network:
         return None
     return weight_scale(model.dense_layers[0].params["W"])
 
@@ -403,7 +404,9 @@ class WeightsView(QWidget):
         model, scale = self._context.model, self._context.computed(tile_scale)
         if scale is None:
             self.tiles.clear()
-            self.tiles_label.setText("No model yet." if model is None else "The inputs are not 28×28 images.")
+            self.tiles_label.setText("No model yet." if model is None else
+                                     "The first layer is a convolution: its weights are not 28×28 tiles."
+                                     if model.is_image_network else "The inputs are not 28×28 images.")
             return
         weights = model.dense_layers[0].params["W"]
         start = self._tile_page * TILES_PER_PAGE
@@ -437,11 +440,13 @@ class WeightsView(QWidget):
             self.input_label.setPixmap(digit_pixmap(digit, 84))
         else:
             self.input_label.clear()
-        if not self._context.usable or digit is None:
+        model = self._context.model
+        if not self._context.usable or digit is None or model.is_image_network:
             self._show_activations([])
-            self.activation_note.setText("No model yet." if self._context.model is None else
+            self.activation_note.setText("No model yet." if model is None else
                                          "Nothing drawn on the pad yet." if digit is None else
-                                         "The model does not fit this data set.")
+                                         "The model does not fit this data set." if not self._context.usable else
+                                         "A convolutional network: its feature maps are not shown here yet.")
             return
         self.activation_note.setText("")
         with using_blas():

@@ -1,0 +1,50 @@
+"""A convolutional model loaded from a file in the window: the views that read Dense weights as
+pixels or trace a Dense network say why they do not apply, the others work unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_view_support import draw_stroke, seven_strokes, wait_for_views
+from PySide6.QtWidgets import QLabel
+
+from gui.views import BackpropView, DrawingPad, WeightsView
+from scratchnet.run_config import RunConfig
+from scratchnet.serialization import save_model
+from scratchnet.training import evaluate
+
+
+def bring_to_front(window, widget) -> None:
+    window.views.setCurrentWidget(widget)
+    wait_for_views(window)
+
+
+def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, tmp_path):
+    config = RunConfig(layers="conv3x3x4,relu,pool2,flatten,dense16,relu")
+    model = config.build_model(784, 10)
+    path = tmp_path / "conv.npz"
+    save_model(model, path)
+    window.files.open_model_from(str(path))
+    assert window.current_model.is_image_network
+    _, accuracy = evaluate(model, mnist.x_test, mnist.y_test)
+    assert f"Test accuracy {100 * accuracy:.2f}%" in window.status_label.text()
+    for index in range(window.views.count()):
+        window.views.setCurrentIndex(index)
+        wait_for_views(window)
+    weights = window.findChild(WeightsView, "weightsView")
+    bring_to_front(window, weights)
+    labels = " ".join(label.text() for label in weights.findChildren(QLabel))
+    assert "The first layer is a convolution" in labels
+    pad = window.findChild(DrawingPad, "drawingPad")
+    bring_to_front(window, pad)
+    for stroke in seven_strokes():
+        draw_stroke(pad.canvas, stroke)
+    np.testing.assert_allclose(pad.bars.probabilities(), model.predict_proba(pad.digit[None])[0], rtol=1e-5)
+    bring_to_front(window, weights)
+    assert weights.source_combo.currentData() == "drawing"
+    assert weights.activation_note.text() == "A convolutional network: its feature maps are not shown here yet."
+    assert weights.activation_values() == []
+    backprop = window.findChild(BackpropView, "backpropView")
+    bring_to_front(window, backprop)
+    refused = "this is a convolutional network: the views that look inside explain networks of Dense"
+    qtbot.waitUntil(lambda: any(refused in label.text() for label in backprop.findChildren(QLabel)), timeout=10_000)
+    assert not window.error_label.isVisible()
