@@ -7,7 +7,8 @@ import numpy as np
 from gui_view_support import draw_stroke, seven_strokes, wait_for_views
 from PySide6.QtWidgets import QLabel
 
-from gui.views import BackpropView, DrawingPad, WeightsView
+from gui.views import BackpropView, DrawingPad, EmbeddingView, NetworkDiagram, NeuronLab, WeightsView
+from gui.views.network_diagram import IMAGE_NETWORK_NOTE
 from scratchnet.run_config import RunConfig
 from scratchnet.serialization import save_model
 from scratchnet.training import evaluate
@@ -47,4 +48,13 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     bring_to_front(window, backprop)
     refused = "this is a convolutional network: the views that look inside explain networks of Dense"
     qtbot.waitUntil(lambda: any(refused in label.text() for label in backprop.findChildren(QLabel)), timeout=10_000)
+    assert not window.error_label.isVisible()
+    diagram = window.findChild(NetworkDiagram, "networkDiagram")
+    lab = window.findChild(NeuronLab, "neuronLab")
+    embedding = window.findChild(EmbeddingView, "embeddingView")
+    for view in (diagram, lab, embedding):
+        bring_to_front(window, view)
+    assert diagram.note.text() == IMAGE_NETWORK_NOTE and not diagram.columns
+    assert lab.unit_label.text() == IMAGE_NETWORK_NOTE and lab.accuracy_label.text() == IMAGE_NETWORK_NOTE
+    assert embedding.knn_label.text() == IMAGE_NETWORK_NOTE and embedding.map is None
     assert not window.error_label.isVisible()

@@ -20,7 +20,7 @@ from scratchnet.explain import knn_accuracy, pca_embedding
 from .background import LatestJob
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
-from .network_diagram import unit_layers_of
+from .network_diagram import IMAGE_NETWORK_NOTE, unit_layers_of
 from .predictions import ModelContext, predictions_on_test_set
 from .widgets import WrappingLabel, make_combo
 
@@ -57,6 +57,7 @@ class EmbeddingView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._image_network = False  # the current model is convolutional: nothing to map yet
         self.setObjectName("embeddingView")
         self._context = ModelContext(None, None)
         self.map: LayerMap | None = None
@@ -106,6 +107,9 @@ class EmbeddingView(QWidget):
         self.hover_label.setFixedWidth(150)
 
     def set_context(self, context: ModelContext) -> None:
+        self._image_network = context.model is not None and context.model.is_image_network
+        if self._image_network:  # shown as no model, with the reason
+            context = ModelContext(None, context.dataset)
         self._context = context
         model = context.model
         wanted = [] if model is None else unit_layers_of(model)
@@ -132,7 +136,8 @@ class EmbeddingView(QWidget):
         if not context.usable or layer is None:
             self.scatter.clear()
             self.map = None
-            self.knn_label.setText("No model yet: train or open one." if context.model is None else
+            self.knn_label.setText(IMAGE_NETWORK_NOTE if self._image_network else
+                                   "No model yet: train or open one." if context.model is None else
                                    "The model does not fit this data set.")
             return
         count = min(MAP_DIGITS, len(context.dataset.y_test))

@@ -76,6 +76,10 @@ class Links:
     weights: np.ndarray
 
 
+IMAGE_NETWORK_NOTE = ("A convolutional network: the diagram, the Neuron lab and the Hidden-layer map draw "
+                      "networks of Dense layers only, for now.")
+
+
 def unit_layers_of(model: Sequential) -> list[int]:
     """Per column after the input: the position in ``model.layers`` whose output a unit of it
     is: each hidden layer's last element-wise layer (its activation), then the output Dense."""
@@ -273,6 +277,9 @@ class NetworkDiagram(QWidget):
         scene.clear()
         self.unit_items, self.more_items, self.columns, self.links = {}, {}, [], []
         model, digit = self._context.model, self.digit()
+        if model is not None and model.is_image_network:
+            self.note.setText(IMAGE_NETWORK_NOTE)
+            return
         if model is None or digit is None or len(digit) != model.input_size:
             self.note.setText("No model yet: train or open one." if model is None else
                               "Nothing drawn on the pad yet." if digit is None else

@@ -43,7 +43,7 @@ from scratchnet.network import Sequential
 
 from .background import LatestJob
 from .images import DIGIT_SIDE, grey_qimage
-from .network_diagram import unit_layers_of
+from .network_diagram import IMAGE_NETWORK_NOTE, unit_layers_of
 from .predictions import ModelContext
 from .probability_bars import ProbabilityBars
 from .weights import tile_mosaic, weight_scale
@@ -59,7 +59,7 @@ SCALE_STEPS = 100  # the scale slider's steps per 1x
 
 def lab_cache(context: ModelContext) -> EditedAccuracy | None:
     """Every layer's outputs on the test set for the context's model, for fast edited accuracies."""
-    if not context.usable:
+    if not context.usable or context.model.is_image_network:
         return None
     return EditedAccuracy(context.model, context.dataset.x_test, context.dataset.y_test)
 
@@ -308,6 +308,9 @@ class NeuronLab(QWidget):
         return self._context.computed(lab_cache) if self._context.has(lab_cache) else None
 
     def set_context(self, context: ModelContext) -> None:
+        image_network = context.model is not None and context.model.is_image_network
+        if image_network:  # shown as no model, with the reason below
+            context = ModelContext(None, context.dataset)
         old = self._context.model
         self._context = context
         model = context.model
@@ -332,6 +335,9 @@ class NeuronLab(QWidget):
             self.unit = (names[0], 0)
         self._show_unit()
         self.evaluate()
+        if image_network:
+            self.unit_label.setText(IMAGE_NETWORK_NOTE)
+            self.accuracy_label.setText(IMAGE_NETWORK_NOTE)
 
     def set_digit(self, digit: np.ndarray | None, label: int | None) -> None:
         """The chosen digit (inputs,) and its true class (None when drawn)."""
