@@ -49,7 +49,7 @@ class Optimizer:
         self.steps = 0
         # one scratch array per parameter, so an update allocates nothing (not optimiser state)
         self._scratch: dict[str, np.ndarray] = {}
-        self._layer_names: dict[int, dict[str, str]] = {}
+        self._layer_names: dict[int, tuple[tuple[str, str], ...]] = {}  # (key, "index.key") per layer
         self._lr_scalar: tuple | None = None
 
     takes_products = False
@@ -78,12 +78,13 @@ class Optimizer:
         """Apply the current update to one layer of a ``Sequential`` (its position ``index``
         names its parameters "index.key"), from the gradients of its last backward."""
         grads = layer.compact_grads() if self.takes_products else layer.grads
+        params = layer.params
         names = self._layer_names.get(index)
         if names is None:
-            names = self._layer_names[index] = {key: f"{index}.{key}" for key in layer.params}
+            names = self._layer_names[index] = tuple((key, f"{index}.{key}") for key in params)
         apply = self._apply if self.weight_decay else self._update  # one call less per parameter
-        for key, p in layer.params.items():
-            apply(names[key], p, grads[key])
+        for key, name in names:
+            apply(name, params[key], grads[key])
 
     def _apply(self, name: str, p: np.ndarray, g) -> None:
         """The update rule for one parameter, with L2 weight decay added to its gradient."""
