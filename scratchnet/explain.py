@@ -774,9 +774,14 @@ def pca_embedding(model: Sequential, x: np.ndarray, layer: int, dims: int = 2) -
     own components."""
     if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
         raise ExplainError(f"dims must be a whole number >= 1, got {dims!r}")
-    values = layer_output(model, x, layer).astype(np.float64)
-    values = values - values.mean(axis=0)
-    eigenvalues, vectors = np.linalg.eigh(values.T @ values)  # ascending; units x units
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model's outputs: refused below
+        values = layer_output(model, x, layer).astype(np.float64)
+        values = values - values.mean(axis=0)
+        covariance = values.T @ values
+    if not np.isfinite(covariance).all():
+        raise ExplainError(f"layer {layer}'s outputs are too large to map (NaN or infinite): "
+                           "the weights blew up; train again with a smaller learning rate")
+    eigenvalues, vectors = np.linalg.eigh(covariance)  # ascending; units x units
     vectors = vectors[:, ::-1][:, :dims]
     peaks = vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])]
     vectors = vectors * np.where(peaks < 0, -1.0, 1.0)

@@ -123,6 +123,16 @@ def test_pca_embedding_matches_an_svd(model, data):
     np.testing.assert_allclose(pca_embedding(model, x, 3, dims=3)[:, :2], embedding, atol=1e-9)
 
 
+def test_pca_embedding_refuses_outputs_that_overflowed(model, data):
+    x, _ = data
+    blown = model.copy()
+    for dense in (0, 2):  # finite weights whose outputs overflow to infinity
+        blown.layers[dense].params["W"] *= 1e200
+    with np.errstate(all="raise"):  # nothing overflows unseen on the way to the refusal
+        with pytest.raises(ExplainError, match="too large to map"):
+            pca_embedding(blown, x, 3)
+
+
 def test_knn_accuracy_counts_leave_one_out_votes():
     rng = np.random.default_rng(3)
     points, labels = rng.normal(size=(60, 2)), rng.integers(0, 3, 60)

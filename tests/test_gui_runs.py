@@ -9,10 +9,11 @@ import warnings
 
 import numpy as np
 import pytest
-from gui_view_support import RUN_TIMEOUT, configure
+from gui_view_support import RUN_TIMEOUT, configure, wait_for_views
 from gui_view_support import run_in_window as train
 
 from gui.runs import write_curves_csv
+from gui.views import EmbeddingView
 from scratchnet.training import params_finite
 
 
@@ -37,9 +38,14 @@ def test_a_diverged_run_stays_with_its_curve_up_to_the_blow_up_and_its_last_fini
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run = train(qtbot, window, click)
+        map_view = window.findChild(EmbeddingView, "embeddingView")
         for index in range(window.views.count()):  # every view draws the diverged model
             window.views.setCurrentIndex(index)
+            wait_for_views(window)
+            qtbot.waitUntil(lambda: "Computing" not in map_view.knn_label.text(), timeout=10_000)
             qtbot.wait(50)
+        # its own worker ran: a map of the last finite model, or the reason there is none
+        assert any(said in map_view.knn_label.text() for said in ("too large to map", "nearest-neighbour accuracy"))
         window.views.setCurrentIndex(0)
     assert run.status == "diverged" and "diverged" in window.error_label.text()
     # in the runs list, marked
@@ -62,7 +68,8 @@ def test_a_diverged_run_stays_with_its_curve_up_to_the_blow_up_and_its_last_fini
     assert window.status.epoch_bar.value() == 0 and window.status.run_bar.value() == 0
     assert window.status_label.text() == "Error: see the message above the plots."
     # no NumPy warnings from the engine, the worker or the window's drawing
-    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
+    where = [f"{w.filename}:{w.lineno} {w.message}" for w in caught]
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], where
     assert "RuntimeWarning" not in capfd.readouterr().err
     # its finite losses export like any run's
     write_curves_csv([run], tmp_path / "curves.csv")
@@ -282,4 +289,5 @@ def test_the_drawing_pad_reads_a_drawing_with_an_overflowing_model_without_warni
             draw_stroke(window.findChild(type(pad.canvas), "drawingCanvas"), stroke)
     probabilities = pad.bars.probabilities()
     assert probabilities is not None and np.isfinite(probabilities).all()
-    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
+    where = [f"{w.filename}:{w.lineno} {w.message}" for w in caught]
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], where
