@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,19 +40,30 @@ def run_until_idle(window: MainWindow, start) -> None:
     wait(600)  # let the last redraw land
 
 
-def screen_filling_window(settings_dir: str) -> tuple[MainWindow, str]:
-    """A window remembering into a fresh file in ``settings_dir``, filling the screen (there is no
-    window manager to maximise it), once its data set has loaded; and the screen's size, "WxH"."""
+def wait_until(condition, timeout_s: float = 60.0) -> None:
+    """Let the window work until ``condition()`` holds, at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        wait(50)
+
+
+def fresh_window(settings_dir: str, size: tuple[int, int] | None = None) -> MainWindow:
+    """A window remembering into a fresh file in ``settings_dir`` (a first launch, and the user's
+    settings left alone), at the top left and ``size`` (None: the whole screen, as there is no
+    window manager to maximise it), shown once its data set has loaded."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    screen = app.primaryScreen().availableGeometry()
     window = MainWindow(settings=QSettings(str(Path(settings_dir) / "scratchnet.ini"), QSettings.IniFormat))
     window.move(0, 0)
-    window.resize(screen.size())  # without a frame
+    window.resize(*size) if size else window.resize(app.primaryScreen().availableGeometry().size())
     window.show()
-    loop = QEventLoop()
-    window.dataset_changed.connect(loop.quit)
-    if window.dataset is None:
-        loop.exec()
+    wait_until(lambda: window.dataset is not None)
+    return window
+
+
+def screen_filling_window(settings_dir: str) -> tuple[MainWindow, str]:
+    """``fresh_window`` filling the screen, and the screen's size, "WxH"."""
+    window = fresh_window(settings_dir)
+    screen = window.screen().availableGeometry()
     return window, f"{screen.width()}x{screen.height()}"
 
 
@@ -67,16 +79,8 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    # a fresh settings file: the shots show a first launch and leave the user's settings alone
     settings_dir = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
-    window.move(0, 0)
-    window.resize(1280, 800)
-    window.show()
-    loop = QEventLoop()
-    window.dataset_changed.connect(loop.quit)
-    if window.dataset is None:
-        loop.exec()
+    window = fresh_window(settings_dir.name, (1280, 800))
     panel, editor = window.training_panel, window.layer_editor
     wait(600)
     shoot(window, out / "screenshot-first-launch.png")

@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtCore import QEventLoop, QSettings
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from gui.main_window import MainWindow
-from tools.screenshots import run_until_idle, shoot, wait
+from tools.screenshots import fresh_window, run_until_idle, shoot, wait, wait_until
 
 
 def configure(window: MainWindow, *, hidden=(128,), lr=None, train_size=5000, epochs=3, schedule=None) -> None:
@@ -42,23 +42,13 @@ def configure(window: MainWindow, *, hidden=(128,), lr=None, train_size=5000, ep
         panel.schedule_combo.setCurrentIndex(panel.schedule_combo.findData(schedule))
 
 
-def wait_until(condition, step_ms: int = 50) -> None:
-    while not condition():
-        wait(step_ms)
-
-
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings_dir = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
-    window.move(0, 0)
-    window.resize(1280, 800)
-    window.show()
-    wait(100)
+    window = fresh_window(settings_dir.name, (1280, 800))
     window.tour.skip()  # offered on a first launch: not what these pictures are about
-    wait_until(lambda: window.dataset is not None)
     remove = window.runs_panel.remove_button
 
     window.apply_preset("quick-start")

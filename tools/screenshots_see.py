@@ -10,32 +10,18 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-from gui.main_window import MainWindow
 from scratchnet.data import load_dataset
 from scratchnet.network import mlp
 from scratchnet.optimizers import make_optimizer
 from scratchnet.training import TrainConfig, train
-
-
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_until(condition, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        wait(50)
+from tools.screenshots import fresh_window, wait, wait_until
 
 
 def main(argv: list[str]) -> int:
@@ -43,11 +29,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings_dir = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(settings_dir.name) / "scratchnet.ini"), QSettings.IniFormat))
-    window.move(0, 0)
-    window.resize(1024, 600)
-    window.show()
-    wait_until(lambda: window.dataset is not None)
+    window = fresh_window(settings_dir.name, (1024, 600))
     if window.tour.active:
         window.tour.skip()
     data = load_dataset("mnist").subset(20_000)
