@@ -615,9 +615,7 @@ def _float64_copy(model: Sequential) -> Sequential:
         if not np.all(np.isfinite(p)):
             raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "
                                "train it again or open another model")
-    copy = Sequential.from_config(model.get_config(), dtype=np.float64)
-    copy.load_state_dict(model.parameters())
-    return copy
+    return model.copy(dtype=np.float64)
 
 
 def _image(model: Sequential, x: np.ndarray, what: str = "image") -> np.ndarray:

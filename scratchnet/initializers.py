@@ -13,11 +13,19 @@ import numpy as np
 
 INITIALIZERS = ("he", "xavier", "lecun", "normal")
 
+UNDRAWN = object()
+"""Pass as ``rng`` for weights that are overwritten at once (a copy of a model): nothing is drawn,
+and the matrix is left uninitialised. Drawing them costs 18 ms a copy at 784-800-800-10."""
+
 
 def init_weights(
     fan_in: int, fan_out: int, method: str, rng: np.random.Generator, dtype=np.float32
 ) -> np.ndarray:
-    """Return a (fan_in, fan_out) weight matrix drawn by ``method``."""
+    """Return a (fan_in, fan_out) weight matrix drawn by ``method`` (``rng`` UNDRAWN: uninitialised)."""
+    if method not in INITIALIZERS:
+        raise ValueError(f"unknown initialisation {method!r}; choose one of {', '.join(INITIALIZERS)}")
+    if rng is UNDRAWN:
+        return np.empty((fan_in, fan_out), dtype=dtype)
     if method == "he":
         w = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
     elif method == "xavier":

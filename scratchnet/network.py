@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from .conv import CONV_LAYER_TYPES, Conv2D, Flatten, MaxPool2D, Reshape
+from .initializers import UNDRAWN
 from .layers import ACTIVATIONS, LAYER_TYPES, Dense, Dropout, Layer
 from .losses import softmax
 
@@ -124,6 +125,7 @@ class Sequential:
         """Rebuild the architecture (fresh weights) from ``get_config()`` data.
 
         ``dtype`` overrides every Dense and Conv2D layer's stored dtype (gradient checks use float64).
+        ``rng`` ``initializers.UNDRAWN`` leaves the weights uninitialised, for a copy (see ``copy``).
         """
         layers = []
         for i, spec in enumerate(config["layers"]):
@@ -135,7 +137,7 @@ class Sequential:
                 spec["dtype"] = np.dtype(dtype if dtype is not None else spec.get("dtype", "float32"))
                 spec["rng"] = rng
             elif kind == "Dropout":
-                spec["rng"] = rng
+                spec["rng"] = None if rng is UNDRAWN else rng
             layers.append(LAYER_TYPES[kind](**spec))
         return cls(layers)
 
@@ -188,11 +190,12 @@ class Sequential:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
 
-    def copy(self) -> Sequential:
-        """An independent copy: the same layers (each Dense keeps its dtype) and weights; fresh
-        gradients and caches. Training or looking inside the copy never touches this model."""
-        copy = Sequential.from_config(self.get_config())
-        copy.load_state_dict(self.state_dict())
+    def copy(self, dtype=None) -> Sequential:
+        """An independent copy: the same layers and weights, in each layer's dtype or ``dtype``;
+        fresh gradients and caches. Training or looking inside the copy never touches this model.
+        No weights are drawn only to be overwritten."""
+        copy = Sequential.from_config(self.get_config(), rng=UNDRAWN, dtype=dtype)
+        copy.load_state_dict(self.parameters())
         return copy
 
 

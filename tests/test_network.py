@@ -116,3 +116,29 @@ def test_copy_is_independent_and_keeps_layers_weights_and_dtype(dtype):
     assert np.any(model.parameters()["0.W"] != 0) and np.all(model.named_grads()["0.W"] == 3.0)
     x = np.random.default_rng(1).standard_normal((4, 6)).astype(dtype)
     np.testing.assert_array_equal(model.copy().forward(x), model.forward(x))
+
+
+def test_a_copy_draws_no_weights_only_to_overwrite_them(monkeypatch):
+    import scratchnet.initializers as initializers
+
+    model = mlp(20, [8], 3, dropout=0.5, rng=np.random.default_rng(0))
+    import scratchnet.layers as layers
+
+    undrawn = []
+
+    def init_weights(fan_in, fan_out, method, rng, dtype):
+        undrawn.append(rng is initializers.UNDRAWN)
+        return initializers.init_weights(fan_in, fan_out, method, rng, dtype)
+
+    monkeypatch.setattr(layers, "init_weights", init_weights)
+    copy = model.copy()
+    wide = model.copy(dtype=np.float64)
+    assert undrawn == [True] * 4  # both Dense layers of both copies: nothing drawn, the weights are loaded
+    for name, value in model.parameters().items():
+        np.testing.assert_array_equal(copy.parameters()[name], value)
+        assert wide.parameters()[name].dtype == np.float64
+        np.testing.assert_array_equal(wide.parameters()[name], value.astype(np.float64))
+    assert isinstance(copy.layers[2].rng, np.random.Generator)  # dropout still draws its masks
+    assert initializers.init_weights(2, 3, "he", initializers.UNDRAWN).shape == (2, 3)
+    with pytest.raises(ValueError, match="unknown initialisation"):
+        initializers.init_weights(2, 3, "zeros", initializers.UNDRAWN)
