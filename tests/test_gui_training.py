@@ -82,8 +82,9 @@ def test_pause_step_and_resume(qtbot, window, click):
         # the loop logs at most every 100 ms: after a longer pause, a step's log also reports the
         # updates made between the last log and the pause
         qtbot.wait(300)
-        click("stepButton")
-        qtbot.wait(300)
+        with qtbot.waitSignal(window.controller.stepped, timeout=10_000):  # not a fixed wait: a busy
+            click("stepButton")  # machine could deliver the first step's log after ``before`` is read
+        qtbot.wait(300)  # its batch log, queued right after the report, lands
         before = window.progress["update"]
         click("stepButton")
         qtbot.waitUntil(lambda: window.progress["update"] == before + 1, timeout=10_000)
