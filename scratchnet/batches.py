@@ -203,11 +203,13 @@ def nonzero_bitmap(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
 def nonzero_columns(x: np.ndarray, chunk: int = 4096) -> tuple[list[int], np.ndarray, np.ndarray]:
     """x (N, F) in CSR form: row j's non-zero columns are ``cols[starts[j]:starts[j + 1]]`` and
     its values there ``values[starts[j]:starts[j + 1]]``. Built chunk by chunk so no (N, F)
-    temporary is made. For all of MNIST: 37 MB of columns (int32) and 37 MB of float32 values."""
+    temporary is made. For all of MNIST: 74 MB of columns and 37 MB of float32 values. The columns
+    are intp, NumPy's own index type: int32 ones halve their memory, but every take and scatter
+    with them converts them first, about 3% of a one-sample update."""
     counts = np.count_nonzero(x, axis=1)
     starts = np.zeros(len(x) + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    cols = np.empty(int(starts[-1]), dtype=np.int32)
+    cols = np.empty(int(starts[-1]), dtype=np.intp)
     values = np.empty(int(starts[-1]), dtype=x.dtype)
     for s in range(0, len(x), chunk):
         block = x[s : s + chunk]

@@ -184,9 +184,9 @@ class Dense(Layer):
         if input_grad:
             grad_x = w @ grad_y if grad_y.ndim == 1 else grad_y @ w.T
         if isinstance(x, ColumnSparse):
-            term = OuterProductGrad(x.values, grad_y, x.cols, w.shape, gathered=self._gathered)
+            term = OuterProductGrad((x.values, grad_y, x.cols, w.shape, self._gathered))
         else:
-            term = OuterProductGrad(x, grad_y, None, w.shape)
+            term = OuterProductGrad((x, grad_y, None, w.shape, None))
         bias = self._grads["b"]
         if accumulate:
             grads = self.grads

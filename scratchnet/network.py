@@ -19,12 +19,16 @@ from .initializers import UNDRAWN
 from .layers import ACTIVATIONS, LAYER_TYPES, Dense, Dropout, Layer
 from .losses import softmax
 
+# what Sequential.backward does at a layer
+_PARAMS, _IN_PLACE, _PLAIN = "parameters", "in place", "plain"
+
 
 class Sequential:
     """Layers applied in order. Input (N, in_features) -> logits (N, classes)."""
 
     def __init__(self, layers: Iterable[Layer]) -> None:
         self.layers: list[Layer] = list(layers)
+        self._plans: tuple | None = None  # see _make_plans
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is a {type(layer).__name__}, not a Layer")
@@ -33,13 +37,11 @@ class Sequential:
         """Logits for inputs x: (N, in) or a ``ColumnSparse`` batch -> (N, C); one sample
         (in,) -> (C,). A layer with an in-place option overwrites the output of a layer below it
         that returns new arrays (a ReLU after a Dense layer), which nobody else holds."""
-        below = None
-        for layer in self.layers:
-            if layer.in_place_option and below is not None and below.new_outputs:
-                x = layer.forward(x, training, inplace=True)
-            else:
-                x = layer.forward(x, training)
-            below = layer
+        plans = self._plans
+        if plans is None or plans[0] != self.layers:
+            plans = self._make_plans()
+        for layer, inplace in plans[1]:
+            x = layer.forward(x, training, inplace=True) if inplace else layer.forward(x, training)
         return x
 
     def backward(self, grad: np.ndarray, *, input_grad: bool = True, accumulate: bool = False,
@@ -53,24 +55,54 @@ class Sequential:
         layers below it are reached (the "optimizer step in backward" pattern: the gradient
         passed down was computed with the layer's weights of the forward pass).
         """
-        layers = self.layers
-        stop = 0
-        if not input_grad:
-            while stop < len(layers) and not layers[stop].params:
-                stop += 1
-        above = None
-        for i in range(len(layers) - 1, stop - 1, -1):
-            layer = layers[i]
-            if layer.params:
-                grad = layer.backward(grad, input_grad=input_grad or i > stop, accumulate=accumulate)
+        plans = self._plans
+        if plans is None or plans[0] != self.layers:
+            plans = self._make_plans()
+        for i, layer, kind, passes_down in plans[2] if input_grad else plans[3]:
+            if kind is _PARAMS:
+                grad = layer.backward(grad, input_grad=passes_down, accumulate=accumulate)
                 if on_grads is not None:
                     on_grads(i, layer)
-            elif layer.in_place_option and above is not None and above.new_outputs:
+            elif kind is _IN_PLACE:
                 grad = layer.backward(grad, inplace=True)  # the dL/dx that the layer above just made
             else:
                 grad = layer.backward(grad)
-            above = layer
         return grad if input_grad else None
+
+    def _make_plans(self) -> tuple:
+        """What forward and backward do at each layer, worked out once per list of layers (they
+        run once per sample in pure SGD), kept in ``_plans``:
+        [0] a copy of the list of layers the plans are for;
+        [1] forward: (layer, in place) from the first layer up;
+        [2] backward to dL/dinput and [3] backward without it: (index, layer, kind, whether the
+            layer computes its dL/dx) from the last layer down, [3] stopping at the first layer
+            with parameters.
+        """
+        layers = list(self.layers)
+        forward = tuple(
+            (layer, layer.in_place_option and i > 0 and layers[i - 1].new_outputs) for i, layer in enumerate(layers)
+        )
+
+        def backward(input_grad: bool) -> tuple:
+            stop = 0
+            if not input_grad:
+                while stop < len(layers) and not layers[stop].params:
+                    stop += 1
+            steps = []
+            for i in range(len(layers) - 1, stop - 1, -1):
+                layer = layers[i]
+                above = layers[i + 1] if i + 1 < len(layers) else None
+                if layer.params:
+                    kind = _PARAMS
+                elif layer.in_place_option and above is not None and above.new_outputs:
+                    kind = _IN_PLACE
+                else:
+                    kind = _PLAIN
+                steps.append((i, layer, kind, input_grad or i > stop))
+            return tuple(steps)
+
+        self._plans = (layers, forward, backward(True), backward(False))
+        return self._plans
 
     def zero_grad(self) -> None:
         """Set every gradient to zero (before accumulating with ``backward(accumulate=True)``)."""

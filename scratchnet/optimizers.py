@@ -24,6 +24,7 @@ in those rows only. The values are the same as with the dense G, up to float sum
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class Optimizer:
     """Base: holds the learning rate and weight decay, and per-parameter state in ``self.state``."""
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+        self._lr_scalars: dict[np.dtype, np.generic] = {}  # lr as a scalar of each dtype asked for
         self.lr = _check("learning rate", lr, 0.0, low_open=True)
         self.weight_decay = _check("weight decay", weight_decay, 0.0)
         self.state: dict[str, dict[str, np.ndarray]] = {}
@@ -50,7 +52,13 @@ class Optimizer:
         # one scratch array per parameter, so an update allocates nothing (not optimiser state)
         self._scratch: dict[str, np.ndarray] = {}
         self._layer_names: dict[int, tuple[tuple[str, str], ...]] = {}  # (key, "index.key") per layer
-        self._lr_scalar: tuple | None = None
+
+    def _set_lr(self, value: float) -> None:
+        self._lr = value
+        self._lr_scalars.clear()
+
+    # read as a plain attribute (attrgetter runs no Python code); a new value drops the cached scalars
+    lr = property(operator.attrgetter("_lr"), _set_lr, doc="The learning rate; schedules and the window change it.")
 
     takes_products = False
     """True when ``update`` applies an ``OuterProductGrad`` without expanding it."""
@@ -97,10 +105,10 @@ class Optimizer:
 
     def lr_as(self, dtype: np.dtype):
         """The learning rate as a scalar of ``dtype`` (cached: it is asked for every parameter)."""
-        cached = self._lr_scalar
-        if cached is None or cached[0] != self.lr or cached[1] is not dtype:
-            cached = self._lr_scalar = (self.lr, dtype, dtype.type(self.lr))
-        return cached[2]
+        scalar = self._lr_scalars.get(dtype)
+        if scalar is None:
+            scalar = self._lr_scalars[dtype] = dtype.type(self._lr)
+        return scalar
 
     def scratch(self, name: str, like: np.ndarray) -> np.ndarray:
         """A reusable array of ``like``'s shape and dtype; its contents are garbage."""
@@ -134,20 +142,45 @@ class SGD(Optimizer):
         self.takes_products = self.weight_decay == 0.0
 
     def _update(self, name: str, p: np.ndarray, g) -> None:
-        if self.momentum == 0.0:
-            if type(g) is OuterProductGrad:
-                self._plain_product_step(name, p, g)
-                return
-            scaled, self._scaled = self._scaled, None
-            if scaled is not None and scaled[0] is g:
-                # one sample's dL/db is the right factor of the dL/dW product applied just before,
-                # whose lr * right is already made: p -= lr * g with the very same numbers
-                p -= scaled[1]
-            elif g.ndim == 1 and len(g) <= 4096:
-                p -= g * self.lr_as(p.dtype)  # a bias: one small temporary costs less than a scratch write
-            else:
-                p -= np.multiply(g, self.lr_as(p.dtype), out=self.scratch(name, p))
+        if self.momentum:
+            self._momentum_step(name, p, g)
             return
+        # p -= lr * g. This runs twice per layer per update, once per sample in pure SGD, so the
+        # cached lr scalar and scratch array are looked up inline (lr_as and scratch, without
+        # their calls)
+        lr = self._lr_scalars.get(p.dtype) or self.lr_as(p.dtype)
+        if type(g) is OuterProductGrad:
+            # G = left^T right with lr folded into the small factor: (B, H) values instead of
+            # p's (F, H); only G's rows are gathered, stepped and scattered back
+            scaled = g.right * lr
+            # kept for the next parameter only: the bias of the same sample (see below)
+            self._scaled = (g.right, scaled) if scaled.ndim == 1 else None
+            tmp = self._scratch.get(name)
+            if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
+                tmp = self.scratch(name, p)
+            step = g.product(tmp, right=scaled)  # (K, H)
+            rows = g.rows
+            if rows is None:
+                p -= step
+                return
+            block = g.gathered
+            if block is None:
+                block = p.take(rows, axis=0, out=self.scratch(name + "/rows", p)[: len(rows)], mode="clip")
+            block -= step
+            p[rows] = block
+            return
+        scaled, self._scaled = self._scaled, None
+        if scaled is not None and scaled[0] is g:
+            # one sample's dL/db is the right factor of the dL/dW product applied just before,
+            # whose lr * right is already made: p -= lr * g with the very same numbers
+            p -= scaled[1]
+        elif g.ndim == 1 and len(g) <= 4096:
+            p -= g * lr  # a bias: one small temporary costs less than a scratch write
+        else:
+            p -= np.multiply(g, lr, out=self.scratch(name, p))
+
+    def _momentum_step(self, name: str, p: np.ndarray, g) -> None:
+        """b = mu b + g, then p -= lr b (or, Nesterov, p -= lr (g + mu b))."""
         lr = self.lr_as(p.dtype)
         tmp = self.scratch(name, p)
         mu = p.dtype.type(self.momentum)
@@ -165,23 +198,6 @@ class SGD(Optimizer):
             p -= tmp
         else:
             p -= np.multiply(buf, lr, out=tmp)
-
-    def _plain_product_step(self, name: str, p: np.ndarray, g: OuterProductGrad) -> None:
-        """p -= lr * G for G = left^T right as (lr * right) folded into the product, (B, H) values
-        instead of p's (F, H); only G's rows are gathered, stepped and scattered back."""
-        scaled = g.right * self.lr_as(p.dtype)
-        # kept for the next parameter only: the bias of the same sample (see _update)
-        self._scaled = (g.right, scaled) if scaled.ndim == 1 else None
-        step = g.product(self.scratch(name, p), right=scaled)  # (K, H)
-        rows = g.rows
-        if rows is None:
-            p -= step
-            return
-        block = g.gathered
-        if block is None:
-            block = p.take(rows, axis=0, out=self.scratch(name + "/rows", p)[: len(rows)], mode="clip")
-        block -= step
-        p[rows] = block
 
     def get_config(self) -> dict:
         kind = "nesterov" if self.nesterov else ("momentum" if self.momentum else "sgd")

@@ -13,6 +13,8 @@ Both hold the same numbers as the dense arrays they stand for: nothing here is a
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 
@@ -44,7 +46,7 @@ class ColumnSparse:
         return out
 
 
-class OuterProductGrad:
+class OuterProductGrad(tuple):
     """A weight gradient G (F, H) kept as the product it comes from, G = x^T dL/dy:
 
         G[rows] = left^T right,   G = 0 outside ``rows`` (rows None: every row)
@@ -54,27 +56,30 @@ class OuterProductGrad:
     read it in its forward pass, for the parameter p that G belongs to; the parameter has not moved
     since, so an optimiser may update those rows in place and scatter them back without
     gathering them again.
+
+    Built from one tuple: ``OuterProductGrad((left, right, rows, shape, gathered))``. A Dense
+    layer makes one per update, once per sample in pure SGD, and a tuple's construction runs no
+    Python code (an ``__init__`` was a tenth of the Python time of a one-sample update).
     """
 
-    __slots__ = ("left", "right", "rows", "shape", "gathered")
+    __slots__ = ()
 
-    def __init__(self, left: np.ndarray, right: np.ndarray, rows: np.ndarray | None, shape: tuple[int, int],
-                 gathered: np.ndarray | None = None) -> None:
-        self.left = left
-        self.right = right
-        self.rows = rows
-        self.shape = shape
-        self.gathered = gathered
+    left = property(itemgetter(0), doc="(B, K) or (K,): the inputs' columns in ``rows``")
+    right = property(itemgetter(1), doc="(B, H) or (H,): dL/dy")
+    rows = property(itemgetter(2), doc="(K,) row indices of G that can be non-zero, or None for all")
+    shape = property(itemgetter(3), doc="(F, H), the shape of G")
+    gathered = property(itemgetter(4), doc="p[rows] (K, H) as read in the forward pass, or None")
 
     def product(self, out: np.ndarray, right: np.ndarray | None = None) -> np.ndarray:
         """left^T right, (K, H), written into ``out[:K]`` (out at least (K, H)); ``right`` replaces
         the stored right factor (e.g. lr * right)."""
-        right = self.right if right is None else right
-        k = self.left.shape[-1]
-        if self.left.ndim == 1:
+        left = self[0]
+        if right is None:
+            right = self[1]
+        if left.ndim == 1:
             # a K=1 BLAS product into a reused buffer: twice as fast as np.multiply.outer, which allocates
-            return self.left[:, None].dot(right[None, :], out=out[:k])
-        return np.matmul(self.left.T, right, out=out[:k])
+            return left[:, None].dot(right[None, :], out=out[: len(left)])
+        return np.matmul(left.T, right, out=out[: left.shape[1]])
 
     def to_dense(self, out: np.ndarray) -> np.ndarray:
         """Write G into ``out`` (F, H) and return it."""

@@ -71,7 +71,7 @@ def test_sgd_applies_products_as_it_applies_the_dense_gradient(momentum, nestero
     a, b = p0.copy(), p0.copy()
     opt_a, opt_b = SGD(0.1, momentum, nesterov), SGD(0.1, momentum, nesterov)
     for _ in range(3):
-        opt_a.step({"w": a}, {"w": OuterProductGrad(left, right, rows, (7, 5))})
+        opt_a.step({"w": a}, {"w": OuterProductGrad((left, right, rows, (7, 5), None))})
         opt_b.step({"w": b}, {"w": dense})
     np.testing.assert_allclose(a, b, rtol=1e-12)
     if momentum == 0:

@@ -135,7 +135,7 @@ def test_plain_sgd_forms_lr_times_one_samples_dy_once_for_weight_and_bias(monkey
         return original(grad, out, right=right)
 
     monkeypatch.setattr(OuterProductGrad, "product", product)
-    opt.step(params, {"W": OuterProductGrad(x, dy, None, w.shape), "b": dy})
+    opt.step(params, {"W": OuterProductGrad((x, dy, None, w.shape, None)), "b": dy})
     lr = np.float32(0.1)
     np.testing.assert_array_equal(params["W"], w - np.outer(x, dy * lr))
     np.testing.assert_array_equal(params["b"], b - dy * lr)
@@ -143,5 +143,5 @@ def test_plain_sgd_forms_lr_times_one_samples_dy_once_for_weight_and_bias(monkey
 
     # a bias gradient that is another array is stepped on its own, after the cache was dropped
     other = dy.copy()
-    opt.step(params, {"W": OuterProductGrad(x, dy, None, w.shape), "b": other * 2})
+    opt.step(params, {"W": OuterProductGrad((x, dy, None, w.shape, None)), "b": other * 2})
     np.testing.assert_allclose(params["b"], b - dy * lr - other * 2 * lr, rtol=1e-6)
