@@ -88,7 +88,7 @@ class Conv2D(Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                  init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None, chunk: int = 64,
-                 cache_samples: int = 256) -> None:
+                 cache_samples: int = 256, band_columns: int = 4096) -> None:
         super().__init__()
         self.in_channels = _positive("Conv2D", "in_channels", in_channels)
         self.out_channels = _positive("Conv2D", "out_channels", out_channels)
@@ -97,6 +97,7 @@ class Conv2D(Layer):
         self.padding = _positive("Conv2D", "padding", padding, minimum=0)
         self.chunk = _positive("Conv2D", "chunk", chunk)
         self.cache_samples = _positive("Conv2D", "cache_samples", cache_samples, minimum=0)
+        self.band_columns = _positive("Conv2D", "band_columns", band_columns)
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialisation {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.init = init
@@ -129,15 +130,29 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D kernel {k}x{k} is larger than its input {c}x{h}x{w}{padded}")
         return self.out_channels, oh, ow
 
-    def _im2col(self, xp: np.ndarray, oh: int, ow: int) -> np.ndarray:
-        """Padded images xp (in, Hp, Wp, B) -> cols (in·k·k, OH·OW·B): the one copy of im2col, through
-        a read-only view (in, k, k, OH, OW, B) of every window, view[c, u, v, i, j] =
-        xp[c, i*s + u, j*s + v]."""
+    def _bands(self, oh: int, ow: int, b: int) -> list[tuple[int, int]]:
+        """Output rows [i0, i1) of each band: whole rows, about ``band_columns`` columns each."""
+        rows = max(1, self.band_columns // (ow * b))
+        return [(i0, min(i0 + rows, oh)) for i0 in range(0, oh, rows)]
+
+    def _im2col(self, xp: np.ndarray, oh: int, ow: int, out: np.ndarray | None = None,
+                rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Padded images xp (in, Hp, Wp, B) -> cols (in·k·k, OH·OW·B), through a read-only view
+        (in, k, k, OH, OW, B) of every window, view[c, u, v, i, j] = xp[c, i*s + u, j*s + v]: the one
+        copy of im2col. With ``out`` (the whole cols) and ``rows``, only output rows [i0, i1) are copied."""
         k, s = self.kernel_size, self.stride
         sc, sh, sw, sn = xp.strides
-        windows = as_strided(xp, (self.in_channels, k, k, oh, ow, xp.shape[3]), (sc, sh, sw, sh * s, sw * s, sn),
+        b = xp.shape[3]
+        windows = as_strided(xp, (self.in_channels, k, k, oh, ow, b), (sc, sh, sw, sh * s, sw * s, sn),
                              writeable=False)
-        return windows.reshape(self.in_channels * k * k, -1)
+        if out is None:
+            return windows.reshape(self.in_channels * k * k, -1)
+        i0, i1 = rows
+        out.reshape(self.in_channels, k, k, oh, ow, b)[:, :, :, i0:i1] = windows[:, :, :, i0:i1]
+        return out
+
+    def _chunks(self, n: int) -> list[tuple[int, int]]:
+        return [(start, min(start + self.chunk, n)) for start in range(0, n, self.chunk)]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, in, H, W) or one sample (in, H, W) -> y (N, out, OH, OW) or (out, OH, OW)."""
@@ -157,14 +172,19 @@ class Conv2D(Layer):
         keep = n <= self.cache_samples
         self._cols = [] if keep else None
         w = self.params["W"].reshape(self.out_channels, -1)
-        y = np.empty((self.out_channels, oh, ow, n), dtype=np.result_type(x.dtype, w.dtype))
-        for start in range(0, n, self.chunk):
-            stop = min(start + self.chunk, n)
-            cols = self._im2col(xp[..., start:stop], oh, ow)
-            if stop - start == n:
-                np.matmul(w, cols, out=y.reshape(self.out_channels, -1))
-            else:
-                y[..., start:stop] = (w @ cols).reshape(self.out_channels, oh, ow, stop - start)
+        out = self.out_channels
+        y = np.empty((out, oh, ow, n), dtype=np.result_type(x.dtype, w.dtype))
+        for start, stop in self._chunks(n):
+            b = stop - start
+            whole = b == n
+            cols = np.empty((w.shape[1], oh * ow * b), dtype=xp.dtype)
+            y_chunk = y.reshape(out, -1) if whole else np.empty((out, oh * ow * b), dtype=y.dtype)
+            for i0, i1 in self._bands(oh, ow, b):  # each band's columns are multiplied while in cache
+                self._im2col(xp[..., start:stop], oh, ow, out=cols, rows=(i0, i1))
+                a, z = i0 * ow * b, i1 * ow * b
+                np.matmul(w, cols[:, a:z], out=y_chunk[:, a:z])
+            if not whole:
+                y[..., start:stop] = y_chunk.reshape(out, oh, ow, b)
             if keep:
                 self._cols.append(cols)
         y += self.params["b"][:, None, None, None]
@@ -181,23 +201,29 @@ class Conv2D(Layer):
         k, s, p = self.kernel_size, self.stride, self.padding
         xp = self._xp
         c, hp, wp = xp.shape[:3]
-        grad_w = np.zeros(w.shape, dtype=g_last.dtype)
+        grad_w_t = np.zeros(w.shape[::-1], dtype=g_last.dtype)  # dL/dW transposed, (in·k·k, out)
         grad_last = np.zeros((c, hp, wp, n), dtype=g_last.dtype) if input_grad else None
         self.last_path = "cached" if self._cols is not None else "rebuilt"
-        for i, start in enumerate(range(0, n, self.chunk)):
-            stop = min(start + self.chunk, n)
+        for chunk, (start, stop) in enumerate(self._chunks(n)):
             b = stop - start
-            cols = self._cols[i] if self._cols is not None else self._im2col(xp[..., start:stop], oh, ow)
             g = g_last.reshape(self.out_channels, -1) if b == n else \
                 np.ascontiguousarray(g_last[..., start:stop]).reshape(self.out_channels, -1)  # G, (out, OH·OW·B)
-            grad_w += g @ cols.T
-            if input_grad:
-                dcols = (w.T @ g).reshape(c, k, k, oh, ow, b)
-                target_x = grad_last[..., start:stop]
-                for u in range(k):
-                    for v in range(k):
-                        target = target_x[:, u : u + s * oh : s, v : v + s * ow : s]
-                        np.add(target, dcols[:, u, v], out=target)
+            cols = self._cols[chunk] if self._cols is not None else None
+            if cols is None:
+                cols = np.empty((w.shape[1], oh * ow * b), dtype=xp.dtype)
+            target_x = grad_last[..., start:stop] if input_grad else None
+            for i0, i1 in self._bands(oh, ow, b):
+                if self._cols is None:
+                    self._im2col(xp[..., start:stop], oh, ow, out=cols, rows=(i0, i1))
+                a, z = i0 * ow * b, i1 * ow * b
+                grad_w_t += cols[:, a:z] @ g[:, a:z].T
+                if input_grad:
+                    dcols = (w.T @ g[:, a:z]).reshape(c, k, k, i1 - i0, ow, b)
+                    for u in range(k):
+                        for v in range(k):
+                            target = target_x[:, i0 * s + u : i1 * s + u : s, v : v + s * ow : s]
+                            np.add(target, dcols[:, u, v], out=target)
+        grad_w = grad_w_t.T
         grad_b = np.add.reduce(g_last.reshape(self.out_channels, -1), axis=1)
         if accumulate:
             self._grads["W"] += grad_w.reshape(self.params["W"].shape)
