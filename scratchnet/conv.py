@@ -204,6 +204,7 @@ class Conv2D(Layer):
         w = self.params["W"].reshape(self.out_channels, -1)
         out = self.out_channels
         y = np.empty((out, oh, ow, n), dtype=np.result_type(x.dtype, w.dtype))
+        bias = self.params["b"][:, None]
         for start, stop in self._chunks(n):
             b = stop - start
             whole = b == n
@@ -212,17 +213,18 @@ class Conv2D(Layer):
             y_chunk = y.reshape(out, -1) if whole else np.empty((out, oh * ow * b), dtype=y.dtype)
 
             def band(rows, xp_chunk=xp_chunk, cols=cols, y_chunk=y_chunk, b=b):
-                # each band's columns are multiplied while still in cache
+                # each band's columns are multiplied while still in cache, and its outputs get b there
                 self._im2col(xp_chunk, oh, ow, out=cols, rows=rows)
                 a, z = rows[0] * ow * b, rows[1] * ow * b
-                np.matmul(w, cols[:, a:z], out=y_chunk[:, a:z])
+                y_band = y_chunk[:, a:z]
+                np.matmul(w, cols[:, a:z], out=y_band)
+                y_band += bias
 
             self._map(band, self._bands(oh, ow, b))
             if not whole:
                 y[..., start:stop] = y_chunk.reshape(out, oh, ow, b)
             if keep:
                 self._cols.append(cols)
-        y += self.params["b"][:, None, None, None]
         y = y.transpose(3, 0, 1, 2)  # (N, out, OH, OW), a view
         return y[0] if self._one_sample else y
 
@@ -240,6 +242,7 @@ class Conv2D(Layer):
         xp = self._xp
         c, hp, wp = xp.shape[:3]
         grad_w_t = np.zeros(w.shape[::-1], dtype=g_last.dtype)  # dL/dW transposed, (in·k·k, out)
+        grad_b = np.zeros(self.out_channels, dtype=g_last.dtype)
         grad_last = np.zeros((c, hp, wp, n), dtype=g_last.dtype) if input_grad else None
         self.last_path = "cached" if self._cols is not None else "rebuilt"
         for chunk, (start, stop) in enumerate(self._chunks(n)):
@@ -256,11 +259,12 @@ class Conv2D(Layer):
                     self._im2col(xp_chunk, oh, ow, out=cols, rows=rows)
                 a, z = rows[0] * ow * b, rows[1] * ow * b
                 dcols = (w.T @ g[:, a:z]).reshape(c, k, k, rows[1] - rows[0], ow, b) if input_grad else None
-                return cols[:, a:z] @ g[:, a:z].T, dcols
+                return cols[:, a:z] @ g[:, a:z].T, np.add.reduce(g[:, a:z], axis=1), dcols
 
             results = self._map(products, bands)
-            for grad_band, _ in results:
+            for grad_band, grad_b_band, _ in results:  # in band order, whichever thread made them
                 grad_w_t += grad_band
+                grad_b += grad_b_band
             if input_grad:
                 target_x = grad_last[..., start:stop]
 
@@ -268,7 +272,7 @@ class Conv2D(Layer):
                     """Adds every window's gradient back where the window came from, for samples
                     [n0, n1): k·k strided slice-adds per band, in band order."""
                     n0, n1 = samples
-                    for (i0, i1), (_, dcols) in zip(bands, results, strict=True):
+                    for (i0, i1), (_, _, dcols) in zip(bands, results, strict=True):
                         for u in range(k):
                             for v in range(k):
                                 target = target_x[:, i0 * s + u : i1 * s + u : s, v : v + s * ow : s, n0:n1]
@@ -277,7 +281,6 @@ class Conv2D(Layer):
                 half = b // 2
                 self._map(col2im, [(0, half), (half, b)] if half >= 8 else [(0, b)])
         grad_w = grad_w_t.T
-        grad_b = np.add.reduce(g_last.reshape(self.out_channels, -1), axis=1)
         if accumulate:
             self._grads["W"] += grad_w.reshape(self.params["W"].shape)
             self._grads["b"] += grad_b
@@ -365,7 +368,9 @@ class MaxPool2D(Layer):
         _, _, oh, ow = grad_y.shape
         g_last = _samples_last(grad_y)
         n, c, h, w = self._x_shape
-        grad_last = np.zeros((c, h, w, n), dtype=grad_y.dtype)
+        # windows side by side that cover the input write every dL/dx once: no zeros needed
+        covers = s == k and k * oh == h and k * ow == w
+        grad_last = (np.empty if covers else np.zeros)((c, h, w, n), dtype=grad_y.dtype)
         mask = np.empty(self._argmax.shape, dtype=bool)
         for u in range(k):
             for v in range(k):
