@@ -119,10 +119,11 @@ def _class_lines() -> dict[tuple[str, int, int], str]:
 
 
 def profile(x, y) -> dict[str, float]:
-    """Shares of one epoch's time by the function that owns it (conv.py and layers.py by class)."""
+    """Shares of one epoch's time by the function that owns it (conv.py and layers.py by class), with
+    Conv2D's workers off (cProfile sees only this thread: with them on, their work is a wait)."""
     profiler = cProfile.Profile()
     profiler.enable()
-    scratchnet_epoch(x, y)
+    scratchnet_epoch(x, y, workers=1)
     profiler.disable()
     stats = pstats.Stats(profiler).stats
     total = sum(row[2] for row in stats.values())  # tottime, the time inside each function itself
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, ms in sorted(parts.items(), key=lambda kv: -kv[1]):
             print(f"  {100 * ms / total:5.1f}%  {ms:.3f} ms  {name}")
         print(f"peak memory of one update at batch 256: {result['peak_mb_batch_256']:.1f} MB of arrays")
-    print("where scratchnet's time goes (one epoch of up to 10,000 images, cProfile):")
+    print("where scratchnet's time goes (one epoch of up to 10,000 images, no workers, cProfile):")
     for name, share in result["profile"].items():
         if share >= 0.01:
             print(f"  {100 * share:5.1f}%  {name}")
