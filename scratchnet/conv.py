@@ -44,6 +44,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scratchnet-conv")
 
 
+def _map(workers: int, function, items: list) -> list:
+    """[function(item) for item in items], on the worker threads when they help: more than one
+    item, ``workers`` > 1 and BLAS at one thread (``threads.blas_single_threaded``: a training run
+    holds the cores; with its own threads BLAS would share them twice over)."""
+    if workers > 1 and len(items) > 1 and blas_single_threaded():
+        return list(_executor(workers).map(function, items))
+    return [function(item) for item in items]
+
+
 def _samples_last(x: np.ndarray) -> np.ndarray:
     """The (C, H, W, N) view of a batch x (N, C, H, W), no copy. The image layers keep their arrays
     in this memory order (the samples innermost) and hand them on as (N, C, H, W) views of it, so
@@ -158,12 +167,7 @@ class Conv2D(Layer):
         return [(i0, min(i0 + rows, oh)) for i0 in range(0, oh, rows)]
 
     def _map(self, function, items: list) -> list:
-        """[function(item) for item in items], on the worker threads when they help: more than one
-        item, ``workers`` > 1 and BLAS at one thread (``threads.blas_single_threaded``; with its own
-        threads BLAS would share the cores twice over)."""
-        if self.workers > 1 and len(items) > 1 and blas_single_threaded():
-            return list(_executor(self.workers).map(function, items))
-        return [function(item) for item in items]
+        return _map(self.workers, function, items)
 
     def _im2col(self, xp: np.ndarray, oh: int, ow: int, out: np.ndarray | None = None,
                 rows: tuple[int, int] | None = None) -> np.ndarray:
@@ -310,15 +314,19 @@ class MaxPool2D(Layer):
 
     Like ``Conv2D``, it works on (C, H, W, N) arrays, the samples innermost, and hands on (N, C, OH,
     OW) views of them: each window offset's values are then a slice with runs of N contiguous
-    numbers.
+    numbers. Speed option ``workers``: with BLAS at one thread (a training run), two halves of the
+    channels go to that many threads (``Conv2D``'s); the maths is per element, the same numbers.
     """
 
     new_outputs = True
 
-    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+    PARALLEL_SIZE = 50_000  # outputs (C·OH·OW·N) from which the two halves go to the workers
+
+    def __init__(self, kernel_size: int, stride: int | None = None, *, workers: int = 2) -> None:
         super().__init__()
         self.kernel_size = _positive("MaxPool2D", "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else _positive("MaxPool2D", "stride", stride)
+        self.workers = _positive("MaxPool2D", "workers", workers)
         self._argmax: np.ndarray | None = None
         self._x_shape: tuple[int, ...] = ()
         self._one_sample = False
@@ -334,29 +342,43 @@ class MaxPool2D(Layer):
             raise ValueError(f"MaxPool2D window {k}x{k} is larger than its input {c}x{h}x{w}")
         return c, oh, ow
 
+    def _channel_groups(self, c: int, size: int) -> list[tuple[int, int]]:
+        """Channels [c0, c1) of each piece of work: two halves for the workers when the outputs
+        are large enough to be worth a thread (the maths is per element: the same numbers)."""
+        half = c // 2
+        return [(0, half), (half, c)] if half and size >= self.PARALLEL_SIZE else [(0, c)]
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, C, H, W) or (C, H, W) -> y (N, C, OH, OW) or (C, OH, OW)."""
         self._one_sample = x.ndim == 3
         if self._one_sample:
             x = x[None]
-        _, oh, ow = self.output_shape(x.shape[1:])
+        c, oh, ow = self.output_shape(x.shape[1:])
         k, s = self.kernel_size, self.stride
         self._x_shape = x.shape
         x_last = _samples_last_contiguous(x)  # (C, H, W, N)
-        # one strided slice per window offset (u, v): the value at that offset of every window
-        candidates = [x_last[:, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
-        y = candidates[0].copy()
-        argmax = np.zeros(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
-        step = np.empty_like(argmax)
-        for offset in range(1, k * k):
-            candidate = candidates[offset]
-            larger = np.greater(candidate, y).view(np.uint8)  # strictly: a tie keeps the first maximum
-            np.maximum(y, candidate, out=y)
-            # argmax = offset where larger, else unchanged, as argmax += larger * (offset - argmax):
-            # exact in wrapping uint8 arithmetic, and 40x faster than a masked copy (np.copyto where=)
-            np.subtract(argmax.dtype.type(offset), argmax, out=step)
-            step *= larger
-            argmax += step
+        y = np.empty((c, oh, ow, len(x)), dtype=x.dtype)
+        argmax = np.empty(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
+
+        def pool(channels):
+            c0, c1 = channels
+            y_part, argmax_part = y[c0:c1], argmax[c0:c1]
+            # one strided slice per window offset (u, v): the value at that offset of every window
+            candidates = [x_last[c0:c1, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
+            y_part[...] = candidates[0]
+            argmax_part[...] = 0
+            step = np.empty_like(argmax_part)
+            for offset in range(1, k * k):
+                candidate = candidates[offset]
+                larger = np.greater(candidate, y_part).view(np.uint8)  # strictly: a tie keeps the first maximum
+                np.maximum(y_part, candidate, out=y_part)
+                # argmax = offset where larger, else unchanged, as argmax += larger * (offset - argmax):
+                # exact in wrapping uint8 arithmetic, and 40x faster than a masked copy (np.copyto where=)
+                np.subtract(argmax.dtype.type(offset), argmax_part, out=step)
+                step *= larger
+                argmax_part += step
+
+        _map(self.workers, pool, self._channel_groups(c, y.size))
         self._argmax = argmax  # (C, OH, OW, N)
         y = y.transpose(3, 0, 1, 2)
         return y[0] if self._one_sample else y
@@ -371,15 +393,21 @@ class MaxPool2D(Layer):
         # windows side by side that cover the input write every dL/dx once: no zeros needed
         covers = s == k and k * oh == h and k * ow == w
         grad_last = (np.empty if covers else np.zeros)((c, h, w, n), dtype=grad_y.dtype)
-        mask = np.empty(self._argmax.shape, dtype=bool)
-        for u in range(k):
-            for v in range(k):
-                target = grad_last[:, u : u + s * oh : s, v : v + s * ow : s]
-                np.equal(self._argmax, u * k + v, out=mask)
-                if s >= k:  # windows apart: each input in at most one window, so write instead of add
-                    np.multiply(g_last, mask, out=target)
-                else:
-                    np.add(target, g_last * mask, out=target)
+
+        def route(channels):
+            c0, c1 = channels
+            argmax, g_part = self._argmax[c0:c1], g_last[c0:c1]
+            mask = np.empty(argmax.shape, dtype=bool)
+            for u in range(k):
+                for v in range(k):
+                    target = grad_last[c0:c1, u : u + s * oh : s, v : v + s * ow : s]
+                    np.equal(argmax, u * k + v, out=mask)
+                    if s >= k:  # windows apart: each input in at most one window, so write instead of add
+                        np.multiply(g_part, mask, out=target)
+                    else:
+                        np.add(target, g_part * mask, out=target)
+
+        _map(self.workers, route, self._channel_groups(c, self._argmax.size))
         grad_x = grad_last.transpose(3, 0, 1, 2)
         return grad_x[0] if self._one_sample else grad_x
 

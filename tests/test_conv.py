@@ -342,3 +342,30 @@ def test_the_convolutional_preset_is_the_configuration_measured_in_benchmarks():
     model = config.build_model(784, 10)
     assert model.param_count() == 80_202
     assert [type(layer).__name__ for layer in model.layers][:2] == ["Reshape", "Conv2D"]
+
+
+@pytest.mark.parametrize("k, stride", [(2, None), (3, 2)])
+def test_pool_workers_give_the_same_bits(monkeypatch, k, stride):
+    """MaxPool2D's two halves of the channels on the workers: per-element maths, the same numbers."""
+    from scratchnet import conv as conv_module
+    from scratchnet import threads
+
+    if not threads._blas_libraries():
+        pytest.skip("no BLAS library that threadpoolctl can limit")
+    used = []
+    original = conv_module._executor
+    monkeypatch.setattr(conv_module, "_executor", lambda workers: used.append(workers) or original(workers))
+    rng = np.random.default_rng(13)
+    x = np.maximum(rng.standard_normal((64, 6, 28, 27)), 0).astype(np.float32)  # ReLU'd: many ties at 0
+    results = []
+    for workers in (1, 2):
+        pool = MaxPool2D(k, stride, workers=workers)
+        with threads.blas_thread_limit(1):
+            y = pool.forward(x, training=True).copy()
+            grad_x = pool.backward(np.ones_like(y)).copy()
+        results.append((y, grad_x))
+    assert used == [2, 2]  # forward and backward, 6x13x13x64 outputs or more: two halves
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(results[1][0], loop_pool(x, k, stride or k))
+    assert results[1][1].sum() == y.size  # every window's gradient of 1 went to exactly one input
