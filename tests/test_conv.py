@@ -369,3 +369,22 @@ def test_pool_workers_give_the_same_bits(monkeypatch, k, stride):
         np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(results[1][0], loop_pool(x, k, stride or k))
     assert results[1][1].sum() == y.size  # every window's gradient of 1 went to exactly one input
+
+
+def test_a_network_of_images_is_evaluated_in_small_batches(monkeypatch):
+    """evaluate() bounds an image network's batches (IMAGE_EVAL_BATCH), whatever eval_batch_size:
+    its activations are many times its inputs. The numbers do not depend on it."""
+    from scratchnet import training
+
+    model = tiny_stack(np.float64)
+    rng = np.random.default_rng(14)
+    x, y = rng.uniform(0, 1, (70, 72)), rng.integers(0, 3, 70)
+    whole = training.evaluate(model, x, y, batch_size=8192)
+    sizes = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda inputs, training=False: sizes.append(len(inputs)) or
+                        forward(inputs, training))
+    monkeypatch.setattr(training, "IMAGE_EVAL_BATCH", 32)
+    small = training.evaluate(model, x, y, batch_size=8192)
+    assert sizes == [32, 32, 6]
+    assert small[1] == whole[1] and small[0] == pytest.approx(whole[0], rel=1e-12)
