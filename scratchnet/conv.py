@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,6 +37,9 @@ def _text(shape) -> str:
 def conv_output_side(side: int, kernel: int, stride: int, padding: int = 0) -> int:
     """The output side of a convolution or pooling window over ``side`` pixels (< 1: it does not fit)."""
     return (side + 2 * padding - kernel) // stride + 1
+
+
+WORKERS = min(2, os.cpu_count() or 1)  # the image layers' default worker threads (see Conv2D)
 
 
 @functools.cache
@@ -114,7 +118,7 @@ class Conv2D(Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                  init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None, chunk: int = 64,
-                 cache_samples: int = 256, band_columns: int = 4096, workers: int = 2) -> None:
+                 cache_samples: int = 256, band_columns: int = 4096, workers: int = WORKERS) -> None:
         super().__init__()
         self.in_channels = _positive("Conv2D", "in_channels", in_channels)
         self.out_channels = _positive("Conv2D", "out_channels", out_channels)
@@ -322,7 +326,7 @@ class MaxPool2D(Layer):
 
     PARALLEL_SIZE = 50_000  # outputs (C·OH·OW·N) from which the two halves go to the workers
 
-    def __init__(self, kernel_size: int, stride: int | None = None, *, workers: int = 2) -> None:
+    def __init__(self, kernel_size: int, stride: int | None = None, *, workers: int = WORKERS) -> None:
         super().__init__()
         self.kernel_size = _positive("MaxPool2D", "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else _positive("MaxPool2D", "stride", stride)
