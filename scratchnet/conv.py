@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import math
 import os
+import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,7 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .initializers import INITIALIZERS, init_weights
 from .layers import LAYER_TYPES, Layer
-from .threads import blas_single_threaded
+from .threads import REPROBE_SECONDS, blas_single_threaded
 
 
 def _positive(layer: str, name: str, value, minimum: int = 1) -> int:
@@ -48,12 +50,60 @@ def _executor(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scratchnet-conv")
 
 
-def _map(workers: int, function, items: list) -> list:
+class WorkerChoice:
+    """Whether the worker threads pay off at one place of one layer, measured as it runs.
+
+    Two threads win when both cores are free, but when other processes hold a core, the second
+    thread waits for it, and the work would have been done sooner in one (the LeNet epoch took
+    7.3 s with two and 5.6 s with one at load average 7). So, like ``threads.BlasThreads``, each
+    place alternates the two ways for ``PROBES`` calls each, then keeps the faster (by the
+    median), and probes again after ``REPROBE_SECONDS``. Only the speed changes: the numbers are
+    the same either way.
+    """
+
+    PROBES = 4
+
+    def __init__(self) -> None:
+        self.times: dict[bool, list[float]] = {True: [], False: []}
+        self.chosen: bool | None = None
+        self.chosen_at = 0.0
+
+    def parallel(self, now: float) -> bool:
+        """Whether the next call runs on the workers (the probe starts with them)."""
+        if self.chosen is not None and now - self.chosen_at > REPROBE_SECONDS:
+            self.times = {True: [], False: []}
+            self.chosen = None
+        if self.chosen is not None:
+            return self.chosen
+        return len(self.times[True]) <= len(self.times[False])
+
+    def record(self, parallel: bool, seconds: float, now: float) -> None:
+        if self.chosen is not None:
+            return
+        self.times[parallel].append(seconds)
+        if min(len(t) for t in self.times.values()) >= self.PROBES:
+            self.chosen = statistics.median(self.times[True]) < statistics.median(self.times[False])
+            self.chosen_at = now
+
+
+def _map(layer, function, items: list) -> list:
     """[function(item) for item in items], on the worker threads when they help: more than one
-    item, ``workers`` > 1 and BLAS at one thread (``threads.blas_single_threaded``: a training run
-    holds the cores; with its own threads BLAS would share them twice over)."""
-    if workers > 1 and len(items) > 1 and blas_single_threaded():
-        return list(_executor(workers).map(function, items))
+    item, ``layer.workers`` > 1, BLAS at one thread (``threads.blas_single_threaded``: a training
+    run holds the cores; with its own threads BLAS would share them twice over), and the layer's
+    ``WorkerChoice`` for this function measured them faster."""
+    if layer.workers > 1 and len(items) > 1 and blas_single_threaded():
+        choice = layer._worker_choices.get(function.__code__)
+        if choice is None:
+            choice = layer._worker_choices[function.__code__] = WorkerChoice()
+        start = time.perf_counter()
+        parallel = choice.parallel(start)
+        if parallel:
+            results = list(_executor(layer.workers).map(function, items))
+        else:
+            results = [function(item) for item in items]
+        end = time.perf_counter()
+        choice.record(parallel, end - start, end)
+        return results
     return [function(item) for item in items]
 
 
@@ -102,8 +152,10 @@ class Conv2D(Layer):
       for LeNet's first layer than one product of 50,176 columns);
     - ``workers``: with BLAS at one thread (a training run, ``threads.BlasThreads``), the bands run
       on this many threads of the layer's own, and col2im on halves of the samples. NumPy lets go of
-      the GIL inside the products and copies. The bands do not depend on it and their dL/dW are
-      summed in band order, so the numbers are the same, bit for bit, with any count;
+      the GIL inside the products and copies. Each place keeps the workers only while they are
+      measured faster (``WorkerChoice``: under other processes' load one thread wins). The bands
+      do not depend on it and their dL/dW are summed in band order, so the numbers are the same,
+      bit for bit, with any count;
     - ``chunk``: a batch of more than ``chunk`` samples goes through in chunks of ``chunk`` (memory
       stays bounded for a large evaluation);
     - ``cache_samples``: the columns of a batch of at most this many samples are kept for backward,
@@ -129,6 +181,7 @@ class Conv2D(Layer):
         self.cache_samples = _positive("Conv2D", "cache_samples", cache_samples, minimum=0)
         self.band_columns = _positive("Conv2D", "band_columns", band_columns)
         self.workers = _positive("Conv2D", "workers", workers)
+        self._worker_choices: dict = {}  # code of the function mapped -> WorkerChoice
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialisation {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.init = init
@@ -171,7 +224,7 @@ class Conv2D(Layer):
         return [(i0, min(i0 + rows, oh)) for i0 in range(0, oh, rows)]
 
     def _map(self, function, items: list) -> list:
-        return _map(self.workers, function, items)
+        return _map(self, function, items)
 
     def _im2col(self, xp: np.ndarray, oh: int, ow: int, out: np.ndarray | None = None,
                 rows: tuple[int, int] | None = None) -> np.ndarray:
@@ -331,6 +384,7 @@ class MaxPool2D(Layer):
         self.kernel_size = _positive("MaxPool2D", "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else _positive("MaxPool2D", "stride", stride)
         self.workers = _positive("MaxPool2D", "workers", workers)
+        self._worker_choices: dict = {}  # code of the function mapped -> WorkerChoice
         self._argmax: np.ndarray | None = None
         self._x_shape: tuple[int, ...] = ()
         self._one_sample = False
@@ -382,7 +436,7 @@ class MaxPool2D(Layer):
                 step *= larger
                 argmax_part += step
 
-        _map(self.workers, pool, self._channel_groups(c, y.size))
+        _map(self, pool, self._channel_groups(c, y.size))
         self._argmax = argmax  # (C, OH, OW, N)
         y = y.transpose(3, 0, 1, 2)
         return y[0] if self._one_sample else y
@@ -411,7 +465,7 @@ class MaxPool2D(Layer):
                     else:
                         np.add(target, g_part * mask, out=target)
 
-        _map(self.workers, route, self._channel_groups(c, self._argmax.size))
+        _map(self, route, self._channel_groups(c, self._argmax.size))
         grad_x = grad_last.transpose(3, 0, 1, 2)
         return grad_x[0] if self._one_sample else grad_x
 

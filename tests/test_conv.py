@@ -388,3 +388,27 @@ def test_a_network_of_images_is_evaluated_in_small_batches(monkeypatch):
     small = training.evaluate(model, x, y, batch_size=8192)
     assert sizes == [32, 32, 6]
     assert small[1] == whole[1] and small[0] == pytest.approx(whole[0], rel=1e-12)
+
+
+def test_the_workers_are_kept_only_where_measured_faster():
+    """WorkerChoice alternates workers and one thread for PROBES calls each (starting with the
+    workers), keeps the faster by the median, and probes again after REPROBE_SECONDS."""
+    from scratchnet.conv import WorkerChoice
+    from scratchnet.threads import REPROBE_SECONDS
+
+    choice = WorkerChoice()
+    ways = []
+    for call in range(2 * WorkerChoice.PROBES):
+        parallel = choice.parallel(now=call)
+        ways.append(parallel)
+        choice.record(parallel, 0.006 if parallel else 0.004, now=call)  # loaded: one thread wins
+    assert ways == [True, False] * WorkerChoice.PROBES
+    assert choice.chosen is False and not choice.parallel(now=10)
+    choice.record(True, 0.001, now=10)  # ignored once chosen
+    assert choice.chosen is False
+    later = 10 + REPROBE_SECONDS + 1
+    assert choice.parallel(now=later) and choice.chosen is None  # probes again, workers first
+    for call in range(2 * WorkerChoice.PROBES):
+        parallel = choice.parallel(now=later + call)
+        choice.record(parallel, 0.002 if parallel else 0.004, now=later + call)  # quiet: two threads win
+    assert choice.chosen is True and choice.parallel(now=later + 9)
