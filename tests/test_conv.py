@@ -329,7 +329,7 @@ def test_worker_threads_give_the_same_bits_and_run_only_with_one_blas_thread(mon
 
 
 def test_the_convolutional_preset_is_the_configuration_measured_in_benchmarks():
-    """benchmarks/PRESETS.md and RESULTS.md measured exactly this (99.47% after 8 epochs on 2 Dec 2026):
+    """benchmarks/PRESETS.md and RESULTS.md measured exactly this (99.46-99.47% after 8 epochs on 2 Dec 2026):
     a change here needs a new measurement (`scratchnet train --preset convolutional`)."""
     from scratchnet.presets import PRESETS
 
