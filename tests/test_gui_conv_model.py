@@ -1,5 +1,6 @@
 """A convolutional model loaded from a file in the window: the views that read Dense weights as
-pixels or trace a Dense network say why they do not apply, the others work unchanged."""
+pixels or trace a Dense network say why they do not apply, the others work unchanged, and Inside
+the network shows its kernels and feature maps (tests/test_gui_feature_maps.py)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     weights = window.findChild(WeightsView, "weightsView")
     bring_to_front(window, weights)
     labels = " ".join(label.text() for label in weights.findChildren(QLabel))
-    assert "The first layer is a convolution" in labels
+    assert "Conv2D 3x3x4: 4 kernels of 1×3×3" in labels  # the kernels instead of 28×28 tiles
     pad = window.findChild(DrawingPad, "drawingPad")
     bring_to_front(window, pad)
     for stroke in seven_strokes():
@@ -42,8 +43,9 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     np.testing.assert_allclose(pad.bars.probabilities(), model.predict_proba(pad.digit[None])[0], rtol=1e-5)
     bring_to_front(window, weights)
     assert weights.source_combo.currentData() == "drawing"
-    assert weights.activation_note.text() == "A convolutional network: its feature maps are not shown here yet."
-    assert weights.activation_values() == []
+    qtbot.waitUntil(lambda: len(weights.feature_maps.maps()) == 3, timeout=10_000)  # conv, relu, pool
+    assert weights.activation_note.text() == "Feature maps of each convolution, activation and pooling:"
+    assert weights.activation_values() == []  # no bars: the maps show instead
     backprop = window.findChild(BackpropView, "backpropView")
     bring_to_front(window, backprop)
     refused = "this is a convolutional network: the views that look inside explain networks of Dense"

@@ -222,7 +222,7 @@ def install_views(window) -> None:
     window.add_view(pad, "Drawing pad")
     window.add_view(backprop, "Backprop")
     ViewRefresher(window, [misclassified, confusion, weights, diagram, lab, embedding, backprop], pad)
-    JobCloser(window, [lab, embedding])
+    JobCloser(window, [lab, embedding, weights])
     backprop_link = BackpropLink(window, backprop, misclassified, pad)
     embedding.detail.backprop_requested.connect(backprop_link.show_test_digit)
 
