@@ -37,8 +37,8 @@ def map_mosaic(maps: np.ndarray, scale: float, columns: int, zoom: int) -> np.nd
     from .weights import diverging_lut  # the weight tiles' colour map
 
     n, h, w = maps.shape
-    columns = max(1, min(columns, n))
-    rows = math.ceil(n / columns)
+    rows = math.ceil(n / max(1, min(columns, n)))
+    columns = math.ceil(n / rows)  # as even rows as the width allows: 16 maps in 2 rows of 8, not 14 + 2
     th, tw = h * zoom, w * zoom
     codes = np.clip((maps / scale + 1.0) * 127.5, 0, 255).astype(np.uint8)
     codes = codes.repeat(zoom, axis=1).repeat(zoom, axis=2)

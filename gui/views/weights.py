@@ -473,7 +473,7 @@ class WeightsView(QWidget):
                                          "A convolutional network: its feature maps are below.")
             if model is not None and model.is_image_network:
                 if self._context.usable and digit is not None:
-                    self.activation_note.setText("Feature maps of each convolution, activation and pooling:")
+                    self.activation_note.setText("One row per layer, one map per channel.")
                     self.feature_maps.compute(model, digit)
                 else:
                     self.feature_maps.show_note(self.activation_note.text())
@@ -501,11 +501,14 @@ class WeightsView(QWidget):
         self.kernels.setVisible(image_network)
         self.activations_widget.setVisible(not image_network)
         self.feature_maps.setVisible(image_network)
-        self.tiles_prev.setVisible(not image_network)
-        self.tiles_next.setVisible(not image_network)
+        for widget in (self.tiles_prev, self.tiles_next, self.weight_plot, self.gradient_plot, self.histogram_legend):
+            widget.setVisible(not image_network)
         self._tiles_box.setTitle(KERNELS_TITLE if image_network else TILES_TITLE)
         self._activations_box.setTitle("Feature maps of each image layer" if image_network
                                        else "Activations of each layer")
+        if not self._compact:  # the feature maps need more room than the bars; the kernels less than the tiles
+            self._grid.setRowStretch(0, 1 if image_network else 2)
+            self._grid.setRowStretch(1, 2 if image_network else 1)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -532,7 +535,9 @@ class WeightsView(QWidget):
         if self.stats is None:
             self.gradient_plot.setTitle(GRADIENT_TITLE, color="#333", size="10pt")
             self.histogram_legend.setText("")
-            self.dead_label.setText("")
+            model = self._context.model
+            self.dead_label.setText("The histograms and dead units are worked out\nfor networks of Dense layers "
+                                    "only, for now." if model is not None and model.is_image_network else "")
             return
         colours = {name: LAYER_PENS[k % len(LAYER_PENS)] for k, name in enumerate(self.stats.weights)}
         # the legend sits under the plots: inside them it covered the curves and the layer names
