@@ -114,7 +114,7 @@ def test_rows_round_trip_every_stack_they_write():
     assert edited_stack(("conv3x3x4", "relu", "dense10", "relu")) is None  # no flatten
 
 
-def test_the_window_trains_the_stack_the_editor_shows(qtbot, window, click):
+def test_the_window_trains_the_stack_the_editor_shows_saves_and_reopens_it(qtbot, window, click, mnist, tmp_path):
     editor = window.layer_editor
     click("addConvLayerButton")
     editor.image_cell(0, "Channels").setValue(4)
@@ -128,3 +128,14 @@ def test_the_window_trains_the_stack_the_editor_shows(qtbot, window, click):
     assert model.layers[1].params["W"].shape == (4, 1, 5, 5)
     assert np.isfinite(model.layers[1].params["W"]).all()
     assert window.continue_check.isEnabled()  # the editor describes the model just trained
+    path = tmp_path / "conv.npz"
+    window.files.save_model_to(str(path))
+    expected = model.predict_proba(mnist.x_test[:50])
+    window.apply_preset("quick-start")  # another network in the editor, then the file brings the stack back
+    assert window.run_config().layers == ()
+    window.files.open_model_from(str(path))
+    reopened = window.current_model
+    assert reopened is not model and layer_tokens(reopened) == layer_tokens(model)
+    np.testing.assert_array_equal(reopened.predict_proba(mnist.x_test[:50]), expected)
+    assert window.run_config().layers == layer_tokens(model) and editor.output_text(0) == "4×24×24"
+    assert window.continue_check.isEnabled()
