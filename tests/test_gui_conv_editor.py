@@ -5,9 +5,11 @@ convolutional preset, and a run from the window that trains the stack the editor
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_view_support import configure, run_in_window
 
 from gui.layer_editor import edited_stack
+from gui.persistence import KEYS, config_from_json
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import RunConfig, hidden_layers
 from scratchnet.stacks import build_stack, layer_tokens, stack_shapes
@@ -139,3 +141,19 @@ def test_the_window_trains_the_stack_the_editor_shows_saves_and_reopens_it(qtbot
     np.testing.assert_array_equal(reopened.predict_proba(mnist.x_test[:50]), expected)
     assert window.run_config().layers == layer_tokens(model) and editor.output_text(0) == "4×24×24"
     assert window.continue_check.isEnabled()
+
+
+def test_the_window_remembers_a_stack_and_refuses_a_stored_one_that_does_not_fit(open_window, store):
+    first = open_window(store)
+    first.apply_preset("convolutional")
+    stack = first.run_config().layers
+    first.close()
+    second = open_window(store)
+    assert second.run_config().layers == stack and second.preset_bar.current() == "convolutional"
+    assert second.layer_editor.output_text(3) == "32×4×4"
+    second.close()
+    with pytest.raises(ValueError, match="Conv2D kernel 29x29 is larger than its input 1x28x28"):
+        config_from_json(RunConfig(layers="conv29x29x4,flatten").to_json())
+    store.setValue(KEYS["run"], RunConfig(layers="conv29x29x4,flatten").to_json())
+    third = open_window(store)
+    assert third.run_config().layers == () and "could not be used" in third.error_label.text()
