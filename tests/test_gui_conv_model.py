@@ -44,7 +44,7 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     bring_to_front(window, weights)
     assert weights.source_combo.currentData() == "drawing"
     qtbot.waitUntil(lambda: len(weights.feature_maps.maps()) == 3, timeout=10_000)  # conv, relu, pool
-    assert weights.activation_note.text() == "One row per layer, one map per channel."
+    assert weights.activation_note.text() == ""  # the rows' titles say what each is
     assert weights.activation_values() == []  # no bars: the maps show instead
     backprop = window.findChild(BackpropView, "backpropView")
     bring_to_front(window, backprop)

@@ -12,6 +12,7 @@ from gui_view_support import draw_stroke, seven_strokes, show_model, wait_for_vi
 
 from gui.views import DrawingPad, WeightsView
 from gui.views.feature_maps import FeatureMapsView, KernelView, enlarged_side
+from scratchnet.explain import feature_maps
 from scratchnet.run_config import RunConfig
 
 LAYERS = "conv5x5x4,relu,pool2,conv3x3x6p1,tanh,pool2,flatten,dense16,relu"
@@ -60,9 +61,25 @@ def test_feature_maps_of_a_test_digit_equal_a_float64_computation(qtbot, window,
     # the kernels: 4 tiles of 5×5 enlarged to 40 pixels, in one row
     assert not weights.kernels.isHidden() and weights.kernels.mosaic.shape[:2] == (42, 4 * 41 + 1)
     assert weights.tiles_label.text().startswith("Conv2D 5x5x4: 4 kernels of 1×5×5")
+    # δ maps: the test label's loss, differentiated by the model's own backward (checked against
+    # central differences in test_explain_conv.py)
+    values_mosaic = view.rows[0].mosaic.copy()
+    combo = weights.map_kind_combo
+    assert not combo.isHidden()
+    combo.setCurrentIndex(combo.findData("gradient"))
+    label = int(mnist.y_test[7])
+    expected = feature_maps(model, mnist.x_test[7], label)
+    assert [m.label for m in view.maps()] == [label] * 6
+    for got, want in zip(view.maps(), expected, strict=True):
+        np.testing.assert_allclose(got.gradient, want.gradient, rtol=1e-12, atol=1e-15)
+    assert view.rows[0].title.text().startswith(f"δ of Conv2D 5x5x4 for class {label}: 4 × 24×24")
+    assert not np.array_equal(view.rows[0].mosaic, values_mosaic)
+    combo.setCurrentIndex(combo.findData("values"))
+    np.testing.assert_array_equal(view.rows[0].mosaic, values_mosaic)
     with qtbot.waitSignal(view.drawn, timeout=10_000):
         weights.test_spin.setValue(8)
     assert_maps_match(view, model, mnist.x_test[8])
+    assert view.maps()[0].label == int(mnist.y_test[8])
 
 
 def test_feature_maps_follow_the_drawing_pad(qtbot, window):
@@ -80,6 +97,8 @@ def test_feature_maps_follow_the_drawing_pad(qtbot, window):
     assert weights.source_combo.currentData() == "drawing"
     assert pad.digit is not None and pad.digit.sum() > 0
     assert_maps_match(view, model, pad.digit)
+    predicted = int(np.argmax(model.predict_proba(pad.digit[None])[0]))
+    assert view.maps()[0].label == predicted  # a drawing has no label: δ is for the predicted class
 
 
 def test_a_dense_model_shows_its_tiles_and_bars_again(qtbot, window, mnist):
@@ -90,3 +109,4 @@ def test_a_dense_model_shows_its_tiles_and_bars_again(qtbot, window, mnist):
     show_model(window, RunConfig().build_model(784, 10))
     assert not weights.tiles.isHidden() and weights.kernels.isHidden()
     assert weights.feature_maps.isHidden() and not weights.activations_widget.isHidden()
+    assert weights.map_kind_combo.isHidden()

@@ -4,7 +4,8 @@ input, and Inside the network (kernels and feature maps) after a short run.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots_conv.py docs
 
-Writes conv-editor.png, conv-editor-refused.png and conv-feature-maps.png (1280x800), and
+Writes conv-editor.png, conv-editor-refused.png, conv-feature-maps.png and conv-delta-maps.png
+(their δ = dL/d(map) for the digit's label) at 1280x800, and
 screenshot-1024x600-feature-maps.png (the same view on a small screen, one section at a time).
 """
 
@@ -57,8 +58,13 @@ def main(argv: list[str]) -> int:
         panel.augment_check.setChecked(False)
         run_until_idle(window, window.start_training)
         print(window.status_label.text())
-        show_feature_maps(window)
+        weights = show_feature_maps(window)
         shoot(window, out / "conv-feature-maps.png")
+        combo = weights.map_kind_combo
+        combo.setCurrentIndex(combo.findData("gradient"))
+        wait(300)
+        shoot(window, out / "conv-delta-maps.png")
+        combo.setCurrentIndex(combo.findData("values"))
 
         window.resize(1024, 600)
         wait(300)

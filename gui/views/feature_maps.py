@@ -20,6 +20,12 @@ from scratchnet.explain import FeatureMap, feature_maps
 
 from .background import LatestJob
 
+VALUES, DELTAS = "values", "gradient"
+MAP_KINDS = [("feature maps", VALUES), ("δ = dL/d(map)", DELTAS)]
+MAP_KIND_TIP = ("One row per layer, one map per channel. Feature maps: what each layer gives for the digit. "
+                "δ: how the loss for the digit's label (a "
+                "drawing: the predicted class) changes with each value of the map, as backpropagation "
+                "computes it: red where raising the value would raise the loss, blue where it would lower it.")
 MAP_SIDE = 40  # screen pixels a map is enlarged to, at least (a whole multiple of its side)
 KERNEL_SIDE = 40
 GAP_RGBA = (70, 70, 70, 255)
@@ -77,13 +83,15 @@ class MapRow(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.image)
 
-    def show_map(self, feature: FeatureMap, width: int) -> None:
-        channels, height, side = feature.values.shape
+    def show_map(self, feature: FeatureMap, width: int, kind: str = VALUES) -> None:
+        values = feature.gradient if kind == DELTAS else feature.values
+        channels, height, side = values.shape
         zoom = enlarged_side(max(height, side))
         columns = max(1, (width - 1) // (side * zoom + 1))
-        scale = map_scale(feature.values)
-        self.title.setText(f"{feature.name}: {channels} × {height}×{side}   (colour scale ±{scale:.3g})")
-        self.mosaic = map_mosaic(feature.values, scale, columns, zoom)
+        scale = map_scale(values)
+        what = f"δ of {feature.name} for class {feature.label}" if kind == DELTAS else feature.name
+        self.title.setText(f"{what}: {channels} × {height}×{side}   (colour scale ±{scale:.3g})")
+        self.mosaic = map_mosaic(values, scale, columns, zoom)
         self.image.setPixmap(mosaic_pixmap(self.mosaic))
         self.image.setFixedSize(self.mosaic.shape[1], self.mosaic.shape[0])
 
@@ -91,8 +99,8 @@ class MapRow(QWidget):
 class FeatureMapsView(QScrollArea):
     """The feature maps of one digit, layer under layer; ``drawn`` after each new set is shown.
 
-    ``compute(model, image)`` runs ``feature_maps`` in a worker thread (the newest request wins);
-    ``show_note(text)`` shows a sentence instead."""
+    ``compute(model, image, label)`` runs ``feature_maps`` in a worker thread (the newest request
+    wins); ``set_kind`` shows the maps or their δ; ``show_note(text)`` shows a sentence instead."""
 
     drawn = Signal()
 
@@ -101,9 +109,9 @@ class FeatureMapsView(QScrollArea):
         self.setObjectName("featureMapsView")
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.setToolTip("What each convolution, activation and pooling layer gives for this digit: one small "
-                        "image per channel (blue < 0 < red, white at zero; one colour scale per layer). Early "
-                        "maps look like the digit seen through each kernel: edges, strokes, corners; later "
+        self.setToolTip("What each convolution, activation and pooling layer gives for this digit (or its δ): "
+                        "one small image per channel (blue < 0 < red, white at zero; one colour scale per layer). "
+                        "Early maps look like the digit seen through each kernel: edges, strokes, corners; later "
                         "ones are coarser and more abstract.")
         self.job = LatestJob(self)
         self.note = QLabel()
@@ -117,13 +125,20 @@ class FeatureMapsView(QScrollArea):
         self.rows: list[MapRow] = []
         self._maps: list[FeatureMap] = []
         self._drawn_width = 0
+        self.kind = VALUES
 
     def maps(self) -> list[FeatureMap]:
         """The feature maps shown (empty while a note shows)."""
         return list(self._maps)
 
-    def compute(self, model, image: np.ndarray) -> None:
-        self.job.submit(lambda: feature_maps(model, image), self._on_done)
+    def compute(self, model, image: np.ndarray, label: int | None = None) -> None:
+        self.job.submit(lambda: feature_maps(model, image, label), self._on_done)
+
+    def set_kind(self, kind: str) -> None:
+        """``VALUES`` (the maps) or ``DELTAS`` (dL/d each map)."""
+        self.kind = kind
+        if self._maps:
+            self._draw()
 
     def show_note(self, text: str) -> None:
         self._maps = []
@@ -153,7 +168,7 @@ class FeatureMapsView(QScrollArea):
             self._column.insertWidget(self._column.count() - 1, row)
             self.rows.append(row)
         for row, feature in zip(self.rows, self._maps, strict=True):
-            row.show_map(feature, width)
+            row.show_map(feature, width, self.kind)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

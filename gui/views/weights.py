@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from scratchnet.explain import MEANINGS, BatchStats, batch_stats, first_kernels, layer_outputs
 from scratchnet.threads import using_blas
 
-from .feature_maps import FeatureMapsView, KernelView
+from .feature_maps import MAP_KIND_TIP, MAP_KINDS, FeatureMapsView, KernelView
 from .images import digit_pixmap
 from .predictions import ModelContext
 from .widgets import make_button, make_combo
@@ -225,6 +225,9 @@ class WeightsView(QWidget):
         self.kernels.hide()
         self.feature_maps = FeatureMapsView()
         self.feature_maps.hide()
+        self.map_kind_combo = make_combo("featureMapKind", MAP_KIND_TIP, MAP_KINDS,
+                                         lambda: self.feature_maps.set_kind(self.map_kind_combo.currentData()))
+        self.map_kind_combo.hide()
         self.jobs = [self.feature_maps.job]  # stopped when the window closes (views.JobCloser)
         self.tiles_label = QLabel()
         self.tiles_label.setObjectName("tilesLabel")
@@ -294,6 +297,7 @@ class WeightsView(QWidget):
         source.addWidget(QLabel("Show"))
         source.addWidget(self.source_combo)
         source.addWidget(self.test_spin)
+        source.addWidget(self.map_kind_combo)
         source.addWidget(self.activation_note, 1)
         activation_column.addLayout(source)
         row = QHBoxLayout()
@@ -473,8 +477,10 @@ class WeightsView(QWidget):
                                          "A convolutional network: its feature maps are below.")
             if model is not None and model.is_image_network:
                 if self._context.usable and digit is not None:
-                    self.activation_note.setText("One row per layer, one map per channel.")
-                    self.feature_maps.compute(model, digit)
+                    self.activation_note.setText("")  # the rows' titles say it (a line here overflowed 1024 px)
+                    test = self.source_combo.currentData() == SOURCE_TEST
+                    label = int(self._context.dataset.y_test[self.test_spin.value()]) if test else None
+                    self.feature_maps.compute(model, digit, label)
                 else:
                     self.feature_maps.show_note(self.activation_note.text())
             return
@@ -503,6 +509,7 @@ class WeightsView(QWidget):
         self.feature_maps.setVisible(image_network)
         for widget in (self.tiles_prev, self.tiles_next, self.weight_plot, self.gradient_plot, self.histogram_legend):
             widget.setVisible(not image_network)
+        self.map_kind_combo.setVisible(image_network)
         self._tiles_box.setTitle(KERNELS_TITLE if image_network else TILES_TITLE)
         self._activations_box.setTitle("Feature maps of each image layer" if image_network
                                        else "Activations of each layer")
