@@ -5,7 +5,8 @@ input, and Inside the network (kernels and feature maps) after a short run.
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots_conv.py docs
 
 Writes conv-editor.png, conv-editor-refused.png, conv-feature-maps.png and conv-delta-maps.png
-(their δ = dL/d(map) for the digit's label) at 1280x800, and
+(their δ = dL/d(map) for the digit's label) and conv-backprop.png (the Backprop tab's δ maps) at
+1280x800, and
 screenshot-1024x600-feature-maps.png (the same view on a small screen, one section at a time).
 """
 
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from screenshots import fresh_window, run_until_idle, shoot, wait, wait_until
 
-from gui.views import WeightsView
+from gui.views import BackpropView, WeightsView
 
 TEST_DIGIT = 0  # a 7
 
@@ -65,6 +66,13 @@ def main(argv: list[str]) -> int:
         wait(300)
         shoot(window, out / "conv-delta-maps.png")
         combo.setCurrentIndex(combo.findData("values"))
+
+        backprop = window.findChild(BackpropView, "backpropView")
+        window.views.setCurrentWidget(backprop)
+        backprop.show_test_digit(TEST_DIGIT)
+        wait_until(lambda: bool(backprop.conv_maps.maps()) and not backprop.conv_maps.job.busy)
+        wait(300)
+        shoot(window, out / "conv-backprop.png")
 
         window.resize(1024, 600)
         wait(300)
