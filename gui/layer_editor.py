@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from scratchnet.layers import ACTIVATIONS
 from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH, architecture_problem
 from scratchnet.run_config import HiddenLayer, RunConfig
-from scratchnet.stacks import _CONV, _DENSE, _DROPOUT, _POOL, MAX_CHANNELS, MAX_KERNEL, stack_shapes
+from scratchnet.stacks import MAX_CHANNELS, MAX_KERNEL, stack_shapes, token_fields
 
 from . import tooltips
 from .defaults import NEW_LAYER
@@ -104,32 +104,29 @@ def stack_tokens(image, hidden, dropout: float) -> tuple[str, ...]:
 def edited_stack(tokens: tuple[str, ...]) -> EditedStack | None:
     """The rows that write ``tokens`` back exactly (``stack_tokens``), or None when the editor
     cannot show that stack (a dense layer with no activation, different dropout rates...)."""
+    fields = [token_fields(token) for token in tokens]
     image: list[ImageLayer] = []
     hidden: list[HiddenLayer] = []
-    rates: set[float] = set()
-    i, n = 0, len(tokens)
-    while i < n and (conv := _CONV.fullmatch(tokens[i]) or _POOL.fullmatch(tokens[i])):
-        numbers = [int(g) if g is not None else None for g in conv.groups()]
-        if tokens[i].startswith("pool"):
-            image.append(ImageLayer("pool", numbers[0], stride=numbers[1] or numbers[0]))
+    rates = {f["rate"] for f in fields if f["kind"] == "dropout"}
+    i, n = 0, len(fields)
+    while i < n and fields[i]["kind"] in ("conv", "pool"):
+        f = fields[i]
+        if f["kind"] == "pool":
+            image.append(ImageLayer("pool", f["kernel"], stride=f["stride"]))
             i += 1
             continue
         activation = tokens[i + 1] if i + 1 < n and tokens[i + 1] in ACTIVATIONS else NO_ACTIVATION
-        image.append(ImageLayer("conv", numbers[0], numbers[2], numbers[3] or 1, numbers[4] or 0, activation))
+        image.append(ImageLayer("conv", f["kernel"], f["channels"], f["stride"], f["padding"], activation))
         i += 1 if activation == NO_ACTIVATION else 2
     if image:
         if i >= n or tokens[i] != "flatten":
             return None
         i += 1
     while i < n:
-        dense = _DENSE.fullmatch(tokens[i])
-        if dense is None or i + 1 >= n or tokens[i + 1] not in ACTIVATIONS:
+        if fields[i]["kind"] != "dense" or i + 1 >= n or tokens[i + 1] not in ACTIVATIONS:
             return None
-        hidden.append(HiddenLayer(int(dense.group(1)), tokens[i + 1]))
-        i += 2
-        if i < n and (dropout := _DROPOUT.fullmatch(tokens[i])):
-            rates.add(float(dropout.group(1)))
-            i += 1
+        hidden.append(HiddenLayer(fields[i]["units"], tokens[i + 1]))
+        i += 2 + (i + 2 < n and fields[i + 2]["kind"] == "dropout")
     if len(rates) > 1:
         return None
     stack = EditedStack(tuple(image), tuple(hidden), rates.pop() if rates else 0.0)

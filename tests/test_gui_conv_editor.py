@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from gui_view_support import configure, run_in_window
 
-from gui.layer_editor import edited_stack
+from gui.layer_editor import ImageLayer, edited_stack
 from gui.persistence import KEYS, config_from_json
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import RunConfig, hidden_layers
-from scratchnet.stacks import build_stack, layer_tokens, stack_shapes
+from scratchnet.stacks import build_stack, layer_tokens, stack_shapes, token_fields
 
 
 def test_conv_and_pool_rows_show_their_shapes_and_the_parameter_count(window, click):
@@ -114,6 +114,14 @@ def test_rows_round_trip_every_stack_they_write():
         stack = edited_stack(tokens)
         assert stack is not None, tokens
     assert edited_stack(("conv3x3x4", "relu", "dense10", "relu")) is None  # no flatten
+    assert edited_stack(("conv3x3x4", "relu", "flatten", "dense10", "relu", "dropout0.5", "dense8", "relu",
+                         "dropout0.25")) is None  # one dropout rate for every Dense layer
+    stack = edited_stack(("conv3x3x4s2p1", "pool3s2", "flatten", "dense20", "tanh", "dropout0.25"))
+    assert stack.image[0] == ImageLayer("conv", 3, 4, 2, 1, "none") and stack.image[1] == ImageLayer("pool", 3, 0, 2)
+    assert stack.hidden == hidden_layers(20, activation="tanh") and stack.dropout == 0.25
+    assert token_fields("conv5x5x6p2") == {"kind": "conv", "kernel": 5, "channels": 6, "stride": 1, "padding": 2}
+    assert token_fields("pool3") == {"kind": "pool", "kernel": 3, "stride": 3}
+    assert token_fields("dropout0.5") == {"kind": "dropout", "rate": 0.5} and token_fields("relu") == {"kind": "relu"}
 
 
 def test_the_window_trains_the_stack_the_editor_shows_saves_and_reopens_it(qtbot, window, click, mnist, tmp_path):
