@@ -165,3 +165,23 @@ def test_the_window_remembers_a_stack_and_refuses_a_stored_one_that_does_not_fit
     store.setValue(KEYS["run"], RunConfig(layers="conv29x29x4,flatten").to_json())
     third = open_window(store)
     assert third.run_config().layers == () and "could not be used" in third.error_label.text()
+
+
+def test_a_step_of_a_convolutional_run_shows_how_far_its_kernels_moved(qtbot, window, click):
+    editor = window.layer_editor
+    click("addConvLayerButton")
+    editor.image_cell(0, "Channels").setValue(4)
+    editor.width_spin(0).setValue(16)
+    configure(window, train_size=3000, epochs=2, batch_size=16)
+    with qtbot.waitSignal(window.training_finished, timeout=90_000):
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        click("pauseButton")
+        with qtbot.waitSignal(window.controller.stepped, timeout=10_000) as stepped:
+            click("stepButton")
+        report = stepped.args[0]
+        qtbot.waitUntil(lambda: window.step_panel.report is report, timeout=10_000)
+        moves = window.step_panel.moves.text().splitlines()
+        assert moves[0].startswith("Conv 1 (5×5, 1→4 channels): ‖ΔW‖ = ") and moves[1].startswith("Dense 1 (2304→16)")
+        assert report.moves[0].weight_change > 0
+        click("stopButton")
