@@ -8,7 +8,16 @@ import numpy as np
 from gui_view_support import draw_stroke, seven_strokes, wait_for_views
 from PySide6.QtWidgets import QLabel
 
-from gui.views import BackpropView, DrawingPad, EmbeddingView, NetworkDiagram, NeuronLab, WeightsView
+from gui.views import (
+    BackpropView,
+    ConfusionView,
+    DrawingPad,
+    EmbeddingView,
+    MisclassifiedView,
+    NetworkDiagram,
+    NeuronLab,
+    WeightsView,
+)
 from gui.views.backprop import CONV_NOTE
 from gui.views.network_diagram import IMAGE_NETWORK_NOTE
 from scratchnet.explain import feature_maps
@@ -34,6 +43,16 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     for index in range(window.views.count()):
         window.views.setCurrentIndex(index)
         wait_for_views(window)
+    # the misclassified and confusion views read the convolutional model's own predictions
+    predicted = model.predict(mnist.x_test)
+    confusion = window.findChild(ConfusionView, "confusionView")
+    bring_to_front(window, confusion)
+    expected = np.zeros((10, 10), int)
+    np.add.at(expected, (mnist.y_test, predicted), 1)
+    np.testing.assert_array_equal(confusion.matrix, expected)
+    misclassified = window.findChild(MisclassifiedView, "misclassifiedView")
+    bring_to_front(window, misclassified)
+    assert set(misclassified.shown_indices().tolist()) == set(np.flatnonzero(predicted != mnist.y_test).tolist())
     weights = window.findChild(WeightsView, "weightsView")
     bring_to_front(window, weights)
     labels = " ".join(label.text() for label in weights.findChildren(QLabel))
