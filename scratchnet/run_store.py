@@ -271,7 +271,7 @@ class StoredRun:
         ckpt = load_checkpoint(info.path)
         expected = self.expected_shapes()
         if expected is not None:
-            problem = _shape_problem({k: v.shape for k, v in ckpt.params.items()}, expected)
+            problem = shape_problem({k: v.shape for k, v in ckpt.params.items()}, expected)
             if problem:
                 raise CheckpointError(f"{info.path}: {problem}")
         return ckpt
@@ -306,7 +306,7 @@ class StoredRun:
             params = {k[len("param/"):]: v for k, v in shapes.items() if k.startswith("param/")}
             if "checkpoint.json" not in shapes:
                 found.append(f"checkpoint {info.path.name} is not a scratchnet checkpoint")
-            elif expected is not None and (problem := _shape_problem(params, expected)):
+            elif expected is not None and (problem := shape_problem(params, expected)):
                 found.append(f"checkpoint {info.path.name}: {problem}")
         for warning in found:
             self._warn(warning)
@@ -317,7 +317,8 @@ class StoredRun:
             self.warnings.append(text)
 
 
-def _shape_problem(shapes: dict, expected: dict) -> str | None:
+def shape_problem(shapes: dict, expected: dict) -> str | None:
+    """What differs between parameter shapes (name -> shape) and the ``expected`` ones, or None."""
     for name, shape in expected.items():
         if name not in shapes:
             return f"parameter {name!r} of the configuration is missing"
