@@ -289,3 +289,22 @@ class TestMemory:
         assert memory.nbytes <= 10_000
         memory.drop("b")
         assert memory.list("b") == [] and memory.nbytes == memory.get("a", 0).nbytes
+
+
+def test_divergence_after_a_mid_epoch_resume(small):
+    """A fork that diverges keeps the last finite weights; the updates it counts include the
+    parent's updates of that epoch."""
+    from scratchnet.errors import TrainingDiverged
+
+    config = _config("mini", "sgd")
+    logs, _ = _run(config, small, checkpoints=6)
+    mid = next(c for c in _checkpoints(logs) if c.mid_epoch and c.epoch == 1)
+    done_in_epoch = mid.update - 8
+    x, y, xt, yt = small
+    fork = config.replace(learning_rate=1e6)
+    model = fork.build_model(784, 10)
+    with pytest.raises(TrainingDiverged) as info:
+        for _ in train(model, fork.build_optimizer(), x, y, fork.train_config(), resume=mid):
+            pass
+    assert info.value.epoch == 2 and info.value.kept_updates_in_epoch >= done_in_epoch > 0
+    assert all(np.isfinite(p).all() for p in model.parameters().values())
