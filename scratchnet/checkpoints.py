@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -244,10 +245,12 @@ class CheckpointMemory:
     ``spill-<update>.npz``) and read back by ``get``, or, for a run without a spill folder,
     dropped, unless it is an epoch end (epoch ends stay: a run always keeps those). ``get``
     never adds a read-back checkpoint to memory, so scrubbing through spilled checkpoints
-    keeps memory where it was.
+    keeps memory where it was. Its methods may be called from several threads (a training
+    worker adds while the window gets).
     """
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET) -> None:
+        self._lock = threading.RLock()
         self.budget_bytes = int(budget_bytes)
         self._runs: dict[object, list[_Slot]] = {}
         self._in_memory: OrderedDict[int, _Slot] = OrderedDict()  # id(slot) -> slot, oldest first
@@ -255,29 +258,33 @@ class CheckpointMemory:
 
     def add(self, run_key, ckpt: Checkpoint, spill_dir: str | os.PathLike | None = None) -> None:
         slot = _Slot(ckpt, Path(spill_dir) if spill_dir is not None else None)
-        self._runs.setdefault(run_key, []).append(slot)
-        self._in_memory[id(slot)] = slot
-        self.nbytes += slot.nbytes
-        self._fit(keep=slot)
+        with self._lock:
+            self._runs.setdefault(run_key, []).append(slot)
+            self._in_memory[id(slot)] = slot
+            self.nbytes += slot.nbytes
+            self._fit(keep=slot)
 
     def get(self, run_key, index: int) -> Checkpoint:
         """The ``index``-th checkpoint of the run (in the order of ``list``)."""
-        slot = self._runs[run_key][index]
-        if slot.ckpt is not None:
-            return slot.ckpt
-        return load_checkpoint(slot.path)
+        with self._lock:
+            slot = self._runs[run_key][index]
+            ckpt, path = slot.ckpt, slot.path
+        return ckpt if ckpt is not None else load_checkpoint(path)
 
     def list(self, run_key) -> list[tuple[int, int, int]]:
         """(epoch, update, samples_seen) of each checkpoint the run keeps, in the order added."""
-        return [slot.position for slot in self._runs.get(run_key, [])]
+        with self._lock:
+            return [slot.position for slot in self._runs.get(run_key, [])]
 
     def drop(self, run_key) -> None:
-        for slot in self._runs.pop(run_key, []):
-            if self._in_memory.pop(id(slot), None) is not None:
-                self.nbytes -= slot.nbytes
+        with self._lock:
+            for slot in self._runs.pop(run_key, []):
+                if self._in_memory.pop(id(slot), None) is not None:
+                    self.nbytes -= slot.nbytes
 
     def runs(self) -> list:
-        return list(self._runs)
+        with self._lock:
+            return list(self._runs)
 
     def _fit(self, keep: _Slot) -> None:
         for key in list(self._in_memory):
@@ -314,5 +321,6 @@ class _Slot:
             save_checkpoint(self.ckpt, path)
         except (OSError, ScratchnetError):
             return False
-        self.path, self.ckpt = path, None
+        self.path = path  # first: get() reads ckpt, then path
+        self.ckpt = None
         return True
