@@ -242,7 +242,9 @@ class CheckpointMemory:
 
     ``add`` keeps a checkpoint in memory; when all the runs' checkpoints together pass the
     budget, the oldest added are spilled: written to their run's ``spill_dir`` (as
-    ``spill-<update>.npz``) and read back by ``get``, or, for a run without a spill folder,
+    ``spill-<update>.npz``; one added with ``saved=`` its file on disk, e.g. the one
+    ``RunWriter`` wrote, is not written again) and read back by ``get``, or, for a run without
+    a spill folder,
     dropped, unless it is an epoch end (epoch ends stay: a run always keeps those). ``get``
     never adds a read-back checkpoint to memory, so scrubbing through spilled checkpoints
     keeps memory where it was. Its methods may be called from several threads (a training
@@ -256,8 +258,11 @@ class CheckpointMemory:
         self._in_memory: OrderedDict[int, _Slot] = OrderedDict()  # id(slot) -> slot, oldest first
         self.nbytes = 0
 
-    def add(self, run_key, ckpt: Checkpoint, spill_dir: str | os.PathLike | None = None) -> None:
+    def add(self, run_key, ckpt: Checkpoint, spill_dir: str | os.PathLike | None = None, *,
+            saved: str | os.PathLike | None = None) -> None:
+        """Keep ``ckpt`` as the run's next checkpoint; ``saved``: a file that already holds it."""
         slot = _Slot(ckpt, Path(spill_dir) if spill_dir is not None else None)
+        slot.saved = Path(saved) if saved is not None else None
         with self._lock:
             self._runs.setdefault(run_key, []).append(slot)
             self._in_memory[id(slot)] = slot
@@ -293,7 +298,7 @@ class CheckpointMemory:
             slot = self._in_memory[key]
             if slot is keep:
                 continue
-            if slot.spill_dir is not None and slot.spill():
+            if (slot.spill_dir is not None or slot.saved is not None) and slot.spill():
                 pass
             elif slot.ckpt.mid_epoch:
                 # no place on disk (or the write failed): the mid-epoch point is forgotten
@@ -313,8 +318,15 @@ class _Slot:
         self.nbytes = ckpt.nbytes
         self.spill_dir = spill_dir
         self.path: Path | None = None
+        self.saved: Path | None = None
 
     def spill(self) -> bool:
+        if self.saved is not None and self.saved.is_file():
+            self.path = self.saved
+            self.ckpt = None
+            return True
+        if self.spill_dir is None:
+            return False
         try:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
             path = self.spill_dir / f"spill-{self.ckpt.update:09d}.npz"

@@ -308,3 +308,13 @@ def test_divergence_after_a_mid_epoch_resume(small):
             pass
     assert info.value.epoch == 2 and info.value.kept_updates_in_epoch >= done_in_epoch > 0
     assert all(np.isfinite(p).all() for p in model.parameters().values())
+
+
+def test_memory_reads_back_a_saved_file_without_writing_it_again(tmp_path):
+    memory = CheckpointMemory(budget_bytes=5_000)
+    first = _sized(0, 3000)
+    save_checkpoint(first, tmp_path / "saved.npz")
+    memory.add("a", first, saved=tmp_path / "saved.npz")
+    memory.add("a", _sized(1, 3000), spill_dir=tmp_path / "spill")
+    assert memory.nbytes <= 5_000 and not (tmp_path / "spill").exists()
+    assert memory.get("a", 0).params["0.W"][0] == 0 and memory.list("a") == [(0, 0, 0), (0, 1, 1)]
