@@ -35,6 +35,7 @@ import socket
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -525,8 +526,11 @@ class RunStore:
         with zf:
             members = zf.infolist()
             top = _check_members(path, members, max_files, max_bytes)
-            self.root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+            except OSError as exc:
+                raise RunStoreError(f"cannot import {path} into {self.root}: {os_reason(exc)}") from None
             try:
                 for member in members:
                     if member.is_dir():
@@ -539,6 +543,12 @@ class RunStore:
                     raise RunStoreError(f"{path}: not an exported run (no run.json)")
                 run_id = self._free_id(top or Path(path).stem)
                 os.replace(staging, self.root / run_id)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise RunStoreError(f"{path}: the zip is damaged ({exc})") from None
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise RunStoreError(f"cannot import {path} into {self.root}: {os_reason(exc)}") from None
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

@@ -213,6 +213,14 @@ class TestZip:
         path = self._zip(tmp_path / "large.zip", [("run/run.json", os.urandom(4000))])
         with pytest.raises(RunStoreError, match="unpacks to more than"):
             RunStore(tmp_path / "lib").import_zip(path, max_bytes=1000)
+        path = self._zip(tmp_path / "damaged.zip", [("run/run.json", "{}"), ("run/data.txt", os.urandom(5000))])
+        data = bytearray(path.read_bytes())
+        start = data.index(b"run/data.txt") + len("run/data.txt")
+        data[start + 100 : start + 120] = b"\xff" * 20  # inside the stored bytes of data.txt
+        path.write_bytes(bytes(data))
+        with pytest.raises(RunStoreError, match="the zip is damaged"):
+            RunStore(tmp_path / "lib").import_zip(path)
+        assert [p.name for p in (tmp_path / "lib").iterdir()] == []
         (tmp_path / "not.zip").write_bytes(b"hello")
         with pytest.raises(RunStoreError, match="not a zip file"):
             RunStore(tmp_path / "lib").import_zip(tmp_path / "not.zip")
