@@ -53,6 +53,7 @@ from .settings import RunSpec
 from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
 from .step_panel import StepPanel
+from .time_travel import TimeBar, TimeTravel
 from .tour import TOUR_DONE_KEY, GuidedTour
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self.resize(first_window_size(self.screen().availableGeometry().size()))
         self._restore_state()
         install_views(self)
+        self.time_travel = TimeTravel(self)
         self.tour = GuidedTour(self)
         self.tour.finished.connect(self._on_tour_finished)
         if not self.store.value(TOUR_DONE_KEY, False, type=bool):
@@ -191,6 +193,10 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.preset_bar)
         left_layout.addWidget(self.settings_tabs, 1)
         left_layout.addWidget(controls)
+        self.time_bar = TimeBar()
+        time_box = QGroupBox("Time travel")
+        QVBoxLayout(time_box).addWidget(self.time_bar)
+        left_layout.addWidget(time_box)
 
         self.plots = PlotsPanel()
         self.curve_options = CurveOptions()
@@ -532,7 +538,8 @@ class MainWindow(QMainWindow):
     def _runs_to_show(self, run: RunRecord) -> list[int]:
         """The runs the last start made, and the run a continued run goes on from (drawn on the
         epochs before it)."""
-        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else [])]
+        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else []),
+                *([run.fork_of.run_id] if run.fork_of is not None else [])]
 
     @Slot(object)
     def _on_stepped(self, report) -> None:
@@ -664,6 +671,8 @@ class MainWindow(QMainWindow):
     def _on_runs_selected(self, runs: list[RunRecord]) -> None:
         live = [self.controller.run] if self.is_running else []
         self.plots.show_runs([run for run in runs if run not in live] + live)
+        if not self.is_running:
+            self.time_travel.follow(runs[-1] if runs else None)
 
     @Slot()
     def _redraw(self) -> None:
