@@ -8,8 +8,8 @@ that cannot be read is moved aside into a ``damaged-*`` folder and reported in `
 store then starts empty, and the damaged files stay for the user to look at.
 
 ``mixed_training_set`` and ``fine_tune_dataset`` build what fine-tuning trains on: MNIST's
-training images with my digits repeated until they make a chosen share of the rows (so of each
-shuffled batch, on average), and my digits split into the ones trained on and the ones held out
+training images with my digits repeated until they make a chosen share of the rows, spread
+evenly among them (so of every batch), and my digits split into the ones trained on and the ones held out
 to measure the fine-tuning by.
 """
 
@@ -188,8 +188,10 @@ def split_held_out(labels: np.ndarray, held_out: float, seed: int = 0) -> tuple[
 
 def mixed_training_set(x: np.ndarray, y: np.ndarray, x_mine: np.ndarray, y_mine: np.ndarray, share: float,
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) holding every row of ``x`` and my digits repeated (each as evenly as possible) so that
-    they make ``share`` of the rows, so of a shuffled batch on average.
+    """(x, y) holding every row of ``x`` in order, and my digits repeated (each as evenly as
+    possible) so that they make ``share`` of the rows, spread evenly among them: every run of rows
+    (a batch in order, the first rows a smaller training size keeps) holds ``share`` of mine, to
+    within one row, and so does a shuffled batch on average.
 
     ``share`` is in (0, 1); with no digits of mine, (x, y) is returned as it is.
     """
@@ -199,8 +201,14 @@ def mixed_training_set(x: np.ndarray, y: np.ndarray, x_mine: np.ndarray, y_mine:
         return x, y
     wanted = max(1, round(share * len(y) / (1.0 - share)))
     rows = np.resize(np.random.default_rng(seed).permutation(len(y_mine)), wanted)
-    return (np.concatenate([x, x_mine[rows]]).astype(np.float32, copy=False),
-            np.concatenate([y, y_mine[rows]]).astype(np.int64, copy=False))
+    total = len(y) + wanted
+    step = np.arange(total + 1) * wanted // total
+    is_mine = step[1:] > step[:-1]  # exactly ``wanted`` rows, evenly spaced
+    mixed_x = np.empty((total, x.shape[1]), np.float32)
+    mixed_y = np.empty(total, np.int64)
+    mixed_x[~is_mine], mixed_y[~is_mine] = x, y
+    mixed_x[is_mine], mixed_y[is_mine] = x_mine[rows], y_mine[rows]
+    return mixed_x, mixed_y
 
 
 def my_digits_dataset(store: MyDigits, held_out: float = DEFAULT_HELD_OUT, seed: int = 0) -> Dataset:

@@ -125,11 +125,13 @@ def test_mixed_training_set_has_the_chosen_share():
     y_mine = np.arange(7)
     mixed_x, mixed_y = mixed_training_set(x, y, x_mine, y_mine, 0.10)
     assert len(mixed_y) == 1000  # 900 of MNIST and 100 of mine: 10%
-    assert mixed_x[:900].sum() == 0 and mixed_x[900:].min() == 1
-    assert sorted(np.bincount(mixed_y[900:]).tolist()) == [14] * 5 + [15] * 2  # each as evenly as can be
-    # a shuffled batch of 64 holds 10% of mine on average
+    mine = mixed_x[:, 0] == 1
+    assert mine.sum() == 100 and np.all(mixed_y[~mine] == 0)
+    assert sorted(np.bincount(mixed_y[mine]).tolist()) == [14] * 5 + [15] * 2  # each as evenly as can be
+    # spread evenly: every 64 rows in order hold 6 or 7 of mine, and a shuffled batch 10% on average
+    assert {int(mine[start:start + 64].sum()) for start in range(0, 1000 - 64, 64)} <= {6, 7}
     rng = np.random.default_rng(0)
-    shares = [np.mean(mixed_x[rng.permutation(1000)[:64], 0] == 1) for _ in range(400)]
+    shares = [np.mean(mine[rng.permutation(1000)[:64]]) for _ in range(400)]
     assert abs(np.mean(shares) - 0.10) < 0.01
     with pytest.raises(ValueError, match="share"):
         mixed_training_set(x, y, x_mine, y_mine, 1.0)
@@ -146,8 +148,10 @@ def test_fine_tune_dataset_mixes_mnist_and_holds_mine_out(mnist, tmp_path):
     assert len(data.y_held) == 10 and data.mine_trained == 30
     assert len(data.dataset.y_train) == 1000
     np.testing.assert_array_equal(data.dataset.x_test, mnist.x_test)
-    np.testing.assert_array_equal(data.dataset.x_train[:900], base.x_train)
-    assert np.all(data.dataset.x_train[900:, 300] == 1.0)
+    mine = np.all(data.dataset.x_train[:, 300:340] == 1.0, axis=1)
+    assert mine.sum() == 100
+    np.testing.assert_array_equal(data.dataset.x_train[~mine], base.x_train)
+    np.testing.assert_array_equal(data.dataset.y_train[~mine], base.y_train)
     with pytest.raises(DatasetError, match="empty"):
         fine_tune_dataset(base, MyDigits(tmp_path / "none"))
 
