@@ -36,7 +36,7 @@ from scratchnet.run_config import RunConfig
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .curve_options import CurveOptions
-from .datasets import DatasetLoaderFn
+from .datasets import DatasetLoaderFn, with_my_digits
 from .defaults import DEFAULT_CONFIG
 from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
-        self.controller = RunController(dataset_loader, self)
+        self.controller = RunController(with_my_digits(dataset_loader), self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
