@@ -511,6 +511,7 @@ class MainWindow(QMainWindow):
         for widget in (self.start_button, self.compare_button, self.start_action, self.compare_action,
                        self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar):
             widget.setEnabled(not running)
+        self._update_start()
         self._update_continue()
         for widget in (self.pause_button, self.stop_button, self.pause_action, self.stop_action):
             widget.setEnabled(running)
@@ -600,7 +601,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_settings_edited(self) -> None:
         self.preset_bar.show_preset(matching_preset(self.run_config()))
+        self._update_start()
         self._update_continue()
+
+    def _update_start(self) -> None:
+        """Start and the comparisons are disabled, with the reason as their tooltip, while the
+        Network tab's network cannot be trained (a layer that does not fit the images...)."""
+        problem = None if self.is_running else self.layer_editor.problem()
+        for widget, tip in ((self.start_button, tooltips.START), (self.start_action, tooltips.START),
+                            (self.compare_button, tooltips.COMPARE), (self.compare_init_button, tooltips.COMPARE_INIT)):
+            if not self.is_running:
+                widget.setEnabled(problem is None)
+            widget.setToolTip(tip if problem is None else f"Cannot start: {problem}.")
 
     @Slot()
     def _update_continue(self) -> None:
