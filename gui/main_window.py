@@ -36,7 +36,7 @@ from scratchnet.run_config import RunConfig
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .curve_options import CurveOptions
-from .datasets import DatasetLoaderFn
+from .datasets import DatasetLoaderFn, with_my_digits
 from .defaults import DEFAULT_CONFIG
 from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
@@ -53,6 +53,7 @@ from .settings import RunSpec
 from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
 from .step_panel import StepPanel
+from .time_travel import TimeBar, TimeTravel
 from .tour import TOUR_DONE_KEY, GuidedTour
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -108,7 +109,7 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
-        self.controller = RunController(dataset_loader, self)
+        self.controller = RunController(with_my_digits(dataset_loader), self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self.resize(first_window_size(self.screen().availableGeometry().size()))
         self._restore_state()
         install_views(self)
+        self.time_travel = TimeTravel(self)
         self.tour = GuidedTour(self)
         self.tour.finished.connect(self._on_tour_finished)
         if not self.store.value(TOUR_DONE_KEY, False, type=bool):
@@ -191,6 +193,10 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.preset_bar)
         left_layout.addWidget(self.settings_tabs, 1)
         left_layout.addWidget(controls)
+        self.time_bar = TimeBar()
+        time_box = QGroupBox("Time travel")
+        QVBoxLayout(time_box).addWidget(self.time_bar)
+        left_layout.addWidget(time_box)
 
         self.plots = PlotsPanel()
         self.curve_options = CurveOptions()
@@ -505,6 +511,7 @@ class MainWindow(QMainWindow):
         for widget in (self.start_button, self.compare_button, self.start_action, self.compare_action,
                        self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar):
             widget.setEnabled(not running)
+        self._update_start()
         self._update_continue()
         for widget in (self.pause_button, self.stop_button, self.pause_action, self.stop_action):
             widget.setEnabled(running)
@@ -532,7 +539,8 @@ class MainWindow(QMainWindow):
     def _runs_to_show(self, run: RunRecord) -> list[int]:
         """The runs the last start made, and the run a continued run goes on from (drawn on the
         epochs before it)."""
-        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else [])]
+        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else []),
+                *([run.fork_of.run_id] if run.fork_of is not None else [])]
 
     @Slot(object)
     def _on_stepped(self, report) -> None:
@@ -593,7 +601,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_settings_edited(self) -> None:
         self.preset_bar.show_preset(matching_preset(self.run_config()))
+        self._update_start()
         self._update_continue()
+
+    def _update_start(self) -> None:
+        """Start and the comparisons are disabled, with the reason as their tooltip, while the
+        Network tab's network cannot be trained (a layer that does not fit the images...)."""
+        problem = None if self.is_running else self.layer_editor.problem()
+        for widget, tip in ((self.start_button, tooltips.START), (self.start_action, tooltips.START),
+                            (self.compare_button, tooltips.COMPARE), (self.compare_init_button, tooltips.COMPARE_INIT)):
+            if not self.is_running:
+                widget.setEnabled(problem is None)
+            widget.setToolTip(tip if problem is None else f"Cannot start: {problem}.")
 
     @Slot()
     def _update_continue(self) -> None:
@@ -664,6 +683,8 @@ class MainWindow(QMainWindow):
     def _on_runs_selected(self, runs: list[RunRecord]) -> None:
         live = [self.controller.run] if self.is_running else []
         self.plots.show_runs([run for run in runs if run not in live] + live)
+        if not self.is_running:
+            self.time_travel.follow(runs[-1] if runs else None)
 
     @Slot()
     def _redraw(self) -> None:
