@@ -498,11 +498,13 @@ class RunStore:
     def export_zip(self, run_id: str, path: str | os.PathLike) -> Path:
         """Write the run's folder (temporary files left out) to the zip ``path``, under its id."""
         folder = self._existing(run_id)
+        real = folder.resolve()
 
         def write(handle) -> None:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
                 for file in sorted(folder.rglob("*")):
-                    if file.is_file() and not file.is_symlink() and not _TMP.search(file.name):
+                    inside = file.resolve().is_relative_to(real)  # no file reached through a link
+                    if inside and file.is_file() and not file.is_symlink() and not _TMP.search(file.name):
                         zf.write(file, f"{run_id}/{file.relative_to(folder).as_posix()}")
 
         try:

@@ -166,12 +166,15 @@ class TestZip:
     def test_round_trip(self, small, tmp_path):
         _write_run(tmp_path / "lib" / "a", small, name="exported")
         (tmp_path / "lib" / "a" / ".run.json.abc.tmp").write_text("leftover")
+        (tmp_path / "secret").mkdir()
+        (tmp_path / "secret" / "key.txt").write_text("not part of the run")
+        (tmp_path / "lib" / "a" / "linked").symlink_to(tmp_path / "secret")
         store = RunStore(tmp_path / "lib")
         path = store.export_zip("a", tmp_path / "a.zip")
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
         assert "a/run.json" in names and all(n.startswith("a/") for n in names)
-        assert not any(n.endswith(".tmp") for n in names)
+        assert not any(n.endswith(".tmp") or "key.txt" in n for n in names)
         other = RunStore(tmp_path / "other")
         run = other.import_zip(path)
         assert (run.id, run.name, run.status, run.warnings) == ("a", "exported", "done", [])
