@@ -10,13 +10,16 @@ Output sizes, for an input side H, kernel k, stride s and padding p:  OH = (H + 
 
 from __future__ import annotations
 
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .initializers import INITIALIZERS, init_weights
 from .layers import LAYER_TYPES, Layer
+from .threads import blas_single_threaded
 
 
 def _positive(layer: str, name: str, value, minimum: int = 1) -> int:
@@ -33,6 +36,12 @@ def _text(shape) -> str:
 def conv_output_side(side: int, kernel: int, stride: int, padding: int = 0) -> int:
     """The output side of a convolution or pooling window over ``side`` pixels (< 1: it does not fit)."""
     return (side + 2 * padding - kernel) // stride + 1
+
+
+@functools.cache
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The worker threads of the image layers, shared by every layer and made once per count."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scratchnet-conv")
 
 
 def _samples_last(x: np.ndarray) -> np.ndarray:
@@ -74,11 +83,19 @@ class Conv2D(Layer):
     ``backward(..., input_grad=False)`` skips dL/dcols and col2im (the first layer's input gradient,
     which nobody needs); ``accumulate=True`` adds to ``grads``.
 
-    Speed options, each the same numbers: a batch of more than ``chunk`` samples goes through in
-    chunks of ``chunk`` (their columns stay in cache, and memory is bounded for a large
-    evaluation); the columns of a batch of at most ``cache_samples`` samples are kept for backward,
-    those of a larger one (a full-batch chunk, an evaluation) are rebuilt from the kept input,
-    chunk by chunk, when backward needs them.
+    Speed options, each the same numbers:
+    - ``band_columns``: the products run in bands of whole output rows, about this many columns
+      each: a band's columns are built and multiplied while still in cache (at batch 64, 2x faster
+      for LeNet's first layer than one product of 50,176 columns);
+    - ``workers``: with BLAS at one thread (a training run, ``threads.BlasThreads``), the bands run
+      on this many threads of the layer's own, and col2im on halves of the samples. NumPy lets go of
+      the GIL inside the products and copies. The bands do not depend on it and their dL/dW are
+      summed in band order, so the numbers are the same, bit for bit, with any count;
+    - ``chunk``: a batch of more than ``chunk`` samples goes through in chunks of ``chunk`` (memory
+      stays bounded for a large evaluation);
+    - ``cache_samples``: the columns of a batch of at most this many samples are kept for backward,
+      those of a larger one (a full-batch chunk, an evaluation) are rebuilt from the kept input,
+      chunk by chunk, when backward needs them.
 
     The weights are drawn as a Dense layer's would be for fan_in = in·k·k inputs and ``out`` units
     (``init_weights``), then reshaped.
@@ -88,7 +105,7 @@ class Conv2D(Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                  init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None, chunk: int = 64,
-                 cache_samples: int = 256, band_columns: int = 4096) -> None:
+                 cache_samples: int = 256, band_columns: int = 4096, workers: int = 2) -> None:
         super().__init__()
         self.in_channels = _positive("Conv2D", "in_channels", in_channels)
         self.out_channels = _positive("Conv2D", "out_channels", out_channels)
@@ -98,6 +115,7 @@ class Conv2D(Layer):
         self.chunk = _positive("Conv2D", "chunk", chunk)
         self.cache_samples = _positive("Conv2D", "cache_samples", cache_samples, minimum=0)
         self.band_columns = _positive("Conv2D", "band_columns", band_columns)
+        self.workers = _positive("Conv2D", "workers", workers)
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialisation {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.init = init
@@ -131,9 +149,21 @@ class Conv2D(Layer):
         return self.out_channels, oh, ow
 
     def _bands(self, oh: int, ow: int, b: int) -> list[tuple[int, int]]:
-        """Output rows [i0, i1) of each band: whole rows, about ``band_columns`` columns each."""
-        rows = max(1, self.band_columns // (ow * b))
+        """Output rows [i0, i1) of each band: whole rows, about ``band_columns`` columns each, in an
+        even number of bands when there are two rows or more (so that two workers share them
+        evenly). The bands never depend on the number of workers: the sums are the same."""
+        count = -(-oh * ow * b // self.band_columns)
+        count = min(oh, count + count % 2)
+        rows = -(-oh // count)
         return [(i0, min(i0 + rows, oh)) for i0 in range(0, oh, rows)]
+
+    def _map(self, function, items: list) -> list:
+        """[function(item) for item in items], on the worker threads when they help: more than one
+        item, ``workers`` > 1 and BLAS at one thread (``threads.blas_single_threaded``; with its own
+        threads BLAS would share the cores twice over)."""
+        if self.workers > 1 and len(items) > 1 and blas_single_threaded():
+            return list(_executor(self.workers).map(function, items))
+        return [function(item) for item in items]
 
     def _im2col(self, xp: np.ndarray, oh: int, ow: int, out: np.ndarray | None = None,
                 rows: tuple[int, int] | None = None) -> np.ndarray:
@@ -174,25 +204,35 @@ class Conv2D(Layer):
         w = self.params["W"].reshape(self.out_channels, -1)
         out = self.out_channels
         y = np.empty((out, oh, ow, n), dtype=np.result_type(x.dtype, w.dtype))
+        bias = self.params["b"][:, None]
         for start, stop in self._chunks(n):
             b = stop - start
             whole = b == n
+            xp_chunk = xp[..., start:stop]
             cols = np.empty((w.shape[1], oh * ow * b), dtype=xp.dtype)
             y_chunk = y.reshape(out, -1) if whole else np.empty((out, oh * ow * b), dtype=y.dtype)
-            for i0, i1 in self._bands(oh, ow, b):  # each band's columns are multiplied while in cache
-                self._im2col(xp[..., start:stop], oh, ow, out=cols, rows=(i0, i1))
-                a, z = i0 * ow * b, i1 * ow * b
-                np.matmul(w, cols[:, a:z], out=y_chunk[:, a:z])
+
+            def band(rows, xp_chunk=xp_chunk, cols=cols, y_chunk=y_chunk, b=b):
+                # each band's columns are multiplied while still in cache, and its outputs get b there
+                self._im2col(xp_chunk, oh, ow, out=cols, rows=rows)
+                a, z = rows[0] * ow * b, rows[1] * ow * b
+                y_band = y_chunk[:, a:z]
+                np.matmul(w, cols[:, a:z], out=y_band)
+                y_band += bias
+
+            self._map(band, self._bands(oh, ow, b))
             if not whole:
                 y[..., start:stop] = y_chunk.reshape(out, oh, ow, b)
             if keep:
                 self._cols.append(cols)
-        y += self.params["b"][:, None, None, None]
         y = y.transpose(3, 0, 1, 2)  # (N, out, OH, OW), a view
         return y[0] if self._one_sample else y
 
     def backward(self, grad_y: np.ndarray, *, input_grad: bool = True, accumulate: bool = False) -> np.ndarray | None:
-        """grad_y = dL/dy (N, out, OH, OW) (or one sample) -> dL/dx of x's shape, or None."""
+        """grad_y = dL/dy (N, out, OH, OW) (or one sample) -> dL/dx of x's shape, or None.
+
+        With workers, the bands' products run on them, and col2im on halves of the samples; the
+        bands' dL/dW are summed in band order, so the numbers are the same with any worker count."""
         if self._one_sample:
             grad_y = grad_y[None]
         n, _, oh, ow = grad_y.shape
@@ -202,29 +242,45 @@ class Conv2D(Layer):
         xp = self._xp
         c, hp, wp = xp.shape[:3]
         grad_w_t = np.zeros(w.shape[::-1], dtype=g_last.dtype)  # dL/dW transposed, (in·k·k, out)
+        grad_b = np.zeros(self.out_channels, dtype=g_last.dtype)
         grad_last = np.zeros((c, hp, wp, n), dtype=g_last.dtype) if input_grad else None
         self.last_path = "cached" if self._cols is not None else "rebuilt"
         for chunk, (start, stop) in enumerate(self._chunks(n)):
             b = stop - start
             g = g_last.reshape(self.out_channels, -1) if b == n else \
                 np.ascontiguousarray(g_last[..., start:stop]).reshape(self.out_channels, -1)  # G, (out, OH·OW·B)
-            cols = self._cols[chunk] if self._cols is not None else None
-            if cols is None:
-                cols = np.empty((w.shape[1], oh * ow * b), dtype=xp.dtype)
-            target_x = grad_last[..., start:stop] if input_grad else None
-            for i0, i1 in self._bands(oh, ow, b):
+            cols = self._cols[chunk] if self._cols is not None else np.empty((w.shape[1], oh * ow * b), xp.dtype)
+            xp_chunk = xp[..., start:stop]
+            bands = self._bands(oh, ow, b)
+
+            def products(rows, g=g, cols=cols, xp_chunk=xp_chunk, b=b):
+                """One band's dL/dW (transposed) and dL/dcols (in, k, k, rows, OW, B)."""
                 if self._cols is None:
-                    self._im2col(xp[..., start:stop], oh, ow, out=cols, rows=(i0, i1))
-                a, z = i0 * ow * b, i1 * ow * b
-                grad_w_t += cols[:, a:z] @ g[:, a:z].T
-                if input_grad:
-                    dcols = (w.T @ g[:, a:z]).reshape(c, k, k, i1 - i0, ow, b)
-                    for u in range(k):
-                        for v in range(k):
-                            target = target_x[:, i0 * s + u : i1 * s + u : s, v : v + s * ow : s]
-                            np.add(target, dcols[:, u, v], out=target)
+                    self._im2col(xp_chunk, oh, ow, out=cols, rows=rows)
+                a, z = rows[0] * ow * b, rows[1] * ow * b
+                dcols = (w.T @ g[:, a:z]).reshape(c, k, k, rows[1] - rows[0], ow, b) if input_grad else None
+                return cols[:, a:z] @ g[:, a:z].T, np.add.reduce(g[:, a:z], axis=1), dcols
+
+            results = self._map(products, bands)
+            for grad_band, grad_b_band, _ in results:  # in band order, whichever thread made them
+                grad_w_t += grad_band
+                grad_b += grad_b_band
+            if input_grad:
+                target_x = grad_last[..., start:stop]
+
+                def col2im(samples, results=results, target_x=target_x, bands=bands):
+                    """Adds every window's gradient back where the window came from, for samples
+                    [n0, n1): k·k strided slice-adds per band, in band order."""
+                    n0, n1 = samples
+                    for (i0, i1), (_, _, dcols) in zip(bands, results, strict=True):
+                        for u in range(k):
+                            for v in range(k):
+                                target = target_x[:, i0 * s + u : i1 * s + u : s, v : v + s * ow : s, n0:n1]
+                                np.add(target, dcols[:, u, v, :, :, n0:n1], out=target)
+
+                half = b // 2
+                self._map(col2im, [(0, half), (half, b)] if half >= 8 else [(0, b)])
         grad_w = grad_w_t.T
-        grad_b = np.add.reduce(g_last.reshape(self.out_channels, -1), axis=1)
         if accumulate:
             self._grads["W"] += grad_w.reshape(self.params["W"].shape)
             self._grads["b"] += grad_b
@@ -312,7 +368,9 @@ class MaxPool2D(Layer):
         _, _, oh, ow = grad_y.shape
         g_last = _samples_last(grad_y)
         n, c, h, w = self._x_shape
-        grad_last = np.zeros((c, h, w, n), dtype=grad_y.dtype)
+        # windows side by side that cover the input write every dL/dx once: no zeros needed
+        covers = s == k and k * oh == h and k * ow == w
+        grad_last = (np.empty if covers else np.zeros)((c, h, w, n), dtype=grad_y.dtype)
         mask = np.empty(self._argmax.shape, dtype=bool)
         for u in range(k):
             for v in range(k):

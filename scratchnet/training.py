@@ -143,6 +143,7 @@ def input_form(model: Sequential, optimizer: Optimizer, x: np.ndarray, descent: 
     (``MiniBatches.gather``): that gives the same dense float rows with a quarter of the reads.
     """
     layers = model.layers
+    # a network of images starts with Reshape or Conv2D, not Dense: dense rows (see above)
     if augment is not None or not layers or type(layers[0]) is not Dense or not mostly_zero(x):
         return "dense"
     if descent == "full" or optimizer.takes_products:

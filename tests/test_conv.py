@@ -292,3 +292,53 @@ def test_model_files_with_bad_image_layer_settings_are_refused(tmp_path, layer, 
     np.savez(path, __config__=np.frombuffer(json.dumps(document).encode(), dtype=np.uint8), **model.state_dict())
     with pytest.raises(ModelFileError, match=fragment):
         load_model(path)
+
+
+def test_worker_threads_give_the_same_bits_and_run_only_with_one_blas_thread(monkeypatch):
+    """Conv2D's bands on two threads of its own: the same numbers, bit for bit, as on one (the bands'
+    dL/dW are summed in band order); used only while BLAS runs one thread (threads.py)."""
+    from scratchnet import conv as conv_module
+    from scratchnet import threads
+
+    if not threads._blas_libraries():
+        pytest.skip("no BLAS library that threadpoolctl can limit")
+    used = []
+    original = conv_module._executor
+    monkeypatch.setattr(conv_module, "_executor", lambda workers: used.append(workers) or original(workers))
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((40, 3, 11, 10)).astype(np.float32)
+    grad = rng.standard_normal((40, 5, 9, 8)).astype(np.float32)
+    results = {}
+    for workers in (1, 2):
+        layer = Conv2D(3, 5, 3, padding=0, rng=np.random.default_rng(2), band_columns=600, workers=workers)
+        # 9 rows of 8 x 40 columns: 2,880 columns, in 6 bands of about 600 wanted, so 2 rows a band
+        assert layer._bands(9, 8, 40) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
+        with threads.blas_thread_limit(1):
+            assert threads.blas_single_threaded()
+            y = layer.forward(x, training=True).copy()
+            grad_x = layer.backward(grad).copy()
+        results[workers] = (y, grad_x, layer.grads["W"].copy(), layer.grads["b"].copy())
+        assert used == ([] if workers == 1 else [2, 2, 2])  # forward bands, backward bands, col2im halves
+    for one, two in zip(results[1], results[2], strict=True):
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_allclose(results[2][0], loop_conv(x.astype(np.float64), layer.params["W"], layer.params["b"],
+                                                        1, 0), rtol=1e-5, atol=1e-5)
+    used.clear()
+    layer.forward(x)  # BLAS back at its default: its own threads, so no workers
+    assert not threads.blas_single_threaded() and used == []
+
+
+def test_the_convolutional_preset_is_the_configuration_measured_in_benchmarks():
+    """benchmarks/PRESETS.md and RESULTS.md measured exactly this (99.47% after 8 epochs on 2 Dec 2026):
+    a change here needs a new measurement (`scratchnet train --preset convolutional`)."""
+    from scratchnet.presets import PRESETS
+
+    config = PRESETS["convolutional"].config
+    assert config.layers == ("conv5x5x16", "relu", "pool2", "conv5x5x32", "relu", "pool2", "flatten", "dense128",
+                             "relu")
+    assert (config.descent, config.batch_size, config.optimizer, config.learning_rate, config.momentum,
+            config.schedule, config.epochs, config.augment, config.init) == \
+        ("mini", 64, "momentum", 0.02, 0.9, "cosine", 8, True, "he")
+    model = config.build_model(784, 10)
+    assert model.param_count() == 80_202
+    assert [type(layer).__name__ for layer in model.layers][:2] == ["Reshape", "Conv2D"]
