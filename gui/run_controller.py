@@ -97,6 +97,11 @@ class RunController(QObject):
         self._newest: tuple[Sequential, RunRecord] | None = None  # what set_model got while held
         self._fork: tuple[RunRecord, Checkpoint] | None = None
 
+    def take_run_id(self) -> int:
+        """A run number nobody has (for a run read from the library)."""
+        self._next_run_id += 1
+        return self._next_run_id - 1
+
     @property
     def is_running(self) -> bool:
         return self.training_thread is not None
@@ -172,7 +177,7 @@ class RunController(QObject):
         self._progress = {}
         self._control = TrainingControl()
         self._control.set_speed(self.speed)
-        writer = self.writer_factory(self.run) if self.writer_factory is not None else None
+        writer = self.writer_factory(self.run) if self.writer_factory is not None else None  # (model) -> RunWriter
         worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from,
                                 checkpoints=self.checkpoint_count, resume=resume, writer=writer)
         self._continue_from = None

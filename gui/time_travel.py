@@ -175,6 +175,7 @@ class TimeTravel(QObject):
         # views computed for a checkpoint stays, so moving back there draws at once
         self._contexts: OrderedDict[tuple[int, int], ModelContext] = OrderedDict()
         self._context_bytes = 0
+        self._stored_points: dict[int, list[tuple[int, int, int]]] = {}  # per stored run, read once
         self._bar.moved.connect(self.show_checkpoint)
         self._bar.fork_requested.connect(self.open_fork_dialog)
         self._controller.checkpoint_added.connect(self._on_checkpoint)
@@ -198,8 +199,11 @@ class TimeTravel(QObject):
     def points(self, run: RunRecord) -> list[tuple[int, int, int]]:
         if run.run_id in self._controller.checkpoints.runs():
             return self._controller.checkpoints.list(run.run_id)
-        if run.stored is not None:
-            return run.stored_points()
+        if run.stored is not None and run.stored.config is not None:
+            if run.run_id not in self._stored_points:  # the file names say (nothing is opened)
+                self._stored_points[run.run_id] = [(c.epoch, c.update, c.samples_seen)
+                                                   for c in run.stored.checkpoints()]
+            return self._stored_points[run.run_id]
         return []
 
     def checkpoint(self, run: RunRecord, index: int):

@@ -21,6 +21,15 @@ def isolated_qsettings(tmp_path_factory, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def isolated_run_library(tmp_path_factory, monkeypatch):
+    """Every test's run library (``scratchnet.run_store.runs_root``: $XDG_DATA_HOME/scratchnet/runs)
+    is a fresh temporary folder: no test writes runs into the user's ~/.local/share."""
+    folder = tmp_path_factory.mktemp("data_home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder / "scratchnet" / "runs"
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The bundled MNIST, loaded once for the whole session."""
