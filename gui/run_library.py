@@ -43,6 +43,12 @@ from .views.widgets import make_button
 LIMIT_KEY = "library/limitMB"
 DEFAULT_LIMIT_MB = 2048
 MAX_LIMIT_MB = 1_000_000
+BUDGET_KEY = "runs/memoryBudgetMB"  # the checkpoints' memory budget, all runs together
+DEFAULT_BUDGET_MB = 200
+MAX_BUDGET_MB = 100_000
+COUNT_KEY = "runs/checkpointCount"  # checkpoints through a run of under 10 epochs, besides epoch ends
+DEFAULT_COUNT = 20
+MAX_COUNT = 1000
 COLUMNS = ("Name", "Created", "Status", "Size", "Warnings")
 MB = 2**20
 
@@ -55,13 +61,28 @@ def size_text(nbytes: int) -> str:
     return f"{nbytes / 1024:.0f} KB"
 
 
+def stored_int(settings: QSettings, key: str, default: int, low: int, high: int) -> int:
+    """A remembered whole number within [low, high]; else (missing, edited into nonsense) ``default``."""
+    try:
+        value = int(settings.value(key, default))
+    except (TypeError, ValueError):
+        return default
+    return value if low <= value <= high else default
+
+
 def library_limit(settings: QSettings) -> int:
     """The library's size limit in bytes, as remembered (a bad value: the default)."""
-    try:
-        value = int(settings.value(LIMIT_KEY, DEFAULT_LIMIT_MB))
-    except (TypeError, ValueError):
-        value = DEFAULT_LIMIT_MB
-    return (value if 1 <= value <= MAX_LIMIT_MB else DEFAULT_LIMIT_MB) * MB
+    return stored_int(settings, LIMIT_KEY, DEFAULT_LIMIT_MB, 1, MAX_LIMIT_MB) * MB
+
+
+def memory_budget(settings: QSettings) -> int:
+    """The checkpoints' memory budget in bytes, as remembered."""
+    return stored_int(settings, BUDGET_KEY, DEFAULT_BUDGET_MB, 1, MAX_BUDGET_MB) * MB
+
+
+def checkpoint_count(settings: QSettings) -> int:
+    """How many checkpoints a run of under 10 epochs takes through its epochs, as remembered."""
+    return stored_int(settings, COUNT_KEY, DEFAULT_COUNT, 0, MAX_COUNT)
 
 
 def created_text(created) -> str:
@@ -98,6 +119,7 @@ class RunLibraryDialog(QDialog):
 
     renamed = Signal(str, str)
     deleted = Signal(list)
+    settings_changed = Signal()
     imported = Signal(object)
     job_ended = Signal(str)
 
@@ -141,6 +163,21 @@ class RunLibraryDialog(QDialog):
         self.limit_spin.setValue(library_limit(settings) // MB)
         self.limit_spin.setToolTip("The most room the saved runs may take; Clean up deletes the oldest beyond it.")
         self.limit_spin.valueChanged.connect(self._on_limit)
+        self.budget_spin = QSpinBox()
+        self.budget_spin.setObjectName("checkpointMemorySpin")
+        self.budget_spin.setRange(1, MAX_BUDGET_MB)
+        self.budget_spin.setSuffix(" MB")
+        self.budget_spin.setValue(memory_budget(settings) // MB)
+        self.budget_spin.setToolTip("How much memory all runs' checkpoints may take while the app runs; beyond "
+                                    "it, the oldest are read back from the runs' folders when needed.")
+        self.budget_spin.valueChanged.connect(self._on_budget)
+        self.count_spin = QSpinBox()
+        self.count_spin.setObjectName("checkpointCountSpin")
+        self.count_spin.setRange(0, MAX_COUNT)
+        self.count_spin.setValue(checkpoint_count(settings))
+        self.count_spin.setToolTip("Checkpoints spread through a run of under 10 epochs, besides one at every "
+                                   "epoch's end (0: epoch ends only). From the next run on.")
+        self.count_spin.valueChanged.connect(self._on_count)
         self.cleanup_button = make_button("Clean up…", "cleanupButton",
                                           "Delete the oldest runs until the library fits its limit (asks first).",
                                           self.clean_up)
@@ -160,6 +197,12 @@ class RunLibraryDialog(QDialog):
         size_row.addWidget(QLabel("Limit:"))
         size_row.addWidget(self.limit_spin)
         size_row.addWidget(self.cleanup_button)
+        memory_row = QHBoxLayout()
+        memory_row.addWidget(QLabel("Checkpoints in memory, all runs:"))
+        memory_row.addWidget(self.budget_spin)
+        memory_row.addWidget(QLabel("Through a short run:"))
+        memory_row.addWidget(self.count_spin)
+        memory_row.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -167,6 +210,7 @@ class RunLibraryDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addLayout(rename_row)
         layout.addLayout(size_row)
+        layout.addLayout(memory_row)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
         self.resize(760, 420)
@@ -280,6 +324,16 @@ class RunLibraryDialog(QDialog):
     def _on_limit(self, megabytes: int) -> None:
         self.settings.setValue(LIMIT_KEY, megabytes)
         self._show_size()
+
+    @Slot(int)
+    def _on_budget(self, megabytes: int) -> None:
+        self.settings.setValue(BUDGET_KEY, megabytes)
+        self.settings_changed.emit()
+
+    @Slot(int)
+    def _on_count(self, count: int) -> None:
+        self.settings.setValue(COUNT_KEY, count)
+        self.settings_changed.emit()
 
     @Slot()
     def export_selected(self) -> None:
@@ -396,6 +450,14 @@ class RunLibrary(QObject):
         self.store = store
         self.dialog: RunLibraryDialog | None = None
         window.controller.writer_factory = self.writer_for
+        self.apply_settings()
+
+    @Slot()
+    def apply_settings(self) -> None:
+        """The remembered checkpoint budget and count, into the run controller."""
+        controller = self._window.controller
+        controller.checkpoints.budget_bytes = memory_budget(self._window.store)
+        controller.checkpoint_count = checkpoint_count(self._window.store)
 
     def records(self) -> dict[str, RunRecord]:
         """The runs list's runs that are in the library, by their folder name."""
@@ -464,6 +526,7 @@ class RunLibrary(QObject):
             self.dialog.renamed.connect(self._on_renamed)
             self.dialog.deleted.connect(self._on_deleted)
             self.dialog.imported.connect(self._on_imported)
+            self.dialog.settings_changed.connect(self.apply_settings)
         else:
             self.dialog.reload()
         self.dialog.open()

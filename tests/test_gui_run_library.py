@@ -190,3 +190,28 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
     dialog = open_library(qtbot, again)
     warnings = [dialog.table.item(row, 4).text() for row in range(dialog.table.rowCount())]
     assert sum(bool(w) for w in warnings) == 3
+
+
+def test_the_checkpoint_budget_and_count_are_settings_and_scrubbing_stays_within_the_budget(
+        qtbot, window, click, isolated_run_library):
+    dialog = open_library(qtbot, window)
+    assert dialog.budget_spin.value() == 200 and window.controller.checkpoints.budget_bytes == 200 * 2**20
+    dialog.budget_spin.setValue(4)
+    dialog.count_spin.setValue(5)
+    assert window.store.value("runs/memoryBudgetMB") == 4 and window.store.value("runs/checkpointCount") == 5
+    memory = window.controller.checkpoints
+    assert memory.budget_bytes == 4 * 2**20 and window.controller.checkpoint_count == 5
+    dialog.close()
+    window.layer_editor.width_spin(0).setValue(256)  # 784-256-10 with momentum: 1.6 MB a checkpoint
+    configure(window, train_size=640, epochs=2)
+    run = train(qtbot, window, click)
+    points = memory.list(run.run_id)
+    assert 7 <= len(points) <= 9  # update 0, about 5 through the run, 2 epoch ends
+    assert memory.nbytes <= 4 * 2**20
+    spilled = list((isolated_run_library / run.stored_id / "spill").iterdir())
+    assert len(spilled) >= len(points) - 2
+    for index in range(len(points)):  # scrub through every checkpoint: each read back, none kept
+        window.time_bar.choose(index)
+        window.time_bar.flush()
+        assert memory.nbytes <= 4 * 2**20
+        assert window.time_bar.label.text().startswith(f"epoch {points[index][0]}")
