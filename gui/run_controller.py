@@ -175,6 +175,7 @@ class RunController(QObject):
             self.run.fork_from(fork_of, resume)
             self._fork = None
         self._progress = {}
+        self.held, self._newest = False, None  # a new run: the views follow it
         self._control = TrainingControl()
         self._control.set_speed(self.speed)
         writer = self.writer_factory(self.run) if self.writer_factory is not None else None  # (model) -> RunWriter
