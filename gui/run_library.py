@@ -10,11 +10,12 @@ worker thread; the dialog stays responsive.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -451,6 +452,19 @@ class RunLibrary(QObject):
         self.dialog: RunLibraryDialog | None = None
         window.controller.writer_factory = self.writer_for
         self.apply_settings()
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._window and event.type() == QEvent.Close:
+            self._remove_spills()
+        return False
+
+    def _remove_spills(self) -> None:
+        """The checkpoints spilled beyond the memory budget are copies of the run folders' own:
+        gone with the session (the folders keep theirs)."""
+        for run in self._window.runs:
+            if run.spill_dir is not None:
+                shutil.rmtree(run.spill_dir, ignore_errors=True)
 
     @Slot()
     def apply_settings(self) -> None:

@@ -305,6 +305,8 @@ class TimeTravel(QObject):
         template = self._templates.get(run.run_id)
         if template is None:
             dataset = self._window.dataset
+            if dataset is None:
+                raise ValueError("the data set is still loading")
             config = run.spec.config
             template = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
             self._templates[run.run_id] = template

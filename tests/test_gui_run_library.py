@@ -215,3 +215,7 @@ def test_the_checkpoint_budget_and_count_are_settings_and_scrubbing_stays_within
         window.time_bar.flush()
         assert memory.nbytes <= 4 * 2**20
         assert window.time_bar.label.text().startswith(f"epoch {points[index][0]}")
+    # the spilled copies go with the session; the run's folder keeps its checkpoints
+    window.close()
+    assert not (isolated_run_library / run.stored_id / "spill").exists()
+    assert len(list((isolated_run_library / run.stored_id / "checkpoints").iterdir())) == len(points)
