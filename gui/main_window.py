@@ -32,6 +32,7 @@ from scratchnet.data import Dataset, load_dataset
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS, divergence_warning
 from scratchnet.run_config import RunConfig
+from scratchnet.run_store import RunStore
 
 from . import tooltips
 from .about import AboutDialog, app_icon
@@ -47,6 +48,7 @@ from .persistence import StoredState, default_store, load_state, save_state
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import CLOSE_WAIT_MS, KEPT_STATUSES, RunController
+from .run_library import RunLibrary
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
@@ -100,8 +102,9 @@ class MainWindow(QMainWindow):
     training_finished = Signal(object)
 
     def __init__(self, dataset_loader: DatasetLoaderFn = load_dataset, parent=None,
-                 settings: QSettings | None = None) -> None:
-        """``settings``: where to remember the state between launches (default: the user's file)."""
+                 settings: QSettings | None = None, run_store: RunStore | None = None) -> None:
+        """``settings``: where to remember the state between launches (default: the user's file);
+        ``run_store``: the run library (default: ``scratchnet.run_store.runs_root()``)."""
         super().__init__(parent)
         self.setWindowTitle("scratchnet")
         self.setWindowIcon(app_icon())
@@ -128,6 +131,9 @@ class MainWindow(QMainWindow):
         self._restore_state()
         install_views(self)
         self.time_travel = TimeTravel(self)
+        self.library = RunLibrary(self, run_store if run_store is not None else RunStore())
+        self.time_bar.library_requested.connect(self.library.open_dialog)
+        self.library.add_stored_runs()
         self.tour = GuidedTour(self)
         self.tour.finished.connect(self._on_tour_finished)
         if not self.store.value(TOUR_DONE_KEY, False, type=bool):
@@ -312,6 +318,7 @@ class MainWindow(QMainWindow):
         c.model_changed.connect(self.model_changed)
         c.stepped.connect(self._on_stepped)
         c.update_shown.connect(self._show_update)
+        c.save_failed.connect(self._on_save_failed)
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
@@ -569,6 +576,10 @@ class MainWindow(QMainWindow):
         if refresher is not None:
             refresher.refresh()
 
+    @Slot(str)
+    def _on_save_failed(self, problem: str) -> None:
+        self.status.error(f"The run trains on, but is not saved in the run library: {problem}")
+
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
         self.status.error(f"Run #{run.run_id} {run.status}: {run.error}")
@@ -681,6 +692,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ drawing
     @Slot(list)
     def _on_runs_selected(self, runs: list[RunRecord]) -> None:
+        self.library.ensure_loaded(runs)
+        runs = [run for run in runs if run.stored is None or run.stored.config is not None]
         live = [self.controller.run] if self.is_running else []
         self.plots.show_runs([run for run in runs if run not in live] + live)
         if not self.is_running:

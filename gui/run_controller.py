@@ -98,6 +98,11 @@ class RunController(QObject):
         self._newest: tuple[Sequential, RunRecord] | None = None  # what set_model got while held
         self._fork: tuple[RunRecord, Checkpoint] | None = None
 
+    def take_run_id(self) -> int:
+        """A run number nobody has (for a run read from the library)."""
+        self._next_run_id += 1
+        return self._next_run_id - 1
+
     @property
     def is_running(self) -> bool:
         return self.training_thread is not None
@@ -172,9 +177,10 @@ class RunController(QObject):
             self.run.fork_from(fork_of, resume)
             self._fork = None
         self._progress = {}
+        self.held, self._newest = False, None  # a new run: the views follow it
         self._control = TrainingControl()
         self._control.set_speed(self.speed)
-        writer = self.writer_factory(self.run) if self.writer_factory is not None else None
+        writer = self.writer_factory(self.run) if self.writer_factory is not None else None  # (model) -> RunWriter
         worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from,
                                 checkpoints=self.checkpoint_count, resume=resume, writer=writer)
         self._continue_from = None

@@ -102,8 +102,10 @@ class RunRecord:
     fork_of: RunRecord | None = None
     fork_point: tuple[int, int, int, float] | None = None  # epoch, update, samples_seen, seconds
     spill_dir: Path | None = None  # where its checkpoints beyond the memory budget go
-    stored: object | None = None  # its ``StoredRun`` in the run library, when saved there
+    stored: object | None = None  # its ``StoredRun``, for a run of an earlier session read from the library
+    stored_id: str = ""  # its folder's name in the run library ("" when not saved)
     name: str = ""  # its name in the run library
+    curves_loaded: bool = True  # False for a stored run until its curves.jsonl is read
 
     def __post_init__(self) -> None:
         self.anchors.append(np.zeros(3))
@@ -227,6 +229,11 @@ class RunRecord:
         """x (in ``unit``) of update numbers of this run."""
         if unit == "epochs":
             return self.start(unit) + updates / self.updates_per_epoch
+        if unit == "samples" and self.fork_of is None and self.batch_size > 0:
+            # exact, also across an epoch's short last batch (between two anchors an epoch end
+            # would bend a straight line); a fork may have changed the batch size: its anchors say
+            epochs, within = np.divmod(np.asarray(updates, dtype=float), self.updates_per_epoch)
+            return self.start(unit) + epochs * self.n_train + np.minimum(within * self.batch_size, self.n_train)
         anchors = self.anchors.view()
         column = 1 if unit == "samples" else 2
         return self.start(unit) + np.interp(updates, anchors[:, 0], anchors[:, column])
@@ -291,6 +298,8 @@ class RunRecord:
     def summary(self) -> str:
         """One line for the runs list."""
         config = self.spec.config
+        if self.stored is not None and self.stored.config is None:  # a damaged folder: what is wrong
+            return f"#{self.run_id} {self.stored.name} · ⚠ {'; '.join(self.stored.warnings)}"
         parts = [f"#{self.run_id}"]
         if self.spec.label:
             parts.append(self.spec.label)
@@ -308,4 +317,8 @@ class RunRecord:
             parts.append(f"DIVERGED at update {self.diverged_at:,}")
         elif self.status != "finished":
             parts.append(self.status)
+        if self.stored is not None:
+            parts.append("saved" if self.curves_loaded else "saved (select to load)")
+            if self.stored.warnings:
+                parts.append("⚠ " + "; ".join(self.stored.warnings))
         return " · ".join(parts)

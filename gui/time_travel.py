@@ -14,6 +14,8 @@ stays where it was put (``following`` is False) until it is moved to the end aga
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
@@ -23,9 +25,13 @@ from scratchnet.network import Sequential
 from .fork_dialog import ForkDialog
 from .run_record import RunRecord
 from .settings import RunSpec
+from .views.predictions import ModelContext
 from .views.widgets import make_button
 
 SCRUB_COALESCE_MS = 25  # a drag's positions within this are one request: the last one
+# what the checkpoints' kept ModelContexts may take (their models; what the views computed adds
+# about half as much again for 784-256-128-10)
+CONTEXT_CACHE_BYTES = 64 * 2**20
 
 TIP_SLIDER = ("Move back in time: every view shows the selected run's model at this checkpoint, and the "
               "curves mark where it is. Checkpoints are taken at every epoch's end (and about 20 times "
@@ -165,10 +171,19 @@ class TimeTravel(QObject):
         self.run: RunRecord | None = None  # the run the slider is on
         self._templates: dict[int, Sequential] = {}  # per run: a model of its shape, to load checkpoints into
         self.fork_dialog: ForkDialog | None = None
+        # (run number, checkpoint index) -> its ModelContext, most recently used last: what the
+        # views computed for a checkpoint stays, so moving back there draws at once
+        self._contexts: OrderedDict[tuple[int, int], ModelContext] = OrderedDict()
+        self._context_bytes = 0
+        self._stored_points: dict[int, list[tuple[int, int, int]]] = {}  # per stored run, read once
         self._bar.moved.connect(self.show_checkpoint)
         self._bar.fork_requested.connect(self.open_fork_dialog)
         self._controller.checkpoint_added.connect(self._on_checkpoint)
         self._controller.run_started.connect(self.follow)
+        refresher = window.findChild(QObject, "viewRefresher")
+        if refresher is not None:
+            refresher.known_context = self.known_context
+            refresher.prefetch = self.prefetch
 
     # ---- which run
     @Slot(object)
@@ -184,8 +199,11 @@ class TimeTravel(QObject):
     def points(self, run: RunRecord) -> list[tuple[int, int, int]]:
         if run.run_id in self._controller.checkpoints.runs():
             return self._controller.checkpoints.list(run.run_id)
-        if run.stored is not None:
-            return run.stored_points()
+        if run.stored is not None and run.stored.config is not None:
+            if run.run_id not in self._stored_points:  # the file names say (nothing is opened)
+                self._stored_points[run.run_id] = [(c.epoch, c.update, c.samples_seen)
+                                                   for c in run.stored.checkpoints()]
+            return self._stored_points[run.run_id]
         return []
 
     def checkpoint(self, run: RunRecord, index: int):
@@ -227,20 +245,68 @@ class TimeTravel(QObject):
             controller.release()
             return
         try:
-            model = self.model_at(run, self.checkpoint(run, index))
+            context = self.context_at(run, index)
         except (CheckpointError, OSError, ValueError) as exc:
             self._window.status.error(f"Cannot show that checkpoint of run #{run.run_id}: {exc}")
             return
-        controller.hold(model, run)
-        refresher = self._window.findChild(QObject, "viewRefresher")
-        if refresher is not None:
-            refresher.refresh()  # now, even while a run trains (its own refreshes are throttled)
+        controller.hold(context.model, run)  # the refresher finds this context (known_context)
+        if controller.is_running:
+            refresher = self._window.findChild(QObject, "viewRefresher")
+            if refresher is not None:
+                refresher.refresh()  # now: while a run trains, its own refreshes are throttled
+
+    # ---- what the views computed for each checkpoint
+    def context_at(self, run: RunRecord, index: int) -> ModelContext:
+        """The ModelContext of ``run``'s ``index``-th checkpoint: made once, then kept (within
+        ``CONTEXT_CACHE_BYTES``) with whatever the views computed for it."""
+        key = (run.run_id, index)
+        context = self._contexts.get(key)
+        if context is not None and context.dataset is self._window.dataset:
+            self._contexts.move_to_end(key)
+            return context
+        model = self.model_at(run, self.checkpoint(run, index))
+        context = ModelContext(model, self._window.dataset)
+        self._contexts[key] = context
+        self._context_bytes += _model_bytes(model)
+        while self._context_bytes > CONTEXT_CACHE_BYTES and len(self._contexts) > 1:
+            _key, dropped = self._contexts.popitem(last=False)
+            self._context_bytes -= _model_bytes(dropped.model)
+        return context
+
+    def known_context(self, model, dataset) -> ModelContext | None:
+        """The kept context of ``model`` when it is one of the checkpoints' models (for the view
+        refresher: it then reuses what was computed)."""
+        for context in reversed(self._contexts.values()):
+            if context.model is model and context.dataset is dataset:
+                return context
+        return None
+
+    def prefetch(self):
+        """The contexts worth preparing while idle: the slider's run's checkpoints, nearest to
+        the slider first, as many as the cache keeps."""
+        run, points = self.run, self._bar.points
+        if run is None or not points or self._window.dataset is None:
+            return
+        here = self._bar.index
+        order = sorted(range(len(points)), key=lambda i: (abs(i - here), i))
+        budget = CONTEXT_CACHE_BYTES
+        for index in order:
+            try:
+                context = self.context_at(run, index)
+            except (CheckpointError, OSError, ValueError):
+                continue
+            budget -= _model_bytes(context.model)
+            if budget < 0:
+                return
+            yield context
 
     def model_at(self, run: RunRecord, checkpoint) -> Sequential:
         """A new model of ``run``'s shape holding ``checkpoint``'s weights."""
         template = self._templates.get(run.run_id)
         if template is None:
             dataset = self._window.dataset
+            if dataset is None:
+                raise ValueError("the data set is still loading")
             config = run.spec.config
             template = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
             self._templates[run.run_id] = template
@@ -278,3 +344,7 @@ class TimeTravel(QObject):
         self._controller.release()
         self._controller.fork(RunSpec(config, label=run.spec.label,
                                       train_eval_size=run.spec.train_eval_size), run, checkpoint)
+
+
+def _model_bytes(model) -> int:
+    return sum(value.nbytes for value in model.parameters().values())

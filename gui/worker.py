@@ -54,8 +54,8 @@ class TrainingWorker(QObject):
     - ``saved(str)``: a problem saving the run to its folder (disk full...); it trains on.
     - ``failed(str)``: a message for the user (bad data, ...).
 
-    With a ``writer`` (``scratchnet.run_store.RunWriter``), the worker saves every log and
-    checkpoint into the run's folder as they come, in its own thread.
+    With a ``writer`` (a function of the run's model that makes its ``scratchnet.run_store.RunWriter``),
+    the worker saves every log and checkpoint into the run's folder as they come, in its own thread.
     """
 
     dataset_ready = Signal(object)
@@ -75,7 +75,8 @@ class TrainingWorker(QObject):
         """``initial_model``, if given, is trained further instead of fresh weights from the spec;
         the worker owns it from now on (pass a ``copy()``). ``checkpoints``: how many checkpoints
         to take through a short run (``train(checkpoints=)``; None: none). ``resume``: a
-        ``Checkpoint`` to go on from (a fork). ``writer``: a ``RunWriter`` for the run's folder."""
+        ``Checkpoint`` to go on from (a fork). ``writer``: ``(model) -> RunWriter`` for the run's
+        folder, called in the worker's thread."""
         super().__init__()
         self._spec = spec
         self._initial_model = initial_model
@@ -83,7 +84,9 @@ class TrainingWorker(QObject):
         self._datasets = datasets
         self._checkpoints = checkpoints
         self._resume = resume
-        self._writer = writer
+        self._make_writer = writer
+        self._writer = None
+        self._reported = False  # a save problem is reported once
 
     @Slot()
     def run(self) -> None:
@@ -111,6 +114,8 @@ class TrainingWorker(QObject):
             self._train(model, config.build_optimizer(), data, train_config, config.build_augmenter())
 
     def _train(self, model, optimizer, data, config, augment) -> None:
+        if self._make_writer is not None:
+            self._writer = self._make_writer(model)
         recorder = StepRecorder(model, data.x_train, data.y_train)
         augment = recorder.augment(augment)
         self._control.between_updates = lambda stepping: self._between_updates(recorder, config, stepping)
@@ -174,7 +179,6 @@ class TrainingWorker(QObject):
             elif event == "start":
                 self.progress.emit(log)
             elif event == "done":
-                self._save_end("stopped" if log["stopped"] else "done")
                 log["model"] = model
                 self.finished.emit(log)
 
@@ -183,15 +187,19 @@ class TrainingWorker(QObject):
         the run trains on in memory."""
         if self._writer is None:
             return
-        problem = self._writer.write_log(log)
-        if problem:
-            self.saved.emit(problem)
+        self._writer.log(log)
+        self._report_save_problem()
 
     def _save_end(self, status: str) -> None:
+        """A run that ended without a "done" log (diverged) says so in its folder."""
         if self._writer is not None:
-            problem = self._writer.finish(status)
-            if problem:
-                self.saved.emit(problem)
+            self._writer.finish(status)
+            self._report_save_problem()
+
+    def _report_save_problem(self) -> None:
+        if self._writer.problem and not self._reported:
+            self._reported = True
+            self.saved.emit(self._writer.problem)
 
 
 @contextmanager

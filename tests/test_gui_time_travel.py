@@ -106,3 +106,38 @@ def test_a_fork_with_a_new_learning_rate_is_a_linked_run_that_starts_at_the_fork
     assert text.startswith("↳") and f"fork of #{parent.run_id} @ epoch 1" in text and "lr 0.01" in text
     # with the parent's own rate its first epoch would be the parent's second, exactly
     assert fork.epochs[0]["loss"] != parent.epochs[1]["loss"]
+
+
+def test_while_training_the_slider_follows_unless_moved_back_and_then_the_views_stay_there(qtbot, window, click):
+    configure(window, train_size=2000, epochs=3)
+    bar, controller = window.time_bar, window.controller
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as finished:
+        click("startButton")
+        qtbot.waitUntil(lambda: len(bar.points) >= 4, timeout=30_000)
+        click("pauseButton")
+        qtbot.waitUntil(lambda: controller.paused, timeout=10_000)
+        run = controller.run
+        assert bar.following and bar.index == len(bar.points) - 1
+        assert bar.label.text().endswith(f"of #{run.run_id}")
+        bar.choose(0)  # back to the initial weights while the run goes on
+        bar.flush()
+        initial = controller.checkpoints.get(run.run_id, 0).params["0.W"]
+        np.testing.assert_array_equal(window.current_model.parameters()["0.W"], initial)
+        seen = len(bar.points)
+        click("pauseButton")  # resume
+        qtbot.waitUntil(lambda: len(bar.points) > seen + 2, timeout=30_000)
+        assert bar.index == 0 and not bar.following  # stays put
+        np.testing.assert_array_equal(window.current_model.parameters()["0.W"], initial)
+        assert window.plots.cursor_x() == 0.0
+    assert finished.args[0] is run
+    # still held at the start after the run ended; the end of the slider shows the trained model
+    np.testing.assert_array_equal(window.current_model.parameters()["0.W"], initial)
+    bar.choose(len(bar.points) - 1)
+    bar.flush()
+    last = controller.checkpoints.get(run.run_id, len(bar.points) - 1)
+    assert last.epoch == 3
+    np.testing.assert_array_equal(window.current_model.parameters()["0.W"], last.params["0.W"])
+    assert window.plots.cursor_x() == pytest.approx(3.0)
+    # the next run is followed again
+    run_two = train(qtbot, window, click)
+    assert window.controller.model_run is run_two and not controller.held
