@@ -215,7 +215,10 @@ def read_csv(path: Path, *, allow_large: bool = False) -> CsvTable:
             raise DatasetError(f"{path}: holds a header line and no data rows")
     width = commas[kept[0]] + 1
     if width < 2:
-        raise DatasetError(f"{path}, line {kept[0] + 1}: one value per row: expected a label then pixels")
+        other = next((sep for sep in (";", "\t", " ") if sep.encode() in data[starts[kept[0]]:ends[kept[0]]].strip()),
+                     None)
+        hint = f" (values are separated by {other!r}: save the file with commas)" if other else ""
+        raise DatasetError(f"{path}, line {kept[0] + 1}: one value per row: expected a label then pixels{hint}")
     wrong = next((i for i in kept if commas[i] + 1 != width), None)
     if wrong is not None:
         raise DatasetError(
@@ -270,8 +273,10 @@ def _read_csv_bytes(path: Path, allow_large: bool) -> bytes:
         raise DatasetError(f"{path}: empty file")
     zero = data.find(b"\0")
     if zero >= 0:
-        raise DatasetError(f"{path}: not a text file (binary data: a zero byte at byte {zero:,})")
-    return data
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff") or zero < 4 and b"\0" in data[1:4:2]
+        hint = ": it looks like UTF-16 text; save it as a UTF-8 CSV" if utf16 else ""
+        raise DatasetError(f"{path}: not a text file (binary data: a zero byte at byte {zero:,}){hint}")
+    return data.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark spreadsheets write
 
 
 def _is_header(line: bytes) -> bool:

@@ -337,7 +337,17 @@ def test_bad_csv_content_is_named_by_line(tmp_path, text, expected):
 
 
 def test_binary_file_named_csv(tmp_path):
-    assert "not a text file (binary data" in csv_error(tmp_path, bytes(range(256)) * 40)
+    assert "not a text file (binary data: a zero byte at byte 0)" in csv_error(tmp_path, bytes(range(256)) * 40)
+    png = png_bytes(np.zeros((8, 8), np.uint8))
+    assert "not a text file" in csv_error(tmp_path, png, name="picture.csv")
+    assert "looks like UTF-16 text" in csv_error(tmp_path, GOOD.encode("utf-16"), name="excel.csv")
+
+
+def test_semicolons_and_byte_order_mark(tmp_path):
+    assert "separated by ';': save the file with commas" in csv_error(tmp_path, "1;0;0;0;0\n0;1;1;1;1\n")
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + (GOOD * 2).encode())
+    data = load_dataset(tmp_path / "bom.csv", held_out=0.5)
+    assert data.class_names == ["0", "1"] and len(data.y_train) + len(data.y_test) == 4
 
 
 def test_more_than_100_classes(tmp_path):
