@@ -671,9 +671,17 @@ def _walk_images(folder: Path, ancestors: tuple) -> list[Path]:
             if identity in ancestors:
                 raise DatasetError(f"{path}: symbolic link loop (it leads back to a folder that holds it)")
             found += _walk_images(path, (*ancestors, identity))
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
+        elif path.suffix.lower() in IMAGE_SUFFIXES and _entry_is_file(entry):
             found.append(path)
     return found
+
+
+def _entry_is_file(entry: os.DirEntry) -> bool:
+    """A regular file (a FIFO or a device named .png is skipped: reading it could hang)."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        raise DatasetError(f"{entry.path}: cannot be read ({_reason(exc)})") from None
 
 
 def _scan(folder: Path) -> list[os.DirEntry]:

@@ -484,3 +484,29 @@ def test_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no data found"):
         load_dataset(tmp_path / "empty")
+
+
+def test_image_reader_refuses_what_could_hang_or_explode(tmp_path, class_folders):
+    fifo = class_folders / "cat" / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(DatasetError, match=r"pipe\.png: is a pipe \(FIFO\), not a regular file"):
+        read_grey(fifo)
+    data = load_dataset(class_folders, read_image=read_grey, image_size=8)  # the FIFO is skipped, not read
+    assert len(data.y_train) + len(data.y_test) == 12
+    svg = tmp_path / "drawing.png"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><rect width="9" height="9"/></svg>')
+    with pytest.raises(DatasetError, match="not an image Qt can read|is an SVG drawing"):
+        read_grey(svg)
+
+
+def test_image_reader_grey_of_colour_and_transparency(tmp_path, qapp):
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(4, 2, QImage.Format.Format_ARGB32)
+    image.fill(QColor(0, 0, 255, 255))
+    image.setPixelColor(0, 0, QColor(0, 0, 0, 0))  # fully transparent: white paper
+    image.setPixelColor(1, 0, QColor(0, 255, 0))
+    assert image.save(str(tmp_path / "c.png"))
+    grey = read_grey(tmp_path / "c.png")
+    assert grey.dtype == np.uint8 and grey.shape == (2, 4)
+    assert grey[0, :2].tolist() == [255, 150] and grey[1, 0] == 29  # BT.601: green 150, blue 29
