@@ -234,14 +234,14 @@ def _image_reader():
 
 
 class _ImportProgress:
-    """``progress(done, total)`` of an image import as a one-line bar on a terminal."""
+    """``progress(done, total)`` of an import (images, or bytes of CSV) as a one-line bar on a terminal."""
 
     def __init__(self, err) -> None:
         self.err, self.shown = err, False
 
     def __call__(self, done: int, total: int) -> None:
         filled = int(30 * done / max(total, 1))
-        self.err.write(f"\rreading images [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,}")
+        self.err.write(f"\rreading data [{'#' * filled}{'.' * (30 - filled)}] {done / max(total, 1):4.0%}")
         self.err.flush()
         self.shown = True
 

@@ -262,12 +262,14 @@ def load_dataset(
     file, image folders (train/<class>/ + test/<class>/, or <class>/ alone) or an .npz.
 
     resources_dir overrides where the bundled "mnist" folder is looked for (default
-    `paths.resources_dir()`). For imported data: ``image_size`` the square side (default the data's
-    own; 28 for images), ``held_out`` and ``seed`` the stratified test split of a layout that has
-    none, ``photo`` False (plain area resize), True (the drawing pad's preprocessing for photos of
-    digits on paper) or "auto" (photo preprocessing for images on light paper), ``progress(done,
-    total)`` called while images are read, ``allow_large`` reads a CSV over 2 GB (else
-    DatasetTooLarge), ``read_image(path) -> (H, W) uint8`` decodes images (gui.image_reader.read_grey).
+    `paths.resources_dir()`). For imported data:
+    - ``image_size``: the square side (default the data's own; 28 for images); also resizes IDX data;
+    - ``held_out``, ``seed``: the stratified test split of a layout that has none;
+    - ``photo``: False (plain area resize), True (the drawing pad's preprocessing for photos of digits
+      on paper) or "auto" (that for images on light paper only);
+    - ``progress(done, total)``: called while images (counted in images) or CSV files (in bytes) are read;
+    - ``allow_large``: read a CSV over 2 GB (else DatasetTooLarge);
+    - ``read_image(path) -> (H, W) uint8``: decodes images (gui.image_reader.read_grey).
     Imported data sets are cached by content hash (``scratchnet.import_cache``).
     Raises DatasetError, naming the file, line or image, when anything is missing or malformed.
     """

@@ -164,9 +164,9 @@ def import_dataset(path: str | os.PathLike, kind: str, options: ImportOptions, *
     """Read the data set at ``path`` of layout ``kind`` (from ``find_layout``)."""
     path = Path(path)
     if kind == CSV_FOLDER:
-        return _import_csv_folder(path, options)
+        return _import_csv_folder(path, options, progress)
     if kind == ONE_CSV:
-        return _import_one_csv(path, options)
+        return _import_one_csv(path, options, progress)
     if kind == NPZ:
         return _import_npz(path, options)
     if kind in (IMAGE_SPLIT, CLASS_FOLDERS):
@@ -190,8 +190,9 @@ class CsvTable:
     header: bool
 
 
-def read_csv(path: Path, *, allow_large: bool = False) -> CsvTable:
+def read_csv(path: Path, *, allow_large: bool = False, progress: Progress | None = None) -> CsvTable:
     """Read a ``label, pixel, pixel, ...`` CSV file, with or without a header line.
+    ``progress(bytes_done, bytes_total)`` is called after each chunk of rows.
 
     The file is cut into lines by NumPy, each line's commas counted by ``bytes.count``, and the
     numbers of about 4,000 rows at a time parsed by ``np.fromstring`` (whole numbers, else decimals):
@@ -238,6 +239,8 @@ def read_csv(path: Path, *, allow_large: bool = False) -> CsvTable:
         values = values.reshape(len(rows), width)
         labels.append(values[:, 0])
         pixels.append(_smallest(values[:, 1:]))
+        if progress is not None:
+            progress(ends[rows[-1]], len(data))
     line_numbers = np.asarray(kept, dtype=np.int64) + 1
     return _checked_table(path, np.concatenate(labels), np.concatenate(pixels), line_numbers, header)
 
@@ -334,10 +337,14 @@ def _checked_table(path: Path, labels: np.ndarray, pixels: np.ndarray, lines: np
     return CsvTable(np.ascontiguousarray(pixels), labels.astype(np.int64), lines, header)
 
 
-def _import_csv_folder(folder: Path, options: ImportOptions) -> Imported:
+def _import_csv_folder(folder: Path, options: ImportOptions, progress: Progress | None) -> Imported:
     train_path, test_path = csv_pair(folder)
-    train = read_csv(train_path, allow_large=options.allow_large)
-    test = read_csv(test_path, allow_large=options.allow_large)
+    sizes = [p.stat().st_size for p in (train_path, test_path)]
+    total = max(sum(sizes), 1)
+    train = read_csv(train_path, allow_large=options.allow_large,
+                     progress=progress and (lambda done, size: progress(done * sizes[0] // max(size, 1), total)))
+    test = read_csv(test_path, allow_large=options.allow_large, progress=progress and (
+        lambda done, size: progress(sizes[0] + done * sizes[1] // max(size, 1), total)))
     if train.pixels.shape[1] != test.pixels.shape[1]:
         raise DatasetError(
             f"{test_path}: {test.pixels.shape[1]} pixels per row, but {train_path.name} has {train.pixels.shape[1]}"
@@ -351,8 +358,8 @@ def _import_csv_folder(folder: Path, options: ImportOptions) -> Imported:
                     names, (side, side), layout)
 
 
-def _import_one_csv(path: Path, options: ImportOptions) -> Imported:
-    table = read_csv(path, allow_large=options.allow_large)
+def _import_one_csv(path: Path, options: ImportOptions, progress: Progress | None) -> Imported:
+    table = read_csv(path, allow_large=options.allow_large, progress=progress)
     side, resized = _csv_side(path, table.pixels.shape[1], options.image_size)
     names, y = _label_classes(path, table.labels, table.lines)
     train_idx, test_idx = stratified_split(y, options.held_out, options.seed)

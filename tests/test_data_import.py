@@ -93,6 +93,17 @@ def test_mnist_as_csv_folder_loads_back_identical(tmp_path, small_mnist, mnist):
     assert data.name == tmp_path.name
 
 
+def test_csv_progress_is_counted_in_bytes(tmp_path, small_mnist):
+    write_csv(tmp_path / "train.csv", small_mnist[0], small_mnist[1])
+    write_csv(tmp_path / "test.csv", small_mnist[2][:100], small_mnist[3][:100])
+    calls = []
+    load_dataset(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    total = sum(f.stat().st_size for f in (tmp_path / "train.csv", tmp_path / "test.csv"))
+    assert {t for _, t in calls} == {total} and len(calls) == 2  # one chunk of rows per file
+    assert calls[0][0] == pytest.approx((tmp_path / "train.csv").stat().st_size, abs=1)
+    assert calls[-1][0] == pytest.approx(total, abs=2)
+
+
 def test_mnist_named_csv_pair_without_header(tmp_path, small_mnist):
     x_train, y_train, x_test, y_test = small_mnist
     write_csv(tmp_path / "mnist_train.csv", x_train[:100], y_train[:100])
