@@ -153,8 +153,8 @@ def main(argv: list[str]) -> int:
                                progress=progress)
         if progress is not None:
             progress.finish()
-    except DatasetError as exc:
-        return _usage_error(str(exc))
+    except DatasetError as exc:  # bad data given by path: the user's input, as a bad flag is
+        return _usage_error(str(exc)) if imported else _failure(str(exc))
     except ScratchnetError as exc:
         return _failure(str(exc))
     if imported:
