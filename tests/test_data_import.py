@@ -521,3 +521,24 @@ def test_image_reader_grey_of_colour_and_transparency(tmp_path, qapp):
     grey = read_grey(tmp_path / "c.png")
     assert grey.dtype == np.uint8 and grey.shape == (2, 4)
     assert grey[0, :2].tolist() == [255, 150] and grey[1, 0] == 29  # BT.601: green 150, blue 29
+
+
+def test_window_worker_trains_12x12_data_with_augmentation(tmp_path):
+    """The window's training worker builds the network and the augmenter for the data's image size."""
+    from gui import worker as gui_worker
+    from gui.datasets import DatasetCache
+    from gui.run_controller import RunSpec
+    from scratchnet.control import TrainingControl
+    from scratchnet.run_config import RunConfig, hidden_layers
+
+    images, labels, names = tiny_images(n_per_class=20, classes=("a", "b", "c"), side=12)
+    data = load_dataset(write_png_folders(tmp_path / "set", images, labels, names), image_size=12,
+                        read_image=read_grey)
+    spec = RunSpec(RunConfig(dataset="set", hidden=hidden_layers(8), augment=True, epochs=1))
+    worker = gui_worker.TrainingWorker(spec, TrainingControl(), DatasetCache(lambda name: data))
+    done, failed = [], []
+    worker.finished.connect(done.append)
+    worker.failed.connect(failed.append)
+    worker.run()  # in this thread: the signals reach the lambdas directly
+    assert not failed and len(done) == 1
+    assert done[0]["model"].input_size == 144 and done[0]["model"].output_size == 3
