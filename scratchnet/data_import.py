@@ -131,8 +131,22 @@ def find_layout(path: str | os.PathLike) -> str:
         return CLASS_FOLDERS
     raise DatasetError(
         f"{path}: no data found: expected train.csv + test.csv, the four MNIST IDX files, "
-        "train/<class>/ + test/<class>/ image folders, or one folder of images per class"
+        f"train/<class>/ + test/<class>/ image folders, or one folder of images per class{_hint(path)}"
     )
+
+
+def _hint(folder: Path) -> str:
+    """What a folder that holds no known layout holds instead, and what to do about it."""
+    names = sorted(e.name for e in _scan(folder) if not e.name.startswith("."))
+    csvs = [n for n in names if n.lower().endswith(".csv")]
+    images = [n for n in names if n.lower().endswith(IMAGE_SUFFIXES)]
+    if csvs:
+        return (f" ({', '.join(csvs[:3])} found: give one CSV file itself as the data, or name the pair "
+                "train.csv and test.csv)")
+    if images:
+        return (f" ({len(images):,} images found loose: put each class's images in a folder named after "
+                "the class)")
+    return ""
 
 
 def csv_pair(folder: Path) -> tuple[Path, Path] | None:

@@ -495,6 +495,14 @@ def test_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no data found"):
         load_dataset(tmp_path / "empty")
+    (tmp_path / "empty" / "train.csv").write_text(GOOD)
+    with pytest.raises(DatasetError, match=r"train\.csv found: give one CSV file itself as the data, or name the pair"):
+        load_dataset(tmp_path / "empty")
+    (tmp_path / "loose").mkdir()
+    for i in range(3):
+        (tmp_path / "loose" / f"{i}.png").write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
+    with pytest.raises(DatasetError, match="3 images found loose: put each class's images in a folder"):
+        load_dataset(tmp_path / "loose")
 
 
 def test_image_reader_refuses_what_could_hang_or_explode(tmp_path, class_folders):
