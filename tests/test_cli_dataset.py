@@ -16,7 +16,7 @@ from gui.image_reader import read_grey
 from scratchnet import limits
 from scratchnet.data import load_dataset
 from scratchnet.serialization import load_model_file
-from tests.test_data_import import png_bytes, write_csv
+from tests.data_files import png_bytes, write_csv
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
