@@ -178,3 +178,4 @@ def test_progress_bar_of_an_image_import(shapes):
     frames = stream.getvalue().split("\r")
     assert "reading data [" + "#" * 30 + "] 100%" in frames
     assert any(f.endswith(" 50%") for f in frames) and frames[-1] == ""  # 36 of 72 images
+    assert len(frames) == len(set(frames)) + 1  # each frame once (the first split part is empty)
