@@ -472,14 +472,10 @@ def _import_npz(path: Path, options: ImportOptions) -> Imported:
             if handle.read(4) != b"PK\x03\x04":
                 raise DatasetError(f"{path}: not a valid .npz archive (an .npz is a zip of .npy arrays)")
             handle.seek(0)
-            arrays = _npz_arrays(path, handle)
+            arrays = _npz_arrays(path, handle, options.allow_large)
     except DatasetError:
         raise
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DatasetError(f"{path}: holds Python objects, which are never unpickled: save plain arrays") from None
-        raise DatasetError(f"{path}: not a valid .npz ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise DatasetError(f"{path}: not a valid .npz archive ({exc or type(exc).__name__})") from None
     x_train, side = _npz_images(path, "x_train", arrays["x_train"])
     x_test, test_side = _npz_images(path, "x_test", arrays["x_test"])
@@ -507,12 +503,41 @@ def _import_npz(path: Path, options: ImportOptions) -> Imported:
     return Imported(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), names, (side, side), layout)
 
 
-def _npz_arrays(path: Path, handle) -> dict[str, np.ndarray]:
-    with np.load(handle, allow_pickle=False) as archive:
-        missing = [key for key in NPZ_KEYS if key not in archive.files]
+def _npz_arrays(path: Path, handle, allow_large: bool) -> dict[str, np.ndarray]:
+    """The arrays an .npz data set needs, each entry's .npy header checked before its data is read:
+    no object arrays, and a declared size that matches the bytes the entry holds, so that a small
+    file cannot make this allocate more than it really holds (at most 2 GB unless allow_large)."""
+    with zipfile.ZipFile(handle) as archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        missing = [key for key in NPZ_KEYS if key not in members]
         if missing:
             raise DatasetError(f"{path}: missing {', '.join(missing)} (an .npz needs {', '.join(NPZ_KEYS)})")
-        return {key: archive[key] for key in (*NPZ_KEYS, "class_names") if key in archive.files}
+        wanted = [key for key in (*NPZ_KEYS, "class_names") if key in members]
+        _check_file_size(path, sum(members[key].file_size for key in wanted), allow_large)
+        return {key: _read_npy_entry(path, archive, members[key]) for key in wanted}
+
+
+def _read_npy_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    key = info.filename.removesuffix(".npy")
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise DatasetError(f"{path}: entry {key!r} is encrypted or uses an unsupported zip compression")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in ((1, 0), (2, 0)):
+            raise DatasetError(f"{path}: entry {key!r} has unsupported .npy version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(member, 10_000)
+        if dtype.hasobject:
+            raise DatasetError(f"{path}: {key} holds Python objects, which are never unpickled: save plain arrays")
+        nbytes = math.prod(shape) * dtype.itemsize
+        held = info.file_size - member.tell()
+        if nbytes != held:
+            raise DatasetError(f"{path}: entry {key!r} declares {nbytes:,} bytes of data but holds {held:,}")
+        data = member.read(nbytes)
+    if len(data) != nbytes:
+        raise DatasetError(f"{path}: entry {key!r} is truncated")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _npz_images(path: Path, key: str, x: np.ndarray) -> tuple[np.ndarray, int]:

@@ -441,6 +441,17 @@ def test_pickled_npz_is_never_unpickled(tmp_path):
              x_test=np.zeros((1, 4)), y_test=np.zeros(1))
     with pytest.raises(DatasetError, match="never unpickled"):
         load_dataset(tmp_path / "p.npz")
+    import zipfile
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": (1 << 20, 1 << 20)}
+    with zipfile.ZipFile(tmp_path / "tib.npz", "w") as archive:  # a header claiming 4 TiB in 200 bytes
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array_header_1_0(member, header)
+    began = time.perf_counter()
+    with pytest.raises(DatasetError, match=r"entry 'x_train' declares 4,398,046,511,104 bytes of data but holds 0"):
+        load_dataset(tmp_path / "tib.npz")
+    assert time.perf_counter() - began < 2.0
     (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
     with pytest.raises(DatasetError, match="not a valid .npz"):
         load_dataset(tmp_path / "junk.npz")
