@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
     prepared = prepare(args, config, PROG)
     if isinstance(prepared, int):
         return prepared
-    dataset, model = prepared
+    dataset, model, config = prepared
     problem = shape_problem({k: v.shape for k, v in ckpt.params.items()},
                             {k: v.shape for k, v in model.parameters().items()})
     if problem:

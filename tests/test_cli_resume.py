@@ -25,7 +25,7 @@ def bundled_mnist_once(mnist, monkeypatch):
     cut to 500 images, so that the 40 commands here stay fast."""
     small = type(mnist)(mnist.name, mnist.x_train, mnist.y_train, mnist.x_test[:500], mnist.y_test[:500],
                         mnist.class_names)
-    monkeypatch.setattr(cli.train, "load_dataset", lambda name: small)
+    monkeypatch.setattr(cli.train, "load_dataset", lambda name, **options: small)
 
 
 def _cli(capsys, *args):

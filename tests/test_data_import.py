@@ -4,9 +4,7 @@ folders, the cache, and each bad input refused with a message naming the file, l
 from __future__ import annotations
 
 import os
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from gui.image_reader import read_grey
 from scratchnet import data_import, import_cache, limits
 from scratchnet.data import load_dataset
 from scratchnet.errors import DatasetError, DatasetTooLarge
+from tests.data_files import png_bytes, tiny_images, write_csv, write_png_folders
 
 TRAIN, TEST = 2_000, 500
 
@@ -36,45 +35,6 @@ def small_mnist(mnist):
             to_bytes(mnist.x_test[:TEST]), mnist.y_test[:TEST])
 
 
-# --------------------------------------------------------------------------- writers
-
-
-def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, header: bool = False) -> Path:
-    rows = np.column_stack([labels, images.reshape(len(images), -1)]).astype(np.int64)
-    lines = [",".join(["label", *(f"pixel{i}" for i in range(rows.shape[1] - 1))])] if header else []
-    lines += [",".join(map(str, row)) for row in rows.tolist()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def png_bytes(grey: np.ndarray, width: int | None = None, height: int | None = None) -> bytes:
-    """A greyscale 8-bit PNG of ``grey`` (H, W) uint8; ``width``/``height`` override the header's."""
-    h, w = grey.shape
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width or w, height or h, 8, 0, 0, 0, 0)
-    raw = b"".join(b"\0" + row.tobytes() for row in grey)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-def write_png_folders(root: Path, images: np.ndarray, labels: np.ndarray, names=None) -> Path:
-    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-        folder = root / (names[label] if names else str(label))
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i:05d}.png").write_bytes(png_bytes(image))
-    return root
-
-
-def tiny_images(n_per_class=6, classes=("cat", "dog"), side=8, seed=0):
-    """Distinct random images per class: (images uint8 (N, side, side), labels, class names)."""
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n_per_class * len(classes), side, side), dtype=np.uint8)
-    labels = np.repeat(np.arange(len(classes)), n_per_class)
-    return images, labels, list(classes)
-
-
 # --------------------------------------------------------------------------- round trips
 
 
@@ -91,6 +51,17 @@ def test_mnist_as_csv_folder_loads_back_identical(tmp_path, small_mnist, mnist):
     assert data.image_shape == (28, 28)
     assert data.layout == ("CSV folder (train.csv + test.csv), header detected in the train file")
     assert data.name == tmp_path.name
+
+
+def test_csv_progress_is_counted_in_bytes(tmp_path, small_mnist):
+    write_csv(tmp_path / "train.csv", small_mnist[0], small_mnist[1])
+    write_csv(tmp_path / "test.csv", small_mnist[2][:100], small_mnist[3][:100])
+    calls = []
+    load_dataset(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    total = sum(f.stat().st_size for f in (tmp_path / "train.csv", tmp_path / "test.csv"))
+    assert {t for _, t in calls} == {total} and len(calls) == 2  # one chunk of rows per file
+    assert calls[0][0] == pytest.approx((tmp_path / "train.csv").stat().st_size, abs=1)
+    assert calls[-1][0] == pytest.approx(total, abs=2)
 
 
 def test_mnist_named_csv_pair_without_header(tmp_path, small_mnist):
@@ -337,7 +308,17 @@ def test_bad_csv_content_is_named_by_line(tmp_path, text, expected):
 
 
 def test_binary_file_named_csv(tmp_path):
-    assert "not a text file (binary data" in csv_error(tmp_path, bytes(range(256)) * 40)
+    assert "not a text file (binary data: a zero byte at byte 0)" in csv_error(tmp_path, bytes(range(256)) * 40)
+    png = png_bytes(np.zeros((8, 8), np.uint8))
+    assert "not a text file" in csv_error(tmp_path, png, name="picture.csv")
+    assert "looks like UTF-16 text" in csv_error(tmp_path, GOOD.encode("utf-16"), name="excel.csv")
+
+
+def test_semicolons_and_byte_order_mark(tmp_path):
+    assert "separated by ';': save the file with commas" in csv_error(tmp_path, "1;0;0;0;0\n0;1;1;1;1\n")
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + (GOOD * 2).encode())
+    data = load_dataset(tmp_path / "bom.csv", held_out=0.5)
+    assert data.class_names == ["0", "1"] and len(data.y_train) + len(data.y_test) == 4
 
 
 def test_more_than_100_classes(tmp_path):
@@ -460,6 +441,17 @@ def test_pickled_npz_is_never_unpickled(tmp_path):
              x_test=np.zeros((1, 4)), y_test=np.zeros(1))
     with pytest.raises(DatasetError, match="never unpickled"):
         load_dataset(tmp_path / "p.npz")
+    import zipfile
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": (1 << 20, 1 << 20)}
+    with zipfile.ZipFile(tmp_path / "tib.npz", "w") as archive:  # a header claiming 4 TiB in 200 bytes
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array_header_1_0(member, header)
+    began = time.perf_counter()
+    with pytest.raises(DatasetError, match=r"entry 'x_train' declares 4,398,046,511,104 bytes of data but holds 0"):
+        load_dataset(tmp_path / "tib.npz")
+    assert time.perf_counter() - began < 2.0
     (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
     with pytest.raises(DatasetError, match="not a valid .npz"):
         load_dataset(tmp_path / "junk.npz")
@@ -474,3 +466,58 @@ def test_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no data found"):
         load_dataset(tmp_path / "empty")
+    (tmp_path / "empty" / "train.csv").write_text(GOOD)
+    with pytest.raises(DatasetError, match=r"train\.csv found: give one CSV file itself as the data, or name the pair"):
+        load_dataset(tmp_path / "empty")
+    (tmp_path / "loose").mkdir()
+    for i in range(3):
+        (tmp_path / "loose" / f"{i}.png").write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
+    with pytest.raises(DatasetError, match="3 images found loose: put each class's images in a folder"):
+        load_dataset(tmp_path / "loose")
+
+
+def test_image_reader_refuses_what_could_hang_or_explode(tmp_path, class_folders):
+    fifo = class_folders / "cat" / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(DatasetError, match=r"pipe\.png: is a pipe \(FIFO\), not a regular file"):
+        read_grey(fifo)
+    data = load_dataset(class_folders, read_image=read_grey, image_size=8)  # the FIFO is skipped, not read
+    assert len(data.y_train) + len(data.y_test) == 12
+    svg = tmp_path / "drawing.png"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><rect width="9" height="9"/></svg>')
+    with pytest.raises(DatasetError, match="not an image Qt can read|is an SVG drawing"):
+        read_grey(svg)
+
+
+def test_image_reader_grey_of_colour_and_transparency(tmp_path, qapp):
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(4, 2, QImage.Format.Format_ARGB32)
+    image.fill(QColor(0, 0, 255, 255))
+    image.setPixelColor(0, 0, QColor(0, 0, 0, 0))  # fully transparent: white paper
+    image.setPixelColor(1, 0, QColor(0, 255, 0))
+    assert image.save(str(tmp_path / "c.png"))
+    grey = read_grey(tmp_path / "c.png")
+    assert grey.dtype == np.uint8 and grey.shape == (2, 4)
+    assert grey[0, :2].tolist() == [255, 150] and grey[1, 0] == 29  # BT.601: green 150, blue 29
+
+
+def test_window_worker_trains_12x12_data_with_augmentation(tmp_path):
+    """The window's training worker builds the network and the augmenter for the data's image size."""
+    from gui import worker as gui_worker
+    from gui.datasets import DatasetCache
+    from gui.run_controller import RunSpec
+    from scratchnet.control import TrainingControl
+    from scratchnet.run_config import RunConfig, hidden_layers
+
+    images, labels, names = tiny_images(n_per_class=20, classes=("a", "b", "c"), side=12)
+    data = load_dataset(write_png_folders(tmp_path / "set", images, labels, names), image_size=12,
+                        read_image=read_grey)
+    spec = RunSpec(RunConfig(dataset="set", hidden=hidden_layers(8), augment=True, epochs=1))
+    worker = gui_worker.TrainingWorker(spec, TrainingControl(), DatasetCache(lambda name: data))
+    done, failed = [], []
+    worker.finished.connect(done.append)
+    worker.failed.connect(failed.append)
+    worker.run()  # in this thread: the signals reach the lambdas directly
+    assert not failed and len(done) == 1
+    assert done[0]["model"].input_size == 144 and done[0]["model"].output_size == 3
