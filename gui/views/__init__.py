@@ -281,10 +281,12 @@ def wire_my_digits(window, pad: DrawingPad, view: MyDigitsView) -> None:
 
     @Slot()
     def store_changed() -> None:
+        chosen = window.run_config().dataset
         for name in MY_DIGITS_SETS:
-            window.controller.datasets.forget(name)
-        if window.run_config().dataset in MY_DIGITS_SETS and not window.is_running:
-            window.load_dataset_async(window.run_config().dataset)
+            if name == chosen and not window.is_running:
+                window.controller.reload_dataset(name)
+            else:
+                window.controller.datasets.forget(name)
 
     pad.add_requested.connect(add)
     view.changed.connect(store_changed)

@@ -69,6 +69,7 @@ class MyDigitsView(QWidget):
         self.relabel_spin.setObjectName("relabelSpin")
         self.relabel_spin.setRange(0, 9)
         self.relabel_spin.setPrefix("as ")
+        self.relabel_spin.setToolTip("The label Relabel gives the selected digits.")
         self.relabel_button = make_button("Relabel", "relabelButton", "Give the selected digits this label.",
                                           self.relabel_selected)
         self.delete_button = make_button("Delete", "deleteDigitButton", "Delete the selected digits from My "
