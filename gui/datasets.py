@@ -12,6 +12,15 @@ from scratchnet.data import Dataset, load_dataset
 from scratchnet.my_digits import MNIST_PLUS_MY_DIGITS, MY_DIGITS, MyDigits, fine_tune_dataset, my_digits_dataset
 
 DatasetLoaderFn = Callable[[str], Dataset]
+
+
+def load_any(name: str) -> Dataset:
+    """``load_dataset``, reading image folders with Qt's image reader (the window's loader)."""
+    from .image_reader import read_grey
+
+    return load_dataset(name, read_image=read_grey)
+
+
 MY_DIGITS_SETS = (MY_DIGITS, MNIST_PLUS_MY_DIGITS)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import paths
 from .data import DIGIT_CLASSES, Dataset, read_idx
 from .errors import DatasetError
 
@@ -38,8 +39,7 @@ DEFAULT_HELD_OUT = 0.25
 
 def store_folder() -> Path:
     """``$XDG_DATA_HOME/scratchnet/my-digits``, or ``~/.local/share/scratchnet/my-digits``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "scratchnet" / "my-digits"
+    return paths.user_data_dir() / "my-digits"
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -1,0 +1,167 @@
+"""File → Import data… in the window: a synthetic 3-class 20×20 set becomes the current data set,
+and the views, the network and the drawing pad follow its image size and classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gui_view_support import configure, run_in_window, wait_for_views
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QImage
+from PySide6.QtWidgets import QMessageBox
+
+from scratchnet import limits
+
+CLASSES = ("circle", "cross", "square")
+SIDE = 20
+
+
+def shapes(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(count, 20, 20) uint8 images of three easy shapes with noise, and their labels 0..2."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIDE, :SIDE]
+    radius = np.hypot(yy - 9.5, xx - 9.5)
+    templates = [
+        (np.abs(radius - 6) < 1.5),
+        (np.abs(yy - xx) < 1.5) | (np.abs(yy + xx - 19) < 1.5),
+        ((np.abs(yy - 9.5) < 7.5) & (np.abs(xx - 9.5) < 7.5)) & ~((np.abs(yy - 9.5) < 5.5) & (np.abs(xx - 9.5) < 5.5)),
+    ]
+    labels = np.arange(count) % 3
+    images = np.stack([templates[label] * 200 for label in labels]).astype(np.int64)
+    images += rng.integers(0, 50, images.shape)
+    return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
+def write_csv(path, images, labels) -> None:
+    rows = np.column_stack([labels, images.reshape(len(labels), -1)])
+    path.write_text("label," + ",".join(f"px{i}" for i in range(SIDE * SIDE)) + "\n"
+                    + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+
+
+@pytest.fixture
+def csv_folder(tmp_path):
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    write_csv(folder / "train.csv", *shapes(300, 0))
+    write_csv(folder / "test.csv", *shapes(60, 1))
+    return folder
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """<class>/*.png: 20 images per class, 32×32 colour PNGs (resized to the chosen size)."""
+    folder = tmp_path / "pictures"
+    images, labels = shapes(60, 2)
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (folder / CLASSES[label]).mkdir(parents=True, exist_ok=True)
+        big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)[4:36, 4:36].copy()
+        rgb = np.ascontiguousarray(np.stack([big, big // 2, big], axis=2))
+        qimage = QImage(rgb.data, 32, 32, 96, QImage.Format_RGB888).copy()
+        assert qimage.save(str(folder / CLASSES[label] / f"{index}.png"))
+    return folder
+
+
+def import_through_dialog(window, qtbot, path, size=None):
+    action = window.findChild(QAction, "importDataAction")
+    action.trigger()
+    dialog = window._import_dialog
+    assert dialog.isVisible()
+    dialog.path_edit.setText(str(path))
+    if size is not None:
+        dialog.size_spin.setValue(size)
+    qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=60_000)
+    return dialog
+
+
+def test_import_action_exists_from_the_start(window):
+    action = window.findChild(QAction, "importDataAction")
+    assert action is not None and action.isEnabled() and "Import data" in action.text()
+
+
+def test_csv_folder_becomes_the_current_data_set(window, qtbot, csv_folder):
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        dialog = import_through_dialog(window, qtbot, csv_folder)
+    assert "CSV folder" in dialog.layout_label.text()
+    data = window.dataset
+    assert data.name == "shapes" and data.image_shape == (SIDE, SIDE) and data.num_classes == 3
+    assert (len(data.y_train), len(data.y_test)) == (300, 60)
+    expected, labels = shapes(300, 0)
+    np.testing.assert_array_equal(data.y_train, labels)
+    np.testing.assert_allclose(data.x_train, expected.reshape(300, -1) / np.float32(255), atol=1e-6)
+    assert window.run_config().dataset == str(csv_folder)
+    assert "300 training and 60 test images of 20×20, 3 classes" in dialog.message_label.text()
+    assert dialog.progress_bar.value() == dialog.progress_bar.maximum()
+
+
+def test_image_folders_with_progress_and_size(window, qtbot, image_folder):
+    seen = []
+    window.findChild(QAction, "importDataAction").trigger()
+    dialog = window._import_dialog
+    dialog.progress_bar.valueChanged.connect(seen.append)
+    dialog.path_edit.setText(str(image_folder))
+    assert "<class>/ alone" in dialog.layout_label.text()
+    dialog.size_spin.setValue(SIDE)
+    dialog.held_out_spin.setValue(25.0)
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    data = window.dataset
+    assert data.class_names == list(CLASSES) and data.image_shape == (SIDE, SIDE)
+    assert (len(data.y_train), len(data.y_test)) == (45, 15)
+    assert seen and max(seen) == 60  # the bar followed the 60 images read
+
+
+def test_bad_file_shows_the_error_and_keeps_the_data(window, qtbot, tmp_path):
+    before = window.dataset
+    bad = tmp_path / "bad.csv"
+    bad.write_text("3,0,0,0\n1,0,zero,0\n")
+    dialog = import_through_dialog(window, qtbot, bad)
+    text = dialog.message_label.text()
+    assert text.startswith("Not imported:") and "bad.csv" in text and "line 2" in text
+    assert window.dataset is before and window.run_config().dataset == "mnist"
+
+
+def test_a_large_csv_asks_first(window, qtbot, csv_folder, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_CSV_BYTES", 1000)
+    answers = []
+
+    def answer(*_args, **_kwargs):
+        answers.append(_args[2])
+        return QMessageBox.No if len(answers) == 1 else QMessageBox.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    dialog = import_through_dialog(window, qtbot, csv_folder / "train.csv")
+    assert len(answers) == 1 and "GB" in answers[0]
+    assert "not imported" in dialog.message_label.text() and window.run_config().dataset == "mnist"
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        qtbot.mouseClick(dialog.import_button, Qt.LeftButton)  # asks again; yes this time
+    assert len(answers) == 2 and window.dataset.name == "train" and window.dataset.num_classes == 3
+
+
+def test_a_small_image_set_trains_and_every_view_follows(window, qtbot, click, csv_folder):
+    from PySide6.QtWidgets import QWidget
+
+    from gui.views import ConfusionView, DrawingPad, MisclassifiedView, WeightsView
+
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        import_through_dialog(window, qtbot, csv_folder)
+    configure(window, train_size=300, epochs=3)
+    run = run_in_window(qtbot, window, click)
+    assert run.status == "finished"
+    model = window.current_model
+    assert (model.input_size, model.output_size) == (SIDE * SIDE, 3)
+    assert run.epochs[-1]["val_accuracy"] > 0.9
+    for view in (MisclassifiedView, ConfusionView, WeightsView):
+        widget = window.findChild(view)
+        window.views.setCurrentWidget(widget)
+        wait_for_views(window)
+    confusion = window.findChild(ConfusionView)
+    assert confusion.matrix.shape == (3, 3) and confusion.matrix.sum() == 60
+    pad = window.findChild(DrawingPad, "drawingPad")
+    window.views.setCurrentWidget(pad)
+    from gui_view_support import draw_stroke
+
+    draw_stroke(window.findChild(QWidget, "drawingCanvas"), [(40 + 10 * i, 40 + 10 * i) for i in range(20)])
+    assert pad.digit.shape == (SIDE * SIDE,)
+    assert pad.bars.probabilities().shape == (3,)
+    assert pad.prediction_label.text() in CLASSES
