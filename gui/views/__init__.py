@@ -22,6 +22,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from scratchnet.preprocess import MNIST_SIDE
+
 from ..datasets import MY_DIGITS_SETS
 from ..threads import start_in_thread, stop_thread
 from .backprop import BackpropLink, BackpropView
@@ -138,7 +140,8 @@ class ViewRefresher(QObject):
     @Slot()
     def _on_change(self) -> None:
         dataset = self._window.dataset
-        self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None)
+        self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None,
+                            dataset.image_shape[0] if dataset is not None else MNIST_SIDE)
         waited, interval = time.perf_counter() - self._last_refresh, self.training_interval
         if self._window.is_running and waited < interval:
             if not self._timer.isActive():
