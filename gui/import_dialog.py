@@ -94,6 +94,7 @@ class ImportDialog(QDialog):
         self._thread = None
         self._worker: ImportWorker | None = None
         self.dataset = None  # the last data set imported
+        self._found: str | None = None  # the layout the last import found
         self._retry_large: str | None = None  # DatasetTooLarge's message, asked about when the thread ends
 
         self.path_edit = QLineEdit()
@@ -211,6 +212,7 @@ class ImportDialog(QDialog):
         if self.busy:
             return
         path = self.path_edit.text().strip()
+        self._found = None
         self.message_label.setText(f"Importing {Path(path).name}…")
         self.message_label.setStyleSheet("")
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
@@ -230,10 +232,10 @@ class ImportDialog(QDialog):
     @Slot(object)
     def _on_loaded(self, dataset) -> None:
         self.dataset = dataset
+        self._found = f"{dataset.layout}"
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
         h, w = dataset.image_shape
-        self.layout_label.setText(dataset.layout)
         self.message_label.setText(
             f"Imported {dataset.name}: {len(dataset.y_train):,} training and {len(dataset.y_test):,} test images "
             f"of {h}×{w}, {dataset.num_classes} classes ({', '.join(dataset.class_names[:12])}"
@@ -255,6 +257,8 @@ class ImportDialog(QDialog):
     def _on_thread_done(self) -> None:
         self._thread = None
         self._show_layout(self.path_edit.text())
+        if self._found is not None:  # what the import found says more than the guess from the path
+            self.layout_label.setText(self._found)
         message, self._retry_large = self._retry_large, None
         if message is None:
             return

@@ -77,7 +77,7 @@ class MyDigitsView(QWidget):
 
         self.share_spin = _spin("fineTuneShareSpin", 1, 90, round(DEFAULT_SHARE * 100), " %",
                                 "The share of my digits in every batch (repeated as needed); the rest is MNIST.")
-        self.epochs_spin = _spin("fineTuneEpochsSpin", 1, 50, 1, " epochs", "How long to go on training.")
+        self.epochs_spin = _spin("fineTuneEpochsSpin", 1, 50, 1, " epoch(s)", "How long to go on training.")
         self.held_out_spin = _spin("fineTuneHeldOutSpin", 0, 90, round(DEFAULT_HELD_OUT * 100), " %",
                                    "The share of each label of my digits kept out of training, to measure "
                                    "the model on digits it has not trained on.")
