@@ -141,7 +141,7 @@ def test_a_large_csv_asks_first(window, qtbot, csv_folder, monkeypatch):
 def test_a_small_image_set_trains_and_every_view_follows(window, qtbot, click, csv_folder):
     from PySide6.QtWidgets import QWidget
 
-    from gui.views import ConfusionView, DrawingPad, MisclassifiedView, WeightsView
+    from gui.views import ConfusionView, DrawingPad, NeuronLab, WeightsView
 
     with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
         import_through_dialog(window, qtbot, csv_folder)
@@ -158,10 +158,18 @@ def test_a_small_image_set_trains_and_every_view_follows(window, qtbot, click, c
     headers = [confusion.table.verticalHeaderItem(i).text() for i in range(3)]
     assert window.dataset.class_names == ["0", "1", "2"]  # a CSV's classes are its labels
     assert all(name in header for name, header in zip(window.dataset.class_names, headers, strict=True))
-    for view in (MisclassifiedView, WeightsView):
-        window.views.setCurrentWidget(window.findChild(view))
+    for index in range(window.views.count()):  # every view draws the 20×20, 3-class model
+        window.views.setCurrentIndex(index)
         wait_for_views(window)
-        assert window.error_label.text() == ""
+        assert window.error_label.text() == "", window.views.tabText(index)
+    lab = window.findChild(NeuronLab)
+    window.views.setCurrentWidget(lab)
+    qtbot.waitUntil(lambda: lab.unit_info is not None, timeout=30_000)
+    assert lab.weights_image.pixmap().width() == 5 * SIDE  # the 20×20 weight map, 5 screen pixels a pixel
+    window.views.setCurrentWidget(window.findChild(WeightsView))
+    wait_for_views(window)
+    tiles = window.findChild(WeightsView).tiles.image
+    assert tiles is not None and (tiles.shape[0] - 1) % (SIDE + 1) == 0  # 20×20 tiles with 1-pixel gaps
     pad = window.findChild(DrawingPad, "drawingPad")
     window.views.setCurrentWidget(pad)
     from gui_view_support import draw_stroke
@@ -170,3 +178,17 @@ def test_a_small_image_set_trains_and_every_view_follows(window, qtbot, click, c
     assert pad.digit.shape == (SIDE * SIDE,)
     assert pad.bars.probabilities().shape == (3,)
     assert pad.prediction_label.text() in window.dataset.class_names
+
+
+def test_dialog_fits_a_small_screen_and_its_options_reach_the_loader(window, qtbot, tmp_path):
+    dialog = window.import_data()
+    hint = dialog.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 600
+    assert dialog.width() <= 1024 and dialog.height() <= 600
+    assert dialog.options() == {"image_size": None, "held_out": pytest.approx(0.143), "photo": False}
+    dialog.size_spin.setValue(32)
+    dialog.held_out_spin.setValue(50.0)
+    dialog.photo_combo.setCurrentIndex(dialog.photo_combo.findData("auto"))
+    assert dialog.options() == {"image_size": 32, "held_out": 0.5, "photo": "auto"}
+    dialog.path_edit.setText(str(tmp_path / "nothing-here"))
+    assert dialog.layout_label.text().startswith("Nothing to import") and not dialog.import_button.isEnabled()

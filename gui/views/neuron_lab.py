@@ -575,8 +575,9 @@ class NeuronLab(QWidget):
         side = TOP_SIDE
         mosaic = np.full((3 * side + 4, 3 * side + 4), 0.35, np.float32)
         image_side = square_side(x.shape[1])
-        shown = info.top if image_side is not None and image_side <= side else []  # square images only
-        factor = side // image_side if shown else 1
+        square = image_side is not None and image_side <= side
+        shown = list(info.top) if square else []  # square images only
+        factor = side // image_side if square else 1
         for k, index in enumerate(shown):
             r, c = divmod(k, 3)
             digit = np.asarray(x[index], np.float32).reshape(image_side, image_side)
