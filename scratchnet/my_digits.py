@@ -216,6 +216,9 @@ def my_digits_dataset(store: MyDigits, held_out: float = DEFAULT_HELD_OUT, seed:
     if len(store) < 2:
         raise DatasetError(f"My digits holds {len(store)} digit(s): draw and add at least 2 on the drawing pad")
     train, held = split_held_out(store.labels, held_out, seed)
+    if len(held) == 0:
+        raise DatasetError("My digits has no label with 2 digits or more, so none can be held out to test on: "
+                           "add a second digit of some label")
     x, y = store.inputs(), store.labels
     return Dataset(MY_DIGITS, x[train], y[train], x[held], y[held], list(DIGIT_CLASSES))
 

@@ -192,3 +192,20 @@ def test_dialog_fits_a_small_screen_and_its_options_reach_the_loader(window, qtb
     assert dialog.options() == {"image_size": 32, "held_out": 0.5, "photo": "auto"}
     dialog.path_edit.setText(str(tmp_path / "nothing-here"))
     assert dialog.layout_label.text().startswith("Nothing to import") and not dialog.import_button.isEnabled()
+
+
+def test_folder_and_file_buttons_fill_the_path_and_close_keeps_the_data(window, qtbot, csv_folder, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    dialog = window.import_data()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: str(csv_folder))
+    qtbot.mouseClick(dialog.folder_button, Qt.LeftButton)
+    assert dialog.path_edit.text() == str(csv_folder) and "CSV folder" in dialog.layout_label.text()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *args, **kwargs: (str(csv_folder / "test.csv"), "Data files (*.csv *.npz)"))
+    qtbot.mouseClick(dialog.file_button, Qt.LeftButton)
+    assert dialog.path_edit.text() == str(csv_folder / "test.csv")
+    assert "one CSV file" in dialog.layout_label.text() and dialog.import_button.isEnabled()
+    before = window.dataset
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Close), Qt.LeftButton)
+    assert not dialog.isVisible() and window.dataset is before

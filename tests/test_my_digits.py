@@ -160,7 +160,11 @@ def test_my_digits_alone_as_a_dataset(tmp_path):
     store = MyDigits(tmp_path)
     with pytest.raises(DatasetError, match="at least 2"):
         my_digits_dataset(store)
-    for label in (0, 0, 0, 0, 1, 1, 1, 1):
+    store.add(digit(0.5), 0)
+    store.add(digit(0.75), 1)
+    with pytest.raises(DatasetError, match="none can be held out"):
+        my_digits_dataset(store)
+    for label in (0, 0, 0, 1, 1, 1):
         store.add(digit(0.5 + label / 4), label)
     data = my_digits_dataset(store, held_out=0.25)
     assert (len(data.y_train), len(data.y_test)) == (6, 2)
