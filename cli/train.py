@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from scratchnet.data import DATASET_NAMES, load_dataset
+from scratchnet.data_import import CLASS_FOLDERS, IMAGE_SPLIT, find_layout
 from scratchnet.download import download_dataset
-from scratchnet.errors import SaveError, ScratchnetError, TrainingDiverged
-from scratchnet.files import check_destination, is_folder
+from scratchnet.errors import DatasetError, SaveError, ScratchnetError, TrainingDiverged
+from scratchnet.files import check_destination
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
 from scratchnet.limits import architecture_problem
@@ -31,9 +33,11 @@ from scratchnet.training import DESCENTS, train
 
 from .args import (
     ArgumentParser,
+    image_side,
     layer_tokens,
     non_negative_float,
     non_negative_int,
+    open_share,
     positive_float,
     positive_int,
     unit_interval,
@@ -51,7 +55,18 @@ def build_parser() -> ArgumentParser:
                        argument_default=argparse.SUPPRESS)
     p.add_argument("--preset", choices=list(PRESETS), default=None,
                    help="start every training option from this preset; flags given explicitly still win")
-    p.add_argument("--dataset", help=f"mnist (bundled), fashion-mnist, or a folder of IDX files (default {d.dataset})")
+    p.add_argument("--dataset", help="mnist (bundled), fashion-mnist, or a path: a folder of IDX files, a CSV folder "
+                                     "(train.csv + test.csv), one .csv, image folders (train/<class>/ + test/<class>/, "
+                                     f"or <class>/ alone) or an .npz (default {d.dataset})")
+    p.add_argument("--image-size", type=image_side, default=None, metavar="N",
+                   help="resize imported images to N x N (default: the data's own size; 28 for image folders)")
+    p.add_argument("--held-out", type=open_share, default=1 / 7, metavar="SHARE",
+                   help="test share of one CSV or of <class>/ folders, split by class (default 1/7)")
+    p.add_argument("--split-seed", type=non_negative_int, default=0, help="seed of that split (default 0)")
+    p.add_argument("--photo", choices=("no", "yes", "auto"), default="no",
+                   help="images are photos of digits on paper: find the ink and centre it as the drawing pad "
+                        "does (yes), plain area resize (no, the default), or photos only on light paper (auto)")
+    p.add_argument("--allow-large", action="store_true", default=False, help="read a CSV of more than 2 GB")
     p.add_argument("--download", action="store_true", default=False,
                    help="download fashion-mnist into the cache first if needed")
     p.add_argument("--hidden", type=widths,
@@ -117,9 +132,12 @@ def main(argv: list[str]) -> int:
         return _usage_error(str(exc))
     if config.descent != "mini" and hasattr(args, "batch_size"):
         _note(f"--batch-size applies to mini-batch only; {config.descent} descent ignores it")
-    if config.dataset not in DATASET_NAMES and not is_folder(config.dataset):
-        return _usage_error(
-            f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
+    if config.dataset not in DATASET_NAMES and not os.path.exists(config.dataset):
+        return _usage_error(f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or the path of your "
+                            "data (a folder of IDX files, a CSV folder, a .csv, image folders or an .npz)")
+    imported = config.dataset not in DATASET_NAMES
+    if imported:  # a saved model names its data wherever the command runs
+        config = config.replace(dataset=os.path.abspath(config.dataset))
     try:
         if args.save is not None:
             check_destination(args.save)  # before training, which a failed save would lose
@@ -129,9 +147,19 @@ def main(argv: list[str]) -> int:
     try:
         if args.download and config.dataset == "fashion-mnist":
             download_dataset("fashion-mnist", progress=None if args.json else _download_progress)
-        dataset = load_dataset(config.dataset)
+        options = import_options(args)
+        progress = _ImportProgress(sys.stderr) if not args.json and sys.stderr.isatty() else None
+        dataset = load_dataset(config.dataset, **options, read_image=_image_reader(), allow_large=args.allow_large,
+                               progress=progress)
+        if progress is not None:
+            progress.finish()
+    except DatasetError as exc:
+        return _usage_error(str(exc))
     except ScratchnetError as exc:
         return _failure(str(exc))
+    if imported:
+        _note(f"{dataset.name}: {dataset.layout}; {dataset.num_classes} classes, "
+              f"{dataset.image_shape[0]}x{dataset.image_shape[1]} images")
     if config.train_size is not None:
         if config.train_size > len(dataset.x_train):
             _note(f"--train-size {config.train_size} is more than the {len(dataset.x_train)} training images: "
@@ -162,12 +190,13 @@ def main(argv: list[str]) -> int:
         with np.errstate(over="ignore", invalid="ignore"):
             for log in train(model, config.build_optimizer(), dataset.x_train, dataset.y_train,
                              config.train_config(), x_test=dataset.x_test, y_test=dataset.y_test,
-                             augment=config.build_augmenter()):
+                             augment=config.build_augmenter(dataset.image_shape[0])):
                 report.log(log)
     except TrainingDiverged as exc:
         diverged = exc
     try:
-        _save(args.save, model, dataset, config, note="last finite weights after divergence" if diverged else "")
+        _save(args.save, model, dataset, config, note="last finite weights after divergence" if diverged else "",
+              data_import=_saved_import(args, config.dataset, imported))
     except SaveError as exc:
         _failure(str(exc))
         return _failure(str(diverged)) if diverged else 1
@@ -177,10 +206,56 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _save(path: Path | None, model, dataset, config: RunConfig, note: str = "") -> None:
+def import_options(args: argparse.Namespace) -> dict:
+    """The ``load_dataset`` options of imported data, as given on the command line (saved with the
+    model, so that ``explain --test-index`` finds the same test split)."""
+    return {"image_size": args.image_size, "held_out": args.held_out, "seed": args.split_seed,
+            "photo": PHOTO_MODES[args.photo]}
+
+
+PHOTO_MODES = {"no": False, "yes": True, "auto": "auto"}
+
+
+def _saved_import(args: argparse.Namespace, dataset: str, imported: bool) -> dict | None:
+    """What a saved model records of how its data was imported (None for MNIST at its own size);
+    ``images`` says the data were image folders, which ``predict`` then reads the same way."""
+    if not imported and args.image_size is None:
+        return None
+    images = imported and find_layout(dataset) in (IMAGE_SPLIT, CLASS_FOLDERS)
+    return {**import_options(args), "images": images}
+
+
+def _image_reader():
+    """gui.image_reader.read_grey, imported only when the window's Qt is there (it always is in
+    the app; the engine never imports Qt itself)."""
+    from gui.image_reader import read_grey
+
+    return read_grey
+
+
+class _ImportProgress:
+    """``progress(done, total)`` of an import (images, or bytes of CSV) as a one-line bar on a terminal."""
+
+    def __init__(self, err) -> None:
+        self.err, self.shown = err, False
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = int(30 * done / max(total, 1))
+        self.err.write(f"\rreading data [{'#' * filled}{'.' * (30 - filled)}] {done / max(total, 1):4.0%}")
+        self.err.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            self.err.write("\r" + " " * 72 + "\r")
+            self.err.flush()
+
+
+def _save(path: Path | None, model, dataset, config: RunConfig, note: str = "", data_import=None) -> None:
     if path is None:
         return
-    save_model(model, path, model_metadata(config, dataset.class_names, note=note))
+    extra = {"data_import": data_import} if data_import is not None else {}
+    save_model(model, path, model_metadata(config, dataset.class_names, note=note, **extra))
     _note(f"model saved to {path}" + (f" ({note})" if note else ""))
 
 
@@ -224,7 +299,7 @@ class _TextReport:
             sizes = "-".join(str(d.in_features) for d in model.dense_layers) + f"-{model.output_size}"
             self.out.write(f"network {sizes} ({_activations(config)}, {config.init} init), "
                            f"{model.param_count():,} parameters\n")
-        aug = config.build_augmenter()
+        aug = config.build_augmenter(dataset.image_shape[0])
         if aug is not None:
             self.out.write(f"augmentation: shifts up to {aug.max_shift:g} px, rotations up to {aug.max_rotation:g}°, "
                            f"scale ±{aug.max_scale:.0%}\n")

@@ -262,27 +262,22 @@ def load_dataset(
     file, image folders (train/<class>/ + test/<class>/, or <class>/ alone) or an .npz.
 
     resources_dir overrides where the bundled "mnist" folder is looked for (default
-    `paths.resources_dir()`). For imported data: ``image_size`` the square side (default the data's
-    own; 28 for images), ``held_out`` and ``seed`` the stratified test split of a layout that has
-    none, ``photo`` False (plain area resize), True (the drawing pad's preprocessing for photos of
-    digits on paper) or "auto" (photo preprocessing for images on light paper), ``progress(done,
-    total)`` called while images are read, ``allow_large`` reads a CSV over 2 GB (else
-    DatasetTooLarge), ``read_image(path) -> (H, W) uint8`` decodes images (gui.image_reader.read_grey).
+    `paths.resources_dir()`). For imported data:
+    - ``image_size``: the square side (default the data's own; 28 for images); also resizes IDX data;
+    - ``held_out``, ``seed``: the stratified test split of a layout that has none;
+    - ``photo``: False (plain area resize), True (the drawing pad's preprocessing for photos of digits
+      on paper) or "auto" (that for images on light paper only);
+    - ``progress(done, total)``: called while images (counted in images) or CSV files (in bytes) are read;
+    - ``allow_large``: read a CSV over 2 GB (else DatasetTooLarge);
+    - ``read_image(path) -> (H, W) uint8``: decodes images (gui.image_reader.read_grey).
     Imported data sets are cached by content hash (``scratchnet.import_cache``).
     Raises DatasetError, naming the file, line or image, when anything is missing or malformed.
     """
-    if name_or_path == "mnist":
-        folder = Path(resources_dir or paths.resources_dir()) / "mnist"
-        files = _find_idx_files(folder, what="bundled MNIST")
-        return _build("mnist", files, DIGIT_CLASSES, _BUNDLED_MNIST.pending(folder, files))
-    if name_or_path == "fashion-mnist":
-        return _build("fashion-mnist", _find_fashion_files(), FASHION_CLASSES)
+    if name_or_path in DATASET_NAMES or data_import.find_layout(name_or_path) == data_import.IDX:
+        dataset = _load_idx(name_or_path, resources_dir)
+        return dataset if image_size is None or image_size == dataset.image_shape[0] else _resized(dataset, image_size)
     path = Path(name_or_path)
     kind = data_import.find_layout(path)
-    if kind == data_import.IDX:
-        classes = FASHION_CLASSES if "fashion" in path.name.lower() else DIGIT_CLASSES
-        dataset = _build(path.name or str(path), _find_idx_files(path), classes)
-        return dataset if image_size is None or image_size == dataset.image_shape[0] else _resized(dataset, image_size)
     options = data_import.ImportOptions(image_size=image_size, held_out=held_out, seed=seed, photo=photo,
                                         allow_large=allow_large)
     name = (path.stem if path.is_file() else path.name) or str(path)
@@ -300,6 +295,18 @@ def load_dataset(
                        y_test=dataset.y_test, class_names=dataset.class_names, image_shape=dataset.image_shape,
                        layout=dataset.layout)
     return dataset
+
+
+def _load_idx(name_or_dir, resources_dir) -> Dataset:
+    if name_or_dir == "mnist":
+        folder = Path(resources_dir or paths.resources_dir()) / "mnist"
+        files = _find_idx_files(folder, what="bundled MNIST")
+        return _build("mnist", files, DIGIT_CLASSES, _BUNDLED_MNIST.pending(folder, files))
+    if name_or_dir == "fashion-mnist":
+        return _build("fashion-mnist", _find_fashion_files(), FASHION_CLASSES)
+    folder = Path(name_or_dir)
+    classes = FASHION_CLASSES if "fashion" in folder.name.lower() else DIGIT_CLASSES
+    return _build(folder.name or str(folder), _find_idx_files(folder), classes)
 
 
 def _resized(dataset: Dataset, side: int) -> Dataset:

@@ -4,10 +4,9 @@
 ``Dataset`` (see ``scratchnet.data.load_dataset``, which caches the result). Every problem is a
 ``DatasetError`` that names the file, the line or the image, raised before anything is returned.
 
-CSV rows are ``label, pixel, pixel, ...`` with pixels 0-255. They are parsed with NumPy over the
-whole file's bytes, never one Python call per cell: the digits of each cell are found as runs of
-digit bytes and their values built by a few vectorised passes (one per digit position). Cells
-that are not plain whole numbers (``0.5``, ``-1``) go through NumPy's float parsing instead.
+CSV rows are ``label, pixel, pixel, ...`` with pixels 0-255. They are parsed by NumPy a few
+thousand rows at a time (``np.fromstring``), never with one Python call per cell; cells are read one
+by one only to name the line and column of a cell that is not a number.
 """
 
 from __future__ import annotations
@@ -47,14 +46,8 @@ ReadImage = Callable[[Path], np.ndarray]
 Progress = Callable[[int, int], None]
 
 _ROWS_PER_CHUNK = 4096
-_MAX_FAST_DIGITS = 9
 _MAX_FOLDER_DEPTH = 32
 _NUMBER = re.compile(rb"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-# byte -> 0 digit, 1 separator (comma, newline), 2 blank (space, tab, CR), 3 anything else
-_BYTE_CLASS = np.full(256, 3, dtype=np.uint8)
-_BYTE_CLASS[ord("0"):ord("9") + 1] = 0
-_BYTE_CLASS[[ord(","), ord("\n")]] = 1
-_BYTE_CLASS[[ord(" "), ord("\t"), ord("\r")]] = 2
 
 
 @dataclass(frozen=True)
@@ -171,9 +164,9 @@ def import_dataset(path: str | os.PathLike, kind: str, options: ImportOptions, *
     """Read the data set at ``path`` of layout ``kind`` (from ``find_layout``)."""
     path = Path(path)
     if kind == CSV_FOLDER:
-        return _import_csv_folder(path, options)
+        return _import_csv_folder(path, options, progress)
     if kind == ONE_CSV:
-        return _import_one_csv(path, options)
+        return _import_one_csv(path, options, progress)
     if kind == NPZ:
         return _import_npz(path, options)
     if kind in (IMAGE_SPLIT, CLASS_FOLDERS):
@@ -197,40 +190,59 @@ class CsvTable:
     header: bool
 
 
-def read_csv(path: Path, *, allow_large: bool = False) -> CsvTable:
-    """Read a ``label, pixel, pixel, ...`` CSV file, with or without a header line."""
+def read_csv(path: Path, *, allow_large: bool = False, progress: Progress | None = None) -> CsvTable:
+    """Read a ``label, pixel, pixel, ...`` CSV file, with or without a header line.
+    ``progress(bytes_done, bytes_total)`` is called after each chunk of rows.
+
+    The file is cut into lines by NumPy, each line's commas counted by ``bytes.count``, and the
+    numbers of about 4,000 rows at a time parsed by ``np.fromstring`` (whole numbers, else decimals):
+    no Python call per cell. A chunk that does not parse is read again cell by cell only to say
+    which line and column is wrong."""
     data = _read_csv_bytes(path, allow_large)
-    lines = data.split(b"\n")
-    kept = [i for i, line in enumerate(lines) if line.strip()]
+    if b"\r" in data:
+        data = data.replace(b"\r", b"")
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate([[0], newlines + 1]).tolist()
+    ends = np.concatenate([newlines, [len(data)]]).tolist()
+    commas = [data.count(b",", a, b) for a, b in zip(starts, ends, strict=True)]
+    kept = [i for i, (a, b, n) in enumerate(zip(starts, ends, commas, strict=True))
+            if b > a and (n or data[a:b].strip())]
     if not kept:
         raise DatasetError(f"{path}: empty file (only blank lines)")
-    header = _is_header(lines[kept[0]])
+    header = _is_header(data[starts[kept[0]]:ends[kept[0]]])
     if header:
         kept = kept[1:]
         if not kept:
             raise DatasetError(f"{path}: holds a header line and no data rows")
-    rows = [lines[i] for i in kept]
-    line_numbers = np.asarray(kept, dtype=np.int64) + 1
-    commas = np.fromiter((row.count(b",") for row in rows), dtype=np.int64, count=len(rows))
-    width = int(commas[0]) + 1
+    width = commas[kept[0]] + 1
     if width < 2:
-        raise DatasetError(f"{path}, line {line_numbers[0]}: one value per row: expected a label then pixels")
-    wrong = np.flatnonzero(commas != commas[0])
-    if wrong.size:
-        i = int(wrong[0])
+        other = next((sep for sep in (";", "\t", " ") if sep.encode() in data[starts[kept[0]]:ends[kept[0]]].strip()),
+                     None)
+        hint = f" (values are separated by {other!r}: save the file with commas)" if other else ""
+        raise DatasetError(f"{path}, line {kept[0] + 1}: one value per row: expected a label then pixels{hint}")
+    wrong = next((i for i in kept if commas[i] + 1 != width), None)
+    if wrong is not None:
         raise DatasetError(
-            f"{path}, line {line_numbers[i]}: {commas[i] + 1} values, but line {line_numbers[0]} has {width} "
+            f"{path}, line {wrong + 1}: {commas[wrong] + 1} values, but line {kept[0] + 1} has {width} "
             "(every row must have the same number of values)"
         )
-    chunks = []
-    for start in range(0, len(rows), _ROWS_PER_CHUNK):
-        chunk_rows = rows[start:start + _ROWS_PER_CHUNK]
-        values = _parse_int_chunk(b"\n".join(chunk_rows), len(chunk_rows), width)
+    labels, pixels = [], []
+    for at in range(0, len(kept), _ROWS_PER_CHUNK):
+        rows = kept[at:at + _ROWS_PER_CHUNK]
+        if rows[-1] - rows[0] == len(rows) - 1:  # consecutive lines: one slice
+            chunk = data[starts[rows[0]]:ends[rows[-1]]].replace(b"\n", b",")
+        else:
+            chunk = b",".join(data[starts[i]:ends[i]] for i in rows)
+        values = _parse_numbers(chunk, len(rows) * width)
         if values is None:
-            values = _parse_float_chunk(path, chunk_rows, line_numbers[start:start + len(chunk_rows)], width)
-        chunks.append(values)
-    values = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-    return _checked_table(path, values, line_numbers, header)
+            _raise_bad_cell(path, [data[starts[i]:ends[i]] for i in rows], [i + 1 for i in rows])
+        values = values.reshape(len(rows), width)
+        labels.append(values[:, 0])
+        pixels.append(_smallest(values[:, 1:]))
+        if progress is not None:
+            progress(ends[rows[-1]], len(data))
+    line_numbers = np.asarray(kept, dtype=np.int64) + 1
+    return _checked_table(path, np.concatenate(labels), np.concatenate(pixels), line_numbers, header)
 
 
 def check_size(files: list[Path], allow_large: bool) -> None:
@@ -264,8 +276,10 @@ def _read_csv_bytes(path: Path, allow_large: bool) -> bytes:
         raise DatasetError(f"{path}: empty file")
     zero = data.find(b"\0")
     if zero >= 0:
-        raise DatasetError(f"{path}: not a text file (binary data: a zero byte at byte {zero:,})")
-    return data
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff") or zero < 4 and b"\0" in data[1:4:2]
+        hint = ": it looks like UTF-16 text; save it as a UTF-8 CSV" if utf16 else ""
+        raise DatasetError(f"{path}: not a text file (binary data: a zero byte at byte {zero:,}){hint}")
+    return data.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark spreadsheets write
 
 
 def _is_header(line: bytes) -> bool:
@@ -275,83 +289,62 @@ def _is_header(line: bytes) -> bool:
     return numbers * 2 < len(cells)
 
 
-def _parse_int_chunk(buf: bytes, n_rows: int, width: int) -> np.ndarray | None:
-    """(n_rows, width) int64 values of rows joined by newlines when every cell is a plain whole
-    number of at most 9 digits with optional blanks around it; None otherwise."""
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    kind = _BYTE_CLASS[raw]
-    if (kind == 3).any():
-        return None
-    digit = kind == 0
-    edges = np.diff(digit.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    n_cells = n_rows * width
-    if starts.size != n_cells:
-        return None
-    # each cell holds exactly one run of digits: the k-th run starts after exactly k separators
-    separators = np.flatnonzero(kind == 1)
-    if separators.size != n_cells - 1 or not np.array_equal(
-            np.searchsorted(separators, starts), np.arange(n_cells)):
-        return None
-    lengths = ends - starts
-    longest = int(lengths.max())
-    if longest > _MAX_FAST_DIGITS:
-        return None
-    values = np.zeros(n_cells, dtype=np.int64)
-    digits = raw.astype(np.int64) - ord("0")
-    for place in range(longest):  # Horner's rule over the digit positions, all cells at once
-        more = lengths > place
-        if more.all():
-            values = values * 10 + digits[starts + place]
-        else:
-            idx = np.flatnonzero(more)
-            values[idx] = values[idx] * 10 + digits[starts[idx] + place]
-    return values.reshape(n_rows, width)
+def _parse_numbers(chunk: bytes, count: int) -> np.ndarray | None:
+    """The ``count`` comma-separated numbers of ``chunk``: int64 when all are whole numbers, else
+    float64; None when a cell is not a number (or is NaN or infinite)."""
+    for dtype in (np.int64, np.float64):
+        try:
+            values = np.fromstring(chunk, dtype=dtype, sep=",")
+        except ValueError:
+            continue
+        if values.size == count and (dtype is np.int64 or np.isfinite(values).all()):
+            return values
+    return None
 
 
-def _parse_float_chunk(path: Path, rows: list[bytes], line_numbers: np.ndarray, width: int) -> np.ndarray:
-    """(len(rows), width) float64 values of rows holding decimals or signs; a cell that is not a
-    number raises DatasetError naming its line and column."""
-    cells = b",".join(rows).split(b",")
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        values = None
-    if values is not None and np.isfinite(values).all():
-        return values.reshape(len(rows), width)
+def _smallest(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels when they are whole numbers in 0..255, else as they are (checked later)."""
+    if pixels.dtype.kind == "i" and pixels.size and pixels.min() >= 0 and pixels.max() <= 255:
+        return pixels.astype(np.uint8)
+    return pixels.astype(np.float64)
+
+
+def _raise_bad_cell(path: Path, rows: list[bytes], line_numbers: list[int]) -> None:
+    """Raise DatasetError naming the line and column of the first cell that is not a number."""
     for row, line in zip(rows, line_numbers, strict=True):
         for column, cell in enumerate(row.split(b","), start=1):
             if not _NUMBER.fullmatch(cell):
                 shown = cell.strip().decode("utf-8", "replace")[:40]
                 what = "is empty" if not shown else f"{shown!r} is not a number"
                 raise DatasetError(f"{path}, line {line}, column {column}: {what}")
-    raise DatasetError(f"{path}: a cell is not a number")  # unreachable: numpy and the pattern agree
+    raise DatasetError(f"{path}, lines {line_numbers[0]}-{line_numbers[-1]}: a cell is not a number")
 
 
-def _checked_table(path: Path, values: np.ndarray, lines: np.ndarray, header: bool) -> CsvTable:
-    labels, pixels = values[:, 0], values[:, 1:]
-    if values.dtype.kind == "f":
+def _checked_table(path: Path, labels: np.ndarray, pixels: np.ndarray, lines: np.ndarray, header: bool) -> CsvTable:
+    if labels.dtype.kind == "f":
         bad = np.flatnonzero(labels != np.round(labels))
         if bad.size:
             i = int(bad[0])
             raise DatasetError(f"{path}, line {lines[i]}, column 1: label {labels[i]:g} is not a whole number")
-    out = (pixels < 0) | (pixels > 255)
-    if out.any():
-        row, col = (int(v) for v in np.argwhere(out)[0])
-        raise DatasetError(
-            f"{path}, line {lines[row]}, column {col + 2}: pixel {pixels[row, col]:g} is outside 0-255"
-        )
-    if values.dtype.kind == "f" and np.array_equal(pixels, np.round(pixels)):
-        pixels = pixels.astype(np.uint8)
-    pixels = pixels.astype(np.uint8 if pixels.dtype.kind in "iu" else np.float32)
+    if pixels.dtype != np.uint8:
+        out = (pixels < 0) | (pixels > 255)
+        if out.any():
+            row, col = (int(v) for v in np.argwhere(out)[0])
+            raise DatasetError(
+                f"{path}, line {lines[row]}, column {col + 2}: pixel {pixels[row, col]:g} is outside 0-255"
+            )
+        pixels = pixels.astype(np.uint8 if np.array_equal(pixels, np.round(pixels)) else np.float32)
     return CsvTable(np.ascontiguousarray(pixels), labels.astype(np.int64), lines, header)
 
 
-def _import_csv_folder(folder: Path, options: ImportOptions) -> Imported:
+def _import_csv_folder(folder: Path, options: ImportOptions, progress: Progress | None) -> Imported:
     train_path, test_path = csv_pair(folder)
-    train = read_csv(train_path, allow_large=options.allow_large)
-    test = read_csv(test_path, allow_large=options.allow_large)
+    sizes = [p.stat().st_size for p in (train_path, test_path)]
+    total = max(sum(sizes), 1)
+    train = read_csv(train_path, allow_large=options.allow_large,
+                     progress=progress and (lambda done, size: progress(done * sizes[0] // max(size, 1), total)))
+    test = read_csv(test_path, allow_large=options.allow_large, progress=progress and (
+        lambda done, size: progress(sizes[0] + done * sizes[1] // max(size, 1), total)))
     if train.pixels.shape[1] != test.pixels.shape[1]:
         raise DatasetError(
             f"{test_path}: {test.pixels.shape[1]} pixels per row, but {train_path.name} has {train.pixels.shape[1]}"
@@ -365,8 +358,8 @@ def _import_csv_folder(folder: Path, options: ImportOptions) -> Imported:
                     names, (side, side), layout)
 
 
-def _import_one_csv(path: Path, options: ImportOptions) -> Imported:
-    table = read_csv(path, allow_large=options.allow_large)
+def _import_one_csv(path: Path, options: ImportOptions, progress: Progress | None) -> Imported:
+    table = read_csv(path, allow_large=options.allow_large, progress=progress)
     side, resized = _csv_side(path, table.pixels.shape[1], options.image_size)
     names, y = _label_classes(path, table.labels, table.lines)
     train_idx, test_idx = stratified_split(y, options.held_out, options.seed)
@@ -685,9 +678,17 @@ def _walk_images(folder: Path, ancestors: tuple) -> list[Path]:
             if identity in ancestors:
                 raise DatasetError(f"{path}: symbolic link loop (it leads back to a folder that holds it)")
             found += _walk_images(path, (*ancestors, identity))
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
+        elif path.suffix.lower() in IMAGE_SUFFIXES and _entry_is_file(entry):
             found.append(path)
     return found
+
+
+def _entry_is_file(entry: os.DirEntry) -> bool:
+    """A regular file (a FIFO or a device named .png is skipped: reading it could hang)."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        raise DatasetError(f"{entry.path}: cannot be read ({_reason(exc)})") from None
 
 
 def _scan(folder: Path) -> list[os.DirEntry]:

@@ -3,9 +3,9 @@
 The key is the SHA-256 of the data's files (their names relative to the data set and their bytes)
 and of the import options, so an edited file, a renamed class folder or another image size makes a
 new entry while a moved or renamed data set finds its old one. Entries live in
-``$XDG_DATA_HOME/scratchnet/cache`` (``paths.user_data_dir()``), are written atomically and read
-with ``allow_pickle=False``; an entry that cannot be read or does not hold what it should is
-ignored (and replaced by the next store).
+``$XDG_DATA_HOME/scratchnet/cache`` (``paths.user_data_dir()``), are written atomically (images as
+their 0-255 levels when that is exact) and read with ``allow_pickle=False``; an entry that cannot be
+read or does not hold what it should is ignored (and replaced by the next store).
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def load(key: str) -> dict | None:
             entry = {name: archive[name] for name in archive.files}
         meta = json.loads(str(entry.pop("meta")))
         result = {name: entry[name] for name in _ARRAYS}
+        for name in ("x_train", "x_test"):
+            if result[name].dtype == np.uint8:  # stored as the 0-255 levels they came from
+                result[name] = np.divide(result[name], np.float32(255), dtype=np.float32)
         result["class_names"] = [str(n) for n in meta["class_names"]]
         result["image_shape"] = tuple(int(v) for v in meta["image_shape"])
         result["layout"] = str(meta["layout"])
@@ -80,6 +83,7 @@ def store(key: str, *, x_train, y_train, x_test, y_test, class_names, image_shap
     still loads, only not from the cache next time)."""
     folder = cache_dir()
     meta = json.dumps({"class_names": list(class_names), "image_shape": list(image_shape), "layout": layout})
+    x_train, x_test = _as_levels(x_train), _as_levels(x_test)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(entry_path(key), lambda handle: np.savez(
@@ -89,6 +93,16 @@ def store(key: str, *, x_train, y_train, x_test, y_test, class_names, image_shap
     except OSError as exc:
         return f"cannot write the cache in {folder}: {os_reason(exc)}"
     return None
+
+
+def _as_levels(x: np.ndarray) -> np.ndarray:
+    """x as uint8 0-255 levels when ``levels / 255`` gives x back bit for bit (a quarter of the
+    bytes to write and read), else x itself."""
+    levels = np.rint(x * np.float32(255))
+    if levels.size and (levels.min() < 0 or levels.max() > 255):
+        return x
+    levels = levels.astype(np.uint8)
+    return levels if np.array_equal(np.divide(levels, np.float32(255), dtype=np.float32), x) else x
 
 
 def clear() -> None:

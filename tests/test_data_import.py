@@ -93,6 +93,17 @@ def test_mnist_as_csv_folder_loads_back_identical(tmp_path, small_mnist, mnist):
     assert data.name == tmp_path.name
 
 
+def test_csv_progress_is_counted_in_bytes(tmp_path, small_mnist):
+    write_csv(tmp_path / "train.csv", small_mnist[0], small_mnist[1])
+    write_csv(tmp_path / "test.csv", small_mnist[2][:100], small_mnist[3][:100])
+    calls = []
+    load_dataset(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    total = sum(f.stat().st_size for f in (tmp_path / "train.csv", tmp_path / "test.csv"))
+    assert {t for _, t in calls} == {total} and len(calls) == 2  # one chunk of rows per file
+    assert calls[0][0] == pytest.approx((tmp_path / "train.csv").stat().st_size, abs=1)
+    assert calls[-1][0] == pytest.approx(total, abs=2)
+
+
 def test_mnist_named_csv_pair_without_header(tmp_path, small_mnist):
     x_train, y_train, x_test, y_test = small_mnist
     write_csv(tmp_path / "mnist_train.csv", x_train[:100], y_train[:100])
@@ -337,7 +348,17 @@ def test_bad_csv_content_is_named_by_line(tmp_path, text, expected):
 
 
 def test_binary_file_named_csv(tmp_path):
-    assert "not a text file (binary data" in csv_error(tmp_path, bytes(range(256)) * 40)
+    assert "not a text file (binary data: a zero byte at byte 0)" in csv_error(tmp_path, bytes(range(256)) * 40)
+    png = png_bytes(np.zeros((8, 8), np.uint8))
+    assert "not a text file" in csv_error(tmp_path, png, name="picture.csv")
+    assert "looks like UTF-16 text" in csv_error(tmp_path, GOOD.encode("utf-16"), name="excel.csv")
+
+
+def test_semicolons_and_byte_order_mark(tmp_path):
+    assert "separated by ';': save the file with commas" in csv_error(tmp_path, "1;0;0;0;0\n0;1;1;1;1\n")
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + (GOOD * 2).encode())
+    data = load_dataset(tmp_path / "bom.csv", held_out=0.5)
+    assert data.class_names == ["0", "1"] and len(data.y_train) + len(data.y_test) == 4
 
 
 def test_more_than_100_classes(tmp_path):
@@ -474,3 +495,29 @@ def test_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no data found"):
         load_dataset(tmp_path / "empty")
+
+
+def test_image_reader_refuses_what_could_hang_or_explode(tmp_path, class_folders):
+    fifo = class_folders / "cat" / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(DatasetError, match=r"pipe\.png: is a pipe \(FIFO\), not a regular file"):
+        read_grey(fifo)
+    data = load_dataset(class_folders, read_image=read_grey, image_size=8)  # the FIFO is skipped, not read
+    assert len(data.y_train) + len(data.y_test) == 12
+    svg = tmp_path / "drawing.png"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><rect width="9" height="9"/></svg>')
+    with pytest.raises(DatasetError, match="not an image Qt can read|is an SVG drawing"):
+        read_grey(svg)
+
+
+def test_image_reader_grey_of_colour_and_transparency(tmp_path, qapp):
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(4, 2, QImage.Format.Format_ARGB32)
+    image.fill(QColor(0, 0, 255, 255))
+    image.setPixelColor(0, 0, QColor(0, 0, 0, 0))  # fully transparent: white paper
+    image.setPixelColor(1, 0, QColor(0, 255, 0))
+    assert image.save(str(tmp_path / "c.png"))
+    grey = read_grey(tmp_path / "c.png")
+    assert grey.dtype == np.uint8 and grey.shape == (2, 4)
+    assert grey[0, :2].tolist() == [255, 150] and grey[1, 0] == 29  # BT.601: green 150, blue 29
