@@ -45,6 +45,7 @@ LAYOUT_TEXT = {
     data_import.CLASS_FOLDERS: "image folders: <class>/ alone, split by the held-out share",
     data_import.NPZ: "an .npz holding x_train, y_train, x_test, y_test",
 }
+PROGRESS_STEPS = 1000
 PHOTO_ITEMS = (("Plain resize", False), ("Photos of digits on paper", True), ("Detect photos", "auto"))
 
 
@@ -52,7 +53,7 @@ class ImportWorker(QObject):
     """Loads one path with ``load_dataset`` in its thread. Signals: ``progress(int, int)``,
     ``loaded(object)``, ``too_large(str)``, ``failed(str)``, then ``done()``."""
 
-    progress = Signal(int, int)
+    progress = Signal("qlonglong", "qlonglong")  # a CSV's bytes can pass 2**31
     loaded = Signal(object)
     too_large = Signal(str)
     failed = Signal(str)
@@ -224,10 +225,11 @@ class ImportDialog(QDialog):
         self._worker.too_large.connect(self._on_too_large)
         self._thread = start_in_thread(self._worker, [self._worker.done], self, self._on_thread_done)
 
-    @Slot(int, int)
+    @Slot("qlonglong", "qlonglong")
     def _on_progress(self, done: int, total: int) -> None:
-        self.progress_bar.setRange(0, max(1, total))
-        self.progress_bar.setValue(done)
+        """Images read, or a CSV's bytes (which overflow a progress bar's int): shown in per mille."""
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setValue(PROGRESS_STEPS * done // max(1, total))
 
     @Slot(object)
     def _on_loaded(self, dataset) -> None:

@@ -94,7 +94,8 @@ class TrainingWorker(QObject):
         with limit_blas_threads(config.descent):
             train_config = config.train_config(log_interval=BATCH_LOG_INTERVAL,
                                                train_eval_size=min(self._spec.train_eval_size, len(data.y_train)))
-            self._train(model, config.build_optimizer(), data, train_config, config.build_augmenter())
+            self._train(model, config.build_optimizer(), data, train_config,
+                        config.build_augmenter(dataset.image_shape[0]))
 
     def _train(self, model, optimizer, data, config, augment) -> None:
         recorder = StepRecorder(model, data.x_train, data.y_train)
