@@ -4,7 +4,7 @@ The dialog chooses a folder or a file and the import options, says which layout 
 loads with ``scratchnet.data.load_dataset`` in a worker thread (a progress bar follows the images
 read). A bad file is shown as the ``DatasetError`` text, and the window stays on its data; a CSV
 over 2 GB is imported only after the user agrees (``DatasetTooLarge`` → question → again with
-``allow_large``). The imported set becomes the window's data set (``imported(str, object)``).
+``allow_large``). The imported set becomes the window's data set (``imported(str, object, dict)``).
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ class ImportWorker(QObject):
 
 
 class ImportDialog(QDialog):
-    """Signals ``imported(str, object)``: the path and its Dataset, once loaded."""
+    """Signals ``imported(str, object, dict)``: the path, its Dataset and the ``load_dataset``
+    options it was imported with, once loaded."""
 
-    imported = Signal(str, object)
+    imported = Signal(str, object, dict)
 
     def __init__(self, parent=None, start_folder: str = "") -> None:
         super().__init__(parent)
@@ -242,7 +243,7 @@ class ImportDialog(QDialog):
             f"Imported {dataset.name}: {len(dataset.y_train):,} training and {len(dataset.y_test):,} test images "
             f"of {h}×{w}, {dataset.num_classes} classes ({', '.join(dataset.class_names[:12])}"
             f"{', …' if dataset.num_classes > 12 else ''}). It is now the current data set.")
-        self.imported.emit(self._worker.path, dataset)
+        self.imported.emit(self._worker.path, dataset, dict(self._worker.options))
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

@@ -44,7 +44,14 @@ from .first_paint import report_first_paint_if_asked
 from .import_dialog import ImportDialog
 from .layer_editor import LayerEditor
 from .pacing import WATCH_SPEED, is_slow_motion
-from .persistence import StoredState, default_store, load_state, save_state
+from .persistence import (
+    StoredState,
+    default_store,
+    load_import_options,
+    load_state,
+    save_import_options,
+    save_state,
+)
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import CLOSE_WAIT_MS, KEPT_STATUSES, RunController
@@ -109,7 +116,9 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
-        self.controller = RunController(with_my_digits(dataset_loader), self)
+        # how each imported path was imported, so that a relaunch loads it the same way
+        self._import_options: dict[str, dict] = load_import_options(self.store)
+        self.controller = RunController(with_my_digits(dataset_loader, self._import_options), self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
@@ -427,12 +436,15 @@ class MainWindow(QMainWindow):
         self._import_dialog.open()
         return self._import_dialog
 
-    @Slot(str, object)
-    def use_imported(self, path: str, dataset: Dataset) -> None:
-        """Make an imported data set the current one (the Training tab chooses it)."""
+    @Slot(str, object, dict)
+    def use_imported(self, path: str, dataset: Dataset, options: dict) -> None:
+        """Make an imported data set the current one (the Training tab chooses it), and remember
+        its import ``options`` (``load_dataset``'s) for the next launch."""
         if self.is_running:
             self.show_error("A run is training: stop it, then import again to use the data.")
             return
+        self._import_options[path] = options
+        save_import_options(self.store, self._import_options)
         self.controller.datasets.put(path, dataset)
         self.training_panel.set_dataset_note("")
         if self.run_config().dataset == path:

@@ -220,3 +220,22 @@ def test_augmented_run_on_20x20_images(window, qtbot, click, csv_folder):
     run = run_in_window(qtbot, window, click)
     assert run.status == "finished", run.error  # shifts and rotations of 20×20 images, not 28×28
     assert len(run.epochs) == 1 and window.current_model.input_size == SIDE * SIDE
+
+
+def test_a_relaunch_loads_the_imported_set_the_way_it_was_imported(qtbot, open_window, store, image_folder):
+    window = open_window(store)
+    window.findChild(QAction, "importDataAction").trigger()
+    dialog = window._import_dialog
+    dialog.path_edit.setText(str(image_folder))
+    dialog.size_spin.setValue(12)
+    dialog.held_out_spin.setValue(25.0)
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    first = window.dataset
+    window.close()
+    relaunched = open_window(store)
+    qtbot.waitUntil(lambda: relaunched.dataset is not None and relaunched.dataset.name == "pictures", timeout=30_000)
+    again = relaunched.dataset
+    assert again.image_shape == (12, 12) and (len(again.y_train), len(again.y_test)) == (45, 15)
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    assert relaunched.run_config().dataset == str(image_folder)
