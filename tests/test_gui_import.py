@@ -239,3 +239,49 @@ def test_a_relaunch_loads_the_imported_set_the_way_it_was_imported(qtbot, open_w
     assert again.image_shape == (12, 12) and (len(again.y_train), len(again.y_test)) == (45, 15)
     np.testing.assert_array_equal(again.x_train, first.x_train)
     assert relaunched.run_config().dataset == str(image_folder)
+
+
+def test_a_hundred_classes_of_8x8_images_fit_every_view(window, qtbot, click, tmp_path):
+    from PySide6.QtWidgets import QWidget
+
+    from gui.views import ConfusionView, DrawingPad
+    from gui_view_support import draw_stroke
+
+    rng = np.random.default_rng(0)
+    prototypes = rng.integers(0, 256, (100, 64))
+
+    def make(count):
+        labels = np.arange(count) % 100
+        images = np.clip(prototypes[labels] + rng.integers(-20, 20, (count, 64)), 0, 255).astype(np.uint8)
+        return images.reshape(count, 8, 8), labels
+
+    (x_train, y_train), (x_test, y_test) = make(2000), make(500)
+    np.savez(tmp_path / "many.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        import_through_dialog(window, qtbot, tmp_path / "many.npz")
+    assert window.dataset.num_classes == 100 and window.dataset.image_shape == (8, 8)
+    configure(window, train_size=2000, epochs=2)
+    run = run_in_window(qtbot, window, click)
+    assert run.status == "finished" and window.current_model.output_size == 100
+    window.resize(1024, 600)
+    views_area = window.views.parentWidget().parentWidget().parentWidget()
+    for index in range(window.views.count()):
+        window.views.setCurrentIndex(index)
+        wait_for_views(window)
+        qtbot.wait(20)
+        title = window.views.tabText(index)
+        assert window.error_label.text() == "", title
+        assert not views_area.verticalScrollBar().isVisible(), title
+        assert not views_area.horizontalScrollBar().isVisible(), title
+    confusion = window.findChild(ConfusionView)
+    window.views.setCurrentWidget(confusion)
+    qtbot.waitUntil(lambda: confusion.matrix is not None, timeout=30_000)
+    assert confusion.matrix.shape == (100, 100) and confusion.matrix.sum() == 500
+    pad = window.findChild(DrawingPad, "drawingPad")
+    window.views.setCurrentWidget(pad)
+    draw_stroke(window.findChild(QWidget, "drawingCanvas"), [(40 + 10 * i, 40 + 10 * i) for i in range(20)])
+    probabilities = pad.bars.probabilities()
+    assert probabilities.shape == (100,) and pad.digit.shape == (64,)
+    shown = pad.bars.shown_rows()  # the ten most probable classes, most probable first
+    assert len(shown) == 10 and shown[0] == int(np.argmax(probabilities))
+    assert list(probabilities[shown]) == sorted(probabilities[shown], reverse=True)
