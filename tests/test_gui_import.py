@@ -242,10 +242,10 @@ def test_a_relaunch_loads_the_imported_set_the_way_it_was_imported(qtbot, open_w
 
 
 def test_a_hundred_classes_of_8x8_images_fit_every_view(window, qtbot, click, tmp_path):
+    from gui_view_support import draw_stroke
     from PySide6.QtWidgets import QWidget
 
     from gui.views import ConfusionView, DrawingPad
-    from gui_view_support import draw_stroke
 
     rng = np.random.default_rng(0)
     prototypes = rng.integers(0, 256, (100, 64))
