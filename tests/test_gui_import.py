@@ -90,6 +90,7 @@ def test_csv_folder_becomes_the_current_data_set(window, qtbot, csv_folder):
     np.testing.assert_array_equal(data.y_train, labels)
     np.testing.assert_allclose(data.x_train, expected.reshape(300, -1) / np.float32(255), atol=1e-6)
     assert window.run_config().dataset == str(csv_folder)
+    assert window.training_panel.dataset_combo.currentText() == "Folder: shapes"
     assert "300 training and 60 test images of 20×20, 3 classes" in dialog.message_label.text()
     assert dialog.progress_bar.value() == dialog.progress_bar.maximum()
     assert "Imported" in dialog.message_label.text()
@@ -137,6 +138,7 @@ def test_a_large_csv_asks_first(window, qtbot, csv_folder, monkeypatch):
     with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
         qtbot.mouseClick(dialog.import_button, Qt.LeftButton)  # asks again; yes this time
     assert len(answers) == 2 and window.dataset.name == "train" and window.dataset.num_classes == 3
+    assert window.training_panel.dataset_combo.currentText() == "File: train.csv"
 
 
 def test_a_small_image_set_trains_and_every_view_follows(window, qtbot, click, csv_folder):
