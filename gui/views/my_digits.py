@@ -120,6 +120,10 @@ class MyDigitsView(QWidget):
     def set_model(self, model: Sequential | None) -> None:
         """Predict my digits with ``model`` (None, or a model not made for 28×28 digits: no predictions)."""
         self._model = model
+        self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        """Redraw now if shown, else when shown (a gallery of 1,000 digits takes about 0.2 s)."""
         if self.isVisible():
             self.refresh()
         else:
@@ -136,13 +140,15 @@ class MyDigitsView(QWidget):
             self.store.add(digit, label)
         except (OSError, ValueError) as exc:
             return f"Not added to My digits: {exc}"
-        self.refresh()
+        self._refresh_soon()
         self.changed.emit()
         return f"Added as a {label} to My digits ({self.store.counts()[label]} of {label}, {len(self.store)} in all)."
 
     @property
     def accuracy(self) -> float | None:
         """The share of my digits the model predicts right, or None without predictions."""
+        if self._stale:
+            self.refresh()
         if self._predicted is None or not len(self.store):
             return None
         return float(np.mean(self._predicted == self.store.labels))
