@@ -12,14 +12,30 @@ from scratchnet.data import Dataset, load_dataset
 from scratchnet.my_digits import MNIST_PLUS_MY_DIGITS, MY_DIGITS, MyDigits, fine_tune_dataset, my_digits_dataset
 
 DatasetLoaderFn = Callable[[str], Dataset]
+
+
+def load_any(name: str) -> Dataset:
+    """``load_dataset``, reading image folders with Qt's image reader (the window's loader)."""
+    from .image_reader import read_grey
+
+    return load_dataset(name, read_image=read_grey)
+
+
 MY_DIGITS_SETS = (MY_DIGITS, MNIST_PLUS_MY_DIGITS)
 
 
-def with_my_digits(loader: DatasetLoaderFn) -> DatasetLoaderFn:
+def with_my_digits(loader: DatasetLoaderFn, import_options: dict[str, dict] | None = None) -> DatasetLoaderFn:
     """``loader``, which also builds "my-digits" (my digits alone, a quarter of each label held
-    out) and "mnist+my-digits" (``loader("mnist")`` with 10% of my digits) from the store."""
+    out) and "mnist+my-digits" (``loader("mnist")`` with 10% of my digits) from the store, and
+    loads a path found in ``import_options`` (a dict the caller keeps up to date: path -> the
+    ``load_dataset`` options it was imported with) with those options."""
+    import_options = import_options if import_options is not None else {}
 
     def load(name: str) -> Dataset:
+        if name in import_options:
+            from .image_reader import read_grey
+
+            return load_dataset(name, read_image=read_grey, **import_options[name])
         if name == MY_DIGITS:
             return my_digits_dataset(MyDigits())
         if name == MNIST_PLUS_MY_DIGITS:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scratchnet.data import Dataset, load_dataset
+from scratchnet.data import Dataset
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS, divergence_warning
 from scratchnet.run_config import RunConfig
@@ -37,14 +37,22 @@ from scratchnet.run_store import RunStore
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .curve_options import CurveOptions
-from .datasets import DatasetLoaderFn, with_my_digits
+from .datasets import DatasetLoaderFn, load_any, with_my_digits
 from .defaults import DEFAULT_CONFIG
 from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
 from .first_paint import report_first_paint_if_asked
+from .import_dialog import ImportDialog
 from .layer_editor import LayerEditor
 from .pacing import WATCH_SPEED, is_slow_motion
-from .persistence import StoredState, default_store, load_state, save_state
+from .persistence import (
+    StoredState,
+    default_store,
+    load_import_options,
+    load_state,
+    save_import_options,
+    save_state,
+)
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import CLOSE_WAIT_MS, KEPT_STATUSES, RunController
@@ -101,7 +109,7 @@ class MainWindow(QMainWindow):
     dataset_changed = Signal()
     training_finished = Signal(object)
 
-    def __init__(self, dataset_loader: DatasetLoaderFn = load_dataset, parent=None,
+    def __init__(self, dataset_loader: DatasetLoaderFn = load_any, parent=None,
                  settings: QSettings | None = None, run_store: RunStore | None = None) -> None:
         """``settings``: where to remember the state between launches (default: the user's file);
         ``run_store``: the run library (default: ``scratchnet.run_store.runs_root()``)."""
@@ -112,12 +120,15 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
-        self.controller = RunController(with_my_digits(dataset_loader), self)
+        # how each imported path was imported, so that a relaunch loads it the same way
+        self._import_options: dict[str, dict] = load_import_options(self.store)
+        self.controller = RunController(with_my_digits(dataset_loader, self._import_options), self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
         self.status = StatusPresenter()
         self.files = FileActions(self)
+        self._import_dialog: ImportDialog | None = None
 
         self._build_widgets()
         self._build_menus()
@@ -263,6 +274,9 @@ class MainWindow(QMainWindow):
                                         "Load a saved model and its settings.")
         self.save_action = self._action(file_menu, "&Save model…", QKeySequence.Save, self.files.save_model_dialog,
                                         "Save the current model with its settings.")
+        self.import_action = self._action(file_menu, "&Import data…", None, self.import_data,
+                                          "Use your own data: a CSV folder, one CSV, image folders or an .npz.")
+        self.import_action.setObjectName("importDataAction")
         file_menu.addSeparator()
         self.export_csv_action = self._action(file_menu, "Export curves as &CSV…", None, self.files.export_csv_dialog,
                                               "Write every run's curves to a CSV file.")
@@ -426,6 +440,31 @@ class MainWindow(QMainWindow):
         self.training_panel.set_dataset_note(f"Cannot load {name}: {message}.{remedy}")
         self.status.dataset_failed(name)
 
+    @Slot()
+    def import_data(self) -> ImportDialog:
+        """File → Import data…: the import dialog (window-modal, without blocking); returns it."""
+        if self._import_dialog is None:
+            self._import_dialog = ImportDialog(self, self.last_folder)
+            self._import_dialog.imported.connect(self.use_imported)
+        self._import_dialog.open()
+        return self._import_dialog
+
+    @Slot(str, object, dict)
+    def use_imported(self, path: str, dataset: Dataset, options: dict) -> None:
+        """Make an imported data set the current one (the Training tab chooses it), and remember
+        its import ``options`` (``load_dataset``'s) for the next launch."""
+        if self.is_running:
+            self.show_error("A run is training: stop it, then import again to use the data.")
+            return
+        self._import_options[path] = options
+        save_import_options(self.store, self._import_options)
+        self.controller.datasets.put(path, dataset)
+        self.training_panel.set_dataset_note("")
+        if self.run_config().dataset == path:
+            self.load_dataset_async(path)
+        else:
+            self.training_panel.select_dataset(path)
+
     # ------------------------------------------------------------------ downloads
     @Slot(str)
     def download_dataset(self, name: str) -> None:
@@ -516,7 +555,8 @@ class MainWindow(QMainWindow):
         self.layer_editor.set_editable(not running)
         self.training_panel.set_running(running)
         for widget in (self.start_button, self.compare_button, self.start_action, self.compare_action,
-                       self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar):
+                       self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar,
+                       self.import_action):
             widget.setEnabled(not running)
         self._update_start()
         self._update_continue()
@@ -717,4 +757,6 @@ class MainWindow(QMainWindow):
         self._redraw_timer.stop()
         self.controller.shutdown()
         self.downloads.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
+        if self._import_dialog is not None:
+            self._import_dialog.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
         super().closeEvent(event)

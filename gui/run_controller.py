@@ -89,7 +89,7 @@ class RunController(QObject):
         self._next_run_id = 1
         self._progress: dict = {}
         self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
-        self._ending_loaders: list[QThread] = []
+        self._ending_loaders: list[QThread] = []  # loaders replaced by a reload; shutdown waits for them
         self.speed: float | None = None  # updates per second of window runs; None: full speed
         self.checkpoints = CheckpointMemory(DEFAULT_BUDGET)
         self.checkpoint_count: int | None = DEFAULT_COUNT  # train(checkpoints=); None: no checkpoints
@@ -132,14 +132,20 @@ class RunController(QObject):
         loader.failed.connect(self.dataset_failed)
         self._loaders[name] = (start_in_thread(loader, [loader.done], self), loader)
 
+    def reload_dataset(self, name: str) -> None:
+        """Load ``name`` again (its files changed): ``dataset_loaded`` follows with the new data set."""
+        self.datasets.forget(name)
+        if name in self._loaders and self._loaders[name][1].ended:  # its thread is only ending
+            self._ending_loaders.append(self._loaders.pop(name)[0])
+        self.load_dataset(name)
+
     def _forget_finished_loaders(self) -> None:
-        for name, (thread, loader) in list(self._loaders.items()):
+        for name, (thread, _loader) in list(self._loaders.items()):
             try:
-                done = loader.ended or thread.isFinished()
+                done = thread.isFinished()
             except RuntimeError:  # already deleted by deleteLater
                 done = True
             if done:
-                self._ending_loaders.append(thread)  # shutdown still waits for it
                 del self._loaders[name]
 
     # ---- runs

@@ -2,8 +2,9 @@
 
 ``MyDigits`` is the store: 28×28 uint8 images (exactly what the drawing pad's preprocessing gave
 the network) and their labels, in ``$XDG_DATA_HOME/scratchnet/my-digits`` (fallback
-``~/.local/share/scratchnet/my-digits``). Every change is written at once, each file through a
-temporary file and ``os.replace``, so a killed app leaves the old files or the new ones. A store
+``~/.local/share/scratchnet/my-digits``). Every change is written at once: both files through
+temporary files, a commit mark and ``os.replace``, so a killed app leaves the old pair of files or
+the new one, never one of each. A store
 that cannot be read is moved aside into a ``damaged-*`` folder and reported in ``problem``; the
 store then starts empty, and the damaged files stay for the user to look at.
 
@@ -23,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import paths
 from .data import DIGIT_CLASSES, Dataset, read_idx
 from .errors import DatasetError
 
 SIDE = 28
 IMAGES_FILE = "images-idx3-ubyte"
 LABELS_FILE = "labels-idx1-ubyte"
+COMMIT_MARK = "commit-mark"  # present while a committed change of both files is being put in place
 # the names the data set picker and the run configuration use for the two data sets
 MY_DIGITS = "my-digits"
 MNIST_PLUS_MY_DIGITS = "mnist+my-digits"
@@ -38,12 +41,16 @@ DEFAULT_HELD_OUT = 0.25
 
 def store_folder() -> Path:
     """``$XDG_DATA_HOME/scratchnet/my-digits``, or ``~/.local/share/scratchnet/my-digits``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "scratchnet" / "my-digits"
+    return paths.user_data_dir() / "my-digits"
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
     """Write a uint8 array as an IDX file, atomically (a temporary file, then ``os.replace``)."""
+    os.replace(_write_temporary(path, array), path)
+
+
+def _write_temporary(path: Path, array: np.ndarray) -> Path:
+    """``array`` as an IDX file beside ``path`` (``path`` + ".tmp"), flushed to the disk; returns it."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     temporary = path.with_name(path.name + ".tmp")
@@ -52,7 +59,7 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         stream.write(array.tobytes())
         stream.flush()
         os.fsync(stream.fileno())
-    os.replace(temporary, path)
+    return temporary
 
 
 def to_pixels(digit: np.ndarray) -> np.ndarray:
@@ -123,12 +130,39 @@ class MyDigits:
             raise IndexError(f"no digit {index}: the store holds {len(self)}")
 
     def _save(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """Both files change together: the new ones are written beside the old, then a commit mark
+        is made (one atomic rename), then both are renamed into place and the mark removed. A kill
+        before the mark leaves the old pair; after it, the next read completes the change."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_idx(self.folder / IMAGES_FILE, images)
-        write_idx(self.folder / LABELS_FILE, labels)
+        staged = [(_write_temporary(self.folder / name, array), self.folder / name)
+                  for name, array in ((IMAGES_FILE, images), (LABELS_FILE, labels))]
+        mark = self.folder / COMMIT_MARK
+        _write_temporary(mark, np.zeros(1, np.uint8))
+        os.replace(mark.with_name(mark.name + ".tmp"), mark)
+        for temporary, path in staged:
+            os.replace(temporary, path)
+        mark.unlink()
         self._images, self._labels = images, labels
 
+    def _finish_interrupted_save(self) -> None:
+        """Complete a save that was committed but not finished, or drop one that was not committed."""
+        mark = self.folder / COMMIT_MARK
+        for name in (IMAGES_FILE, LABELS_FILE, COMMIT_MARK):
+            temporary = self.folder / (name + ".tmp")
+            if temporary.is_file():
+                if mark.is_file() and name != COMMIT_MARK:
+                    os.replace(temporary, self.folder / name)
+                else:
+                    temporary.unlink()
+        if mark.is_file():
+            mark.unlink()
+
     def _read(self) -> None:
+        try:
+            self._finish_interrupted_save()
+        except OSError as exc:
+            self.problem = f"My digits could not be read ({exc})"
+            return
         paths = [self.folder / IMAGES_FILE, self.folder / LABELS_FILE]
         present = [path.exists() for path in paths]
         if not any(present):
@@ -216,6 +250,9 @@ def my_digits_dataset(store: MyDigits, held_out: float = DEFAULT_HELD_OUT, seed:
     if len(store) < 2:
         raise DatasetError(f"My digits holds {len(store)} digit(s): draw and add at least 2 on the drawing pad")
     train, held = split_held_out(store.labels, held_out, seed)
+    if len(held) == 0:
+        raise DatasetError("My digits has no label with 2 digits or more, so none can be held out to test on: "
+                           "add a second digit of some label")
     x, y = store.inputs(), store.labels
     return Dataset(MY_DIGITS, x[train], y[train], x[held], y[held], list(DIGIT_CLASSES))
 

@@ -160,8 +160,45 @@ def test_my_digits_alone_as_a_dataset(tmp_path):
     store = MyDigits(tmp_path)
     with pytest.raises(DatasetError, match="at least 2"):
         my_digits_dataset(store)
-    for label in (0, 0, 0, 0, 1, 1, 1, 1):
+    store.add(digit(0.5), 0)
+    store.add(digit(0.75), 1)
+    with pytest.raises(DatasetError, match="none can be held out"):
+        my_digits_dataset(store)
+    for label in (0, 0, 0, 1, 1, 1):
         store.add(digit(0.5 + label / 4), label)
     data = my_digits_dataset(store, held_out=0.25)
     assert (len(data.y_train), len(data.y_test)) == (6, 2)
     assert data.class_names[:2] == ["0", "1"] and data.x_train.dtype == np.float32
+
+
+class Killed(Exception):
+    """Stands for the app being killed at that point."""
+
+
+@pytest.mark.parametrize("renames_done, expected", [
+    (0, [1, 2]),     # killed before the commit mark: the old pair stays
+    (1, [1, 2, 3]),  # the mark made, no file in place yet: the next read finishes the change
+    (2, [1, 2, 3]),  # killed between the two files: the next read finishes the change
+])
+def test_a_kill_mid_save_leaves_the_old_pair_or_the_new_one(tmp_path, monkeypatch, renames_done, expected):
+    import os
+
+    store = MyDigits(tmp_path)
+    store.add(digit(0.25), 1)
+    store.add(digit(0.5), 2)
+    real_replace, calls = os.replace, []
+
+    def replace(source, target):
+        if len(calls) == renames_done:
+            raise Killed
+        calls.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(Killed):
+        store.add(digit(0.75), 3)
+    monkeypatch.setattr(os, "replace", real_replace)
+    again = MyDigits(tmp_path)
+    assert again.problem is None and again.labels.tolist() == expected
+    assert len(again.images) == len(expected)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [IMAGES_FILE, LABELS_FILE]

@@ -27,6 +27,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from scratchnet.preprocess import MNIST_SIDE
+
 from ..datasets import MY_DIGITS_SETS
 from ..threads import start_in_thread, stop_thread
 from .backprop import BackpropLink, BackpropView
@@ -154,7 +156,8 @@ class ViewRefresher(QObject):
     @Slot()
     def _on_change(self) -> None:
         dataset = self._window.dataset
-        self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None)
+        self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None,
+                            dataset.image_shape[0] if dataset is not None else MNIST_SIDE)
         waited, interval = time.perf_counter() - self._last_refresh, self.training_interval
         if self._window.is_running and waited < interval:
             if not self._timer.isActive():
@@ -319,10 +322,12 @@ def wire_my_digits(window, pad: DrawingPad, view: MyDigitsView) -> None:
 
     @Slot()
     def store_changed() -> None:
+        chosen = window.run_config().dataset
         for name in MY_DIGITS_SETS:
-            window.controller.datasets.forget(name)
-        if window.run_config().dataset in MY_DIGITS_SETS and not window.is_running:
-            window.load_dataset_async(window.run_config().dataset)
+            if name == chosen and not window.is_running:
+                window.controller.reload_dataset(name)
+            else:
+                window.controller.datasets.forget(name)
 
     pad.add_requested.connect(add)
     view.changed.connect(store_changed)

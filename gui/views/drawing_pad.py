@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from scratchnet.network import Sequential
-from scratchnet.preprocess import MNIST_SIDE, prepare_drawing
+from scratchnet.preprocess import MNIST_SIDE, area_resample, prepare_drawing
 
 from .canvas import CANVAS_SIDE, DEFAULT_BRUSH, DrawingCanvas
 from .images import digit_pixmap
@@ -51,6 +51,7 @@ class DrawingPad(QWidget):
         super().__init__(parent)
         self.setObjectName("drawingPad")
         self._model: Sequential | None = None
+        self._side = MNIST_SIDE  # the data's square image side: drawings are prepared to it
         self._digit: np.ndarray | None = None
         self._last_predict = 0.0
         self._throttle = QTimer(self)
@@ -149,9 +150,12 @@ class DrawingPad(QWidget):
         row.addLayout(right, 1)
 
     # ------------------------------------------------------------------ public
-    def set_model(self, model: Sequential | None, class_names: list[str] | None = None) -> None:
-        """Predict with ``model`` from now on (None: no prediction), and re-predict at once."""
+    def set_model(self, model: Sequential | None, class_names: list[str] | None = None,
+                  image_side: int = MNIST_SIDE) -> None:
+        """Predict with ``model`` from now on (None: no prediction), drawings prepared as
+        ``image_side``-square images like the data's (28 for MNIST), and re-predict at once."""
         self._model = model
+        self._side = image_side
         if class_names:
             self.bars.set_labels(list(class_names))
         self.update_prediction()
@@ -180,6 +184,9 @@ class DrawingPad(QWidget):
         if self._digit is None:
             self.note_label.setText("Draw a digit first: an empty canvas is not added to My digits.")
             return
+        if self._side != MNIST_SIDE:
+            self.note_label.setText("My digits are 28×28 like MNIST: choose MNIST in the Training tab to add one.")
+            return
         self.add_requested.emit(self._digit.copy(), self.label_spin.value())
 
     def show_note(self, text: str) -> None:
@@ -201,6 +208,8 @@ class DrawingPad(QWidget):
         self._throttle.stop()
         self._last_predict = time.perf_counter()
         digit = prepare_drawing(self.canvas.ink())
+        if digit is not None and self._side != MNIST_SIDE:  # MNIST's form, then the data's size
+            digit = area_resample(digit.reshape(MNIST_SIDE, MNIST_SIDE), self._side, self._side).reshape(-1)
         probabilities = None
         if digit is not None and self._model is not None and self._model.input_size == digit.size:
             probabilities = finite_probabilities(self._model, digit[None, :])[0]
@@ -210,19 +219,20 @@ class DrawingPad(QWidget):
 
     # ------------------------------------------------------------------ internals
     def _show(self, digit: np.ndarray | None, probabilities: np.ndarray | None) -> None:
-        self.preview.setPixmap(digit_pixmap(np.zeros(MNIST_SIDE * MNIST_SIDE) if digit is None else digit,
+        self.preview.setPixmap(digit_pixmap(np.zeros(self._side * self._side) if digit is None else digit,
                                             PREVIEW_SIDE))
         self.bars.set_probabilities(probabilities)
         self.backprop_button.setEnabled(probabilities is not None)
-        self.add_button.setEnabled(digit is not None)
+        self.add_button.setEnabled(digit is not None and self._side == MNIST_SIDE)  # My digits are 28×28
         if probabilities is None:
             self.prediction_label.setText(NO_PREDICTION)
         else:
             self.prediction_label.setText(self.bars.label(int(np.argmax(probabilities))))
         if self._model is None:
             self.note_label.setText("Train or open a model to see its prediction.")
-        elif self._model.input_size != MNIST_SIDE * MNIST_SIDE:
-            self.note_label.setText(f"This model expects {self._model.input_size} inputs, not a 28×28 drawing.")
+        elif self._model.input_size != self._side * self._side:
+            self.note_label.setText(f"This model expects {self._model.input_size} inputs, not a "
+                                    f"{self._side}×{self._side} drawing.")
         elif digit is None:
             self.note_label.setText("Draw a digit on the black canvas.")
         else:

@@ -67,6 +67,7 @@ class FineTuner(QObject):
         self._before: Scores | None = None
         self._run: RunRecord | None = None
         self._config = None
+        self._start_model: Sequential | None = None
         self.result: tuple[Scores, Scores] | None = None  # (before, after) of the last fine-tune
         view.fine_tune_requested.connect(self.start)
         window.controller.run_started.connect(lambda _run: view.set_busy(True))
@@ -91,8 +92,12 @@ class FineTuner(QObject):
             return
         self._config = window.run_config().with_architecture_of(model).replace(
             dataset=MNIST_PLUS_MY_DIGITS, epochs=epochs)
-        cache, store, seed, start_model = window.controller.datasets, copy.copy(view.store), self._config.seed, model
-        # the store replaces its arrays on a change, never edits them: a shallow copy is a snapshot
+        # copies: the layers keep per-call caches and the GUI thread runs the model meanwhile; the
+        # store replaces its arrays on a change, never edits them, so a shallow copy is a snapshot
+        cache, store, start_model = window.controller.datasets, copy.copy(view.store), model.copy()
+        seed = self._config.seed
+
+        self._start_model = start_model  # measured before, then trained on (after the measure)
 
         def prepare():
             data = fine_tune_dataset(cache.get("mnist"), store, share, held_out, seed)
@@ -104,13 +109,13 @@ class FineTuner(QObject):
 
     def _on_prepared(self, result, error: Exception | None) -> None:
         window, view = self._window, self._view
-        if error is not None or window.is_running or window.current_model is None:
+        if error is not None or window.is_running:
             view.set_busy(window.is_running)
             view.show_fine_tune(f"Cannot fine-tune: {error or 'a run started meanwhile'}.")
             return
         self._data, self._before = result
         window.controller.datasets.put(MNIST_PLUS_MY_DIGITS, self._data.dataset)
-        window.controller.start([RunSpec(self._config, RUN_LABEL)], continue_from=window.current_model.copy())
+        window.controller.start([RunSpec(self._config, RUN_LABEL)], continue_from=self._start_model)
         self._run = window.controller.run
         view.show_fine_tune(f"Fine-tuning (run #{self._run.run_id}): see its curves in “Training curves”.")
 
@@ -124,7 +129,7 @@ class FineTuner(QObject):
             self._view.set_busy(False)
             self._view.show_fine_tune(f"The fine-tune run {run.status}: {run.error or 'no model to measure'}.")
             return
-        model, data = self._window.current_model, self._data
+        model, data = self._window.current_model.copy(), self._data
         self.job.submit(lambda: measure(model, data), self._on_measured)
 
     def _on_measured(self, after, error: Exception | None) -> None:

@@ -69,6 +69,7 @@ class MyDigitsView(QWidget):
         self.relabel_spin.setObjectName("relabelSpin")
         self.relabel_spin.setRange(0, 9)
         self.relabel_spin.setPrefix("as ")
+        self.relabel_spin.setToolTip("The label Relabel gives the selected digits.")
         self.relabel_button = make_button("Relabel", "relabelButton", "Give the selected digits this label.",
                                           self.relabel_selected)
         self.delete_button = make_button("Delete", "deleteDigitButton", "Delete the selected digits from My "
@@ -76,7 +77,7 @@ class MyDigitsView(QWidget):
 
         self.share_spin = _spin("fineTuneShareSpin", 1, 90, round(DEFAULT_SHARE * 100), " %",
                                 "The share of my digits in every batch (repeated as needed); the rest is MNIST.")
-        self.epochs_spin = _spin("fineTuneEpochsSpin", 1, 50, 1, " epochs", "How long to go on training.")
+        self.epochs_spin = _spin("fineTuneEpochsSpin", 1, 50, 1, " epoch(s)", "How long to go on training.")
         self.held_out_spin = _spin("fineTuneHeldOutSpin", 0, 90, round(DEFAULT_HELD_OUT * 100), " %",
                                    "The share of each label of my digits kept out of training, to measure "
                                    "the model on digits it has not trained on.")
@@ -119,6 +120,10 @@ class MyDigitsView(QWidget):
     def set_model(self, model: Sequential | None) -> None:
         """Predict my digits with ``model`` (None, or a model not made for 28×28 digits: no predictions)."""
         self._model = model
+        self._refresh_soon()
+
+    def _refresh_soon(self) -> None:
+        """Redraw now if shown, else when shown (a gallery of 1,000 digits takes about 0.2 s)."""
         if self.isVisible():
             self.refresh()
         else:
@@ -135,13 +140,15 @@ class MyDigitsView(QWidget):
             self.store.add(digit, label)
         except (OSError, ValueError) as exc:
             return f"Not added to My digits: {exc}"
-        self.refresh()
+        self._refresh_soon()
         self.changed.emit()
         return f"Added as a {label} to My digits ({self.store.counts()[label]} of {label}, {len(self.store)} in all)."
 
     @property
     def accuracy(self) -> float | None:
         """The share of my digits the model predicts right, or None without predictions."""
+        if self._stale:
+            self.refresh()
         if self._predicted is None or not len(self.store):
             return None
         return float(np.mean(self._predicted == self.store.labels))

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from scratchnet.explain import MEANINGS, BatchStats, batch_stats, layer_outputs
 from scratchnet.threads import using_blas
 
-from .images import digit_pixmap
+from .images import digit_pixmap, square_side
 from .predictions import ModelContext
 from .widgets import make_button, make_combo
 
@@ -86,8 +86,9 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_c
     uint8 RGBA, diverging colours with white at zero and full colour at ±``scale``."""
     columns = mosaic_columns(count, max_columns)
     rows = max(1, math.ceil(count / columns))
-    step = TILE_SIDE + 1
-    block = weights[:, start:start + count].T.reshape(count, TILE_SIDE, TILE_SIDE)
+    side = square_side(weights.shape[0])  # 28 for MNIST, the data's square side for others
+    step = side + 1
+    block = weights[:, start:start + count].T.reshape(count, side, side)
     codes = np.clip((block / scale + 1.0) * 127.5, 0, 255).astype(np.uint8, order="C")
     # each RGBA colour as one 32-bit word; every tile with its gap above and to its left, then the
     # tiles laid out row by row at once (a Python loop over 256 tiles took 10+ ms)
@@ -140,7 +141,7 @@ def histograms(context: ModelContext) -> dict[str, list[Histogram]] | None:
 def tile_scale(context: ModelContext) -> float | None:
     """The first layer's colour scale (``weight_scale``), or None when there are no tiles to show."""
     model = context.model
-    if model is None or model.input_size != TILE_SIDE * TILE_SIDE or model.is_image_network:
+    if model is None or square_side(model.input_size) is None or model.is_image_network:
         return None
     return weight_scale(model.dense_layers[0].params["W"])
 
@@ -259,7 +260,7 @@ class WeightsView(QWidget):
         self.set_context(self._context)
 
     def _layout(self) -> None:
-        tiles = QGroupBox("First layer: one 28×28 tile per hidden unit (blue < 0 < red)")
+        tiles = QGroupBox("First layer: one tile per hidden unit, as the input image (blue < 0 < red)")
         tiles_column = QVBoxLayout(tiles)
         tiles_column.addWidget(self.tiles, 1)
         pager = QHBoxLayout()
@@ -406,7 +407,7 @@ class WeightsView(QWidget):
             self.tiles.clear()
             self.tiles_label.setText("No model yet." if model is None else
                                      "The first layer is a convolution: its weights are not 28×28 tiles."
-                                     if model.is_image_network else "The inputs are not 28×28 images.")
+                                     if model.is_image_network else "The inputs are not square images.")
             return
         weights = model.dense_layers[0].params["W"]
         start = self._tile_page * TILES_PER_PAGE
