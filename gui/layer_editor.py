@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from scratchnet.layers import ACTIVATIONS
 from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH, architecture_problem
 from scratchnet.run_config import HiddenLayer, RunConfig
-from scratchnet.stacks import _CONV, _DENSE, _DROPOUT, _POOL, MAX_CHANNELS, MAX_KERNEL, stack_shapes
+from scratchnet.stacks import MAX_CHANNELS, MAX_KERNEL, stack_shapes, token_fields
 
 from . import tooltips
 from .defaults import NEW_LAYER
@@ -40,11 +40,15 @@ from .settings import WINDOW_BOUNDS, param_count
 
 ADD_TIP = "Add a hidden layer after the selected one."
 MAX_IMAGE_LAYERS = 8
-IMAGE_COLUMNS = ("Layer", "Kernel", "Channels", "Stride", "Padding", "Activation", "Output")
+# the output shape second, so that it shows even when the panel is too narrow for every column
+IMAGE_COLUMNS = ("Layer", "Output", "Kernel", "Channels", "Stride", "Padding", "Activation")
+IMAGE_HEADERS = ("Layer", "Output", "Kernel", "Chan.", "Stride", "Pad", "Activ.")
 NO_ACTIVATION = "none"
 IMAGE_ACTIVATIONS = {**tooltips.ACTIVATIONS,
                      NO_ACTIVATION: ("None", "No activation: the convolution's sums as they are.")}
-KIND_NAMES = {"conv": "Convolution", "pool": "Max pooling"}
+KIND_NAMES = {"conv": "Conv", "pool": "Pool"}
+KIND_TIPS = {"conv": "Convolution: kernels slid over the image, one feature map per channel.",
+             "pool": "Max pooling: the largest value of each window, channel by channel."}
 IMAGE_TIP = ("Convolution and pooling layers, input side first, before the Dense layers. A convolution slides "
              "each of its kernels over the image (kernel × kernel pixels, moving by the stride, after adding "
              "the padding around it) and gives one feature map per channel; max pooling keeps the largest value "
@@ -100,32 +104,29 @@ def stack_tokens(image, hidden, dropout: float) -> tuple[str, ...]:
 def edited_stack(tokens: tuple[str, ...]) -> EditedStack | None:
     """The rows that write ``tokens`` back exactly (``stack_tokens``), or None when the editor
     cannot show that stack (a dense layer with no activation, different dropout rates...)."""
+    fields = [token_fields(token) for token in tokens]
     image: list[ImageLayer] = []
     hidden: list[HiddenLayer] = []
-    rates: set[float] = set()
-    i, n = 0, len(tokens)
-    while i < n and (conv := _CONV.fullmatch(tokens[i]) or _POOL.fullmatch(tokens[i])):
-        numbers = [int(g) if g is not None else None for g in conv.groups()]
-        if tokens[i].startswith("pool"):
-            image.append(ImageLayer("pool", numbers[0], stride=numbers[1] or numbers[0]))
+    rates = {f["rate"] for f in fields if f["kind"] == "dropout"}
+    i, n = 0, len(fields)
+    while i < n and fields[i]["kind"] in ("conv", "pool"):
+        f = fields[i]
+        if f["kind"] == "pool":
+            image.append(ImageLayer("pool", f["kernel"], stride=f["stride"]))
             i += 1
             continue
         activation = tokens[i + 1] if i + 1 < n and tokens[i + 1] in ACTIVATIONS else NO_ACTIVATION
-        image.append(ImageLayer("conv", numbers[0], numbers[2], numbers[3] or 1, numbers[4] or 0, activation))
+        image.append(ImageLayer("conv", f["kernel"], f["channels"], f["stride"], f["padding"], activation))
         i += 1 if activation == NO_ACTIVATION else 2
     if image:
         if i >= n or tokens[i] != "flatten":
             return None
         i += 1
     while i < n:
-        dense = _DENSE.fullmatch(tokens[i])
-        if dense is None or i + 1 >= n or tokens[i + 1] not in ACTIVATIONS:
+        if fields[i]["kind"] != "dense" or i + 1 >= n or tokens[i + 1] not in ACTIVATIONS:
             return None
-        hidden.append(HiddenLayer(int(dense.group(1)), tokens[i + 1]))
-        i += 2
-        if i < n and (dropout := _DROPOUT.fullmatch(tokens[i])):
-            rates.add(float(dropout.group(1)))
-            i += 1
+        hidden.append(HiddenLayer(fields[i]["units"], tokens[i + 1]))
+        i += 2 + (i + 2 < n and fields[i + 2]["kind"] == "dropout")
     if len(rates) > 1:
         return None
     stack = EditedStack(tuple(image), tuple(hidden), rates.pop() if rates else 0.0)
@@ -164,7 +165,9 @@ class LayerEditor(QWidget):
 
         self.image_table = QTableWidget(0, len(IMAGE_COLUMNS))
         self.image_table.setObjectName("imageLayerTable")
-        self.image_table.setHorizontalHeaderLabels(IMAGE_COLUMNS)
+        self.image_table.setHorizontalHeaderLabels(IMAGE_HEADERS)
+        for column, name in enumerate(IMAGE_COLUMNS):
+            self.image_table.horizontalHeaderItem(column).setToolTip(name)
         self.image_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.image_table.verticalHeader().setVisible(False)
         self.image_table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -181,6 +184,11 @@ class LayerEditor(QWidget):
         self.add_conv_button.clicked.connect(lambda: self.add_image_layer(NEW_CONV))
         self.add_pool_button.clicked.connect(lambda: self.add_image_layer(NEW_POOL))
         self.remove_image_button.clicked.connect(self.remove_image_layer)
+        self.shape_problem = QLabel()
+        self.shape_problem.setObjectName("shapeProblemLabel")
+        self.shape_problem.setWordWrap(True)
+        self.shape_problem.setStyleSheet("color: #8a1010;")
+        self.shape_problem.hide()
         self.stack_note = QLabel()
         self.stack_note.setObjectName("stackNote")
         self.stack_note.setWordWrap(True)
@@ -235,6 +243,7 @@ class LayerEditor(QWidget):
         layout.addWidget(self.input_label)
         layout.addWidget(self.image_table, 1)
         layout.addLayout(image_buttons)
+        layout.addWidget(self.shape_problem)
         layout.addWidget(self.stack_note)
         layout.addWidget(QLabel("Dense layers"))
         layout.addWidget(self.table, 1)
@@ -416,6 +425,7 @@ class LayerEditor(QWidget):
         for row, layer in enumerate(layers):
             kind = QTableWidgetItem(KIND_NAMES[layer.kind])
             kind.setData(Qt.UserRole, layer.kind)
+            kind.setToolTip(KIND_TIPS[layer.kind])
             kind.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
             table.setItem(row, 0, kind)
             cells = {"Kernel": self._spin(layer.kernel, 1, MAX_KERNEL, f"kernelSpin{row}",
@@ -428,6 +438,9 @@ class LayerEditor(QWidget):
                 cells["Padding"] = self._spin(layer.padding, 0, MAX_KERNEL, f"paddingSpin{row}",
                                               "Zeros added around the image on each side before sliding the kernel.")
                 combo = choice_combo(IMAGE_ACTIVATIONS, f"convActivationCombo{row}")
+                combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+                combo.setMinimumContentsLength(4)
+                combo.setFrame(False)
                 select_data(combo, layer.activation)
                 combo.currentIndexChanged.connect(self._edited)
                 cells["Activation"] = combo
@@ -449,6 +462,8 @@ class LayerEditor(QWidget):
         spin.setRange(low, high)
         spin.setValue(value)
         spin.setToolTip(tip)
+        spin.setButtonSymbols(QSpinBox.NoButtons)  # narrow: arrow keys and the wheel step
+        spin.setFrame(False)
         spin.valueChanged.connect(self._edited)
         return spin
 
@@ -496,6 +511,8 @@ class LayerEditor(QWidget):
             steps = " → ".join(_text(shape) for shape in (shapes.input_shape, *self._layer_shapes(shapes)))
             text = f"Parameters: {shapes.params:,}{'' if problem is None else ' so far'}   ({steps})"
         self._show_image_shapes(shapes)
+        self.shape_problem.setVisible(shapes is not None and problem is not None)
+        self.shape_problem.setText("" if problem is None else f"Cannot train: {problem}.")
         full = self.table.rowCount() >= MAX_HIDDEN_LAYERS
         if problem is not None:
             text += f"\nCannot train: {problem}."

@@ -23,8 +23,8 @@ finite) raise ``ExplainError`` (a ``ValueError``) with a message for the user.
 (``batch_stats``).
 
 **Networks of images**: for one image, what every convolution, its activation and every pooling
-gives, channel by channel (``feature_maps``), and the first convolution's kernels
-(``first_kernels``).
+gives, channel by channel, and the δ of each map (``feature_maps``); the first convolution's
+kernels (``first_kernels``).
 
 **What a unit does, edited**: any layer's outputs (``layer_output``), the inputs that excite a
 unit most (``top_activating``), copies with units scaled or silenced (``with_units_scaled``),
@@ -589,25 +589,37 @@ def _slope(layer: Layer, z: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class FeatureMap:
     """What ``model.layers[layer]`` gives for one image: ``values`` (channels, height, width),
-    float64; ``name`` says which layer ("Conv2D 5x5x8", "ReLU", "MaxPool2D 2")."""
+    float64; ``name`` says which layer ("Conv2D 5x5x8", "ReLU", "MaxPool2D 2"). ``gradient``:
+    δ = dL/d``values``, L the cross-entropy of the image against class ``label`` (None for kernels)."""
 
     layer: int
     name: str
     values: np.ndarray
+    gradient: np.ndarray | None = None
+    label: int | None = None
 
 
-def feature_maps(model: Sequential, x: np.ndarray) -> list[FeatureMap]:
+def feature_maps(model: Sequential, x: np.ndarray, label: int | None = None) -> list[FeatureMap]:
     """For one image ``x`` (any shape holding ``model.input_size`` numbers), the output of every
-    layer that gives images: each convolution, the activation after it, each pooling, in order.
-    Runs the model's own layers on a float64 copy, in inference mode (dropout off)."""
+    layer that gives images: each convolution, the activation after it, each pooling, in order, with
+    its δ for ``label`` (None: the class the model predicts). Runs the model's own forward and
+    backward on a float64 copy, in inference mode (dropout off)."""
     copy = _image_network_copy(model)
     value = _image(model, x)[None]
-    maps = []
-    for i, layer in enumerate(copy.layers):
+    outputs = []
+    for layer in copy.layers:
         value = layer.forward(value, training=False)
-        if value.ndim == 4 and not isinstance(layer, Reshape):
-            maps.append(FeatureMap(i, layer_label(layer), value[0].copy()))
-    return maps
+        outputs.append(value)
+    label = int(np.argmax(value[0])) if label is None else _class(model, label, "label")
+    loss = SoftmaxCrossEntropy()
+    loss.forward(value, np.array([label]))
+    grad = loss.backward()
+    gradients: list[np.ndarray] = [grad] * len(outputs)
+    for i in range(len(copy.layers) - 1, -1, -1):
+        gradients[i] = grad  # dL/d(output of layer i)
+        grad = copy.layers[i].backward(grad)
+    return [FeatureMap(i, layer_label(layer), outputs[i][0].copy(), np.array(gradients[i][0]), label)
+            for i, layer in enumerate(copy.layers) if outputs[i].ndim == 4 and not isinstance(layer, Reshape)]
 
 
 def first_kernels(model: Sequential) -> FeatureMap:

@@ -84,6 +84,25 @@ def check_token(token: str) -> None:
         raise ValueError(f"unknown layer {token!r}; the layers are {SYNTAX}")
 
 
+def token_fields(token: str) -> dict:
+    """What a checked token says, as plain data: ``{"kind": "conv", "kernel", "channels", "stride",
+    "padding"}``, ``{"kind": "pool", "kernel", "stride"}`` (the stride defaults to the kernel),
+    ``{"kind": "dense", "units"}``, ``{"kind": "dropout", "rate"}``, else ``{"kind": token}``
+    (``flatten`` and the activations). Raises ValueError as ``check_token``."""
+    check_token(token)
+    if m := _CONV.fullmatch(token):
+        k, _, channels, stride, padding = m.groups()
+        return {"kind": "conv", "kernel": int(k), "channels": int(channels), "stride": int(stride or 1),
+                "padding": int(padding or 0)}
+    if m := _POOL.fullmatch(token):
+        return {"kind": "pool", "kernel": int(m.group(1)), "stride": int(m.group(2) or m.group(1))}
+    if m := _DENSE.fullmatch(token):
+        return {"kind": "dense", "units": int(m.group(1))}
+    if m := _DROPOUT.fullmatch(token):
+        return {"kind": "dropout", "rate": float(m.group(1))}
+    return {"kind": token}
+
+
 def _in_range(token: str, what: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise ValueError(f"layer {token!r}: the {what} {value} is outside {low} to {high}")

@@ -50,3 +50,36 @@ def test_feature_maps_refuse_what_they_cannot_explain():
     model.layers[1].params["W"][0, 0, 0, 0] = np.nan
     with pytest.raises(ExplainError, match="not finite"):
         feature_maps(model, np.zeros(784))
+
+
+def _loss_from(model, start: int, value: np.ndarray, label: int) -> float:
+    """The cross-entropy of ``label`` with the output of layer ``start - 1`` set to ``value``."""
+    for layer in model.layers[start:]:
+        value = layer.forward(value, training=False)
+    logits = value[0] - value[0].max()
+    return float(np.log(np.exp(logits).sum()) - logits[label])
+
+
+@pytest.mark.parametrize("label", [3, None])
+def test_each_maps_delta_equals_central_differences(label):
+    model = RunConfig(layers="conv5x5x3,relu,pool2,conv3x3x4p1,tanh,pool3s2,flatten,dense12,relu", seed=4
+                      ).build_model(784, 10)
+    image = np.random.default_rng(2).random(784)
+    maps = feature_maps(model, image, label)
+    reference = model.copy(dtype=np.float64)
+    predicted = int(np.argmax(reference.forward(image[None].astype(np.float64), training=False)[0]))
+    assert {m.label for m in maps} == {predicted if label is None else label}
+    rng = np.random.default_rng(0)
+    eps = 1e-6
+    for m in maps:
+        assert m.gradient.shape == m.values.shape and np.abs(m.gradient).sum() > 0
+        # away from the kinks: a ReLU output of 0 ties its pooling window, where one-sided slopes differ
+        candidates = np.argwhere(np.abs(m.values) > 1e-3)
+        for row in rng.choice(len(candidates), 4, replace=False):
+            where = tuple(int(i) for i in candidates[row])
+            up, down = m.values.copy(), m.values.copy()
+            up[where] += eps
+            down[where] -= eps
+            numeric = (_loss_from(reference, m.layer + 1, up[None], m.label)
+                       - _loss_from(reference, m.layer + 1, down[None], m.label)) / (2 * eps)
+            assert m.gradient[where] == pytest.approx(numeric, rel=1e-5, abs=1e-9), (m.name, where)

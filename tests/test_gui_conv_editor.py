@@ -5,12 +5,14 @@ convolutional preset, and a run from the window that trains the stack the editor
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_view_support import configure, run_in_window
 
-from gui.layer_editor import edited_stack
+from gui.layer_editor import ImageLayer, edited_stack
+from gui.persistence import KEYS, config_from_json
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import RunConfig, hidden_layers
-from scratchnet.stacks import build_stack, layer_tokens, stack_shapes
+from scratchnet.stacks import build_stack, layer_tokens, stack_shapes, token_fields
 
 
 def test_conv_and_pool_rows_show_their_shapes_and_the_parameter_count(window, click):
@@ -112,9 +114,17 @@ def test_rows_round_trip_every_stack_they_write():
         stack = edited_stack(tokens)
         assert stack is not None, tokens
     assert edited_stack(("conv3x3x4", "relu", "dense10", "relu")) is None  # no flatten
+    assert edited_stack(("conv3x3x4", "relu", "flatten", "dense10", "relu", "dropout0.5", "dense8", "relu",
+                         "dropout0.25")) is None  # one dropout rate for every Dense layer
+    stack = edited_stack(("conv3x3x4s2p1", "pool3s2", "flatten", "dense20", "tanh", "dropout0.25"))
+    assert stack.image[0] == ImageLayer("conv", 3, 4, 2, 1, "none") and stack.image[1] == ImageLayer("pool", 3, 0, 2)
+    assert stack.hidden == hidden_layers(20, activation="tanh") and stack.dropout == 0.25
+    assert token_fields("conv5x5x6p2") == {"kind": "conv", "kernel": 5, "channels": 6, "stride": 1, "padding": 2}
+    assert token_fields("pool3") == {"kind": "pool", "kernel": 3, "stride": 3}
+    assert token_fields("dropout0.5") == {"kind": "dropout", "rate": 0.5} and token_fields("relu") == {"kind": "relu"}
 
 
-def test_the_window_trains_the_stack_the_editor_shows(qtbot, window, click):
+def test_the_window_trains_the_stack_the_editor_shows_saves_and_reopens_it(qtbot, window, click, mnist, tmp_path):
     editor = window.layer_editor
     click("addConvLayerButton")
     editor.image_cell(0, "Channels").setValue(4)
@@ -128,3 +138,50 @@ def test_the_window_trains_the_stack_the_editor_shows(qtbot, window, click):
     assert model.layers[1].params["W"].shape == (4, 1, 5, 5)
     assert np.isfinite(model.layers[1].params["W"]).all()
     assert window.continue_check.isEnabled()  # the editor describes the model just trained
+    path = tmp_path / "conv.npz"
+    window.files.save_model_to(str(path))
+    expected = model.predict_proba(mnist.x_test[:50])
+    window.apply_preset("quick-start")  # another network in the editor, then the file brings the stack back
+    assert window.run_config().layers == ()
+    window.files.open_model_from(str(path))
+    reopened = window.current_model
+    assert reopened is not model and layer_tokens(reopened) == layer_tokens(model)
+    np.testing.assert_array_equal(reopened.predict_proba(mnist.x_test[:50]), expected)
+    assert window.run_config().layers == layer_tokens(model) and editor.output_text(0) == "4×24×24"
+    assert window.continue_check.isEnabled()
+
+
+def test_the_window_remembers_a_stack_and_refuses_a_stored_one_that_does_not_fit(open_window, store):
+    first = open_window(store)
+    first.apply_preset("convolutional")
+    stack = first.run_config().layers
+    first.close()
+    second = open_window(store)
+    assert second.run_config().layers == stack and second.preset_bar.current() == "convolutional"
+    assert second.layer_editor.output_text(3) == "32×4×4"
+    second.close()
+    with pytest.raises(ValueError, match="Conv2D kernel 29x29 is larger than its input 1x28x28"):
+        config_from_json(RunConfig(layers="conv29x29x4,flatten").to_json())
+    store.setValue(KEYS["run"], RunConfig(layers="conv29x29x4,flatten").to_json())
+    third = open_window(store)
+    assert third.run_config().layers == () and "could not be used" in third.error_label.text()
+
+
+def test_a_step_of_a_convolutional_run_shows_how_far_its_kernels_moved(qtbot, window, click):
+    editor = window.layer_editor
+    click("addConvLayerButton")
+    editor.image_cell(0, "Channels").setValue(4)
+    editor.width_spin(0).setValue(16)
+    configure(window, train_size=3000, epochs=2, batch_size=16)
+    with qtbot.waitSignal(window.training_finished, timeout=90_000):
+        click("startButton")
+        qtbot.waitUntil(lambda: window.progress.get("update", 0) > 0, timeout=30_000)
+        click("pauseButton")
+        with qtbot.waitSignal(window.controller.stepped, timeout=10_000) as stepped:
+            click("stepButton")
+        report = stepped.args[0]
+        qtbot.waitUntil(lambda: window.step_panel.report is report, timeout=10_000)
+        moves = window.step_panel.moves.text().splitlines()
+        assert moves[0].startswith("Conv 1 (5×5, 1→4 channels): ‖ΔW‖ = ") and moves[1].startswith("Dense 1 (2304→16)")
+        assert report.moves[0].weight_change > 0
+        click("stopButton")
