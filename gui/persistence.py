@@ -133,3 +133,25 @@ def _existing_folder(value) -> str:
     if not isinstance(value, str) or not is_folder(value):
         raise ValueError(f"{value!r} is not a folder")
     return value
+
+
+IMPORTS_KEY = "data/importOptions"
+IMPORT_OPTION_NAMES = ("image_size", "held_out", "photo", "allow_large")
+
+
+def save_import_options(store: QSettings, options: dict[str, dict]) -> None:
+    """Remember how each imported path was imported (``load_dataset`` options), as JSON."""
+    store.setValue(IMPORTS_KEY, json.dumps(options))
+
+
+def load_import_options(store: QSettings) -> dict[str, dict]:
+    """The remembered import options by path; entries that are not what ``save_import_options``
+    wrote are dropped (the path then loads with the defaults)."""
+    try:
+        data = json.loads(str(store.value(IMPORTS_KEY, "{}")))
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {path: options for path, options in data.items()
+            if isinstance(path, str) and isinstance(options, dict) and set(options) <= set(IMPORT_OPTION_NAMES)}

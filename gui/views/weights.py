@@ -34,7 +34,7 @@ from scratchnet.explain import MEANINGS, BatchStats, batch_stats, first_kernels,
 from scratchnet.threads import using_blas
 
 from .feature_maps import MAP_KIND_TIP, MAP_KINDS, FeatureMapsView, KernelView
-from .images import digit_pixmap
+from .images import digit_pixmap, square_side
 from .predictions import ModelContext
 from .widgets import make_button, make_combo
 
@@ -48,7 +48,7 @@ LEGEND_PER_LINE = 3
 LAYER_PENS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 SOURCE_DRAWING = "drawing"
 SOURCE_TEST = "test"
-TILES_TITLE = "First layer: one 28×28 tile per hidden unit (blue < 0 < red)"
+TILES_TITLE = "First layer: one tile per hidden unit, as the input image (blue < 0 < red)"
 KERNELS_TITLE = "First convolution: one tile per kernel (blue < 0 < red)"
 KERNEL_COLUMNS = 8
 
@@ -91,8 +91,9 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_c
     uint8 RGBA, diverging colours with white at zero and full colour at ±``scale``."""
     columns = mosaic_columns(count, max_columns)
     rows = max(1, math.ceil(count / columns))
-    step = TILE_SIDE + 1
-    block = weights[:, start:start + count].T.reshape(count, TILE_SIDE, TILE_SIDE)
+    side = square_side(weights.shape[0])  # 28 for MNIST, the data's square side for others
+    step = side + 1
+    block = weights[:, start:start + count].T.reshape(count, side, side)
     codes = np.clip((block / scale + 1.0) * 127.5, 0, 255).astype(np.uint8, order="C")
     # each RGBA colour as one 32-bit word; every tile with its gap above and to its left, then the
     # tiles laid out row by row at once (a Python loop over 256 tiles took 10+ ms)
@@ -145,7 +146,7 @@ def histograms(context: ModelContext) -> dict[str, list[Histogram]] | None:
 def tile_scale(context: ModelContext) -> float | None:
     """The first layer's colour scale (``weight_scale``), or None when there are no tiles to show."""
     model = context.model
-    if model is None or model.input_size != TILE_SIDE * TILE_SIDE or model.is_image_network:
+    if model is None or square_side(model.input_size) is None or model.is_image_network:
         return None
     return weight_scale(model.dense_layers[0].params["W"])
 
@@ -434,7 +435,7 @@ class WeightsView(QWidget):
             self.kernels.clear()
             self.tiles_label.setText("No model yet." if model is None else
                                      "The first layer is a convolution: its weights are not 28×28 tiles."
-                                     if model.is_image_network else "The inputs are not 28×28 images.")
+                                     if model.is_image_network else "The inputs are not square images.")
             return
         weights = model.dense_layers[0].params["W"]
         start = self._tile_page * TILES_PER_PAGE
