@@ -42,7 +42,7 @@ ADD_TIP = "Add a hidden layer after the selected one."
 MAX_IMAGE_LAYERS = 8
 # the output shape second, so that it shows even when the panel is too narrow for every column
 IMAGE_COLUMNS = ("Layer", "Output", "Kernel", "Channels", "Stride", "Padding", "Activation")
-IMAGE_HEADERS = ("Layer", "Output", "Kernel", "Chan.", "Stride", "Pad", "Activ.")
+IMAGE_HEADERS = ("Layer", "Output", "Kern.", "Chan.", "Str.", "Pad", "Activ.")  # full names as tooltips
 NO_ACTIVATION = "none"
 IMAGE_ACTIVATIONS = {**tooltips.ACTIVATIONS,
                      NO_ACTIVATION: ("None", "No activation: the convolution's sums as they are.")}
