@@ -12,6 +12,7 @@ screenshot-1024x600-feature-maps.png (the same view on a small screen, one secti
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +39,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "docs")
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as settings:
+        os.environ["XDG_DATA_HOME"] = settings  # the run library too, not the user's
         window = fresh_window(settings, (1280, 800))
         window.tour.skip()
         window.apply_preset("convolutional")
