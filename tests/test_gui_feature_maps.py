@@ -110,3 +110,23 @@ def test_a_dense_model_shows_its_tiles_and_bars_again(qtbot, window, mnist):
     assert not weights.tiles.isHidden() and weights.kernels.isHidden()
     assert weights.feature_maps.isHidden() and not weights.activations_widget.isHidden()
     assert weights.map_kind_combo.isHidden()
+
+
+def test_a_stack_without_convolution_or_with_broken_weights_is_explained(qtbot, window, mnist):
+    weights = window.findChild(WeightsView, "weightsView")
+    window.views.setCurrentWidget(weights)
+    weights.select_test_digit(3)
+    pooled = RunConfig(layers="pool2,flatten,dense16,relu").build_model(784, 10)
+    with qtbot.waitSignal(weights.feature_maps.drawn, timeout=10_000):
+        show_model(window, pooled)
+    assert weights.tiles_label.text() == "A network of images with no convolution: no kernels to show."
+    [pool] = weights.feature_maps.maps()
+    np.testing.assert_array_equal(pool.values, mnist.x_test[3].reshape(14, 2, 14, 2).max(axis=(1, 3))[None])
+    broken = conv_model()
+    broken.layers[1].params["W"][0, 0, 0, 0] = np.nan
+    with qtbot.waitSignal(weights.feature_maps.drawn, timeout=10_000):
+        show_model(window, broken)
+    assert weights.tiles_label.text() == "The weights are not finite: no kernels to show."
+    assert weights.feature_maps.maps() == []
+    assert "Could not compute the feature maps: the model's weights are not finite" in weights.feature_maps.note.text()
+    assert not window.error_label.isVisible()

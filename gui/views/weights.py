@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from scratchnet.conv import Conv2D
 from scratchnet.explain import MEANINGS, BatchStats, batch_stats, first_kernels, layer_outputs
 from scratchnet.threads import using_blas
 
@@ -423,7 +424,8 @@ class WeightsView(QWidget):
         model, scale = self._context.model, self._context.computed(tile_scale)
         image_network = model is not None and model.is_image_network
         self._show_image_widgets(image_network)
-        if image_network and all(np.isfinite(p).all() for p in model.parameters().values()):
+        has_kernels = image_network and any(isinstance(layer, Conv2D) for layer in model.layers)
+        if has_kernels and all(np.isfinite(p).all() for p in model.parameters().values()):
             kernels = first_kernels(model)
             kernel_scale = self.kernels.show_kernels(kernels.values, KERNEL_COLUMNS)
             out, channels, k, _ = kernels.values.shape
@@ -434,7 +436,8 @@ class WeightsView(QWidget):
             self.tiles.clear()
             self.kernels.clear()
             self.tiles_label.setText("No model yet." if model is None else
-                                     "The first layer is a convolution: its weights are not 28×28 tiles."
+                                     "The weights are not finite: no kernels to show." if has_kernels else
+                                     "A network of images with no convolution: no kernels to show."
                                      if model.is_image_network else "The inputs are not square images.")
             return
         weights = model.dense_layers[0].params["W"]
