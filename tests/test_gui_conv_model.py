@@ -5,6 +5,7 @@ the network shows its kernels and feature maps (tests/test_gui_feature_maps.py).
 from __future__ import annotations
 
 import numpy as np
+from conv_reference import image_layer_outputs
 from gui_view_support import draw_stroke, seven_strokes, wait_for_views
 from PySide6.QtWidgets import QLabel
 
@@ -19,7 +20,7 @@ from gui.views import (
     WeightsView,
 )
 from gui.views.backprop import CONV_NOTE
-from gui.views.network_diagram import IMAGE_NETWORK_NOTE
+from gui.views.network_diagram import IMAGE_NETWORK_NOTE, MAPS_NOTE
 from scratchnet.explain import feature_maps
 from scratchnet.run_config import RunConfig
 from scratchnet.serialization import save_model
@@ -86,7 +87,14 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     embedding = window.findChild(EmbeddingView, "embeddingView")
     for view in (diagram, lab, embedding):
         bring_to_front(window, view)
-    assert diagram.note.text() == IMAGE_NETWORK_NOTE and not diagram.columns
+    # the diagram: one column of feature-map tiles per image layer for its digit (test image #0)
+    assert diagram.note.text() == MAPS_NOTE and not diagram.columns
+    expected = image_layer_outputs(model, mnist.x_test[diagram.test_spin.value()])
+    assert [(m.layer, m.name) for m in diagram.map_columns] == [(1, "Conv2D 3x3x4"), (2, "ReLU"), (3, "MaxPool2D 2")]
+    for got, (_, want) in zip(diagram.map_columns, expected, strict=True):
+        np.testing.assert_allclose(got.values, want, rtol=1e-12, atol=1e-12)
+    tiles = [item for item in diagram.canvas.scene().items() if item.toolTip().startswith("Conv2D 3x3x4, channel")]
+    assert len(tiles) == 4 and tiles[0].pixmap().width() == 26 + 2  # 26×26 maps at their own size, framed
     assert lab.unit_label.text() == IMAGE_NETWORK_NOTE and lab.accuracy_label.text() == IMAGE_NETWORK_NOTE
     assert embedding.knn_label.text() == IMAGE_NETWORK_NOTE and embedding.map is None
     assert not window.error_label.isVisible()

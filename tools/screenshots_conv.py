@@ -4,9 +4,9 @@ input, and Inside the network (kernels and feature maps) after a short run.
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots_conv.py docs
 
-Writes conv-editor.png, conv-editor-refused.png, conv-feature-maps.png and conv-delta-maps.png
-(their δ = dL/d(map) for the digit's label) and conv-backprop.png (the Backprop tab's δ maps) at
-1280x800, and
+Writes at 1280x800 conv-editor.png, conv-editor-refused.png, conv-feature-maps.png,
+conv-delta-maps.png (their δ = dL/d(map) for the digit's label), conv-backprop.png (the Backprop
+tab's δ maps) and conv-diagram.png (the Network diagram's columns of maps), and
 screenshot-1024x600-feature-maps.png (the same view on a small screen, one section at a time).
 """
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from screenshots import fresh_window, run_until_idle, shoot, wait, wait_until
 
-from gui.views import BackpropView, WeightsView
+from gui.views import BackpropView, NetworkDiagram, WeightsView
 
 TEST_DIGIT = 0  # a 7
 
@@ -75,6 +75,13 @@ def main(argv: list[str]) -> int:
         wait_until(lambda: bool(backprop.conv_maps.maps()) and not backprop.conv_maps.job.busy)
         wait(300)
         shoot(window, out / "conv-backprop.png")
+
+        diagram = window.findChild(NetworkDiagram, "networkDiagram")
+        window.views.setCurrentWidget(diagram)
+        diagram.select_test_digit(TEST_DIGIT)
+        wait_until(lambda: bool(diagram.map_columns))
+        wait(300)
+        shoot(window, out / "conv-diagram.png")
 
         window.resize(1024, 600)
         wait(300)
