@@ -52,6 +52,7 @@ class Optimizer:
         # one scratch array per parameter, so an update allocates nothing (not optimiser state)
         self._scratch: dict[str, np.ndarray] = {}
         self._layer_names: dict[int, tuple[tuple[str, str], ...]] = {}  # (key, "index.key") per layer
+        self._row_records: dict[str, tuple] = {}  # see SGD._records_of
 
     def _set_lr(self, value: float) -> None:
         self._lr = value
@@ -190,13 +191,30 @@ class SGD(Optimizer):
                 if block is None:
                     block = p.take(rows, axis=0, out=self.scratch(name + "/rows", p)[: len(rows)], mode="clip")
                 block -= step
-                p[rows] = block
+                records = self._row_records.get(name)
+                if records is None or records[0] is not p:
+                    records = self._records_of(name, p)
+                if records[1] is None:
+                    p[rows] = block
+                else:  # each row moved as one record: the same bytes, fewer instructions
+                    records[1][rows] = block.view(records[2])[:, 0]
             elif g is right and scaled.ndim == 1:
                 p -= scaled
             elif g.ndim == 1 and len(g) <= 4096:
                 p -= g * lr  # a bias: one small temporary costs less than a scratch write
             else:
                 p -= np.multiply(g, lr, out=self.scratch(name, p))
+
+    def _records_of(self, name: str, p: np.ndarray) -> tuple:
+        """(p, p as a vector of whole-row records, the record dtype), kept per parameter: writing
+        ``records[rows] = block.view(record)[:, 0]`` is ``p[rows] = block`` with one copy per row,
+        where NumPy copies a fancy-indexed row of floats number by number (150 rows of 128
+        float32: 24k instead of 42k instructions, a twentieth of a one-sample update). None in
+        place of the records for a parameter whose rows are not contiguous."""
+        record = np.dtype((np.void, p.strides[0])) if p.ndim == 2 and p.flags.c_contiguous else None
+        records = None if record is None else p.view(record).reshape(len(p))
+        self._row_records[name] = entry = (p, records, record)
+        return entry
 
     def _momentum_step(self, name: str, p: np.ndarray, g) -> None:
         """b = mu b + g, then p -= lr b (or, Nesterov, p -= lr (g + mu b))."""
