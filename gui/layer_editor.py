@@ -40,9 +40,15 @@ from .settings import WINDOW_BOUNDS, param_count
 
 ADD_TIP = "Add a hidden layer after the selected one."
 MAX_IMAGE_LAYERS = 8
+IMAGE_LAYERS_REASON = (f"at most {MAX_IMAGE_LAYERS} convolution and pooling layers: a 28×28 digit is down to a few "
+                       "pixels after two or three of each")
 # the output shape second, so that it shows even when the panel is too narrow for every column
 IMAGE_COLUMNS = ("Layer", "Output", "Kernel", "Channels", "Stride", "Padding", "Activation")
 IMAGE_HEADERS = ("Layer", "Output", "Kern.", "Chan.", "Str.", "Pad", "Activ.")  # full names as tooltips
+ADD_CONV_TIP = ("Add a convolution layer (5×5 kernels, 8 channels, ReLU) after the selected image layer, before "
+                "the Dense layers.")
+ADD_POOL_TIP = ("Add a 2×2 max pooling layer after the selected image layer: it halves the height and width of "
+                "every feature map.")
 NO_ACTIVATION = "none"
 IMAGE_ACTIVATIONS = {**tooltips.ACTIVATIONS,
                      NO_ACTIVATION: ("None", "No activation: the convolution's sums as they are.")}
@@ -173,12 +179,8 @@ class LayerEditor(QWidget):
         self.image_table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.image_table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.image_table.setToolTip(IMAGE_TIP)
-        self.add_conv_button = self._button("Add convolution", "addConvLayerButton",
-                                            "Add a convolution layer (5×5 kernels, 8 channels, ReLU) after the "
-                                            "selected image layer, before the Dense layers.")
-        self.add_pool_button = self._button("Add pooling", "addPoolLayerButton",
-                                            "Add a 2×2 max pooling layer after the selected image layer: it halves "
-                                            "the height and width of every feature map.")
+        self.add_conv_button = self._button("Add convolution", "addConvLayerButton", ADD_CONV_TIP)
+        self.add_pool_button = self._button("Add pooling", "addPoolLayerButton", ADD_POOL_TIP)
         self.remove_image_button = self._button("Remove", "removeImageLayerButton",
                                                 "Remove the selected convolution or pooling layer.")
         self.add_conv_button.clicked.connect(lambda: self.add_image_layer(NEW_CONV))
@@ -469,8 +471,9 @@ class LayerEditor(QWidget):
 
     def _enable_image_buttons(self) -> None:
         full = self.image_table.rowCount() >= MAX_IMAGE_LAYERS
-        for button in (self.add_conv_button, self.add_pool_button):
+        for button, tip in ((self.add_conv_button, ADD_CONV_TIP), (self.add_pool_button, ADD_POOL_TIP)):
             button.setEnabled(self._editable and not full)
+            button.setToolTip(f"No more image layers: {IMAGE_LAYERS_REASON}." if full else tip)
         self.remove_image_button.setEnabled(self._editable and self.image_table.rowCount() > 0)
 
     def _widths(self) -> list[int]:

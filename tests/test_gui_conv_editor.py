@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gui_view_support import configure, run_in_window
 
-from gui.layer_editor import ImageLayer, edited_stack
+from gui.layer_editor import MAX_IMAGE_LAYERS, ImageLayer, edited_stack
 from gui.persistence import KEYS, config_from_json
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import RunConfig, hidden_layers
@@ -40,6 +40,12 @@ def test_conv_and_pool_rows_show_their_shapes_and_the_parameter_count(window, cl
     assert window.run_config().build_model(784, 10).param_count() == 4 * 25 + 4 + 196 * 128 + 128 + 1290
     assert editor.image_cell(1, "Channels") is None  # a pooling layer has no channels of its own
     assert window.start_button.isEnabled()
+    for _ in range(MAX_IMAGE_LAYERS - 2):
+        click("addPoolLayerButton")
+    assert editor.image_table.rowCount() == MAX_IMAGE_LAYERS and not editor.add_conv_button.isEnabled()
+    assert editor.add_pool_button.toolTip().startswith(f"No more image layers: at most {MAX_IMAGE_LAYERS}")
+    editor.add_image_layer(editor.image_layers()[0])
+    assert editor.image_table.rowCount() == MAX_IMAGE_LAYERS
 
 
 def test_a_stack_that_does_not_fit_is_refused_inline_and_start_is_disabled(window, click):
