@@ -649,10 +649,12 @@ IMAGE_NETWORK = ("this is a convolutional network: the views that look inside ex
                  "layers only, for now")
 
 
-def _rows(model: Sequential, x: np.ndarray) -> np.ndarray:
+def _rows(model: Sequential, x: np.ndarray, *, images: bool = False) -> np.ndarray:
+    """``x`` as (N, inputs) rows checked against ``model``; a network of images is refused unless
+    the caller runs its layers as they are (``images``)."""
     if not model.dense_layers:
         raise ExplainError("the model has no Dense layer, so there is nothing to explain")
-    if model.is_image_network:
+    if model.is_image_network and not images:
         raise ExplainError(IMAGE_NETWORK)
     x = np.atleast_2d(np.asarray(x))
     if x.ndim != 2 or x.shape[1] != model.input_size:
@@ -740,8 +742,9 @@ def _flat_gradient(model: Sequential, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
 def layer_output(model: Sequential, x: np.ndarray, layer: int) -> np.ndarray:
     """The output (N, units) of ``model.layers[layer]`` for the rows of ``x`` (N, inputs), in
-    inference mode (dropout off), in the model's dtype; run in chunks of ``CHUNK`` rows on a copy."""
-    x = _rows(model, x)
+    inference mode (dropout off), in the model's dtype; run in chunks of ``CHUNK`` rows on a copy.
+    In a network of images a layer before its Flatten gives (N, C, H, W)."""
+    x = _rows(model, x, images=True)
     _layer_index(model, layer)
     copy = model.copy()
     parts = []
@@ -838,6 +841,7 @@ def pca_embedding(model: Sequential, x: np.ndarray, layer: int, dims: int = 2) -
         raise ExplainError(f"dims must be a whole number >= 1, got {dims!r}")
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged model's outputs: refused below
         values = layer_output(model, x, layer).astype(np.float64)
+        values = values.reshape(len(values), -1)  # a layer of images: each image's maps as one vector
         values = values - values.mean(axis=0)
         covariance = values.T @ values
     if not np.isfinite(covariance).all():

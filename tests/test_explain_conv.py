@@ -83,3 +83,19 @@ def test_each_maps_delta_equals_central_differences(label):
             numeric = (_loss_from(reference, m.layer + 1, up[None], m.label)
                        - _loss_from(reference, m.layer + 1, down[None], m.label)) / (2 * eps)
             assert m.gradient[where] == pytest.approx(numeric, rel=1e-5, abs=1e-9), (m.name, where)
+
+
+def test_layer_outputs_and_maps_of_a_convolutional_network():
+    from scratchnet.explain import layer_output, pca_embedding
+
+    model = RunConfig(layers="conv3x3x2,relu,pool2,flatten,dense6,relu", seed=1).build_model(784, 10)
+    x = np.random.default_rng(3).random((5, 784))
+    pooled = np.stack([image_layer_outputs(model, row)[-1][1] for row in x])  # (5, 2, 13, 13)
+    np.testing.assert_allclose(layer_output(model, x, 3), pooled, rtol=1e-5, atol=1e-6)
+    flat = layer_output(model, x, 4)
+    np.testing.assert_allclose(flat, pooled.reshape(5, -1), rtol=1e-5, atol=1e-6)
+    dense = model.layers[5]
+    hidden = np.maximum(pooled.reshape(5, -1) @ dense.params["W"] + dense.params["b"], 0)
+    np.testing.assert_allclose(layer_output(model, x, 6), hidden, rtol=1e-4, atol=1e-5)
+    assert pca_embedding(model, x, 3).shape == (5, 2)  # maps of images: each image's maps as one vector
+    np.testing.assert_allclose(pca_embedding(model, x, 3), pca_embedding(model, x, 4), atol=1e-9)

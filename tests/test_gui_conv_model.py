@@ -21,7 +21,7 @@ from gui.views import (
 )
 from gui.views.backprop import CONV_NOTE
 from gui.views.network_diagram import IMAGE_NETWORK_NOTE, MAPS_NOTE
-from scratchnet.explain import feature_maps
+from scratchnet.explain import feature_maps, pca_embedding
 from scratchnet.run_config import RunConfig
 from scratchnet.serialization import save_model
 from scratchnet.training import evaluate
@@ -96,5 +96,11 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     tiles = [item for item in diagram.canvas.scene().items() if item.toolTip().startswith("Conv2D 3x3x4, channel")]
     assert len(tiles) == 4 and tiles[0].pixmap().width() == 26 + 2  # 26×26 maps at their own size, framed
     assert lab.unit_label.text() == IMAGE_NETWORK_NOTE and lab.accuracy_label.text() == IMAGE_NETWORK_NOTE
-    assert embedding.knn_label.text() == IMAGE_NETWORK_NOTE and embedding.map is None
+    # the hidden-layer map: the Dense layers after flatten (layers 5 and 6 of Reshape, Conv2D, ReLU,
+    # MaxPool2D, Flatten, Dense 16, ReLU, Dense 10), the last hidden one first
+    assert [embedding.layer_combo.itemData(i) for i in range(embedding.layer_combo.count())] == [6, 7]
+    qtbot.waitUntil(lambda: embedding.map is not None, timeout=30_000)
+    np.testing.assert_allclose(embedding.map.points, pca_embedding(model, mnist.x_test[:2000], 6), rtol=1e-6,
+                               atol=1e-6)
+    assert "nearest-neighbour accuracy" in embedding.knn_label.text()
     assert not window.error_label.isVisible()

@@ -80,13 +80,13 @@ class Links:
     weights: np.ndarray
 
 
-IMAGE_NETWORK_NOTE = ("A convolutional network: the diagram, the Neuron lab and the Hidden-layer map draw "
-                      "networks of Dense layers only, for now. Inside the network shows its kernels, its "
-                      "feature maps and their δ.")
+IMAGE_NETWORK_NOTE = ("A convolutional network: the Neuron lab explains networks of Dense layers only, for now. "
+                      "The Network diagram shows its feature maps; Inside the network its kernels, feature maps "
+                      "and their δ.")
 MAPS_NOTE = ("A convolutional network: one column per image layer, one tile per channel: its feature map for "
              "this digit (blue < 0 < red, one colour scale per layer; the first 16 channels). The Dense layers "
-             "after flatten are not drawn here, and the Neuron lab and the Hidden-layer map explain networks "
-             "of Dense layers only, for now.")
+             "after flatten are not drawn here (the Hidden-layer map maps them), and the Neuron lab explains "
+             "networks of Dense layers only, for now.")
 
 
 def unit_layers_of(model: Sequential) -> list[int]:
@@ -298,9 +298,6 @@ class NetworkDiagram(QWidget):
             self.note.setText(MAPS_NOTE)
             self._draw_maps(digit)
             self.redraws += 1
-            return
-        if model is not None and model.is_image_network:
-            self.note.setText(IMAGE_NETWORK_NOTE)
             return
         if model is None or digit is None or len(digit) != model.input_size:
             self.note.setText("No model yet: train or open one." if model is None else
