@@ -26,7 +26,7 @@ import numpy as np
 
 from scratchnet import limits
 from scratchnet.errors import DatasetError, DatasetTooLarge
-from scratchnet.files import is_folder, open_regular, os_reason
+from scratchnet.files import is_folder, open_regular, os_reason, read_npy_member
 from scratchnet.preprocess import MNIST_SIDE, area_resample, ink_from_grey, prepare_drawing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -518,26 +518,14 @@ def _npz_arrays(path: Path, handle, allow_large: bool) -> dict[str, np.ndarray]:
 
 
 def _read_npy_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    key = info.filename.removesuffix(".npy")
     if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise DatasetError(f"{path}: entry {key!r} is encrypted or uses an unsupported zip compression")
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version not in ((1, 0), (2, 0)):
-            raise DatasetError(f"{path}: entry {key!r} has unsupported .npy version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(member, 10_000)
+        raise DatasetError(f"{path}: entry {info.filename!r} is encrypted or uses an unsupported zip compression")
+
+    def check(key: str, shape: tuple, dtype: np.dtype) -> None:
         if dtype.hasobject:
             raise DatasetError(f"{path}: {key} holds Python objects, which are never unpickled: save plain arrays")
-        nbytes = math.prod(shape) * dtype.itemsize
-        held = info.file_size - member.tell()
-        if nbytes != held:
-            raise DatasetError(f"{path}: entry {key!r} declares {nbytes:,} bytes of data but holds {held:,}")
-        data = member.read(nbytes)
-    if len(data) != nbytes:
-        raise DatasetError(f"{path}: entry {key!r} is truncated")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+    return read_npy_member(archive, info, DatasetError, str(path), check)
 
 
 def _npz_images(path: Path, key: str, x: np.ndarray) -> tuple[np.ndarray, int]:
