@@ -589,6 +589,12 @@ def _import_images(root: Path, kind: str, options: ImportOptions, read_image: Re
     names = sorted(train)
     _check_class_count(root, names)
     total = sum(map(len, train.values())) + (sum(map(len, test.values())) if test else 0)
+    needed = total * side * side * 4
+    if needed > limits.MAX_IMAGE_FOLDER_BYTES and not options.allow_large:
+        raise DatasetTooLarge(
+            f"{root}: {total:,} images of {side}x{side} take {needed / 2**30:.1f} GB in memory, more than the "
+            f"{limits.MAX_IMAGE_FOLDER_BYTES / 2**30:g} GB read without asking (a smaller image size needs less)"
+        )
     reader = _ImageReader(read_image, side, options.photo, total, progress)
     x_train, y_train = reader.read_classes(train, names)
     if test is not None:

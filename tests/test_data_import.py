@@ -349,6 +349,14 @@ def test_csv_over_the_size_limit_asks_first(tmp_path, monkeypatch):
     assert load_dataset(small, allow_large=True, held_out=0.5).num_classes == 2
 
 
+def test_image_folders_too_large_for_memory_ask_first(class_folders, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_IMAGE_FOLDER_BYTES", 12 * 8 * 8 * 4 - 1)
+    with pytest.raises(DatasetTooLarge, match=r"12 images of 8x8 take 0\.0 GB in memory"):
+        load_dataset(class_folders, read_image=read_grey, image_size=8)
+    assert load_dataset(class_folders, read_image=read_grey, image_size=8, allow_large=True).num_classes == 2
+    assert load_dataset(class_folders, read_image=read_grey, image_size=7).image_shape == (7, 7)
+
+
 def image_error(root: Path, **kwargs) -> str:
     began = time.perf_counter()
     with pytest.raises(DatasetError) as caught:
