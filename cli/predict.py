@@ -55,8 +55,9 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
+        grey, digit = read_image_and_digit(args.image)  # a bad image fails before a model is trained
         loaded = load_or_train_model(args.model)
-        drawing = read_digit(args.image, loaded)
+        drawing = model_input(grey, digit, loaded)
         probabilities = loaded.model.predict_proba(drawing[None, :])[0]
     except (PredictError, ScratchnetError) as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
@@ -78,17 +79,30 @@ def read_digit(path: Path, model: DigitModel | None = None) -> np.ndarray:
 
     The digit in MNIST form (as the drawing pad does), resized to the model's side when it is not
     28; or, for a model trained on image folders read by plain area resize, the image itself resized
-    to the side (the same reading as its training images)."""
-    side = model.side if model is not None else MNIST_SIDE
+    to the side (the same reading as its training images). A blank image raises PredictError."""
+    grey, digit = read_image_and_digit(path)
+    return model_input(grey, digit, model)
+
+
+def read_image_and_digit(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W) luminance of an image file and the (784,) digit found in it; PredictError when
+    the image is blank (checked before any model is loaded or trained)."""
     grey = read_grey_image(path)
+    digit = prepare_drawing(ink_from_grey(grey))
+    if digit is None:
+        raise PredictError(f"{path.name}: no ink found (the image is blank)")
+    return grey, digit
+
+
+def model_input(grey: np.ndarray, digit: np.ndarray, model: DigitModel | None = None) -> np.ndarray:
+    """What ``model`` reads of an image: its ``digit`` (784,) in MNIST form, resized to the model's
+    side; or, for a model of plainly read image folders, the ``grey`` image itself area-resized."""
+    side = model.side if model is not None else MNIST_SIDE
     if model is not None and model.plain:
         return area_resample(grey, side, side).clip(0.0, 1.0).reshape(-1)
-    drawing = prepare_drawing(ink_from_grey(grey))
-    if drawing is None:
-        raise PredictError(f"{path.name}: no ink found (the image is blank)")
     if side != MNIST_SIDE:
-        return area_resample(drawing.reshape(MNIST_SIDE, MNIST_SIDE), side, side).reshape(-1)
-    return drawing
+        return area_resample(digit.reshape(MNIST_SIDE, MNIST_SIDE), side, side).reshape(-1)
+    return digit
 
 
 def read_grey_image(path: Path) -> np.ndarray:

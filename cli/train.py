@@ -153,8 +153,8 @@ def main(argv: list[str]) -> int:
                                progress=progress)
         if progress is not None:
             progress.finish()
-    except DatasetError as exc:
-        return _usage_error(str(exc))
+    except DatasetError as exc:  # bad data given by path: the user's input, as a bad flag is
+        return _usage_error(str(exc)) if imported else _failure(str(exc))
     except ScratchnetError as exc:
         return _failure(str(exc))
     if imported:
@@ -237,16 +237,18 @@ class _ImportProgress:
     """``progress(done, total)`` of an import (images, or bytes of CSV) as a one-line bar on a terminal."""
 
     def __init__(self, err) -> None:
-        self.err, self.shown = err, False
+        self.err, self.last = err, None
 
     def __call__(self, done: int, total: int) -> None:
         filled = int(30 * done / max(total, 1))
-        self.err.write(f"\rreading data [{'#' * filled}{'.' * (30 - filled)}] {done / max(total, 1):4.0%}")
-        self.err.flush()
-        self.shown = True
+        text = f"\rreading data [{'#' * filled}{'.' * (30 - filled)}] {done / max(total, 1):4.0%}"
+        if text != self.last:  # a terminal line written about 100 times, not once per image
+            self.err.write(text)
+            self.err.flush()
+            self.last = text
 
     def finish(self) -> None:
-        if self.shown:
+        if self.last is not None:
             self.err.write("\r" + " " * 72 + "\r")
             self.err.flush()
 

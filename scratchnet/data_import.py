@@ -26,7 +26,7 @@ import numpy as np
 
 from scratchnet import limits
 from scratchnet.errors import DatasetError, DatasetTooLarge
-from scratchnet.files import is_folder, open_regular, os_reason
+from scratchnet.files import is_folder, open_regular, os_reason, read_npy_member
 from scratchnet.preprocess import MNIST_SIDE, area_resample, ink_from_grey, prepare_drawing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -131,8 +131,22 @@ def find_layout(path: str | os.PathLike) -> str:
         return CLASS_FOLDERS
     raise DatasetError(
         f"{path}: no data found: expected train.csv + test.csv, the four MNIST IDX files, "
-        "train/<class>/ + test/<class>/ image folders, or one folder of images per class"
+        f"train/<class>/ + test/<class>/ image folders, or one folder of images per class{_hint(path)}"
     )
+
+
+def _hint(folder: Path) -> str:
+    """What a folder that holds no known layout holds instead, and what to do about it."""
+    names = sorted(e.name for e in _scan(folder) if not e.name.startswith("."))
+    csvs = [n for n in names if n.lower().endswith(".csv")]
+    images = [n for n in names if n.lower().endswith(IMAGE_SUFFIXES)]
+    if csvs:
+        return (f" ({', '.join(csvs[:3])} found: give one CSV file itself as the data, or name the pair "
+                "train.csv and test.csv)")
+    if images:
+        return (f" ({len(images):,} images found loose: put each class's images in a folder named after "
+                "the class)")
+    return ""
 
 
 def csv_pair(folder: Path) -> tuple[Path, Path] | None:
@@ -458,14 +472,10 @@ def _import_npz(path: Path, options: ImportOptions) -> Imported:
             if handle.read(4) != b"PK\x03\x04":
                 raise DatasetError(f"{path}: not a valid .npz archive (an .npz is a zip of .npy arrays)")
             handle.seek(0)
-            arrays = _npz_arrays(path, handle)
+            arrays = _npz_arrays(path, handle, options.allow_large)
     except DatasetError:
         raise
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DatasetError(f"{path}: holds Python objects, which are never unpickled: save plain arrays") from None
-        raise DatasetError(f"{path}: not a valid .npz ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise DatasetError(f"{path}: not a valid .npz archive ({exc or type(exc).__name__})") from None
     x_train, side = _npz_images(path, "x_train", arrays["x_train"])
     x_test, test_side = _npz_images(path, "x_test", arrays["x_test"])
@@ -493,12 +503,29 @@ def _import_npz(path: Path, options: ImportOptions) -> Imported:
     return Imported(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), names, (side, side), layout)
 
 
-def _npz_arrays(path: Path, handle) -> dict[str, np.ndarray]:
-    with np.load(handle, allow_pickle=False) as archive:
-        missing = [key for key in NPZ_KEYS if key not in archive.files]
+def _npz_arrays(path: Path, handle, allow_large: bool) -> dict[str, np.ndarray]:
+    """The arrays an .npz data set needs, each entry's .npy header checked before its data is read:
+    no object arrays, and a declared size that matches the bytes the entry holds, so that a small
+    file cannot make this allocate more than it really holds (at most 2 GB unless allow_large)."""
+    with zipfile.ZipFile(handle) as archive:
+        members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        missing = [key for key in NPZ_KEYS if key not in members]
         if missing:
             raise DatasetError(f"{path}: missing {', '.join(missing)} (an .npz needs {', '.join(NPZ_KEYS)})")
-        return {key: archive[key] for key in (*NPZ_KEYS, "class_names") if key in archive.files}
+        wanted = [key for key in (*NPZ_KEYS, "class_names") if key in members]
+        _check_file_size(path, sum(members[key].file_size for key in wanted), allow_large)
+        return {key: _read_npy_entry(path, archive, members[key]) for key in wanted}
+
+
+def _read_npy_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise DatasetError(f"{path}: entry {info.filename!r} is encrypted or uses an unsupported zip compression")
+
+    def check(key: str, shape: tuple, dtype: np.dtype) -> None:
+        if dtype.hasobject:
+            raise DatasetError(f"{path}: {key} holds Python objects, which are never unpickled: save plain arrays")
+
+    return read_npy_member(archive, info, DatasetError, str(path), check)
 
 
 def _npz_images(path: Path, key: str, x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -562,6 +589,12 @@ def _import_images(root: Path, kind: str, options: ImportOptions, read_image: Re
     names = sorted(train)
     _check_class_count(root, names)
     total = sum(map(len, train.values())) + (sum(map(len, test.values())) if test else 0)
+    needed = total * side * side * 4
+    if needed > limits.MAX_IMAGE_FOLDER_BYTES and not options.allow_large:
+        raise DatasetTooLarge(
+            f"{root}: {total:,} images of {side}x{side} take {needed / 2**30:.1f} GB in memory, more than the "
+            f"{limits.MAX_IMAGE_FOLDER_BYTES / 2**30:g} GB read without asking (a smaller image size needs less)"
+        )
     reader = _ImageReader(read_image, side, options.photo, total, progress)
     x_train, y_train = reader.read_classes(train, names)
     if test is not None:

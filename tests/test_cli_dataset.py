@@ -16,7 +16,7 @@ from gui.image_reader import read_grey
 from scratchnet import limits
 from scratchnet.data import load_dataset
 from scratchnet.serialization import load_model_file
-from tests.test_data_import import png_bytes, write_csv
+from tests.data_files import png_bytes, write_csv
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -178,3 +178,4 @@ def test_progress_bar_of_an_image_import(shapes):
     frames = stream.getvalue().split("\r")
     assert "reading data [" + "#" * 30 + "] 100%" in frames
     assert any(f.endswith(" 50%") for f in frames) and frames[-1] == ""  # 36 of 72 images
+    assert len(frames) == len(set(frames)) + 1  # each frame once (the first split part is empty)

@@ -4,9 +4,7 @@ folders, the cache, and each bad input refused with a message naming the file, l
 from __future__ import annotations
 
 import os
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from gui.image_reader import read_grey
 from scratchnet import data_import, import_cache, limits
 from scratchnet.data import load_dataset
 from scratchnet.errors import DatasetError, DatasetTooLarge
+from tests.data_files import png_bytes, tiny_images, write_csv, write_png_folders
 
 TRAIN, TEST = 2_000, 500
 
@@ -34,45 +33,6 @@ def small_mnist(mnist):
     to_bytes = lambda x: np.rint(x * 255).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
     return (to_bytes(mnist.x_train[:TRAIN]), mnist.y_train[:TRAIN],
             to_bytes(mnist.x_test[:TEST]), mnist.y_test[:TEST])
-
-
-# --------------------------------------------------------------------------- writers
-
-
-def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, header: bool = False) -> Path:
-    rows = np.column_stack([labels, images.reshape(len(images), -1)]).astype(np.int64)
-    lines = [",".join(["label", *(f"pixel{i}" for i in range(rows.shape[1] - 1))])] if header else []
-    lines += [",".join(map(str, row)) for row in rows.tolist()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def png_bytes(grey: np.ndarray, width: int | None = None, height: int | None = None) -> bytes:
-    """A greyscale 8-bit PNG of ``grey`` (H, W) uint8; ``width``/``height`` override the header's."""
-    h, w = grey.shape
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width or w, height or h, 8, 0, 0, 0, 0)
-    raw = b"".join(b"\0" + row.tobytes() for row in grey)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-def write_png_folders(root: Path, images: np.ndarray, labels: np.ndarray, names=None) -> Path:
-    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-        folder = root / (names[label] if names else str(label))
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i:05d}.png").write_bytes(png_bytes(image))
-    return root
-
-
-def tiny_images(n_per_class=6, classes=("cat", "dog"), side=8, seed=0):
-    """Distinct random images per class: (images uint8 (N, side, side), labels, class names)."""
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n_per_class * len(classes), side, side), dtype=np.uint8)
-    labels = np.repeat(np.arange(len(classes)), n_per_class)
-    return images, labels, list(classes)
 
 
 # --------------------------------------------------------------------------- round trips
@@ -389,6 +349,14 @@ def test_csv_over_the_size_limit_asks_first(tmp_path, monkeypatch):
     assert load_dataset(small, allow_large=True, held_out=0.5).num_classes == 2
 
 
+def test_image_folders_too_large_for_memory_ask_first(class_folders, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_IMAGE_FOLDER_BYTES", 12 * 8 * 8 * 4 - 1)
+    with pytest.raises(DatasetTooLarge, match=r"12 images of 8x8 take 0\.0 GB in memory"):
+        load_dataset(class_folders, read_image=read_grey, image_size=8)
+    assert load_dataset(class_folders, read_image=read_grey, image_size=8, allow_large=True).num_classes == 2
+    assert load_dataset(class_folders, read_image=read_grey, image_size=7).image_shape == (7, 7)
+
+
 def image_error(root: Path, **kwargs) -> str:
     began = time.perf_counter()
     with pytest.raises(DatasetError) as caught:
@@ -481,6 +449,17 @@ def test_pickled_npz_is_never_unpickled(tmp_path):
              x_test=np.zeros((1, 4)), y_test=np.zeros(1))
     with pytest.raises(DatasetError, match="never unpickled"):
         load_dataset(tmp_path / "p.npz")
+    import zipfile
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": (1 << 20, 1 << 20)}
+    with zipfile.ZipFile(tmp_path / "tib.npz", "w") as archive:  # a header claiming 4 TiB in 200 bytes
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array_header_1_0(member, header)
+    began = time.perf_counter()
+    with pytest.raises(DatasetError, match=r"entry 'x_train' declares 4,398,046,511,104 bytes of data but holds 0"):
+        load_dataset(tmp_path / "tib.npz")
+    assert time.perf_counter() - began < 2.0
     (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
     with pytest.raises(DatasetError, match="not a valid .npz"):
         load_dataset(tmp_path / "junk.npz")
@@ -495,6 +474,14 @@ def test_unknown_paths(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no data found"):
         load_dataset(tmp_path / "empty")
+    (tmp_path / "empty" / "train.csv").write_text(GOOD)
+    with pytest.raises(DatasetError, match=r"train\.csv found: give one CSV file itself as the data, or name the pair"):
+        load_dataset(tmp_path / "empty")
+    (tmp_path / "loose").mkdir()
+    for i in range(3):
+        (tmp_path / "loose" / f"{i}.png").write_bytes(png_bytes(np.zeros((4, 4), np.uint8)))
+    with pytest.raises(DatasetError, match="3 images found loose: put each class's images in a folder"):
+        load_dataset(tmp_path / "loose")
 
 
 def test_image_reader_refuses_what_could_hang_or_explode(tmp_path, class_folders):
@@ -521,3 +508,24 @@ def test_image_reader_grey_of_colour_and_transparency(tmp_path, qapp):
     grey = read_grey(tmp_path / "c.png")
     assert grey.dtype == np.uint8 and grey.shape == (2, 4)
     assert grey[0, :2].tolist() == [255, 150] and grey[1, 0] == 29  # BT.601: green 150, blue 29
+
+
+def test_window_worker_trains_12x12_data_with_augmentation(tmp_path):
+    """The window's training worker builds the network and the augmenter for the data's image size."""
+    from gui import worker as gui_worker
+    from gui.datasets import DatasetCache
+    from gui.run_controller import RunSpec
+    from scratchnet.control import TrainingControl
+    from scratchnet.run_config import RunConfig, hidden_layers
+
+    images, labels, names = tiny_images(n_per_class=20, classes=("a", "b", "c"), side=12)
+    data = load_dataset(write_png_folders(tmp_path / "set", images, labels, names), image_size=12,
+                        read_image=read_grey)
+    spec = RunSpec(RunConfig(dataset="set", hidden=hidden_layers(8), augment=True, epochs=1))
+    worker = gui_worker.TrainingWorker(spec, TrainingControl(), DatasetCache(lambda name: data))
+    done, failed = [], []
+    worker.finished.connect(done.append)
+    worker.failed.connect(failed.append)
+    worker.run()  # in this thread: the signals reach the lambdas directly
+    assert not failed and len(done) == 1
+    assert done[0]["model"].input_size == 144 and done[0]["model"].output_size == 3
