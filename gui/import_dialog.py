@@ -265,8 +265,8 @@ class ImportDialog(QDialog):
         message, self._retry_large = self._retry_large, None
         if message is None:
             return
-        answer = QMessageBox.question(self, "Import a large file", f"{message}\n\nImport it anyway? It needs "
-                                      "about as much memory as the file is large, and takes a while.")
+        answer = QMessageBox.question(self, "Import a large file", f"{message}\n\nImport it anyway? It takes "
+                                      "that much memory, and a while.")
         if answer == QMessageBox.Yes:
             self.start_import(allow_large=True)
         else:
