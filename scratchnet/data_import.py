@@ -400,9 +400,7 @@ def _csv_pixels(pixels: np.ndarray, side: int) -> np.ndarray:
     """(N, P) 0..255 pixels -> (N, side*side) float32 in [0, 1], area-resized when P != side²."""
     x = np.divide(pixels, np.float32(255), dtype=np.float32)
     own = math.isqrt(pixels.shape[1])
-    if own == side:
-        return x
-    return np.stack([area_resample(row.reshape(own, own), side, side).reshape(-1) for row in x])
+    return x if own == side else resize_rows(x, own, side)
 
 
 def _header_note(*headers: bool) -> str:
@@ -571,8 +569,25 @@ def _npz_class_names(path: Path, names: np.ndarray, y_train: np.ndarray, y_test:
 
 
 def resize_rows(x: np.ndarray, side: int, size: int) -> np.ndarray:
-    """(N, side*side) images -> (N, size*size) float32 by area resize."""
-    return np.stack([area_resample(row.reshape(side, side), size, size).reshape(-1) for row in x])
+    """(N, side*side) images -> (N, size*size) float32 by area resize (``preprocess.area_resample``
+    of each image), as two matrix products over the whole batch: ``A @ image @ A.T``, where row j of
+    A holds the share of each input row in output row j. Done in chunks to bound the memory."""
+    weights = _area_weights(side, size)
+    out = np.empty((len(x), size * size), dtype=np.float32)
+    for start in range(0, len(x), 4096):
+        images = x[start:start + 4096].reshape(-1, side, side)
+        out[start:start + 4096] = (weights @ images @ weights.T).reshape(-1, size * size)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32: the covered fraction of input pixel i in output pixel j's span
+    [j, j + 1) * n_in / n_out, divided by the span's length (each row sums to 1)."""
+    step = n_in / n_out
+    lo = np.arange(n_out)[:, None] * step
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(lo + step, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
+    return (overlap / step).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- image folders

@@ -227,6 +227,23 @@ def test_idx_folder_still_loads(tmp_path, mnist):
     np.testing.assert_array_equal(data.x_test, mnist.x_test)
 
 
+@pytest.mark.parametrize(("side", "size"), [(28, 20), (28, 32), (28, 28), (5, 3), (4, 9)])
+def test_batch_resize_matches_area_resample_of_each_image(side, size):
+    from scratchnet.preprocess import area_resample
+
+    x = np.random.default_rng(side * size).random((7, side * side), dtype=np.float32)
+    expected = np.stack([area_resample(row.reshape(side, side), size, size).reshape(-1) for row in x])
+    np.testing.assert_allclose(data_import.resize_rows(x, side, size), expected, atol=2e-6)
+
+
+def test_mnist_resized_to_14x14(mnist):
+    small = load_dataset("mnist", image_size=14)
+    assert small.image_shape == (14, 14) and small.x_test.shape == (10_000, 196)
+    assert small.layout == "IDX files, 28x28 images resized to 14x14"
+    first = mnist.x_train[0].reshape(14, 2, 14, 2).mean(axis=(1, 3)).reshape(-1)  # 2x2 blocks
+    np.testing.assert_allclose(small.x_train[0], first, atol=1e-6)
+
+
 def test_stratified_split_keeps_one_of_each_class_in_train():
     labels = np.array([0] * 10 + [1] * 2 + [2])
     train, test = data_import.stratified_split(labels, 0.5, seed=0)
