@@ -546,3 +546,14 @@ def test_window_worker_trains_12x12_data_with_augmentation(tmp_path):
     worker.run()  # in this thread: the signals reach the lambdas directly
     assert not failed and len(done) == 1
     assert done[0]["model"].input_size == 144 and done[0]["model"].output_size == 3
+
+
+@pytest.mark.parametrize(("options", "fragment"), [
+    ({"image_size": 1}, "image_size must be a whole number from 2 to 256"),
+    ({"held_out": 1.0}, "held_out must be a share between 0 and 1"),
+    ({"seed": -1}, "seed must be a whole number of at least 0"),
+    ({"photo": "yes"}, "photo must be False, True or 'auto'"),
+])
+def test_bad_options_are_value_errors(options, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        load_dataset("mnist", **options)
