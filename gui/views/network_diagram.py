@@ -33,7 +33,7 @@ from scratchnet.layers import Dense, Dropout
 from scratchnet.network import Sequential
 from scratchnet.threads import using_blas
 
-from .images import DIGIT_SIDE, digit_pixmap
+from .images import digit_pixmap, square_side
 from .predictions import ModelContext
 from .widgets import WrappingLabel, make_combo
 
@@ -77,7 +77,8 @@ class Links:
 
 
 IMAGE_NETWORK_NOTE = ("A convolutional network: the diagram, the Neuron lab and the Hidden-layer map draw "
-                      "networks of Dense layers only, for now.")
+                      "networks of Dense layers only, for now. Inside the network shows its kernels, its "
+                      "feature maps and their δ.")
 
 
 def unit_layers_of(model: Sequential) -> list[int]:
@@ -293,12 +294,14 @@ class NetworkDiagram(QWidget):
     def _draw(self, model: Sequential, digit: np.ndarray) -> None:
         scene = self.canvas.scene()
         top, n = -ROW * SHOWN / 2, model.input_size
-        if n == DIGIT_SIDE * DIGIT_SIDE:
-            scene.addPixmap(digit_pixmap(digit, IMAGE_SIDE)).setPos(0, -IMAGE_SIDE / 2)
-            pixel = IMAGE_SIDE / DIGIT_SIDE
-            inputs = [QPointF(pixel * (i % DIGIT_SIDE + 0.5), -IMAGE_SIDE / 2 + pixel * (i // DIGIT_SIDE + 0.5))
+        side = square_side(n)
+        if side is not None and side <= IMAGE_SIDE:
+            pixmap = digit_pixmap(digit, IMAGE_SIDE)
+            scene.addPixmap(pixmap).setPos(0, -IMAGE_SIDE / 2)
+            pixel = pixmap.width() / side
+            inputs = [QPointF(pixel * (i % side + 0.5), -IMAGE_SIDE / 2 + pixel * (i // side + 0.5))
                       for i in range(n)]
-        else:  # not a 28x28 image: the inputs as a line of points
+        else:  # not a square image: the inputs as a line of points
             inputs = [QPointF(IMAGE_SIDE / 2, top + i * ROW * SHOWN / n) for i in range(n)]
         label = scene.addText(f"input ({model.input_size})")
         label.setPos(0, -IMAGE_SIDE / 2 - 24)
