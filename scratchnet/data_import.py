@@ -297,10 +297,11 @@ def _read_csv_bytes(path: Path, allow_large: bool) -> bytes:
 
 
 def _is_header(line: bytes) -> bool:
-    """A first line is a header when fewer than half its cells are numbers."""
+    """A first line is a header when its first cell (a row's label) or most of its cells are not
+    numbers: ``label,pixel0,...`` and ``label,0,1,2,...`` both are."""
     cells = line.split(b",")
     numbers = sum(1 for cell in cells if _NUMBER.fullmatch(cell))
-    return numbers * 2 < len(cells)
+    return not _NUMBER.fullmatch(cells[0]) or numbers * 2 < len(cells)
 
 
 def _parse_numbers(chunk: bytes, count: int) -> np.ndarray | None:
@@ -387,9 +388,12 @@ def _csv_side(path: Path, pixels: int, image_size: int | None) -> tuple[int, str
     """The square side of rows of ``pixels`` values, and a note when they will be resized."""
     side = math.isqrt(pixels)
     if side * side != pixels:
+        extra = math.isqrt(pixels - 1) ** 2 == pixels - 1 and pixels > 1
+        hint = (" (one column too many: an index column, as pandas writes unless to_csv(index=False)?)"
+                if extra else "")
         raise DatasetError(
             f"{path}: {pixels} pixels per row is not a square image (e.g. 784 = 28 x 28): "
-            "every row is a label then the pixels of a square image"
+            f"every row is a label then the pixels of a square image{hint}"
         )
     if image_size is None or image_size == side:
         return side, ""

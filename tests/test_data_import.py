@@ -114,6 +114,12 @@ def test_one_csv_is_split_stratified_and_seeded(tmp_path, small_mnist):
     assert sorted(map(bytes, np.rint(all_rows).astype(np.uint8))) == sorted(map(bytes, x.reshape(700, -1)))
 
 
+def test_header_of_numeric_column_names(tmp_path):
+    (tmp_path / "n.csv").write_text("label,0,1,2,3\n" + GOOD * 2)
+    data = load_dataset(tmp_path / "n.csv", held_out=0.5)
+    assert data.layout.endswith("header detected") and len(data.y_train) + len(data.y_test) == 4
+
+
 def test_csv_of_20x20_images_and_labels_mapped_from_sorted_values(tmp_path):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(60, 20, 20))
@@ -318,6 +324,9 @@ GOOD = "1,0,0,0,255\n0,255,0,0,0\n"
     ("\n \n", "empty file"),
     ("label,a,b,c,d\n", "header line and no data rows"),
     ("1,0,0,0\n0,1,1,1\n", "3 pixels per row is not a square image"),
+    (",label,0,1,2,3\n0,1,0,0,0,255\n1,0,255,0,0,0\n", "5 pixels per row is not a square image (e.g. 784 = "
+                                                       "28 x 28): every row is a label then the pixels of a "
+                                                       "square image (one column too many: an index column"),
     ("1,0,0,0,0\n1,1,1,1,1\n", "only class '1'"),
 ])
 def test_bad_csv_content_is_named_by_line(tmp_path, text, expected):
