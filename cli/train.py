@@ -1,7 +1,8 @@
 """``scratchnet train``: train a network without a window.
 
 Prints a progress bar and a readable summary, or with ``--json`` one JSON object per epoch and a
-final ``{"event": "done", ...}`` line on stdout.
+final ``{"event": "done", ...}`` line on stdout. ``--run-dir DIR`` saves the run as it goes
+(``scratchnet.run_store``: configuration, curves, checkpoints), for ``scratchnet resume``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchnet.checkpoints import DEFAULT_COUNT
 from scratchnet.data import DATASET_NAMES, load_dataset
 from scratchnet.data_import import CLASS_FOLDERS, IMAGE_SPLIT, find_layout
 from scratchnet.download import download_dataset
 from scratchnet.errors import DatasetError, SaveError, ScratchnetError, TrainingDiverged
-from scratchnet.files import check_destination
+from scratchnet.files import check_destination, is_folder
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
 from scratchnet.limits import architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import FIELDS, RunConfig, hidden_layers, model_metadata
+from scratchnet.run_store import RunWriter
 from scratchnet.schedules import SCHEDULES
 from scratchnet.serialization import save_model
 from scratchnet.training import DESCENTS, train
@@ -47,12 +50,12 @@ from .args import (
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_second", "lr")
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(prog: str = "scratchnet train",
+                 description: str = "Train a from-scratch NumPy network on MNIST-style data.") -> ArgumentParser:
     """The options; those of the run configuration are left out of the namespace unless given, so
     that ``run_config`` can tell a flag from a default (which comes from ``RunConfig``)."""
     d = RunConfig()
-    p = ArgumentParser(prog="scratchnet train", description="Train a from-scratch NumPy network on MNIST-style data.",
-                       argument_default=argparse.SUPPRESS)
+    p = ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
     p.add_argument("--preset", choices=list(PRESETS), default=None,
                    help="start every training option from this preset; flags given explicitly still win")
     p.add_argument("--dataset", help="mnist (bundled), fashion-mnist, or a path: a folder of IDX files, a CSV folder "
@@ -95,6 +98,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seed", type=non_negative_int, help=f"default {d.seed}")
     p.add_argument("--save", type=Path, default=None, help="write the trained model to this .npz")
     p.add_argument("--json", action="store_true", default=False, help="JSON Lines on stdout instead of a progress bar")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="save the run in this new folder as it trains: configuration, curves and checkpoints "
+                        "(see `scratchnet resume`)")
+    p.add_argument("--checkpoints", type=non_negative_int, default=DEFAULT_COUNT,
+                   help="with --run-dir, runs under 10 epochs also keep this many checkpoints spread through the "
+                        f"run besides every epoch's end (default {DEFAULT_COUNT}; 0: epoch ends only)")
     return p
 
 
@@ -102,12 +111,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-def run_config(args: argparse.Namespace) -> RunConfig:
-    """The preset's configuration (or the default one) with the run options given on the command line.
+def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
+    """The preset's configuration (or ``base``, or the default one) with the run options given on
+    the command line.
 
     ``--hidden`` and ``--activation`` together give the hidden layers; either alone keeps the other
     from the base. Raises ``ValueError`` for a combination that makes no sense."""
-    base = PRESETS[args.preset].config if args.preset is not None else RunConfig()
+    if args.preset is not None:
+        base = PRESETS[args.preset].config
+    base = base or RunConfig()
     given = {name: getattr(args, name) for name in FIELDS if name != "hidden" and hasattr(args, name)}
     activation = getattr(args, "activation", None)
     if hasattr(args, "hidden") or activation is not None:
@@ -130,11 +142,37 @@ def main(argv: list[str]) -> int:
         config = run_config(args)
     except ValueError as exc:
         return _usage_error(str(exc))
+    if args.run_dir is not None and (problem := run_dir_problem(args.run_dir)):
+        return _usage_error(problem)
+    prepared = prepare(args, config)
+    if isinstance(prepared, int):
+        return prepared
+    dataset, model, config = prepared
+    writer = None
+    if args.run_dir is not None:
+        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, model=model)
+        if writer.problem:
+            return _failure(writer.problem)
+    return execute(args, config, dataset, model, writer=writer)
+
+
+def run_dir_problem(folder: Path) -> str | None:
+    """Why ``--run-dir`` cannot hold a new run, or None."""
+    if (folder / "run.json").exists():
+        return f"--run-dir {folder} already holds a run; choose a new folder (or `scratchnet resume` it)"
+    if folder.exists() and not is_folder(folder):
+        return f"--run-dir {folder} is not a folder"
+    return None
+
+
+def prepare(args: argparse.Namespace, config: RunConfig, prog: str = "train"):
+    """(dataset, model, config) for ``config`` (an imported data set named by its absolute path), or the
+    exit code after a message."""
     if config.descent != "mini" and hasattr(args, "batch_size"):
         _note(f"--batch-size applies to mini-batch only; {config.descent} descent ignores it")
     if config.dataset not in DATASET_NAMES and not os.path.exists(config.dataset):
         return _usage_error(f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or the path of your "
-                            "data (a folder of IDX files, a CSV folder, a .csv, image folders or an .npz)")
+                            "data (a folder of IDX files, a CSV folder, a .csv, image folders or an .npz)", prog)
     imported = config.dataset not in DATASET_NAMES
     if imported:  # a saved model names its data wherever the command runs
         config = config.replace(dataset=os.path.abspath(config.dataset))
@@ -142,7 +180,7 @@ def main(argv: list[str]) -> int:
         if args.save is not None:
             check_destination(args.save)  # before training, which a failed save would lose
     except SaveError as exc:
-        return _failure(str(exc))
+        return _failure(str(exc), prog)
 
     try:
         if args.download and config.dataset == "fashion-mnist":
@@ -154,9 +192,9 @@ def main(argv: list[str]) -> int:
         if progress is not None:
             progress.finish()
     except DatasetError as exc:  # bad data given by path: the user's input, as a bad flag is
-        return _usage_error(str(exc)) if imported else _failure(str(exc))
+        return _usage_error(str(exc), prog) if imported else _failure(str(exc), prog)
     except ScratchnetError as exc:
-        return _failure(str(exc))
+        return _failure(str(exc), prog)
     if imported:
         _note(f"{dataset.name}: {dataset.layout}; {dataset.num_classes} classes, "
               f"{dataset.image_shape[0]}x{dataset.image_shape[1]} images")
@@ -174,35 +212,57 @@ def main(argv: list[str]) -> int:
         try:  # every layer's shape and the parameter cap are checked before its weights are drawn
             model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
         except ValueError as exc:
-            return _usage_error(f"--layers: {exc}")
+            return _usage_error(f"--layers: {exc}", prog)
     else:
         widths = config.widths(dataset.x_train.shape[1], dataset.num_classes)
         problem = architecture_problem(widths)
         if problem is not None:
-            return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}")
+            return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}", prog)
         model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
+    return dataset, model, config
+
+
+def execute(args: argparse.Namespace, config: RunConfig, dataset, model, *, writer: RunWriter | None = None,
+            resume=None, prog: str = "train") -> int:
+    """Train (from ``resume``, a checkpoint, when given), report, save the run through ``writer``
+    and the model to ``--save``; the exit code."""
     report = _JsonReport() if args.json else _TextReport(sys.stderr, sys.stdout)
     report.begin(model, dataset, config)
     started = time.perf_counter()
     diverged = None
+    told = False
     try:
         # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
             for log in train(model, config.build_optimizer(), dataset.x_train, dataset.y_train,
                              config.train_config(), x_test=dataset.x_test, y_test=dataset.y_test,
-                             augment=config.build_augmenter(dataset.image_shape[0])):
+                             augment=config.build_augmenter(dataset.image_shape[0]), resume=resume,
+                             checkpoints=args.checkpoints if writer is not None else None):
+                if writer is not None:
+                    writer.log(log)
+                    if writer.problem and not told:
+                        told = True
+                        _note(f"{writer.problem}; training goes on without saving the run")
                 report.log(log)
     except TrainingDiverged as exc:
         diverged = exc
+        if writer is not None:
+            writer.finish("diverged")
+    except BaseException:
+        if writer is not None:
+            writer.finish("stopped")
+        raise
     try:
         _save(args.save, model, dataset, config, note="last finite weights after divergence" if diverged else "",
-              data_import=_saved_import(args, config.dataset, imported))
+              data_import=_saved_import(args, config.dataset, config.dataset not in DATASET_NAMES))
     except SaveError as exc:
-        _failure(str(exc))
-        return _failure(str(diverged)) if diverged else 1
+        _failure(str(exc), prog)
+        return _failure(str(diverged), prog) if diverged else 1
     if diverged is not None:
-        return _failure(str(diverged))
+        return _failure(str(diverged), prog)
     report.end(time.perf_counter() - started)
+    if writer is not None and not writer.problem:
+        _note(f"run saved in {writer.folder}")
     return 0
 
 
@@ -351,11 +411,11 @@ def _note(message: str) -> None:
     sys.stderr.write(f"note: {message}\n")
 
 
-def _usage_error(message: str) -> int:
-    sys.stderr.write(f"scratchnet train: error: {message}\n")
+def _usage_error(message: str, prog: str = "train") -> int:
+    sys.stderr.write(f"scratchnet {prog}: error: {message}\n")
     return 2
 
 
-def _failure(message: str) -> int:
-    sys.stderr.write(f"scratchnet train: {message}\n")
+def _failure(message: str, prog: str = "train") -> int:
+    sys.stderr.write(f"scratchnet {prog}: {message}\n")
     return 1

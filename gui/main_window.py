@@ -32,6 +32,7 @@ from scratchnet.data import Dataset
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS, divergence_warning
 from scratchnet.run_config import RunConfig
+from scratchnet.run_store import RunStore
 
 from . import tooltips
 from .about import AboutDialog, app_icon
@@ -55,12 +56,14 @@ from .persistence import (
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import CLOSE_WAIT_MS, KEPT_STATUSES, RunController
+from .run_library import RunLibrary
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
 from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
 from .step_panel import StepPanel
+from .time_travel import TimeBar, TimeTravel
 from .tour import TOUR_DONE_KEY, GuidedTour
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -107,8 +110,9 @@ class MainWindow(QMainWindow):
     training_finished = Signal(object)
 
     def __init__(self, dataset_loader: DatasetLoaderFn = load_any, parent=None,
-                 settings: QSettings | None = None) -> None:
-        """``settings``: where to remember the state between launches (default: the user's file)."""
+                 settings: QSettings | None = None, run_store: RunStore | None = None) -> None:
+        """``settings``: where to remember the state between launches (default: the user's file);
+        ``run_store``: the run library (default: ``scratchnet.run_store.runs_root()``)."""
         super().__init__(parent)
         self.setWindowTitle("scratchnet")
         self.setWindowIcon(app_icon())
@@ -137,6 +141,10 @@ class MainWindow(QMainWindow):
         self.resize(first_window_size(self.screen().availableGeometry().size()))
         self._restore_state()
         install_views(self)
+        self.time_travel = TimeTravel(self)
+        self.library = RunLibrary(self, run_store if run_store is not None else RunStore())
+        self.time_bar.library_requested.connect(self.library.open_dialog)
+        self.library.add_stored_runs()
         self.tour = GuidedTour(self)
         self.tour.finished.connect(self._on_tour_finished)
         if not self.store.value(TOUR_DONE_KEY, False, type=bool):
@@ -202,6 +210,10 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.preset_bar)
         left_layout.addWidget(self.settings_tabs, 1)
         left_layout.addWidget(controls)
+        self.time_bar = TimeBar()
+        time_box = QGroupBox("Time travel")
+        QVBoxLayout(time_box).addWidget(self.time_bar)
+        left_layout.addWidget(time_box)
 
         self.plots = PlotsPanel()
         self.curve_options = CurveOptions()
@@ -320,6 +332,7 @@ class MainWindow(QMainWindow):
         c.model_changed.connect(self.model_changed)
         c.stepped.connect(self._on_stepped)
         c.update_shown.connect(self._show_update)
+        c.save_failed.connect(self._on_save_failed)
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
@@ -545,6 +558,7 @@ class MainWindow(QMainWindow):
                        self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar,
                        self.import_action):
             widget.setEnabled(not running)
+        self._update_start()
         self._update_continue()
         for widget in (self.pause_button, self.stop_button, self.pause_action, self.stop_action):
             widget.setEnabled(running)
@@ -572,7 +586,8 @@ class MainWindow(QMainWindow):
     def _runs_to_show(self, run: RunRecord) -> list[int]:
         """The runs the last start made, and the run a continued run goes on from (drawn on the
         epochs before it)."""
-        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else [])]
+        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else []),
+                *([run.fork_of.run_id] if run.fork_of is not None else [])]
 
     @Slot(object)
     def _on_stepped(self, report) -> None:
@@ -600,6 +615,10 @@ class MainWindow(QMainWindow):
         refresher = self.findChild(QObject, "viewRefresher")
         if refresher is not None:
             refresher.refresh()
+
+    @Slot(str)
+    def _on_save_failed(self, problem: str) -> None:
+        self.status.error(f"The run trains on, but is not saved in the run library: {problem}")
 
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
@@ -633,7 +652,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_settings_edited(self) -> None:
         self.preset_bar.show_preset(matching_preset(self.run_config()))
+        self._update_start()
         self._update_continue()
+
+    def _update_start(self) -> None:
+        """Start and the comparisons are disabled, with the reason as their tooltip, while the
+        Network tab's network cannot be trained (a layer that does not fit the images...)."""
+        problem = None if self.is_running else self.layer_editor.problem()
+        for widget, tip in ((self.start_button, tooltips.START), (self.start_action, tooltips.START),
+                            (self.compare_button, tooltips.COMPARE), (self.compare_init_button, tooltips.COMPARE_INIT)):
+            if not self.is_running:
+                widget.setEnabled(problem is None)
+            widget.setToolTip(tip if problem is None else f"Cannot start: {problem}.")
 
     @Slot()
     def _update_continue(self) -> None:
@@ -702,8 +732,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ drawing
     @Slot(list)
     def _on_runs_selected(self, runs: list[RunRecord]) -> None:
+        self.library.ensure_loaded(runs)
+        runs = [run for run in runs if run.stored is None or run.stored.config is not None]
         live = [self.controller.run] if self.is_running else []
         self.plots.show_runs([run for run in runs if run not in live] + live)
+        if not self.is_running:
+            self.time_travel.follow(runs[-1] if runs else None)
 
     @Slot()
     def _redraw(self) -> None:

@@ -297,10 +297,11 @@ def _read_csv_bytes(path: Path, allow_large: bool) -> bytes:
 
 
 def _is_header(line: bytes) -> bool:
-    """A first line is a header when fewer than half its cells are numbers."""
+    """A first line is a header when its first cell (a row's label) or most of its cells are not
+    numbers: ``label,pixel0,...`` and ``label,0,1,2,...`` both are."""
     cells = line.split(b",")
     numbers = sum(1 for cell in cells if _NUMBER.fullmatch(cell))
-    return numbers * 2 < len(cells)
+    return not _NUMBER.fullmatch(cells[0]) or numbers * 2 < len(cells)
 
 
 def _parse_numbers(chunk: bytes, count: int) -> np.ndarray | None:
@@ -387,9 +388,12 @@ def _csv_side(path: Path, pixels: int, image_size: int | None) -> tuple[int, str
     """The square side of rows of ``pixels`` values, and a note when they will be resized."""
     side = math.isqrt(pixels)
     if side * side != pixels:
+        extra = math.isqrt(pixels - 1) ** 2 == pixels - 1 and pixels > 1
+        hint = (" (one column too many: an index column, as pandas writes unless to_csv(index=False)?)"
+                if extra else "")
         raise DatasetError(
             f"{path}: {pixels} pixels per row is not a square image (e.g. 784 = 28 x 28): "
-            "every row is a label then the pixels of a square image"
+            f"every row is a label then the pixels of a square image{hint}"
         )
     if image_size is None or image_size == side:
         return side, ""
@@ -400,9 +404,7 @@ def _csv_pixels(pixels: np.ndarray, side: int) -> np.ndarray:
     """(N, P) 0..255 pixels -> (N, side*side) float32 in [0, 1], area-resized when P != side²."""
     x = np.divide(pixels, np.float32(255), dtype=np.float32)
     own = math.isqrt(pixels.shape[1])
-    if own == side:
-        return x
-    return np.stack([area_resample(row.reshape(own, own), side, side).reshape(-1) for row in x])
+    return x if own == side else resize_rows(x, own, side)
 
 
 def _header_note(*headers: bool) -> str:
@@ -571,8 +573,25 @@ def _npz_class_names(path: Path, names: np.ndarray, y_train: np.ndarray, y_test:
 
 
 def resize_rows(x: np.ndarray, side: int, size: int) -> np.ndarray:
-    """(N, side*side) images -> (N, size*size) float32 by area resize."""
-    return np.stack([area_resample(row.reshape(side, side), size, size).reshape(-1) for row in x])
+    """(N, side*side) images -> (N, size*size) float32 by area resize (``preprocess.area_resample``
+    of each image), as two matrix products over the whole batch: ``A @ image @ A.T``, where row j of
+    A holds the share of each input row in output row j. Done in chunks to bound the memory."""
+    weights = _area_weights(side, size)
+    out = np.empty((len(x), size * size), dtype=np.float32)
+    for start in range(0, len(x), 4096):
+        images = x[start:start + 4096].reshape(-1, side, side)
+        out[start:start + 4096] = (weights @ images @ weights.T).reshape(-1, size * size)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32: the covered fraction of input pixel i in output pixel j's span
+    [j, j + 1) * n_in / n_out, divided by the span's length (each row sums to 1)."""
+    step = n_in / n_out
+    lo = np.arange(n_out)[:, None] * step
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(lo + step, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
+    return (overlap / step).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- image folders

@@ -117,6 +117,7 @@ class _CountGuard:
         self._condition = threading.Condition()
         self._readers: collections.Counter[int] = collections.Counter()  # thread id -> depth
         self._writers_waiting = 0
+        self.single = False  # every BLAS library was last set to 1 thread (see blas_single_threaded)
 
     @contextmanager
     def using(self) -> Iterator[None]:
@@ -149,6 +150,7 @@ class _CountGuard:
                         let_go(force=True)
                 for lib, n in zip(libraries, counts, strict=True):
                     lib.set_num_threads(n)
+                self.single = bool(libraries) and all(n == 1 for n in counts)
             finally:
                 self._writers_waiting -= 1
                 self._condition.notify_all()
@@ -161,6 +163,14 @@ def using_blas():
     """Context for BLAS work (a prediction, say) that another thread's change of the thread count
     must not run under: changes wait until it ends. Cheap: take it around each piece of work."""
     return _GUARD.using()
+
+
+def blas_single_threaded() -> bool:
+    """True when the BLAS thread count was last set to 1 through this module (a training run of an
+    image network, ``BlasThreads``). Then the image layers may run their products from two threads
+    of their own (``Conv2D``'s ``workers``) without oversubscribing the cores; with the BLAS default
+    (its own threads) they run them one at a time. Cheap: one attribute read."""
+    return _GUARD.single
 
 
 @contextmanager

@@ -108,6 +108,33 @@ def test_flatten_and_reshape_are_c_order_and_invert():
         assert check_layer_gradients(layer, inp)["input"] < 1e-7
 
 
+def test_image_layers_keep_the_samples_innermost_and_any_input_layout_gives_the_same_numbers():
+    """Conv2D and MaxPool2D hand on (N, C, H, W) views of (C, H, W, N) arrays; the layer above reads
+    them without a copy (Flatten: a view), and an ordinary (N, C, H, W) array gives the same numbers."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 2, 7, 6))
+    x_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)  # same values, N innermost
+    grad = rng.standard_normal((5, 3, 3, 3))
+    results = []
+    for inp in (x, x_last):
+        conv, pool, flat = Conv2D(2, 3, 3, padding=1, dtype=np.float64, rng=np.random.default_rng(1)), MaxPool2D(2), \
+            Flatten()
+        y = conv.forward(inp, training=True)
+        assert y.shape == (5, 3, 7, 6) and y.transpose(1, 2, 3, 0).flags.c_contiguous
+        pooled = pool.forward(y, training=True)
+        assert pooled.transpose(1, 2, 3, 0).flags.c_contiguous
+        flat_y = flat.forward(pooled)
+        assert flat_y.shape == (5, 27) and np.shares_memory(flat_y, pooled)
+        np.testing.assert_array_equal(flat_y, pooled.reshape(5, 27))
+        grad_pool = flat.backward(grad.reshape(5, 27))
+        np.testing.assert_array_equal(grad_pool, grad)
+        grad_x = conv.backward(pool.backward(grad_pool))
+        results.append((y, grad_x, conv.grads["W"].copy()))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(results[0][0], loop_conv(x, conv.params["W"], conv.params["b"], 1, 1), rtol=1e-10)
+
+
 def tiny_stack(dtype=np.float32, seed=0):
     rng = np.random.default_rng(seed)
     return Sequential([
@@ -197,15 +224,18 @@ def test_training_runs_every_descent_and_optimiser_with_dense_inputs(descent, op
     assert all(not np.array_equal(before[k], after[k]) for k in ("1.W", "4.W", "8.W"))
 
 
-@pytest.mark.parametrize("chunk,cache_samples,path", [(64, 256, "cached"), (2, 256, "cached"), (2, 0, "rebuilt"),
-                                                     (3, 4, "rebuilt")])
-def test_chunks_and_rebuilt_columns_give_the_plain_numbers(chunk, cache_samples, path):
+@pytest.mark.parametrize("chunk,cache_samples,band_columns,path", [
+    (64, 256, 4096, "cached"), (2, 256, 4096, "cached"), (2, 0, 4096, "rebuilt"), (3, 4, 4096, "rebuilt"),
+    (64, 256, 1, "cached"), (2, 0, 9, "rebuilt"), (64, 256, 40, "cached")])
+def test_chunks_bands_and_rebuilt_columns_give_the_plain_numbers(chunk, cache_samples, band_columns, path):
     """The speed options of Conv2D against the plain loop (forward) and one whole-batch run
-    (gradients), in float64: only the order of float sums may change."""
+    (gradients), in float64: only the order of float sums may change. Bands of 1, 9 or 40
+    columns are one output row (4x4 outputs x 5 samples: 20 columns a row in one chunk, 8 in a chunk
+    of 2) or two."""
     rng = np.random.default_rng(9)
     plain = Conv2D(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=np.random.default_rng(1))
     fast = Conv2D(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=np.random.default_rng(1), chunk=chunk,
-                  cache_samples=cache_samples)
+                  cache_samples=cache_samples, band_columns=band_columns)
     fast.params["b"][:] = plain.params["b"][:] = rng.standard_normal(3)
     x = rng.standard_normal((5, 2, 7, 8))
     y = fast.forward(x, training=True)
@@ -262,3 +292,53 @@ def test_model_files_with_bad_image_layer_settings_are_refused(tmp_path, layer, 
     np.savez(path, __config__=np.frombuffer(json.dumps(document).encode(), dtype=np.uint8), **model.state_dict())
     with pytest.raises(ModelFileError, match=fragment):
         load_model(path)
+
+
+def test_worker_threads_give_the_same_bits_and_run_only_with_one_blas_thread(monkeypatch):
+    """Conv2D's bands on two threads of its own: the same numbers, bit for bit, as on one (the bands'
+    dL/dW are summed in band order); used only while BLAS runs one thread (threads.py)."""
+    from scratchnet import conv as conv_module
+    from scratchnet import threads
+
+    if not threads._blas_libraries():
+        pytest.skip("no BLAS library that threadpoolctl can limit")
+    used = []
+    original = conv_module._executor
+    monkeypatch.setattr(conv_module, "_executor", lambda workers: used.append(workers) or original(workers))
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((40, 3, 11, 10)).astype(np.float32)
+    grad = rng.standard_normal((40, 5, 9, 8)).astype(np.float32)
+    results = {}
+    for workers in (1, 2):
+        layer = Conv2D(3, 5, 3, padding=0, rng=np.random.default_rng(2), band_columns=600, workers=workers)
+        # 9 rows of 8 x 40 columns: 2,880 columns, in 6 bands of about 600 wanted, so 2 rows a band
+        assert layer._bands(9, 8, 40) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
+        with threads.blas_thread_limit(1):
+            assert threads.blas_single_threaded()
+            y = layer.forward(x, training=True).copy()
+            grad_x = layer.backward(grad).copy()
+        results[workers] = (y, grad_x, layer.grads["W"].copy(), layer.grads["b"].copy())
+        assert used == ([] if workers == 1 else [2, 2, 2])  # forward bands, backward bands, col2im halves
+    for one, two in zip(results[1], results[2], strict=True):
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_allclose(results[2][0], loop_conv(x.astype(np.float64), layer.params["W"], layer.params["b"],
+                                                        1, 0), rtol=1e-5, atol=1e-5)
+    used.clear()
+    layer.forward(x)  # BLAS back at its default: its own threads, so no workers
+    assert not threads.blas_single_threaded() and used == []
+
+
+def test_the_convolutional_preset_is_the_configuration_measured_in_benchmarks():
+    """benchmarks/PRESETS.md and RESULTS.md measured exactly this (99.47% after 8 epochs on 2 Dec 2026):
+    a change here needs a new measurement (`scratchnet train --preset convolutional`)."""
+    from scratchnet.presets import PRESETS
+
+    config = PRESETS["convolutional"].config
+    assert config.layers == ("conv5x5x16", "relu", "pool2", "conv5x5x32", "relu", "pool2", "flatten", "dense128",
+                             "relu")
+    assert (config.descent, config.batch_size, config.optimizer, config.learning_rate, config.momentum,
+            config.schedule, config.epochs, config.augment, config.init) == \
+        ("mini", 64, "momentum", 0.02, 0.9, "cosine", 8, True, "he")
+    model = config.build_model(784, 10)
+    assert model.param_count() == 80_202
+    assert [type(layer).__name__ for layer in model.layers][:2] == ["Reshape", "Conv2D"]

@@ -1,5 +1,6 @@
 """A convolutional model loaded from a file in the window: the views that read Dense weights as
-pixels or trace a Dense network say why they do not apply, the others work unchanged."""
+pixels or trace a Dense network say why they do not apply, the others work unchanged, and Inside
+the network shows its kernels and feature maps (tests/test_gui_feature_maps.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from gui_view_support import draw_stroke, seven_strokes, wait_for_views
 from PySide6.QtWidgets import QLabel
 
 from gui.views import BackpropView, DrawingPad, EmbeddingView, NetworkDiagram, NeuronLab, WeightsView
+from gui.views.backprop import CONV_NOTE
 from gui.views.network_diagram import IMAGE_NETWORK_NOTE
+from scratchnet.explain import feature_maps
 from scratchnet.run_config import RunConfig
 from scratchnet.serialization import save_model
 from scratchnet.training import evaluate
@@ -34,7 +37,7 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     weights = window.findChild(WeightsView, "weightsView")
     bring_to_front(window, weights)
     labels = " ".join(label.text() for label in weights.findChildren(QLabel))
-    assert "The first layer is a convolution" in labels
+    assert "Conv2D 3x3x4: 4 kernels of 1×3×3" in labels  # the kernels instead of 28×28 tiles
     pad = window.findChild(DrawingPad, "drawingPad")
     bring_to_front(window, pad)
     for stroke in seven_strokes():
@@ -42,12 +45,22 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     np.testing.assert_allclose(pad.bars.probabilities(), model.predict_proba(pad.digit[None])[0], rtol=1e-5)
     bring_to_front(window, weights)
     assert weights.source_combo.currentData() == "drawing"
-    assert weights.activation_note.text() == "A convolutional network: its feature maps are not shown here yet."
-    assert weights.activation_values() == []
+    qtbot.waitUntil(lambda: len(weights.feature_maps.maps()) == 3, timeout=10_000)  # conv, relu, pool
+    assert weights.activation_note.text() == ""  # the rows' titles say what each is
+    assert weights.activation_values() == []  # no bars: the maps show instead
     backprop = window.findChild(BackpropView, "backpropView")
     bring_to_front(window, backprop)
-    refused = "this is a convolutional network: the views that look inside explain networks of Dense"
-    qtbot.waitUntil(lambda: any(refused in label.text() for label in backprop.findChildren(QLabel)), timeout=10_000)
+    # the Backprop tab: δ maps per channel for the chosen label instead of the Dense pages
+    qtbot.waitUntil(lambda: len(backprop.conv_maps.maps()) == 3, timeout=10_000)
+    assert backprop.note.text() == CONV_NOTE and backprop.pages.isHidden() and not backprop.conv_maps.isHidden()
+    index = backprop.index_spin.value()
+    expected = feature_maps(model, mnist.x_test[index], int(mnist.y_test[index]))
+    for got, want in zip(backprop.conv_maps.maps(), expected, strict=True):
+        np.testing.assert_allclose(got.gradient, want.gradient, rtol=1e-12, atol=1e-15)
+    assert backprop.conv_maps.rows[0].title.text().startswith(f"δ of Conv2D 3x3x4 for class {mnist.y_test[index]}")
+    with qtbot.waitSignal(backprop.conv_maps.drawn, timeout=10_000):
+        backprop.show_test_digit(index + 1)
+    assert backprop.conv_maps.maps()[0].label == int(mnist.y_test[index + 1])
     assert not window.error_label.isVisible()
     diagram = window.findChild(NetworkDiagram, "networkDiagram")
     lab = window.findChild(NeuronLab, "neuronLab")

@@ -77,7 +77,8 @@ class Links:
 
 
 IMAGE_NETWORK_NOTE = ("A convolutional network: the diagram, the Neuron lab and the Hidden-layer map draw "
-                      "networks of Dense layers only, for now.")
+                      "networks of Dense layers only, for now. Inside the network shows its kernels, its "
+                      "feature maps and their δ.")
 
 
 def unit_layers_of(model: Sequential) -> list[int]:
