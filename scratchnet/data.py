@@ -273,13 +273,13 @@ def load_dataset(
     Imported data sets are cached by content hash (``scratchnet.import_cache``).
     Raises DatasetError, naming the file, line or image, when anything is missing or malformed.
     """
-    if name_or_path in DATASET_NAMES or data_import.find_layout(name_or_path) == data_import.IDX:
+    options = data_import.ImportOptions(image_size=image_size, held_out=held_out, seed=seed, photo=photo,
+                                        allow_large=allow_large)  # ValueError for a bad option
+    kind = data_import.IDX if name_or_path in DATASET_NAMES else data_import.find_layout(name_or_path)
+    if kind == data_import.IDX:
         dataset = _load_idx(name_or_path, resources_dir)
         return dataset if image_size is None or image_size == dataset.image_shape[0] else _resized(dataset, image_size)
     path = Path(name_or_path)
-    kind = data_import.find_layout(path)
-    options = data_import.ImportOptions(image_size=image_size, held_out=held_out, seed=seed, photo=photo,
-                                        allow_large=allow_large)
     name = (path.stem if path.is_file() else path.name) or str(path)
     files = data_import.source_files(path, kind)
     if kind in (data_import.ONE_CSV, data_import.CSV_FOLDER, data_import.NPZ):
