@@ -289,12 +289,10 @@ def load_dataset(
     if cached is not None:
         return Dataset(name=name, **cached)
     found = data_import.import_dataset(path, kind, options, read_image=read_image, progress=progress)
-    dataset = Dataset(name, found.x_train, found.y_train, found.x_test, found.y_test, found.class_names,
-                      found.image_shape, found.layout)
-    import_cache.store(key, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
-                       y_test=dataset.y_test, class_names=dataset.class_names, image_shape=dataset.image_shape,
-                       layout=dataset.layout)
-    return dataset
+    import_cache.store(key, x_train=found.x_train, y_train=found.y_train, x_test=found.x_test, y_test=found.y_test,
+                       class_names=found.class_names, image_shape=found.image_shape, layout=found.layout)
+    return Dataset(name, data_import.unit_pixels(found.x_train), found.y_train, data_import.unit_pixels(found.x_test),
+                   found.y_test, found.class_names, found.image_shape, found.layout)
 
 
 def _load_idx(name_or_dir, resources_dir) -> Dataset:

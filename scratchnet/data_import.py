@@ -86,7 +86,7 @@ class ImportOptions:
 class Imported:
     """What ``import_dataset`` found: the arrays of a ``Dataset`` and how they were read."""
 
-    x_train: np.ndarray  # (N, side*side) float32 in [0, 1]
+    x_train: np.ndarray  # (N, side*side) float32 in [0, 1], or uint8 0-255 levels (see unit_pixels)
     y_train: np.ndarray  # (N,) int64 in 0..K-1
     x_test: np.ndarray
     y_test: np.ndarray
@@ -401,10 +401,19 @@ def _csv_side(path: Path, pixels: int, image_size: int | None) -> tuple[int, str
 
 
 def _csv_pixels(pixels: np.ndarray, side: int) -> np.ndarray:
-    """(N, P) 0..255 pixels -> (N, side*side) float32 in [0, 1], area-resized when P != side²."""
-    x = np.divide(pixels, np.float32(255), dtype=np.float32)
+    """(N, P) 0..255 pixels -> (N, side*side): the uint8 levels themselves at their own size (a
+    quarter of the bytes to split and cache), else float32 in [0, 1], area-resized when P != side²."""
     own = math.isqrt(pixels.shape[1])
+    if own == side and pixels.dtype == np.uint8:
+        return pixels
+    x = np.divide(pixels, np.float32(255), dtype=np.float32)
     return x if own == side else resize_rows(x, own, side)
+
+
+def unit_pixels(x: np.ndarray) -> np.ndarray:
+    """An ``Imported`` array as a Dataset holds it: uint8 0-255 levels divided by 255 into float32
+    (exactly as MNIST's IDX bytes are), float32 in [0, 1] as it is."""
+    return np.divide(x, np.float32(255), dtype=np.float32) if x.dtype == np.uint8 else x
 
 
 def _header_note(*headers: bool) -> str:
