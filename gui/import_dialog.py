@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
 )
@@ -35,7 +34,7 @@ from scratchnet.limits import MAX_IMPORT_SIDE
 
 from .image_reader import read_grey
 from .threads import start_in_thread, stop_thread
-from .views.widgets import WrappingLabel
+from .views.widgets import WrappingLabel, make_button
 
 LAYOUT_TEXT = {
     data_import.IDX: "a folder of IDX files (like MNIST)",
@@ -104,9 +103,9 @@ class ImportDialog(QDialog):
         self.path_edit.setPlaceholderText("A folder or a file (.csv, .npz)")
         self.path_edit.setToolTip("What to import: a CSV folder, one CSV, image folders or an .npz.")
         self.path_edit.textChanged.connect(self._show_layout)
-        self.folder_button = _button("Folder…", "importFolderButton", "Choose a folder (CSV or image folders).",
+        self.folder_button = make_button("Folder…", "importFolderButton", "Choose a folder (CSV or image folders).",
                                      self.choose_folder)
-        self.file_button = _button("File…", "importFileButton", "Choose one CSV or .npz file.", self.choose_file)
+        self.file_button = make_button("File…", "importFileButton", "Choose one CSV or .npz file.", self.choose_file)
         self.size_spin = QSpinBox()
         self.size_spin.setObjectName("importSizeSpin")
         self.size_spin.setRange(1, MAX_IMPORT_SIDE)
@@ -265,8 +264,8 @@ class ImportDialog(QDialog):
         message, self._retry_large = self._retry_large, None
         if message is None:
             return
-        answer = QMessageBox.question(self, "Import a large file", f"{message}\n\nImport it anyway? It needs "
-                                      "about as much memory as the file is large, and takes a while.")
+        answer = QMessageBox.question(self, "Import a large file", f"{message}\n\nImport it anyway? It takes "
+                                      "that much memory, and a while.")
         if answer == QMessageBox.Yes:
             self.start_import(allow_large=True)
         else:
@@ -275,14 +274,6 @@ class ImportDialog(QDialog):
     def shutdown(self, deadline) -> None:
         """The window closes: wait until ``deadline`` for a load under way (see ``threads.stop_thread``)."""
         stop_thread(self._thread, deadline)
-
-
-def _button(text: str, name: str, tip: str, slot) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    button.clicked.connect(slot)
-    return button
 
 
 __all__ = ["ImportDialog", "ImportWorker"]

@@ -273,13 +273,13 @@ def load_dataset(
     Imported data sets are cached by content hash (``scratchnet.import_cache``).
     Raises DatasetError, naming the file, line or image, when anything is missing or malformed.
     """
-    if name_or_path in DATASET_NAMES or data_import.find_layout(name_or_path) == data_import.IDX:
+    options = data_import.ImportOptions(image_size=image_size, held_out=held_out, seed=seed, photo=photo,
+                                        allow_large=allow_large)  # ValueError for a bad option
+    kind = data_import.IDX if name_or_path in DATASET_NAMES else data_import.find_layout(name_or_path)
+    if kind == data_import.IDX:
         dataset = _load_idx(name_or_path, resources_dir)
         return dataset if image_size is None or image_size == dataset.image_shape[0] else _resized(dataset, image_size)
     path = Path(name_or_path)
-    kind = data_import.find_layout(path)
-    options = data_import.ImportOptions(image_size=image_size, held_out=held_out, seed=seed, photo=photo,
-                                        allow_large=allow_large)
     name = (path.stem if path.is_file() else path.name) or str(path)
     files = data_import.source_files(path, kind)
     if kind in (data_import.ONE_CSV, data_import.CSV_FOLDER, data_import.NPZ):
@@ -289,12 +289,10 @@ def load_dataset(
     if cached is not None:
         return Dataset(name=name, **cached)
     found = data_import.import_dataset(path, kind, options, read_image=read_image, progress=progress)
-    dataset = Dataset(name, found.x_train, found.y_train, found.x_test, found.y_test, found.class_names,
-                      found.image_shape, found.layout)
-    import_cache.store(key, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
-                       y_test=dataset.y_test, class_names=dataset.class_names, image_shape=dataset.image_shape,
-                       layout=dataset.layout)
-    return dataset
+    import_cache.store(key, x_train=found.x_train, y_train=found.y_train, x_test=found.x_test, y_test=found.y_test,
+                       class_names=found.class_names, image_shape=found.image_shape, layout=found.layout)
+    return Dataset(name, data_import.unit_pixels(found.x_train), found.y_train, data_import.unit_pixels(found.x_test),
+                   found.y_test, found.class_names, found.image_shape, found.layout)
 
 
 def _load_idx(name_or_dir, resources_dir) -> Dataset:

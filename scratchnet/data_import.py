@@ -26,7 +26,7 @@ import numpy as np
 
 from scratchnet import limits
 from scratchnet.errors import DatasetError, DatasetTooLarge
-from scratchnet.files import is_folder, open_regular, os_reason
+from scratchnet.files import is_folder, open_regular, os_reason, read_npy_member
 from scratchnet.preprocess import MNIST_SIDE, area_resample, ink_from_grey, prepare_drawing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -86,7 +86,7 @@ class ImportOptions:
 class Imported:
     """What ``import_dataset`` found: the arrays of a ``Dataset`` and how they were read."""
 
-    x_train: np.ndarray  # (N, side*side) float32 in [0, 1]
+    x_train: np.ndarray  # (N, side*side) float32 in [0, 1], or uint8 0-255 levels (see unit_pixels)
     y_train: np.ndarray  # (N,) int64 in 0..K-1
     x_test: np.ndarray
     y_test: np.ndarray
@@ -297,10 +297,11 @@ def _read_csv_bytes(path: Path, allow_large: bool) -> bytes:
 
 
 def _is_header(line: bytes) -> bool:
-    """A first line is a header when fewer than half its cells are numbers."""
+    """A first line is a header when its first cell (a row's label) or most of its cells are not
+    numbers: ``label,pixel0,...`` and ``label,0,1,2,...`` both are."""
     cells = line.split(b",")
     numbers = sum(1 for cell in cells if _NUMBER.fullmatch(cell))
-    return numbers * 2 < len(cells)
+    return not _NUMBER.fullmatch(cells[0]) or numbers * 2 < len(cells)
 
 
 def _parse_numbers(chunk: bytes, count: int) -> np.ndarray | None:
@@ -387,9 +388,12 @@ def _csv_side(path: Path, pixels: int, image_size: int | None) -> tuple[int, str
     """The square side of rows of ``pixels`` values, and a note when they will be resized."""
     side = math.isqrt(pixels)
     if side * side != pixels:
+        extra = math.isqrt(pixels - 1) ** 2 == pixels - 1 and pixels > 1
+        hint = (" (one column too many: an index column, as pandas writes unless to_csv(index=False)?)"
+                if extra else "")
         raise DatasetError(
             f"{path}: {pixels} pixels per row is not a square image (e.g. 784 = 28 x 28): "
-            "every row is a label then the pixels of a square image"
+            f"every row is a label then the pixels of a square image{hint}"
         )
     if image_size is None or image_size == side:
         return side, ""
@@ -397,12 +401,19 @@ def _csv_side(path: Path, pixels: int, image_size: int | None) -> tuple[int, str
 
 
 def _csv_pixels(pixels: np.ndarray, side: int) -> np.ndarray:
-    """(N, P) 0..255 pixels -> (N, side*side) float32 in [0, 1], area-resized when P != side²."""
-    x = np.divide(pixels, np.float32(255), dtype=np.float32)
+    """(N, P) 0..255 pixels -> (N, side*side): the uint8 levels themselves at their own size (a
+    quarter of the bytes to split and cache), else float32 in [0, 1], area-resized when P != side²."""
     own = math.isqrt(pixels.shape[1])
-    if own == side:
-        return x
-    return np.stack([area_resample(row.reshape(own, own), side, side).reshape(-1) for row in x])
+    if own == side and pixels.dtype == np.uint8:
+        return pixels
+    x = np.divide(pixels, np.float32(255), dtype=np.float32)
+    return x if own == side else resize_rows(x, own, side)
+
+
+def unit_pixels(x: np.ndarray) -> np.ndarray:
+    """An ``Imported`` array as a Dataset holds it: uint8 0-255 levels divided by 255 into float32
+    (exactly as MNIST's IDX bytes are), float32 in [0, 1] as it is."""
+    return np.divide(x, np.float32(255), dtype=np.float32) if x.dtype == np.uint8 else x
 
 
 def _header_note(*headers: bool) -> str:
@@ -518,26 +529,14 @@ def _npz_arrays(path: Path, handle, allow_large: bool) -> dict[str, np.ndarray]:
 
 
 def _read_npy_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    key = info.filename.removesuffix(".npy")
     if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise DatasetError(f"{path}: entry {key!r} is encrypted or uses an unsupported zip compression")
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version not in ((1, 0), (2, 0)):
-            raise DatasetError(f"{path}: entry {key!r} has unsupported .npy version {version}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(member, 10_000)
+        raise DatasetError(f"{path}: entry {info.filename!r} is encrypted or uses an unsupported zip compression")
+
+    def check(key: str, shape: tuple, dtype: np.dtype) -> None:
         if dtype.hasobject:
             raise DatasetError(f"{path}: {key} holds Python objects, which are never unpickled: save plain arrays")
-        nbytes = math.prod(shape) * dtype.itemsize
-        held = info.file_size - member.tell()
-        if nbytes != held:
-            raise DatasetError(f"{path}: entry {key!r} declares {nbytes:,} bytes of data but holds {held:,}")
-        data = member.read(nbytes)
-    if len(data) != nbytes:
-        raise DatasetError(f"{path}: entry {key!r} is truncated")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+    return read_npy_member(archive, info, DatasetError, str(path), check)
 
 
 def _npz_images(path: Path, key: str, x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -583,8 +582,25 @@ def _npz_class_names(path: Path, names: np.ndarray, y_train: np.ndarray, y_test:
 
 
 def resize_rows(x: np.ndarray, side: int, size: int) -> np.ndarray:
-    """(N, side*side) images -> (N, size*size) float32 by area resize."""
-    return np.stack([area_resample(row.reshape(side, side), size, size).reshape(-1) for row in x])
+    """(N, side*side) images -> (N, size*size) float32 by area resize (``preprocess.area_resample``
+    of each image), as two matrix products over the whole batch: ``A @ image @ A.T``, where row j of
+    A holds the share of each input row in output row j. Done in chunks to bound the memory."""
+    weights = _area_weights(side, size)
+    out = np.empty((len(x), size * size), dtype=np.float32)
+    for start in range(0, len(x), 4096):
+        images = x[start:start + 4096].reshape(-1, side, side)
+        out[start:start + 4096] = (weights @ images @ weights.T).reshape(-1, size * size)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32: the covered fraction of input pixel i in output pixel j's span
+    [j, j + 1) * n_in / n_out, divided by the span's length (each row sums to 1)."""
+    step = n_in / n_out
+    lo = np.arange(n_out)[:, None] * step
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(lo + step, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
+    return (overlap / step).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- image folders
@@ -601,6 +617,12 @@ def _import_images(root: Path, kind: str, options: ImportOptions, read_image: Re
     names = sorted(train)
     _check_class_count(root, names)
     total = sum(map(len, train.values())) + (sum(map(len, test.values())) if test else 0)
+    needed = total * side * side * 4
+    if needed > limits.MAX_IMAGE_FOLDER_BYTES and not options.allow_large:
+        raise DatasetTooLarge(
+            f"{root}: {total:,} images of {side}x{side} take {needed / 2**30:.1f} GB in memory, more than the "
+            f"{limits.MAX_IMAGE_FOLDER_BYTES / 2**30:g} GB read without asking (a smaller image size needs less)"
+        )
     reader = _ImageReader(read_image, side, options.photo, total, progress)
     x_train, y_train = reader.read_classes(train, names)
     if test is not None:

@@ -79,8 +79,8 @@ def load(key: str) -> dict | None:
 
 
 def store(key: str, *, x_train, y_train, x_test, y_test, class_names, image_shape, layout) -> str | None:
-    """Write the entry for ``key``; returns None, or why it could not be written (the data set
-    still loads, only not from the cache next time)."""
+    """Write the entry for ``key`` (x: float32 in [0, 1], or uint8 0-255 levels); returns None, or
+    why it could not be written (the data set still loads, only not from the cache next time)."""
     folder = cache_dir()
     meta = json.dumps({"class_names": list(class_names), "image_shape": list(image_shape), "layout": layout})
     x_train, x_test = _as_levels(x_train), _as_levels(x_test)
@@ -98,6 +98,8 @@ def store(key: str, *, x_train, y_train, x_test, y_test, class_names, image_shap
 def _as_levels(x: np.ndarray) -> np.ndarray:
     """x as uint8 0-255 levels when ``levels / 255`` gives x back bit for bit (a quarter of the
     bytes to write and read), else x itself."""
+    if x.dtype == np.uint8:
+        return x
     levels = np.rint(x * np.float32(255))
     if levels.size and (levels.min() < 0 or levels.max() > 255):
         return x

@@ -22,6 +22,7 @@ MIN_CLASSES = 2
 MAX_CLASSES = 100
 MAX_IMAGE_SIDE = 8192
 MAX_IMPORT_SIDE = 256  # the largest square side an imported data set is resized to
+MAX_IMAGE_FOLDER_BYTES = 4 << 30  # float32 pixels of all the images of image folders, read without asking
 
 LAYERS_REASON = (f"at most {MAX_HIDDEN_LAYERS} hidden layers: deeper plain networks barely train "
                  "without normalisation, and the layer list must stay readable")

@@ -114,6 +114,12 @@ def test_one_csv_is_split_stratified_and_seeded(tmp_path, small_mnist):
     assert sorted(map(bytes, np.rint(all_rows).astype(np.uint8))) == sorted(map(bytes, x.reshape(700, -1)))
 
 
+def test_header_of_numeric_column_names(tmp_path):
+    (tmp_path / "n.csv").write_text("label,0,1,2,3\n" + GOOD * 2)
+    data = load_dataset(tmp_path / "n.csv", held_out=0.5)
+    assert data.layout.endswith("header detected") and len(data.y_train) + len(data.y_test) == 4
+
+
 def test_csv_of_20x20_images_and_labels_mapped_from_sorted_values(tmp_path):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, size=(60, 20, 20))
@@ -227,6 +233,23 @@ def test_idx_folder_still_loads(tmp_path, mnist):
     np.testing.assert_array_equal(data.x_test, mnist.x_test)
 
 
+@pytest.mark.parametrize(("side", "size"), [(28, 20), (28, 32), (28, 28), (5, 3), (4, 9)])
+def test_batch_resize_matches_area_resample_of_each_image(side, size):
+    from scratchnet.preprocess import area_resample
+
+    x = np.random.default_rng(side * size).random((7, side * side), dtype=np.float32)
+    expected = np.stack([area_resample(row.reshape(side, side), size, size).reshape(-1) for row in x])
+    np.testing.assert_allclose(data_import.resize_rows(x, side, size), expected, atol=2e-6)
+
+
+def test_mnist_resized_to_14x14(mnist):
+    small = load_dataset("mnist", image_size=14)
+    assert small.image_shape == (14, 14) and small.x_test.shape == (10_000, 196)
+    assert small.layout == "IDX files, 28x28 images resized to 14x14"
+    first = mnist.x_train[0].reshape(14, 2, 14, 2).mean(axis=(1, 3)).reshape(-1)  # 2x2 blocks
+    np.testing.assert_allclose(small.x_train[0], first, atol=1e-6)
+
+
 def test_stratified_split_keeps_one_of_each_class_in_train():
     labels = np.array([0] * 10 + [1] * 2 + [2])
     train, test = data_import.stratified_split(labels, 0.5, seed=0)
@@ -301,6 +324,9 @@ GOOD = "1,0,0,0,255\n0,255,0,0,0\n"
     ("\n \n", "empty file"),
     ("label,a,b,c,d\n", "header line and no data rows"),
     ("1,0,0,0\n0,1,1,1\n", "3 pixels per row is not a square image"),
+    (",label,0,1,2,3\n0,1,0,0,0,255\n1,0,255,0,0,0\n", "5 pixels per row is not a square image (e.g. 784 = "
+                                                       "28 x 28): every row is a label then the pixels of a "
+                                                       "square image (one column too many: an index column"),
     ("1,0,0,0,0\n1,1,1,1,1\n", "only class '1'"),
 ])
 def test_bad_csv_content_is_named_by_line(tmp_path, text, expected):
@@ -347,6 +373,14 @@ def test_csv_over_the_size_limit_asks_first(tmp_path, monkeypatch):
     with pytest.raises(DatasetTooLarge):
         load_dataset(small)
     assert load_dataset(small, allow_large=True, held_out=0.5).num_classes == 2
+
+
+def test_image_folders_too_large_for_memory_ask_first(class_folders, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_IMAGE_FOLDER_BYTES", 12 * 8 * 8 * 4 - 1)
+    with pytest.raises(DatasetTooLarge, match=r"12 images of 8x8 take 0\.0 GB in memory"):
+        load_dataset(class_folders, read_image=read_grey, image_size=8)
+    assert load_dataset(class_folders, read_image=read_grey, image_size=8, allow_large=True).num_classes == 2
+    assert load_dataset(class_folders, read_image=read_grey, image_size=7).image_shape == (7, 7)
 
 
 def image_error(root: Path, **kwargs) -> str:
@@ -521,3 +555,14 @@ def test_window_worker_trains_12x12_data_with_augmentation(tmp_path):
     worker.run()  # in this thread: the signals reach the lambdas directly
     assert not failed and len(done) == 1
     assert done[0]["model"].input_size == 144 and done[0]["model"].output_size == 3
+
+
+@pytest.mark.parametrize(("options", "fragment"), [
+    ({"image_size": 1}, "image_size must be a whole number from 2 to 256"),
+    ({"held_out": 1.0}, "held_out must be a share between 0 and 1"),
+    ({"seed": -1}, "seed must be a whole number of at least 0"),
+    ({"photo": "yes"}, "photo must be False, True or 'auto'"),
+])
+def test_bad_options_are_value_errors(options, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        load_dataset("mnist", **options)

@@ -97,6 +97,14 @@ def test_gallery_by_label_with_accuracy_delete_and_relabel(window, qtbot, model,
     assert f"gets {right} of 30 right" in view.summary_label.text()
     wrong = [gallery.item(i) for i in range(30) if "✗" in gallery.item(i).text()]
     assert len(wrong) == 30 - right
+    # show one label, or only the mistakes
+    show = view.show_combo
+    show.setCurrentIndex(show.findData(4))
+    assert [gallery.item(i).text().split()[0] for i in range(gallery.count())] == ["4"] * 3
+    show.setCurrentIndex(show.findData("wrong"))
+    assert gallery.count() == 30 - right and all("✗" in gallery.item(i).text() for i in range(gallery.count()))
+    show.setCurrentIndex(0)
+    assert gallery.count() == 30
     # delete the first two of label 0
     delete = window.findChild(QPushButton, "deleteDigitButton")
     assert not delete.isEnabled()

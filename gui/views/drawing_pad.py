@@ -92,7 +92,8 @@ class DrawingPad(QWidget):
         self.preview.setObjectName("drawingPreview")
         self.preview.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
         self.preview.setToolTip("The 28×28 image the network actually sees: the drawing boxed to 20×20 "
-                                "and centred by its centre of mass, like MNIST.")
+                                "and centred by its centre of mass, like MNIST (for data of another "
+                                "size, that image resized to the data's).")
         self.prediction_label = QLabel(NO_PREDICTION)
         self.prediction_label.setObjectName("predictionLabel")
         font = QFont(self.prediction_label.font())

@@ -14,9 +14,11 @@ from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -33,6 +35,9 @@ from .predictions import finite_probabilities
 from .widgets import WrappingLabel, make_button
 
 ICON_SIDE = 56
+SHOW_WRONG = "wrong"
+SHOW_ITEMS = (("All, by label", None), ("Wrong ones", SHOW_WRONG),
+              *((f"Label {label}", label) for label in range(10)))
 WRONG = QColor("#f6c6c6")
 
 
@@ -64,6 +69,14 @@ class MyDigitsView(QWidget):
         self.gallery.setToolTip("Your digits by label. Under each: its label → the model's prediction "
                                 "(red when wrong). Select some to delete or relabel them.")
         self.gallery.itemSelectionChanged.connect(self._update_buttons)
+
+        self.show_combo = QComboBox()
+        self.show_combo.setObjectName("myDigitsShowCombo")
+        self.show_combo.setToolTip("Which of my digits the gallery shows: all of them by label, one label, or "
+                                   "only those the model gets wrong.")
+        for text, data in SHOW_ITEMS:
+            self.show_combo.addItem(text, data)
+        self.show_combo.currentIndexChanged.connect(lambda _index: self.refresh())
 
         self.relabel_spin = QSpinBox()
         self.relabel_spin.setObjectName("relabelSpin")
@@ -109,6 +122,11 @@ class MyDigitsView(QWidget):
         tune.setMaximumWidth(300)
         left = QVBoxLayout()
         left.addWidget(self.summary_label)
+        show = QHBoxLayout()
+        show.addWidget(QLabel("Show"))
+        show.addWidget(self.show_combo)
+        show.addStretch(1)
+        left.addLayout(show)
         left.addWidget(self.gallery, 1)
         left.addLayout(edit)
         row = QHBoxLayout(self)
@@ -178,7 +196,7 @@ class MyDigitsView(QWidget):
         labels, images = self.store.labels, self.store.images
         self._predicted = self._predict()
         self.gallery.clear()
-        for index in np.argsort(labels, kind="stable"):
+        for index in self._shown(labels):
             label = int(labels[index])
             item = QListWidgetItem(QIcon(digit_pixmap(images[index] / np.float32(255), SIDE * 2)), "")
             item.setData(Qt.UserRole, int(index))
@@ -194,6 +212,16 @@ class MyDigitsView(QWidget):
             self.gallery.addItem(item)
         self._show_summary()
         self._update_buttons()
+
+    def _shown(self, labels: np.ndarray) -> np.ndarray:
+        """Indices of the digits the gallery shows (``show_combo``), grouped by label."""
+        order = np.argsort(labels, kind="stable")
+        choice = self.show_combo.currentData()
+        if choice == SHOW_WRONG:
+            return order[self._predicted[order] != labels[order]] if self._predicted is not None else order[:0]
+        if choice is not None:
+            return order[labels[order] == choice]
+        return order
 
     def _predict(self) -> np.ndarray | None:
         model = self._model
