@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,7 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .initializers import INITIALIZERS, init_weights
 from .layers import LAYER_TYPES, Layer
-from .threads import blas_single_threaded
+from .threads import REPROBE_SECONDS, blas_single_threaded
 
 
 def _positive(layer: str, name: str, value, minimum: int = 1) -> int:
@@ -38,10 +41,70 @@ def conv_output_side(side: int, kernel: int, stride: int, padding: int = 0) -> i
     return (side + 2 * padding - kernel) // stride + 1
 
 
+WORKERS = min(2, os.cpu_count() or 1)  # the image layers' default worker threads (see Conv2D)
+
+
 @functools.cache
 def _executor(workers: int) -> ThreadPoolExecutor:
     """The worker threads of the image layers, shared by every layer and made once per count."""
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scratchnet-conv")
+
+
+class WorkerChoice:
+    """Whether the worker threads pay off at one place of one layer, measured as it runs.
+
+    Two threads win when both cores are free, but when other processes hold a core, the second
+    thread waits for it, and the work would have been done sooner in one (the LeNet epoch took
+    7.3 s with two and 5.6 s with one at load average 7). So, like ``threads.BlasThreads``, each
+    place alternates the two ways for ``PROBES`` calls each, then keeps the faster (by the
+    median), and probes again after ``REPROBE_SECONDS``. Only the speed changes: the numbers are
+    the same either way.
+    """
+
+    PROBES = 4
+
+    def __init__(self) -> None:
+        self.times: dict[bool, list[float]] = {True: [], False: []}
+        self.chosen: bool | None = None
+        self.chosen_at = 0.0
+
+    def parallel(self, now: float) -> bool:
+        """Whether the next call runs on the workers (the probe starts with them)."""
+        if self.chosen is not None and now - self.chosen_at > REPROBE_SECONDS:
+            self.times = {True: [], False: []}
+            self.chosen = None
+        if self.chosen is not None:
+            return self.chosen
+        return len(self.times[True]) <= len(self.times[False])
+
+    def record(self, parallel: bool, seconds: float, now: float) -> None:
+        if self.chosen is not None:
+            return
+        self.times[parallel].append(seconds)
+        if min(len(t) for t in self.times.values()) >= self.PROBES:
+            self.chosen = statistics.median(self.times[True]) < statistics.median(self.times[False])
+            self.chosen_at = now
+
+
+def _map(layer, function, items: list) -> list:
+    """[function(item) for item in items], on the worker threads when they help: more than one
+    item, ``layer.workers`` > 1, BLAS at one thread (``threads.blas_single_threaded``: a training
+    run holds the cores; with its own threads BLAS would share them twice over), and the layer's
+    ``WorkerChoice`` for this function measured them faster."""
+    if layer.workers > 1 and len(items) > 1 and blas_single_threaded():
+        choice = layer._worker_choices.get(function.__code__)
+        if choice is None:
+            choice = layer._worker_choices[function.__code__] = WorkerChoice()
+        start = time.perf_counter()
+        parallel = choice.parallel(start)
+        if parallel:
+            results = list(_executor(layer.workers).map(function, items))
+        else:
+            results = [function(item) for item in items]
+        end = time.perf_counter()
+        choice.record(parallel, end - start, end)
+        return results
+    return [function(item) for item in items]
 
 
 def _samples_last(x: np.ndarray) -> np.ndarray:
@@ -89,8 +152,10 @@ class Conv2D(Layer):
       for LeNet's first layer than one product of 50,176 columns);
     - ``workers``: with BLAS at one thread (a training run, ``threads.BlasThreads``), the bands run
       on this many threads of the layer's own, and col2im on halves of the samples. NumPy lets go of
-      the GIL inside the products and copies. The bands do not depend on it and their dL/dW are
-      summed in band order, so the numbers are the same, bit for bit, with any count;
+      the GIL inside the products and copies. Each place keeps the workers only while they are
+      measured faster (``WorkerChoice``: under other processes' load one thread wins). The bands
+      do not depend on it and their dL/dW are summed in band order, so the numbers are the same,
+      bit for bit, with any count;
     - ``chunk``: a batch of more than ``chunk`` samples goes through in chunks of ``chunk`` (memory
       stays bounded for a large evaluation);
     - ``cache_samples``: the columns of a batch of at most this many samples are kept for backward,
@@ -105,7 +170,7 @@ class Conv2D(Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                  init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None, chunk: int = 64,
-                 cache_samples: int = 256, band_columns: int = 4096, workers: int = 2) -> None:
+                 cache_samples: int = 256, band_columns: int = 4096, workers: int = WORKERS) -> None:
         super().__init__()
         self.in_channels = _positive("Conv2D", "in_channels", in_channels)
         self.out_channels = _positive("Conv2D", "out_channels", out_channels)
@@ -116,6 +181,7 @@ class Conv2D(Layer):
         self.cache_samples = _positive("Conv2D", "cache_samples", cache_samples, minimum=0)
         self.band_columns = _positive("Conv2D", "band_columns", band_columns)
         self.workers = _positive("Conv2D", "workers", workers)
+        self._worker_choices: dict = {}  # code of the function mapped -> WorkerChoice
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialisation {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.init = init
@@ -158,12 +224,7 @@ class Conv2D(Layer):
         return [(i0, min(i0 + rows, oh)) for i0 in range(0, oh, rows)]
 
     def _map(self, function, items: list) -> list:
-        """[function(item) for item in items], on the worker threads when they help: more than one
-        item, ``workers`` > 1 and BLAS at one thread (``threads.blas_single_threaded``; with its own
-        threads BLAS would share the cores twice over)."""
-        if self.workers > 1 and len(items) > 1 and blas_single_threaded():
-            return list(_executor(self.workers).map(function, items))
-        return [function(item) for item in items]
+        return _map(self, function, items)
 
     def _im2col(self, xp: np.ndarray, oh: int, ow: int, out: np.ndarray | None = None,
                 rows: tuple[int, int] | None = None) -> np.ndarray:
@@ -310,15 +371,20 @@ class MaxPool2D(Layer):
 
     Like ``Conv2D``, it works on (C, H, W, N) arrays, the samples innermost, and hands on (N, C, OH,
     OW) views of them: each window offset's values are then a slice with runs of N contiguous
-    numbers.
+    numbers. Speed option ``workers``: with BLAS at one thread (a training run), two halves of the
+    channels go to that many threads (``Conv2D``'s); the maths is per element, the same numbers.
     """
 
     new_outputs = True
 
-    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+    PARALLEL_SIZE = 50_000  # outputs (C·OH·OW·N) from which the two halves go to the workers
+
+    def __init__(self, kernel_size: int, stride: int | None = None, *, workers: int = WORKERS) -> None:
         super().__init__()
         self.kernel_size = _positive("MaxPool2D", "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else _positive("MaxPool2D", "stride", stride)
+        self.workers = _positive("MaxPool2D", "workers", workers)
+        self._worker_choices: dict = {}  # code of the function mapped -> WorkerChoice
         self._argmax: np.ndarray | None = None
         self._x_shape: tuple[int, ...] = ()
         self._one_sample = False
@@ -334,29 +400,43 @@ class MaxPool2D(Layer):
             raise ValueError(f"MaxPool2D window {k}x{k} is larger than its input {c}x{h}x{w}")
         return c, oh, ow
 
+    def _channel_groups(self, c: int, size: int) -> list[tuple[int, int]]:
+        """Channels [c0, c1) of each piece of work: two halves for the workers when the outputs
+        are large enough to be worth a thread (the maths is per element: the same numbers)."""
+        half = c // 2
+        return [(0, half), (half, c)] if half and size >= self.PARALLEL_SIZE else [(0, c)]
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, C, H, W) or (C, H, W) -> y (N, C, OH, OW) or (C, OH, OW)."""
         self._one_sample = x.ndim == 3
         if self._one_sample:
             x = x[None]
-        _, oh, ow = self.output_shape(x.shape[1:])
+        c, oh, ow = self.output_shape(x.shape[1:])
         k, s = self.kernel_size, self.stride
         self._x_shape = x.shape
         x_last = _samples_last_contiguous(x)  # (C, H, W, N)
-        # one strided slice per window offset (u, v): the value at that offset of every window
-        candidates = [x_last[:, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
-        y = candidates[0].copy()
-        argmax = np.zeros(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
-        step = np.empty_like(argmax)
-        for offset in range(1, k * k):
-            candidate = candidates[offset]
-            larger = np.greater(candidate, y).view(np.uint8)  # strictly: a tie keeps the first maximum
-            np.maximum(y, candidate, out=y)
-            # argmax = offset where larger, else unchanged, as argmax += larger * (offset - argmax):
-            # exact in wrapping uint8 arithmetic, and 40x faster than a masked copy (np.copyto where=)
-            np.subtract(argmax.dtype.type(offset), argmax, out=step)
-            step *= larger
-            argmax += step
+        y = np.empty((c, oh, ow, len(x)), dtype=x.dtype)
+        argmax = np.empty(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
+
+        def pool(channels):
+            c0, c1 = channels
+            y_part, argmax_part = y[c0:c1], argmax[c0:c1]
+            # one strided slice per window offset (u, v): the value at that offset of every window
+            candidates = [x_last[c0:c1, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
+            y_part[...] = candidates[0]
+            argmax_part[...] = 0
+            step = np.empty_like(argmax_part)
+            for offset in range(1, k * k):
+                candidate = candidates[offset]
+                larger = np.greater(candidate, y_part).view(np.uint8)  # strictly: a tie keeps the first maximum
+                np.maximum(y_part, candidate, out=y_part)
+                # argmax = offset where larger, else unchanged, as argmax += larger * (offset - argmax):
+                # exact in wrapping uint8 arithmetic, and 40x faster than a masked copy (np.copyto where=)
+                np.subtract(argmax.dtype.type(offset), argmax_part, out=step)
+                step *= larger
+                argmax_part += step
+
+        _map(self, pool, self._channel_groups(c, y.size))
         self._argmax = argmax  # (C, OH, OW, N)
         y = y.transpose(3, 0, 1, 2)
         return y[0] if self._one_sample else y
@@ -371,15 +451,21 @@ class MaxPool2D(Layer):
         # windows side by side that cover the input write every dL/dx once: no zeros needed
         covers = s == k and k * oh == h and k * ow == w
         grad_last = (np.empty if covers else np.zeros)((c, h, w, n), dtype=grad_y.dtype)
-        mask = np.empty(self._argmax.shape, dtype=bool)
-        for u in range(k):
-            for v in range(k):
-                target = grad_last[:, u : u + s * oh : s, v : v + s * ow : s]
-                np.equal(self._argmax, u * k + v, out=mask)
-                if s >= k:  # windows apart: each input in at most one window, so write instead of add
-                    np.multiply(g_last, mask, out=target)
-                else:
-                    np.add(target, g_last * mask, out=target)
+
+        def route(channels):
+            c0, c1 = channels
+            argmax, g_part = self._argmax[c0:c1], g_last[c0:c1]
+            mask = np.empty(argmax.shape, dtype=bool)
+            for u in range(k):
+                for v in range(k):
+                    target = grad_last[c0:c1, u : u + s * oh : s, v : v + s * ow : s]
+                    np.equal(argmax, u * k + v, out=mask)
+                    if s >= k:  # windows apart: each input in at most one window, so write instead of add
+                        np.multiply(g_part, mask, out=target)
+                    else:
+                        np.add(target, g_part * mask, out=target)
+
+        _map(self, route, self._channel_groups(c, self._argmax.size))
         grad_x = grad_last.transpose(3, 0, 1, 2)
         return grad_x[0] if self._one_sample else grad_x
 

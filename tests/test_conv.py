@@ -342,3 +342,73 @@ def test_the_convolutional_preset_is_the_configuration_measured_in_benchmarks():
     model = config.build_model(784, 10)
     assert model.param_count() == 80_202
     assert [type(layer).__name__ for layer in model.layers][:2] == ["Reshape", "Conv2D"]
+
+
+@pytest.mark.parametrize("k, stride", [(2, None), (3, 2)])
+def test_pool_workers_give_the_same_bits(monkeypatch, k, stride):
+    """MaxPool2D's two halves of the channels on the workers: per-element maths, the same numbers."""
+    from scratchnet import conv as conv_module
+    from scratchnet import threads
+
+    if not threads._blas_libraries():
+        pytest.skip("no BLAS library that threadpoolctl can limit")
+    used = []
+    original = conv_module._executor
+    monkeypatch.setattr(conv_module, "_executor", lambda workers: used.append(workers) or original(workers))
+    rng = np.random.default_rng(13)
+    x = np.maximum(rng.standard_normal((64, 6, 28, 27)), 0).astype(np.float32)  # ReLU'd: many ties at 0
+    results = []
+    for workers in (1, 2):
+        pool = MaxPool2D(k, stride, workers=workers)
+        with threads.blas_thread_limit(1):
+            y = pool.forward(x, training=True).copy()
+            grad_x = pool.backward(np.ones_like(y)).copy()
+        results.append((y, grad_x))
+    assert used == [2, 2]  # forward and backward, 6x13x13x64 outputs or more: two halves
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(results[1][0], loop_pool(x, k, stride or k))
+    assert results[1][1].sum() == y.size  # every window's gradient of 1 went to exactly one input
+
+
+def test_a_network_of_images_is_evaluated_in_small_batches(monkeypatch):
+    """evaluate() bounds an image network's batches (IMAGE_EVAL_BATCH), whatever eval_batch_size:
+    its activations are many times its inputs. The numbers do not depend on it."""
+    from scratchnet import training
+
+    model = tiny_stack(np.float64)
+    rng = np.random.default_rng(14)
+    x, y = rng.uniform(0, 1, (70, 72)), rng.integers(0, 3, 70)
+    whole = training.evaluate(model, x, y, batch_size=8192)
+    sizes = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda inputs, training=False: sizes.append(len(inputs)) or
+                        forward(inputs, training))
+    monkeypatch.setattr(training, "IMAGE_EVAL_BATCH", 32)
+    small = training.evaluate(model, x, y, batch_size=8192)
+    assert sizes == [32, 32, 6]
+    assert small[1] == whole[1] and small[0] == pytest.approx(whole[0], rel=1e-12)
+
+
+def test_the_workers_are_kept_only_where_measured_faster():
+    """WorkerChoice alternates workers and one thread for PROBES calls each (starting with the
+    workers), keeps the faster by the median, and probes again after REPROBE_SECONDS."""
+    from scratchnet.conv import WorkerChoice
+    from scratchnet.threads import REPROBE_SECONDS
+
+    choice = WorkerChoice()
+    ways = []
+    for call in range(2 * WorkerChoice.PROBES):
+        parallel = choice.parallel(now=call)
+        ways.append(parallel)
+        choice.record(parallel, 0.006 if parallel else 0.004, now=call)  # loaded: one thread wins
+    assert ways == [True, False] * WorkerChoice.PROBES
+    assert choice.chosen is False and not choice.parallel(now=10)
+    choice.record(True, 0.001, now=10)  # ignored once chosen
+    assert choice.chosen is False
+    later = 10 + REPROBE_SECONDS + 1
+    assert choice.parallel(now=later) and choice.chosen is None  # probes again, workers first
+    for call in range(2 * WorkerChoice.PROBES):
+        parallel = choice.parallel(now=later + call)
+        choice.record(parallel, 0.002 if parallel else 0.004, now=later + call)  # quiet: two threads win
+    assert choice.chosen is True and choice.parallel(now=later + 9)
