@@ -174,6 +174,10 @@ def test_predictions_come_from_a_worker_thread_and_stale_ones_are_dropped(window
     old_key = (model, view.store.version)
     view._on_predicted(old_key, np.zeros(20, np.int64), None)
     assert view.accuracy is None  # dropped: not drawn
+    # meanwhile the same digits show, captioned by their labels only
+    assert [item.text() for item in view.gallery.digit_items()] == [str(label) for label in range(10) for _ in "ab"]
+    assert texts(view.gallery.headers()) == [f"{label}: 2 digits" for label in range(10)]
+    assert not any(item.background().style() != Qt.NoBrush for item in view.gallery.digit_items())
     wait_predicted(qtbot, view)
     expected = np.argmax(other.forward(store.inputs()), axis=1)
     assert view.accuracy == pytest.approx(float(np.mean(expected == store.labels)))

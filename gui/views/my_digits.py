@@ -101,6 +101,8 @@ class MyDigitsView(QWidget):
         self._predicted_for: tuple | None = None  # (model, store version) the predictions are of
         self._problem: str | None = None  # why the predictions could not be made
         self._stale = False  # the model changed while the view was hidden
+        self._icons: dict[bytes, QIcon] = {}  # each digit's icon, by its pixels
+        self._drawn_for: tuple | None = None  # (store version, Show choice) the gallery's items are of
         self.job = LatestJob(self)
         self.jobs = (self.job,)  # closed with the window (views.JobCloser)
 
@@ -262,7 +264,11 @@ class MyDigitsView(QWidget):
                 key = self._key()
                 self.job.submit(lambda: predict_digits(model, store.inputs()),
                                 lambda result, error: self._on_predicted(key, result, error))
-        self._draw()
+        if self._drawn_for == (self.store.version, self.show_combo.currentData()) != (self.store.version, SHOW_WRONG):
+            self._decorate()  # the same digits (a new model): only their captions and the headers change
+            self._show_summary()
+        else:
+            self._draw()
 
     def _on_predicted(self, key: tuple, result, error: Exception | None) -> None:
         if key[0] is not self._model or key[1] != self.store.version:
@@ -272,17 +278,20 @@ class MyDigitsView(QWidget):
             self._problem = f"The model could not predict my digits: {error}"
         else:
             self._predicted = result
-        chosen = set(self.selected_indices())
-        self._draw()
-        for item in self.gallery.digit_items():
-            item.setSelected(item.data(Qt.UserRole) in chosen)
+        if self.show_combo.currentData() == SHOW_WRONG:
+            self._draw()  # which digits are shown depends on the predictions
+        else:  # the same digits: only their captions and the headers change
+            self._decorate()
+            self._show_summary()
         self.predicted.emit()
 
     def _draw(self) -> None:
+        """Rebuild the gallery: a header per label shown, then its digits (their icons kept from the last
+        draw: a redraw after a change of the store or the model draws only the new digits)."""
         labels, images = self.store.labels, self.store.images
         predicted = self._predicted if self._predictions_current() else None
-        counts = np.bincount(labels, minlength=10)
-        right = np.bincount(labels[predicted == labels], minlength=10) if predicted is not None else None
+        keys = [image.tobytes() for image in images]
+        icons = {key: self._icons.get(key) for key in keys}
         gallery = self.gallery
         gallery.setUpdatesEnabled(False)
         gallery.clear()
@@ -294,11 +303,35 @@ class MyDigitsView(QWidget):
             label = int(labels[index])
             if label != section:
                 section = label
-                gallery.addItem(_header(label, int(counts[label]), None if right is None else int(right[label]),
-                                        header_size, bold))
-            item = QListWidgetItem(QIcon(digit_pixmap(images[index] / np.float32(255), SIDE * 2)), "")
+                gallery.addItem(_header(label, header_size, bold))
+            icon = icons[keys[index]]
+            if icon is None:
+                icon = icons[keys[index]] = QIcon(digit_pixmap(images[index] / np.float32(255), SIDE * 2))
+            item = QListWidgetItem(icon, "")
             item.setData(Qt.UserRole, int(index))
             item.setSizeHint(digit_size)
+            gallery.addItem(item)
+        self._icons = {key: icon for key, icon in icons.items() if icon is not None}
+        self._drawn_for = (self.store.version, self.show_combo.currentData())
+        self._decorate()
+        gallery.setUpdatesEnabled(True)
+        self._show_summary()
+        self._update_buttons()
+
+    def _decorate(self) -> None:
+        """Each digit's caption (label → prediction, red when wrong) and each header's figures."""
+        labels = self.store.labels
+        predicted = self._predicted if self._predictions_current() else None
+        counts = np.bincount(labels, minlength=10)
+        right = np.bincount(labels[predicted == labels], minlength=10) if predicted is not None else None
+        for item in map(self.gallery.item, range(self.gallery.count())):
+            index = item.data(Qt.UserRole)
+            if index is None:
+                label = item.data(HEADER_ROLE)
+                _caption_header(item, label, int(counts[label]), None if right is None else int(right[label]))
+                continue
+            label = int(labels[index])
+            item.setBackground(QBrush())
             if predicted is None:
                 item.setText(f"{label}")
                 item.setToolTip(f"Labelled {label}")
@@ -308,10 +341,6 @@ class MyDigitsView(QWidget):
                 item.setToolTip(f"Labelled {label}, predicted {guess}")
                 if guess != label:
                     item.setBackground(QBrush(WRONG))
-            gallery.addItem(item)
-        gallery.setUpdatesEnabled(True)
-        self._show_summary()
-        self._update_buttons()
 
     def _shown(self, labels: np.ndarray, predicted: np.ndarray | None) -> np.ndarray:
         """Indices of the digits the gallery shows (``show_combo``), grouped by label."""
@@ -367,21 +396,26 @@ class MyDigitsView(QWidget):
                                       self.held_out_spin.value() / 100)
 
 
-def _header(label: int, count: int, right: int | None, size: QSize, font: QFont) -> QListWidgetItem:
-    """A section's header: the label, how many digits it has, and how many of them the model gets right."""
-    text = f"{label}: {count} digit{'s' if count != 1 else ''}"
-    if right is not None:
-        text += f", {right} right ({100 * right / count:.1f}%)" if count else ""
-    item = QListWidgetItem(text)
+def _header(label: int, size: QSize, font: QFont) -> QListWidgetItem:
+    """A section's header (captioned by ``_caption_header``), as wide as the gallery."""
+    item = QListWidgetItem()
     item.setData(HEADER_ROLE, label)
     item.setFlags(Qt.ItemIsEnabled)  # not selectable
     item.setSizeHint(size)
     item.setFont(font)
     item.setBackground(QBrush(HEADER))
     item.setTextAlignment(Qt.AlignLeft | Qt.AlignVCenter)
+    return item
+
+
+def _caption_header(item: QListWidgetItem, label: int, count: int, right: int | None) -> None:
+    """The label, how many digits it has, and how many of them the model gets right (None: not known yet)."""
+    text = f"{label}: {count} digit{'s' if count != 1 else ''}"
+    if right is not None and count:
+        text += f", {right} right ({100 * right / count:.1f}%)"
+    item.setText(text)
     item.setToolTip(f"Label {label}: {count} of my digits" + ("" if right is None else
                                                                  f"; the model gets {right} of them right"))
-    return item
 
 
 def _spin(name: str, low: int, high: int, value: int, suffix: str, tip: str) -> QSpinBox:
