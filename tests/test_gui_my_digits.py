@@ -266,3 +266,19 @@ def test_damaged_store_is_reported_in_the_window(qtbot, mnist_loader):
     assert "could not be read" in win.error_label.text()
     assert len(win.findChild(MyDigitsView, "myDigitsView").store) == 0
     win.close()
+
+
+def test_closing_the_window_while_predicting_stops_the_job(qtbot, mnist_loader, mnist, model):
+    from gui.main_window import MainWindow
+
+    win = MainWindow(dataset_loader=mnist_loader)
+    qtbot.addWidget(win)
+    view = win.findChild(MyDigitsView, "myDigitsView")
+    fill_store(view, mnist, per_label=20)
+    win.show()
+    win.views.setCurrentWidget(view)
+    view.set_model(model)
+    assert view.predicting and len(view.gallery.digit_items()) == 200  # digits drawn, predictions pending
+    win.close()
+    qtbot.waitUntil(lambda: not view.job.busy, timeout=10_000)  # the worker ended
+    assert view.accuracy is None and "predicting them" in view.summary_label.text()  # nothing drawn after
