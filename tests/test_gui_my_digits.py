@@ -282,3 +282,18 @@ def test_closing_the_window_while_predicting_stops_the_job(qtbot, mnist_loader, 
     win.close()
     qtbot.waitUntil(lambda: not view.job.busy, timeout=10_000)  # the worker ended
     assert view.accuracy is None and "predicting them" in view.summary_label.text()  # nothing drawn after
+
+
+def test_a_prediction_that_fails_is_said_not_raised(window, qtbot, model, mnist, view, monkeypatch):
+    import gui.views.my_digits as my_digits_module
+
+    def broken(_model, _inputs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(my_digits_module, "predict_digits", broken)
+    fill_store(view, mnist, per_label=1)
+    window.views.setCurrentWidget(view)
+    with qtbot.waitSignal(view.predicted, timeout=10_000):
+        show_model(window, model)
+    assert "The model could not predict my digits: boom" in view.summary_label.text()
+    assert view.accuracy is None and texts(view.gallery.digit_items()) == [str(label) for label in range(10)]
