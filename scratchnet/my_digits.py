@@ -82,6 +82,7 @@ class MyDigits:
     def __init__(self, folder: str | os.PathLike | None = None) -> None:
         self.folder = Path(folder) if folder is not None else store_folder()
         self.problem: str | None = None
+        self.version = 0  # counts the changes: a result computed from an older version is stale
         self._images = np.zeros((0, SIDE, SIDE), np.uint8)
         self._labels = np.zeros(0, np.uint8)
         self._read()
@@ -143,6 +144,7 @@ class MyDigits:
             os.replace(temporary, path)
         mark.unlink()
         self._images, self._labels = images, labels
+        self.version += 1
 
     def _finish_interrupted_save(self) -> None:
         """Complete a save that was committed but not finished, or drop one that was not committed."""

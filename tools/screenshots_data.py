@@ -2,8 +2,9 @@
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python tools/screenshots_data.py docs
 Writes into the given folder (default docs/):
-- my-digits.png      the My digits gallery after a short run and a fine-tune: 40 digits by label, the
-                     model's prediction under each (mistakes on red), the before/after figures;
+- my-digits.png      the My digits gallery after a short run and a fine-tune: 40 digits in one section
+                     per label (headed by its count and the model's accuracy on it), the model's
+                     prediction under each (mistakes on red), the before/after figures;
 - import-dialog.png  the import dialog after importing a folder of 32x32 colour PNGs in 3 classes
                      (<class>/*.png) as 20x20 images, with the layout it found.
 My digits and the import cache live in a temporary folder ($XDG_DATA_HOME), not the user's.

@@ -269,7 +269,7 @@ def install_views(window) -> None:
     window.add_view(my_digits, "My digits")
     ViewRefresher(window, [misclassified, confusion, weights, diagram, lab, embedding, backprop], pad)
     fine_tuner = FineTuner(window, my_digits)
-    JobCloser(window, [lab, embedding, weights, fine_tuner])
+    JobCloser(window, [lab, embedding, weights, fine_tuner, my_digits])
     wire_my_digits(window, pad, my_digits)
     backprop_link = BackpropLink(window, backprop, misclassified, pad)
     embedding.detail.backprop_requested.connect(backprop_link.show_test_digit)
