@@ -333,6 +333,9 @@ class TimeTravel(QObject):
             return None
         epoch, update, _samples = self._bar.points[index]
         where = f"run {run.label} at {point_text(epoch, update, run.updates_per_epoch)}"
+        if self.fork_dialog is not None:  # the last one: out of the window's children now, deleted soon
+            self.fork_dialog.setParent(None)
+            self.fork_dialog.deleteLater()
         self.fork_dialog = ForkDialog(run.spec.config, checkpoint.epoch, where, self._window)
         self.fork_dialog.accepted.connect(lambda: self._start_fork(run, checkpoint))
         self.fork_dialog.open()

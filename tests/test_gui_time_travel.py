@@ -141,3 +141,44 @@ def test_while_training_the_slider_follows_unless_moved_back_and_then_the_views_
     # the next run is followed again
     run_two = train(qtbot, window, click)
     assert window.controller.model_run is run_two and not controller.held
+
+
+def fork_from(qtbot, window, click, run, point, **changes):
+    """Fork ``run`` at checkpoint ``point`` through the dialog with these changes; the fork."""
+    window.runs_panel.select([run.run_id])
+    window.time_bar.choose(window.time_bar.points.index(point))
+    window.time_bar.flush()
+    click("forkButton")
+    dialog = window.findChild(ForkDialog, "forkDialog")
+    if "optimizer" in changes:
+        dialog.optimizer_combo.setCurrentIndex(dialog.optimizer_combo.findData(changes["optimizer"]))
+    if "descent" in changes:
+        dialog.descent_combo.setCurrentIndex(dialog.descent_combo.findData(changes["descent"]))
+    if "batch_size" in changes:
+        dialog.batch_spin.setValue(changes["batch_size"])
+    if "augment" in changes:
+        dialog.augment_check.setChecked(changes["augment"])
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(dialog.findChild(type(window.start_button), "forkStartButton"), Qt.LeftButton)
+    return blocker.args[0]
+
+
+def test_a_fork_without_changes_repeats_its_parent_exactly_and_one_with_other_settings_uses_them(
+        qtbot, window, click):
+    configure(window, train_size=1000, epochs=2)
+    parent = train(qtbot, window, click)
+    epoch_one = (1, parent.updates_per_epoch, 1000)
+    same = fork_from(qtbot, window, click, parent, epoch_one)
+    keys = ("loss", "accuracy", "test_loss", "test_accuracy")
+    assert [same.epochs[0][k] for k in keys] == [parent.epochs[1][k] for k in keys]
+    other = fork_from(qtbot, window, click, parent, epoch_one, optimizer="adam", batch_size=32, augment=True)
+    config = other.spec.config
+    assert (config.optimizer, config.batch_size, config.augment) == ("adam", 32, True)
+    assert other.fork_of is parent and [e["epoch"] for e in other.epochs] == [2]
+    assert other.epochs[0]["update"] == parent.updates_per_epoch + 32  # 1000 images in batches of 32
+    assert other.epochs[0]["loss"] != parent.epochs[1]["loss"]
+    full = fork_from(qtbot, window, click, parent, epoch_one, descent="full")
+    assert full.spec.config.descent == "full" and full.epochs[0]["update"] == parent.updates_per_epoch + 1
+    # a fork of a fork links to its own parent
+    window.runs_panel.select([other.run_id])
+    assert window.time_bar.points[0][1] > parent.updates_per_epoch  # its own checkpoints, after the fork point
