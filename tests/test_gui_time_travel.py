@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from gui_view_support import RUN_TIMEOUT, configure, wait_for_views
@@ -182,3 +184,28 @@ def test_a_fork_without_changes_repeats_its_parent_exactly_and_one_with_other_se
     # a fork of a fork links to its own parent
     window.runs_panel.select([other.run_id])
     assert window.time_bar.points[0][1] > parent.updates_per_epoch  # its own checkpoints, after the fork point
+
+
+def test_a_drag_sends_one_request_per_pause_and_a_long_one_now_and_then(qtbot):
+    bar = TimeBar()
+    qtbot.addWidget(bar)
+    bar.set_points([(0, u, 10 * u) for u in range(50)], 10, "#1", index=0)
+    sent = []
+    bar.moved.connect(sent.append)
+    for value in range(1, 6):  # five moves in a burst: one request, for the last
+        bar.slider.setValue(value)
+    assert sent == []
+    qtbot.waitUntil(lambda: sent == [5], timeout=2000)
+    assert bar.label.text() == "epoch 0.50 (update 5) of #1" and not bar.following
+    sent.clear()
+    start = time.perf_counter()
+    value = 5
+    moves = 0
+    while time.perf_counter() - start < 0.4:  # a drag that never pauses (no event loop between moves)
+        value = value % 48 + 1
+        bar.slider.setValue(value)
+        moves += 1
+        time.sleep(0.01)
+    assert moves > 20 and 2 <= len(sent) <= 3  # every 150 ms, never one per move
+    bar.slider.setValue(49)
+    assert bar.following
