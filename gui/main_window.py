@@ -37,7 +37,7 @@ from scratchnet.run_store import RunStore
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .curve_options import CurveOptions
-from .datasets import DatasetLoaderFn
+from .datasets import DatasetLoaderFn, with_my_digits
 from .defaults import DEFAULT_CONFIG
 from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
-        self.controller = RunController(dataset_loader, self)
+        self.controller = RunController(with_my_digits(dataset_loader), self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
@@ -518,6 +518,7 @@ class MainWindow(QMainWindow):
         for widget in (self.start_button, self.compare_button, self.start_action, self.compare_action,
                        self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar):
             widget.setEnabled(not running)
+        self._update_start()
         self._update_continue()
         for widget in (self.pause_button, self.stop_button, self.pause_action, self.stop_action):
             widget.setEnabled(running)
@@ -611,7 +612,18 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_settings_edited(self) -> None:
         self.preset_bar.show_preset(matching_preset(self.run_config()))
+        self._update_start()
         self._update_continue()
+
+    def _update_start(self) -> None:
+        """Start and the comparisons are disabled, with the reason as their tooltip, while the
+        Network tab's network cannot be trained (a layer that does not fit the images...)."""
+        problem = None if self.is_running else self.layer_editor.problem()
+        for widget, tip in ((self.start_button, tooltips.START), (self.start_action, tooltips.START),
+                            (self.compare_button, tooltips.COMPARE), (self.compare_init_button, tooltips.COMPARE_INIT)):
+            if not self.is_running:
+                widget.setEnabled(problem is None)
+            widget.setToolTip(tip if problem is None else f"Cannot start: {problem}.")
 
     @Slot()
     def _update_continue(self) -> None:

@@ -89,6 +89,7 @@ class RunController(QObject):
         self._next_run_id = 1
         self._progress: dict = {}
         self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
+        self._ending_loaders: list[QThread] = []
         self.speed: float | None = None  # updates per second of window runs; None: full speed
         self.checkpoints = CheckpointMemory(DEFAULT_BUDGET)
         self.checkpoint_count: int | None = DEFAULT_COUNT  # train(checkpoints=); None: no checkpoints
@@ -132,12 +133,13 @@ class RunController(QObject):
         self._loaders[name] = (start_in_thread(loader, [loader.done], self), loader)
 
     def _forget_finished_loaders(self) -> None:
-        for name, (thread, _loader) in list(self._loaders.items()):
+        for name, (thread, loader) in list(self._loaders.items()):
             try:
-                done = thread.isFinished()
+                done = loader.ended or thread.isFinished()
             except RuntimeError:  # already deleted by deleteLater
                 done = True
             if done:
+                self._ending_loaders.append(thread)  # shutdown still waits for it
                 del self._loaders[name]
 
     # ---- runs
@@ -264,7 +266,8 @@ class RunController(QObject):
         all ended (the others end on their own: see ``threads.stop_thread``)."""
         self.stop()
         deadline = QDeadlineTimer(CLOSE_WAIT_MS)
-        threads = [self.training_thread, *(thread for thread, _loader in self._loaders.values())]
+        threads = [self.training_thread, *(thread for thread, _loader in self._loaders.values()),
+                   *self._ending_loaders]
         return all([stop_thread(thread, deadline) for thread in threads])
 
     # ---- worker reports

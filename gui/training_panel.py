@@ -32,7 +32,8 @@ from .layer_editor import choice_combo, select_data
 from .settings import WINDOW_BOUNDS
 
 SLOW_SGD_SAMPLES = 10_000  # above this, warn that one-sample steps take a while
-DATASETS = {"mnist": "MNIST (bundled)", "fashion-mnist": "Fashion-MNIST"}
+DATASETS = {"mnist": "MNIST (bundled)", "fashion-mnist": "Fashion-MNIST", "my-digits": "My digits",
+            "mnist+my-digits": "MNIST + my digits"}
 
 
 def explanation(text: str) -> QLabel:

@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -241,43 +242,54 @@ class CheckpointMemory:
 
     ``add`` keeps a checkpoint in memory; when all the runs' checkpoints together pass the
     budget, the oldest added are spilled: written to their run's ``spill_dir`` (as
-    ``spill-<update>.npz``) and read back by ``get``, or, for a run without a spill folder,
+    ``spill-<update>.npz``; one added with ``saved=`` its file on disk, e.g. the one
+    ``RunWriter`` wrote, is not written again) and read back by ``get``, or, for a run without
+    a spill folder,
     dropped, unless it is an epoch end (epoch ends stay: a run always keeps those). ``get``
     never adds a read-back checkpoint to memory, so scrubbing through spilled checkpoints
-    keeps memory where it was.
+    keeps memory where it was. Its methods may be called from several threads (a training
+    worker adds while the window gets).
     """
 
     def __init__(self, budget_bytes: int = DEFAULT_BUDGET) -> None:
+        self._lock = threading.RLock()
         self.budget_bytes = int(budget_bytes)
         self._runs: dict[object, list[_Slot]] = {}
         self._in_memory: OrderedDict[int, _Slot] = OrderedDict()  # id(slot) -> slot, oldest first
         self.nbytes = 0
 
-    def add(self, run_key, ckpt: Checkpoint, spill_dir: str | os.PathLike | None = None) -> None:
+    def add(self, run_key, ckpt: Checkpoint, spill_dir: str | os.PathLike | None = None, *,
+            saved: str | os.PathLike | None = None) -> None:
+        """Keep ``ckpt`` as the run's next checkpoint; ``saved``: a file that already holds it."""
         slot = _Slot(ckpt, Path(spill_dir) if spill_dir is not None else None)
-        self._runs.setdefault(run_key, []).append(slot)
-        self._in_memory[id(slot)] = slot
-        self.nbytes += slot.nbytes
-        self._fit(keep=slot)
+        slot.saved = Path(saved) if saved is not None else None
+        with self._lock:
+            self._runs.setdefault(run_key, []).append(slot)
+            self._in_memory[id(slot)] = slot
+            self.nbytes += slot.nbytes
+            self._fit(keep=slot)
 
     def get(self, run_key, index: int) -> Checkpoint:
         """The ``index``-th checkpoint of the run (in the order of ``list``)."""
-        slot = self._runs[run_key][index]
-        if slot.ckpt is not None:
-            return slot.ckpt
-        return load_checkpoint(slot.path)
+        with self._lock:
+            slot = self._runs[run_key][index]
+            ckpt, path = slot.ckpt, slot.path
+        return ckpt if ckpt is not None else load_checkpoint(path)
 
     def list(self, run_key) -> list[tuple[int, int, int]]:
         """(epoch, update, samples_seen) of each checkpoint the run keeps, in the order added."""
-        return [slot.position for slot in self._runs.get(run_key, [])]
+        with self._lock:
+            return [slot.position for slot in self._runs.get(run_key, [])]
 
     def drop(self, run_key) -> None:
-        for slot in self._runs.pop(run_key, []):
-            if self._in_memory.pop(id(slot), None) is not None:
-                self.nbytes -= slot.nbytes
+        with self._lock:
+            for slot in self._runs.pop(run_key, []):
+                if self._in_memory.pop(id(slot), None) is not None:
+                    self.nbytes -= slot.nbytes
 
     def runs(self) -> list:
-        return list(self._runs)
+        with self._lock:
+            return list(self._runs)
 
     def _fit(self, keep: _Slot) -> None:
         for key in list(self._in_memory):
@@ -286,7 +298,7 @@ class CheckpointMemory:
             slot = self._in_memory[key]
             if slot is keep:
                 continue
-            if slot.spill_dir is not None and slot.spill():
+            if (slot.spill_dir is not None or slot.saved is not None) and slot.spill():
                 pass
             elif slot.ckpt.mid_epoch:
                 # no place on disk (or the write failed): the mid-epoch point is forgotten
@@ -306,13 +318,21 @@ class _Slot:
         self.nbytes = ckpt.nbytes
         self.spill_dir = spill_dir
         self.path: Path | None = None
+        self.saved: Path | None = None
 
     def spill(self) -> bool:
+        if self.saved is not None and self.saved.is_file():
+            self.path = self.saved
+            self.ckpt = None
+            return True
+        if self.spill_dir is None:
+            return False
         try:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
             path = self.spill_dir / f"spill-{self.ckpt.update:09d}.npz"
             save_checkpoint(self.ckpt, path)
         except (OSError, ScratchnetError):
             return False
-        self.path, self.ckpt = path, None
+        self.path = path  # first: get() reads ckpt, then path
+        self.ckpt = None
         return True

@@ -35,12 +35,18 @@ def conv_output_side(side: int, kernel: int, stride: int, padding: int = 0) -> i
     return (side + 2 * padding - kernel) // stride + 1
 
 
-def _windows(x: np.ndarray, k: int, stride: int, out_h: int, out_w: int) -> np.ndarray:
-    """A read-only view (N, C, OH, OW, k, k) of every k x k window of x (N, C, H, W), no copy:
-    windows[n, c, i, j] = x[n, c, i*s : i*s + k, j*s : j*s + k]."""
-    sn, sc, sh, sw = x.strides
-    return as_strided(x, (x.shape[0], x.shape[1], out_h, out_w, k, k),
-                      (sn, sc, sh * stride, sw * stride, sh, sw), writeable=False)
+def _samples_last(x: np.ndarray) -> np.ndarray:
+    """The (C, H, W, N) view of a batch x (N, C, H, W), no copy. The image layers keep their arrays
+    in this memory order (the samples innermost) and hand them on as (N, C, H, W) views of it, so
+    the layer above gets them back as a contiguous (C, H, W, N) array without a copy."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def _samples_last_contiguous(x: np.ndarray) -> np.ndarray:
+    """x (N, C, H, W) as a C-contiguous (C, H, W, N) array: a view when x came from an image layer,
+    else one copy (the first layer's flat rows)."""
+    last = _samples_last(x)
+    return last if last.flags.c_contiguous else np.ascontiguousarray(last)
 
 
 class Conv2D(Layer):
@@ -50,24 +56,29 @@ class Conv2D(Layer):
 
     with xp the input zero-padded by p on each side. W is (out, in, k, k), b is (out,).
 
-    Forward by im2col: the windows of sample n become the columns of cols[n] (in·k·k, OH·OW), rows
-    in the order (c, u, v) of W's last three axes, and the convolution is one matrix product per
-    sample, which lands in y's own (out, OH, OW) layout:
-        y[n] = Wm cols[n] + b      Wm = W.reshape(out, in·k·k),   y[n] (out, OH·OW)
-    Backward, with G[n] = dL/dy[n] as (out, OH·OW):
-        dL/dW = sum_n G[n] cols[n]^T      (out, in·k·k) -> (out, in, k, k)
-        dL/db = sum_{n, i, j} G[n, :, ij]  (out,)
-        dL/dcols[n] = Wm^T G[n]           (in·k·k, OH·OW)
+    The arrays are kept with the samples innermost: x as xp (in, Hp, Wp, N), y as (out, OH, OW, N),
+    handed on as its (N, out, OH, OW) view (see ``_samples_last``). Then the whole batch is one
+    matrix product, and every copy below moves runs of N numbers.
+
+    Forward by im2col: every window of every sample becomes a column of cols (in·k·k, OH·OW·N),
+    rows in the order (c, u, v) of W's last three axes, columns in the order (i, j, n) of y:
+        cols[(c, u, v), (i, j, n)] = xp[c, i*s + u, j*s + v, n]
+        y = Wm cols + b           Wm = W.reshape(out, in·k·k),   y (out, OH·OW·N)
+    Backward, with G = dL/dy as (out, OH·OW·N):
+        dL/dW = G cols^T          (out, in·k·k) -> (out, in, k, k)
+        dL/db = sum over the columns of G   (out,)
+        dL/dcols = Wm^T G         (in·k·k, OH·OW·N)
         dL/dx: col2im, each window's gradient added back where the window came from: k·k strided
-               slice-adds, one per kernel offset (u, v), each of an (in, OH, OW, N) block (the
-               samples innermost: see ``backward``).
+               slice-adds into (in, Hp, Wp, N), one per kernel offset (u, v), of the (in, OH, OW, N)
+               block dL/dcols[(:, u, v)].
     ``backward(..., input_grad=False)`` skips dL/dcols and col2im (the first layer's input gradient,
     which nobody needs); ``accumulate=True`` adds to ``grads``.
 
-    Speed options, each the same numbers: the samples go through in chunks of ``chunk`` (their
-    columns stay in cache, and memory is bounded for a large evaluation); the columns of a batch of
-    at most ``cache_samples`` samples are kept for backward, those of a larger one (a full-batch
-    chunk, an evaluation) are rebuilt from the kept input, chunk by chunk, when backward needs them.
+    Speed options, each the same numbers: a batch of more than ``chunk`` samples goes through in
+    chunks of ``chunk`` (their columns stay in cache, and memory is bounded for a large
+    evaluation); the columns of a batch of at most ``cache_samples`` samples are kept for backward,
+    those of a larger one (a full-batch chunk, an evaluation) are rebuilt from the kept input,
+    chunk by chunk, when backward needs them.
 
     The weights are drawn as a Dense layer's would be for fan_in = in·k·k inputs and ``out`` units
     (``init_weights``), then reshaped.
@@ -77,7 +88,7 @@ class Conv2D(Layer):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
                  init: str = "he", dtype=np.float32, rng: np.random.Generator | None = None, chunk: int = 64,
-                 cache_samples: int = 256) -> None:
+                 cache_samples: int = 256, band_columns: int = 4096) -> None:
         super().__init__()
         self.in_channels = _positive("Conv2D", "in_channels", in_channels)
         self.out_channels = _positive("Conv2D", "out_channels", out_channels)
@@ -86,6 +97,7 @@ class Conv2D(Layer):
         self.padding = _positive("Conv2D", "padding", padding, minimum=0)
         self.chunk = _positive("Conv2D", "chunk", chunk)
         self.cache_samples = _positive("Conv2D", "cache_samples", cache_samples, minimum=0)
+        self.band_columns = _positive("Conv2D", "band_columns", band_columns)
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initialisation {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.init = init
@@ -99,7 +111,7 @@ class Conv2D(Layer):
             "b": np.zeros(self.out_channels, dtype=self.dtype),
         }
         self._grads = {key: np.zeros_like(v) for key, v in self.params.items()}
-        self._xp: np.ndarray | None = None  # the padded input of the last forward
+        self._xp: np.ndarray | None = None  # the padded input of the last forward, (in, Hp, Wp, N)
         self._cols: list[np.ndarray] | None = None  # its columns, chunk by chunk, when kept
         self._one_sample = False
         self.last_path = ""  # "cached" or "rebuilt": how the last backward got its columns (tests)
@@ -118,11 +130,29 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D kernel {k}x{k} is larger than its input {c}x{h}x{w}{padded}")
         return self.out_channels, oh, ow
 
-    def _im2col(self, xp: np.ndarray, oh: int, ow: int) -> np.ndarray:
-        """Padded images xp (B, in, Hp, Wp) -> cols (B, in·k·k, OH·OW): the one copy of im2col."""
-        k = self.kernel_size
-        windows = _windows(xp, k, self.stride, oh, ow)  # (B, in, OH, OW, k, k), a view
-        return windows.transpose(0, 1, 4, 5, 2, 3).reshape(len(xp), self.in_channels * k * k, oh * ow)
+    def _bands(self, oh: int, ow: int, b: int) -> list[tuple[int, int]]:
+        """Output rows [i0, i1) of each band: whole rows, about ``band_columns`` columns each."""
+        rows = max(1, self.band_columns // (ow * b))
+        return [(i0, min(i0 + rows, oh)) for i0 in range(0, oh, rows)]
+
+    def _im2col(self, xp: np.ndarray, oh: int, ow: int, out: np.ndarray | None = None,
+                rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Padded images xp (in, Hp, Wp, B) -> cols (in·k·k, OH·OW·B), through a read-only view
+        (in, k, k, OH, OW, B) of every window, view[c, u, v, i, j] = xp[c, i*s + u, j*s + v]: the one
+        copy of im2col. With ``out`` (the whole cols) and ``rows``, only output rows [i0, i1) are copied."""
+        k, s = self.kernel_size, self.stride
+        sc, sh, sw, sn = xp.strides
+        b = xp.shape[3]
+        windows = as_strided(xp, (self.in_channels, k, k, oh, ow, b), (sc, sh, sw, sh * s, sw * s, sn),
+                             writeable=False)
+        if out is None:
+            return windows.reshape(self.in_channels * k * k, -1)
+        i0, i1 = rows
+        out.reshape(self.in_channels, k, k, oh, ow, b)[:, :, :, i0:i1] = windows[:, :, :, i0:i1]
+        return out
+
+    def _chunks(self, n: int) -> list[tuple[int, int]]:
+        return [(start, min(start + self.chunk, n)) for start in range(0, n, self.chunk)]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, in, H, W) or one sample (in, H, W) -> y (N, out, OH, OW) or (out, OH, OW)."""
@@ -132,19 +162,33 @@ class Conv2D(Layer):
         n = x.shape[0]
         _, oh, ow = self.output_shape(x.shape[1:])
         p = self.padding
-        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+        if p:
+            c, h, wd = x.shape[1:]
+            xp = np.zeros((c, h + 2 * p, wd + 2 * p, n), dtype=x.dtype)
+            xp[:, p : p + h, p : p + wd] = _samples_last(x)
+        else:
+            xp = _samples_last_contiguous(x)
         self._xp = xp
         keep = n <= self.cache_samples
         self._cols = [] if keep else None
         w = self.params["W"].reshape(self.out_channels, -1)
-        y = np.empty((n, self.out_channels, oh * ow), dtype=np.result_type(x.dtype, w.dtype))
-        for start in range(0, n, self.chunk):
-            cols = self._im2col(xp[start : start + self.chunk], oh, ow)
-            np.matmul(w, cols, out=y[start : start + self.chunk])
+        out = self.out_channels
+        y = np.empty((out, oh, ow, n), dtype=np.result_type(x.dtype, w.dtype))
+        for start, stop in self._chunks(n):
+            b = stop - start
+            whole = b == n
+            cols = np.empty((w.shape[1], oh * ow * b), dtype=xp.dtype)
+            y_chunk = y.reshape(out, -1) if whole else np.empty((out, oh * ow * b), dtype=y.dtype)
+            for i0, i1 in self._bands(oh, ow, b):  # each band's columns are multiplied while in cache
+                self._im2col(xp[..., start:stop], oh, ow, out=cols, rows=(i0, i1))
+                a, z = i0 * ow * b, i1 * ow * b
+                np.matmul(w, cols[:, a:z], out=y_chunk[:, a:z])
+            if not whole:
+                y[..., start:stop] = y_chunk.reshape(out, oh, ow, b)
             if keep:
                 self._cols.append(cols)
-        y += self.params["b"][:, None]
-        y = y.reshape(n, self.out_channels, oh, ow)
+        y += self.params["b"][:, None, None, None]
+        y = y.transpose(3, 0, 1, 2)  # (N, out, OH, OW), a view
         return y[0] if self._one_sample else y
 
     def backward(self, grad_y: np.ndarray, *, input_grad: bool = True, accumulate: bool = False) -> np.ndarray | None:
@@ -152,32 +196,35 @@ class Conv2D(Layer):
         if self._one_sample:
             grad_y = grad_y[None]
         n, _, oh, ow = grad_y.shape
-        g = np.ascontiguousarray(grad_y).reshape(n, self.out_channels, oh * ow)  # G
+        g_last = _samples_last_contiguous(grad_y)  # (out, OH, OW, N)
         w = self.params["W"].reshape(self.out_channels, -1)
         k, s, p = self.kernel_size, self.stride, self.padding
         xp = self._xp
-        c, hp, wp = xp.shape[1:]
-        grad_w = np.zeros(w.shape, dtype=g.dtype)
-        grad_x = np.empty((n, c, hp - 2 * p, wp - 2 * p), dtype=g.dtype) if input_grad else None
+        c, hp, wp = xp.shape[:3]
+        grad_w_t = np.zeros(w.shape[::-1], dtype=g_last.dtype)  # dL/dW transposed, (in·k·k, out)
+        grad_last = np.zeros((c, hp, wp, n), dtype=g_last.dtype) if input_grad else None
         self.last_path = "cached" if self._cols is not None else "rebuilt"
-        for i, start in enumerate(range(0, n, self.chunk)):
-            stop = start + self.chunk
-            cols = self._cols[i] if self._cols is not None else self._im2col(xp[start:stop], oh, ow)
-            gc = g[start:stop]
-            grad_w += np.add.reduce(np.matmul(gc, cols.transpose(0, 2, 1)), axis=0)
-            if input_grad:
-                # dL/dcols and col2im with the samples innermost, (in, H, W, B): each slice-add then
-                # runs over rows of OW·B numbers instead of OW (8 for LeNet's second layer), 5x faster
-                b = len(gc)
-                g_last = gc.transpose(1, 2, 0).reshape(self.out_channels, oh * ow * b)  # (out, OH·OW·B)
-                dcols = (w.T @ g_last).reshape(c, k, k, oh, ow, b)
-                grad_last = np.zeros((c, hp, wp, b), dtype=g.dtype)
-                for u in range(k):
-                    for v in range(k):
-                        target = grad_last[:, u : u + s * oh : s, v : v + s * ow : s]
-                        np.add(target, dcols[:, u, v], out=target)
-                grad_x[start:stop] = grad_last[:, p : hp - p, p : wp - p].transpose(3, 0, 1, 2)
-        grad_b = np.add.reduce(g, axis=(0, 2))
+        for chunk, (start, stop) in enumerate(self._chunks(n)):
+            b = stop - start
+            g = g_last.reshape(self.out_channels, -1) if b == n else \
+                np.ascontiguousarray(g_last[..., start:stop]).reshape(self.out_channels, -1)  # G, (out, OH·OW·B)
+            cols = self._cols[chunk] if self._cols is not None else None
+            if cols is None:
+                cols = np.empty((w.shape[1], oh * ow * b), dtype=xp.dtype)
+            target_x = grad_last[..., start:stop] if input_grad else None
+            for i0, i1 in self._bands(oh, ow, b):
+                if self._cols is None:
+                    self._im2col(xp[..., start:stop], oh, ow, out=cols, rows=(i0, i1))
+                a, z = i0 * ow * b, i1 * ow * b
+                grad_w_t += cols[:, a:z] @ g[:, a:z].T
+                if input_grad:
+                    dcols = (w.T @ g[:, a:z]).reshape(c, k, k, i1 - i0, ow, b)
+                    for u in range(k):
+                        for v in range(k):
+                            target = target_x[:, i0 * s + u : i1 * s + u : s, v : v + s * ow : s]
+                            np.add(target, dcols[:, u, v], out=target)
+        grad_w = grad_w_t.T
+        grad_b = np.add.reduce(g_last.reshape(self.out_channels, -1), axis=1)
         if accumulate:
             self._grads["W"] += grad_w.reshape(self.params["W"].shape)
             self._grads["b"] += grad_b
@@ -186,6 +233,7 @@ class Conv2D(Layer):
             self._grads["b"][...] = grad_b
         if not input_grad:
             return None
+        grad_x = grad_last[:, p : hp - p, p : wp - p].transpose(3, 0, 1, 2)  # (N, in, H, W), a view
         return grad_x[0] if self._one_sample else grad_x
 
     def get_config(self) -> dict:
@@ -202,7 +250,11 @@ class MaxPool2D(Layer):
     Backward routes each window's gradient to the one input that was its maximum (the first, on a
     tie, as PyTorch does): dL/dx[n, c, i*s + u*, j*s + v*] += dL/dy[n, c, i, j]. Overlapping
     windows (s < k) may route several gradients to one input; they add up. It is computed as k·k
-    strided slice-adds, one per window offset (u, v), of dL/dy where that offset held the maximum.
+    strided slices, one per window offset (u, v), of dL/dy where that offset held the maximum.
+
+    Like ``Conv2D``, it works on (C, H, W, N) arrays, the samples innermost, and hands on (N, C, OH,
+    OW) views of them: each window offset's values are then a slice with runs of N contiguous
+    numbers.
     """
 
     new_outputs = True
@@ -234,14 +286,9 @@ class MaxPool2D(Layer):
         _, oh, ow = self.output_shape(x.shape[1:])
         k, s = self.kernel_size, self.stride
         self._x_shape = x.shape
-        if s == k:
-            # windows side by side: one copy puts each offset's values in a contiguous block
-            # (k, k, N, C, OH, OW), and the comparisons below run 2-3x faster than on strided slices
-            n, c = x.shape[:2]
-            blocks = x[:, :, : k * oh, : k * ow].reshape(n, c, oh, k, ow, k).transpose(3, 5, 0, 1, 2, 4).copy()
-            candidates = [blocks[u, v] for u in range(k) for v in range(k)]
-        else:  # one strided slice per window offset (u, v): the value at that offset of every window
-            candidates = [x[:, :, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
+        x_last = _samples_last_contiguous(x)  # (C, H, W, N)
+        # one strided slice per window offset (u, v): the value at that offset of every window
+        candidates = [x_last[:, u : u + s * oh : s, v : v + s * ow : s] for u in range(k) for v in range(k)]
         y = candidates[0].copy()
         argmax = np.zeros(y.shape, dtype=np.uint8 if k * k <= 255 else np.intp)  # the offset u*k + v of the max
         step = np.empty_like(argmax)
@@ -254,7 +301,8 @@ class MaxPool2D(Layer):
             np.subtract(argmax.dtype.type(offset), argmax, out=step)
             step *= larger
             argmax += step
-        self._argmax = argmax  # (N, C, OH, OW)
+        self._argmax = argmax  # (C, OH, OW, N)
+        y = y.transpose(3, 0, 1, 2)
         return y[0] if self._one_sample else y
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
@@ -262,11 +310,19 @@ class MaxPool2D(Layer):
             grad_y = grad_y[None]
         k, s = self.kernel_size, self.stride
         _, _, oh, ow = grad_y.shape
-        grad_x = np.zeros(self._x_shape, dtype=grad_y.dtype)
+        g_last = _samples_last(grad_y)
+        n, c, h, w = self._x_shape
+        grad_last = np.zeros((c, h, w, n), dtype=grad_y.dtype)
+        mask = np.empty(self._argmax.shape, dtype=bool)
         for u in range(k):
             for v in range(k):
-                target = grad_x[:, :, u : u + s * oh : s, v : v + s * ow : s]
-                np.add(target, grad_y * (self._argmax == u * k + v), out=target)
+                target = grad_last[:, u : u + s * oh : s, v : v + s * ow : s]
+                np.equal(self._argmax, u * k + v, out=mask)
+                if s >= k:  # windows apart: each input in at most one window, so write instead of add
+                    np.multiply(g_last, mask, out=target)
+                else:
+                    np.add(target, g_last * mask, out=target)
+        grad_x = grad_last.transpose(3, 0, 1, 2)
         return grad_x[0] if self._one_sample else grad_x
 
     def get_config(self) -> dict:
@@ -275,7 +331,11 @@ class MaxPool2D(Layer):
 
 class Flatten(Layer):
     """(N, C, H, W) -> (N, C·H·W) in C order, like ``torch.flatten(x, 1)``; one sample (C, H, W) ->
-    (C·H·W,). dL/dx is dL/dy reshaped back."""
+    (C·H·W,). dL/dx is dL/dy reshaped back.
+
+    An input laid out with the samples innermost (from ``Conv2D`` or ``MaxPool2D``) is flattened
+    without a copy, as the transpose of its (C·H·W, N) view, and dL/dx is handed back in that
+    layout (one copy of the small (N, C·H·W) gradient)."""
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(shape) != 3:
@@ -284,9 +344,15 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self._x_shape = x.shape
+        self._samples_last = x.ndim == 4 and not x.flags.c_contiguous and _samples_last(x).flags.c_contiguous
+        if self._samples_last:
+            return _samples_last(x).reshape(-1, len(x)).T
         return x.reshape(-1) if x.ndim == 3 else x.reshape(len(x), -1)
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        if self._samples_last:
+            n, c, h, w = self._x_shape
+            return np.ascontiguousarray(grad_y.T).reshape(c, h, w, n).transpose(3, 0, 1, 2)
         return grad_y.reshape(self._x_shape)
 
 

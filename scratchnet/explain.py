@@ -22,6 +22,10 @@ finite) raise ``ExplainError`` (a ``ValueError``) with a message for the user.
 (``unit_counts``); the mean cross-entropy and its gradient with respect to every weight matrix
 (``batch_stats``).
 
+**Networks of images**: for one image, what every convolution, its activation and every pooling
+gives, channel by channel (``feature_maps``), and the first convolution's kernels
+(``first_kernels``).
+
 **What a unit does, edited**: any layer's outputs (``layer_output``), the inputs that excite a
 unit most (``top_activating``), copies with units scaled or silenced (``with_units_scaled``),
 biases shifted (``with_biases_shifted``) or the smallest weights zeroed (``prune``), the accuracy
@@ -44,11 +48,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .conv import Conv2D, Reshape
 from .errors import ExplainError
 from .gradcheck import numeric_gradient, relative_error
 from .layers import Dense, Dropout, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 from .losses import SoftmaxCrossEntropy, softmax
-from .network import Sequential
+from .network import Sequential, layer_label
 from .optimizers import SGD
 from .sparse import ColumnSparse
 
@@ -578,6 +583,56 @@ def _slope(layer: Layer, z: np.ndarray) -> np.ndarray:
     return layer.backward(np.ones_like(a))
 
 
+# --------------------------------------------------------------------------- networks of images
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """What ``model.layers[layer]`` gives for one image: ``values`` (channels, height, width),
+    float64; ``name`` says which layer ("Conv2D 5x5x8", "ReLU", "MaxPool2D 2")."""
+
+    layer: int
+    name: str
+    values: np.ndarray
+
+
+def feature_maps(model: Sequential, x: np.ndarray) -> list[FeatureMap]:
+    """For one image ``x`` (any shape holding ``model.input_size`` numbers), the output of every
+    layer that gives images: each convolution, the activation after it, each pooling, in order.
+    Runs the model's own layers on a float64 copy, in inference mode (dropout off)."""
+    copy = _image_network_copy(model)
+    value = _image(model, x)[None]
+    maps = []
+    for i, layer in enumerate(copy.layers):
+        value = layer.forward(value, training=False)
+        if value.ndim == 4 and not isinstance(layer, Reshape):
+            maps.append(FeatureMap(i, layer_label(layer), value[0].copy()))
+    return maps
+
+
+def first_kernels(model: Sequential) -> FeatureMap:
+    """The first convolution's weights as ``values`` (out channels, in channels, k, k), float64."""
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Conv2D):
+            return FeatureMap(i, layer_label(layer), layer.params["W"].astype(np.float64))
+    raise ExplainError("the model has no convolution, so it has no kernels to show")
+
+
+def _image_network_copy(model: Sequential) -> Sequential:
+    if not model.is_image_network or not model.input_size:
+        raise ExplainError("the model does not read images (it has no Reshape to images first), so it has "
+                           "no feature maps")
+    _check_finite(model)
+    return model.copy(dtype=np.float64)
+
+
+def _check_finite(model: Sequential) -> None:
+    for name, p in model.parameters().items():
+        if not np.all(np.isfinite(p)):
+            raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "
+                               "train it again or open another model")
+
+
 IMAGE_NETWORK = ("this is a convolutional network: the views that look inside explain networks of Dense "
                  "layers only, for now")
 
@@ -611,10 +666,7 @@ def _float64_copy(model: Sequential) -> Sequential:
         raise ExplainError("the model has no Dense layer, so there is nothing to explain")
     if model.is_image_network:
         raise ExplainError(IMAGE_NETWORK)
-    for name, p in model.parameters().items():
-        if not np.all(np.isfinite(p)):
-            raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "
-                               "train it again or open another model")
+    _check_finite(model)
     return model.copy(dtype=np.float64)
 
 

@@ -35,6 +35,7 @@ import socket
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -497,11 +498,13 @@ class RunStore:
     def export_zip(self, run_id: str, path: str | os.PathLike) -> Path:
         """Write the run's folder (temporary files left out) to the zip ``path``, under its id."""
         folder = self._existing(run_id)
+        real = folder.resolve()
 
         def write(handle) -> None:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
                 for file in sorted(folder.rglob("*")):
-                    if file.is_file() and not file.is_symlink() and not _TMP.search(file.name):
+                    inside = file.resolve().is_relative_to(real)  # no file reached through a link
+                    if inside and file.is_file() and not file.is_symlink() and not _TMP.search(file.name):
                         zf.write(file, f"{run_id}/{file.relative_to(folder).as_posix()}")
 
         try:
@@ -525,8 +528,11 @@ class RunStore:
         with zf:
             members = zf.infolist()
             top = _check_members(path, members, max_files, max_bytes)
-            self.root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+            except OSError as exc:
+                raise RunStoreError(f"cannot import {path} into {self.root}: {os_reason(exc)}") from None
             try:
                 for member in members:
                     if member.is_dir():
@@ -539,6 +545,12 @@ class RunStore:
                     raise RunStoreError(f"{path}: not an exported run (no run.json)")
                 run_id = self._free_id(top or Path(path).stem)
                 os.replace(staging, self.root / run_id)
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise RunStoreError(f"{path}: the zip is damaged ({exc})") from None
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise RunStoreError(f"cannot import {path} into {self.root}: {os_reason(exc)}") from None
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise

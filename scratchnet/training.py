@@ -175,22 +175,16 @@ def _one_update(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Opti
 
 class _RunState:
     """What an epoch's updates depend on besides its sample order: the weights, the optimiser's
-    state and every random generator (augmentation, dropout). Taken at an epoch's start, it lets
-    a diverged epoch be replayed up to the last update whose weights were finite."""
+    state and every random generator (augmentation, dropout), as a checkpoint. Taken at an
+    epoch's start, it lets a diverged epoch be replayed up to the last update whose weights were
+    finite."""
 
-    def __init__(self, model: Sequential, optimizer: Optimizer, rng: np.random.Generator) -> None:
-        self.params = model.state_dict()
-        self.optimizer_state = {name: {k: v.copy() for k, v in slot.items()} for name, slot in optimizer.state.items()}
-        self.optimizer_steps = optimizer.steps
-        self.generators = run_generators(model, rng)
-        self.generator_states = [g.bit_generator.state for g in self.generators]
+    def __init__(self, model: Sequential, optimizer: Optimizer, generators: list[np.random.Generator]) -> None:
+        self.generators = generators
+        self.checkpoint = capture(model, optimizer, generators, epoch=0, update=0, samples_seen=0, seconds=0.0)
 
     def restore(self, model: Sequential, optimizer: Optimizer) -> None:
-        model.load_state_dict(self.params)
-        optimizer.state = {name: {k: v.copy() for k, v in slot.items()} for name, slot in self.optimizer_state.items()}
-        optimizer.steps = self.optimizer_steps
-        for g, state in zip(self.generators, self.generator_states, strict=True):
-            g.bit_generator.state = state
+        restore(self.checkpoint, model, optimizer, self.generators)
 
 
 def run_generators(model: Sequential, rng: np.random.Generator) -> list[np.random.Generator]:
@@ -367,7 +361,7 @@ def train(
                             epoch_rng = rng.bit_generator.state
                         order = rng.permutation(n)
                     source.epoch(order)
-                run_state = _RunState(model, optimizer, rng)
+                run_state = _RunState(model, optimizer, generators)
                 resumed_updates = epoch_updates  # done by the parent run (a mid-epoch resume)
                 epoch_lr = optimizer.lr
                 try:

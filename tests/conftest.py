@@ -22,12 +22,19 @@ def isolated_qsettings(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def isolated_run_library(tmp_path_factory, monkeypatch):
-    """Every test's run library (``scratchnet.run_store.runs_root``: $XDG_DATA_HOME/scratchnet/runs)
-    is a fresh temporary folder: no test writes runs into the user's ~/.local/share."""
-    folder = tmp_path_factory.mktemp("data_home")
+def isolated_data_home(tmp_path_factory, monkeypatch):
+    """Every test's user data (My digits, the import cache, the run library) lives in a fresh
+    temporary folder, never in the user's ~/.local/share (a test that set XDG_DATA_HOME itself
+    keeps its own)."""
+    folder = tmp_path_factory.mktemp("data-home")
     monkeypatch.setenv("XDG_DATA_HOME", str(folder))
-    return folder / "scratchnet" / "runs"
+    return folder
+
+
+@pytest.fixture
+def isolated_run_library(isolated_data_home):
+    """The test's run library (``scratchnet.run_store.runs_root()``), in its own data folder."""
+    return isolated_data_home / "scratchnet" / "runs"
 
 
 @pytest.fixture(scope="session")

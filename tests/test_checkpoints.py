@@ -289,3 +289,32 @@ class TestMemory:
         assert memory.nbytes <= 10_000
         memory.drop("b")
         assert memory.list("b") == [] and memory.nbytes == memory.get("a", 0).nbytes
+
+
+def test_divergence_after_a_mid_epoch_resume(small):
+    """A fork that diverges keeps the last finite weights; the updates it counts include the
+    parent's updates of that epoch."""
+    from scratchnet.errors import TrainingDiverged
+
+    config = _config("mini", "sgd")
+    logs, _ = _run(config, small, checkpoints=6)
+    mid = next(c for c in _checkpoints(logs) if c.mid_epoch and c.epoch == 1)
+    done_in_epoch = mid.update - 8
+    x, y, xt, yt = small
+    fork = config.replace(optimizer="momentum", learning_rate=1e30)
+    model = fork.build_model(784, 10)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
+        for _ in train(model, fork.build_optimizer(), x * np.float32(1e4), y, fork.train_config(), resume=mid):
+            pass
+    assert info.value.epoch == 2 and info.value.kept_updates_in_epoch >= done_in_epoch > 0
+    assert all(np.isfinite(p).all() for p in model.parameters().values())
+
+
+def test_memory_reads_back_a_saved_file_without_writing_it_again(tmp_path):
+    memory = CheckpointMemory(budget_bytes=5_000)
+    first = _sized(0, 3000)
+    save_checkpoint(first, tmp_path / "saved.npz")
+    memory.add("a", first, saved=tmp_path / "saved.npz")
+    memory.add("a", _sized(1, 3000), spill_dir=tmp_path / "spill")
+    assert memory.nbytes <= 5_000 and not (tmp_path / "spill").exists()
+    assert memory.get("a", 0).params["0.W"][0] == 0 and memory.list("a") == [(0, 0, 0), (0, 1, 1)]

@@ -139,3 +139,21 @@ class TestBadInput:
         err = self._fails(capsys, "train", *SMALL, "--run-dir", str(run_dir), code=2)
         assert "already holds a run" in err
         assert "required" in self._fails(capsys, "resume", str(run_dir), code=2)
+
+
+def test_disk_full_keeps_training(capsys, tmp_path, monkeypatch):
+    """The run folder's writes fail with ENOSPC after it was created: one note, training finishes."""
+    import errno
+
+    from scratchnet.run_store import RunWriter
+
+    def full(self, name, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RunWriter, "_append", full)
+    code, lines, err = _cli(capsys, "train", *SMALL, "--run-dir", str(tmp_path / "run"))
+    assert code == 0 and len(_epochs(lines)) == 3 and lines[-1]["event"] == "done"
+    assert err.count("the disk is full; training goes on without saving the run") == 1
+    monkeypatch.undo()
+    [run] = RunStore(tmp_path).list()
+    assert any("disk is full" in w for w in run.warnings)

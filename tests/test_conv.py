@@ -108,6 +108,33 @@ def test_flatten_and_reshape_are_c_order_and_invert():
         assert check_layer_gradients(layer, inp)["input"] < 1e-7
 
 
+def test_image_layers_keep_the_samples_innermost_and_any_input_layout_gives_the_same_numbers():
+    """Conv2D and MaxPool2D hand on (N, C, H, W) views of (C, H, W, N) arrays; the layer above reads
+    them without a copy (Flatten: a view), and an ordinary (N, C, H, W) array gives the same numbers."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 2, 7, 6))
+    x_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)  # same values, N innermost
+    grad = rng.standard_normal((5, 3, 3, 3))
+    results = []
+    for inp in (x, x_last):
+        conv, pool, flat = Conv2D(2, 3, 3, padding=1, dtype=np.float64, rng=np.random.default_rng(1)), MaxPool2D(2), \
+            Flatten()
+        y = conv.forward(inp, training=True)
+        assert y.shape == (5, 3, 7, 6) and y.transpose(1, 2, 3, 0).flags.c_contiguous
+        pooled = pool.forward(y, training=True)
+        assert pooled.transpose(1, 2, 3, 0).flags.c_contiguous
+        flat_y = flat.forward(pooled)
+        assert flat_y.shape == (5, 27) and np.shares_memory(flat_y, pooled)
+        np.testing.assert_array_equal(flat_y, pooled.reshape(5, 27))
+        grad_pool = flat.backward(grad.reshape(5, 27))
+        np.testing.assert_array_equal(grad_pool, grad)
+        grad_x = conv.backward(pool.backward(grad_pool))
+        results.append((y, grad_x, conv.grads["W"].copy()))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(results[0][0], loop_conv(x, conv.params["W"], conv.params["b"], 1, 1), rtol=1e-10)
+
+
 def tiny_stack(dtype=np.float32, seed=0):
     rng = np.random.default_rng(seed)
     return Sequential([
@@ -197,15 +224,18 @@ def test_training_runs_every_descent_and_optimiser_with_dense_inputs(descent, op
     assert all(not np.array_equal(before[k], after[k]) for k in ("1.W", "4.W", "8.W"))
 
 
-@pytest.mark.parametrize("chunk,cache_samples,path", [(64, 256, "cached"), (2, 256, "cached"), (2, 0, "rebuilt"),
-                                                     (3, 4, "rebuilt")])
-def test_chunks_and_rebuilt_columns_give_the_plain_numbers(chunk, cache_samples, path):
+@pytest.mark.parametrize("chunk,cache_samples,band_columns,path", [
+    (64, 256, 4096, "cached"), (2, 256, 4096, "cached"), (2, 0, 4096, "rebuilt"), (3, 4, 4096, "rebuilt"),
+    (64, 256, 1, "cached"), (2, 0, 9, "rebuilt"), (64, 256, 40, "cached")])
+def test_chunks_bands_and_rebuilt_columns_give_the_plain_numbers(chunk, cache_samples, band_columns, path):
     """The speed options of Conv2D against the plain loop (forward) and one whole-batch run
-    (gradients), in float64: only the order of float sums may change."""
+    (gradients), in float64: only the order of float sums may change. Bands of 1, 9 or 40
+    columns are one output row (4x4 outputs x 5 samples: 20 columns a row in one chunk, 8 in a chunk
+    of 2) or two."""
     rng = np.random.default_rng(9)
     plain = Conv2D(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=np.random.default_rng(1))
     fast = Conv2D(2, 3, 3, stride=2, padding=1, dtype=np.float64, rng=np.random.default_rng(1), chunk=chunk,
-                  cache_samples=cache_samples)
+                  cache_samples=cache_samples, band_columns=band_columns)
     fast.params["b"][:] = plain.params["b"][:] = rng.standard_normal(3)
     x = rng.standard_normal((5, 2, 7, 8))
     y = fast.forward(x, training=True)

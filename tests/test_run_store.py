@@ -166,12 +166,15 @@ class TestZip:
     def test_round_trip(self, small, tmp_path):
         _write_run(tmp_path / "lib" / "a", small, name="exported")
         (tmp_path / "lib" / "a" / ".run.json.abc.tmp").write_text("leftover")
+        (tmp_path / "secret").mkdir()
+        (tmp_path / "secret" / "key.txt").write_text("not part of the run")
+        (tmp_path / "lib" / "a" / "linked").symlink_to(tmp_path / "secret")
         store = RunStore(tmp_path / "lib")
         path = store.export_zip("a", tmp_path / "a.zip")
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
         assert "a/run.json" in names and all(n.startswith("a/") for n in names)
-        assert not any(n.endswith(".tmp") for n in names)
+        assert not any(n.endswith(".tmp") or "key.txt" in n for n in names)
         other = RunStore(tmp_path / "other")
         run = other.import_zip(path)
         assert (run.id, run.name, run.status, run.warnings) == ("a", "exported", "done", [])
@@ -213,6 +216,14 @@ class TestZip:
         path = self._zip(tmp_path / "large.zip", [("run/run.json", os.urandom(4000))])
         with pytest.raises(RunStoreError, match="unpacks to more than"):
             RunStore(tmp_path / "lib").import_zip(path, max_bytes=1000)
+        path = self._zip(tmp_path / "damaged.zip", [("run/run.json", "{}"), ("run/data.txt", os.urandom(5000))])
+        data = bytearray(path.read_bytes())
+        start = data.index(b"run/data.txt") + len("run/data.txt")
+        data[start + 100 : start + 120] = b"\xff" * 20  # inside the stored bytes of data.txt
+        path.write_bytes(bytes(data))
+        with pytest.raises(RunStoreError, match="the zip is damaged"):
+            RunStore(tmp_path / "lib").import_zip(path)
+        assert [p.name for p in (tmp_path / "lib").iterdir()] == []
         (tmp_path / "not.zip").write_bytes(b"hello")
         with pytest.raises(RunStoreError, match="not a zip file"):
             RunStore(tmp_path / "lib").import_zip(tmp_path / "not.zip")

@@ -27,12 +27,15 @@ import time
 import numpy as np
 from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from ..datasets import MY_DIGITS_SETS
 from ..threads import start_in_thread, stop_thread
 from .backprop import BackpropLink, BackpropView
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
 from .embedding import EmbeddingView
+from .fine_tune import FineTuner
 from .misclassified import MisclassifiedView
+from .my_digits import MyDigitsView
 from .network_diagram import NetworkDiagram
 from .neuron_lab import NeuronLab
 from .predictions import ModelContext
@@ -251,6 +254,7 @@ def install_views(window) -> None:
     diagram = NetworkDiagram()
     lab = NeuronLab()
     embedding = EmbeddingView()
+    my_digits = MyDigitsView()
     window.add_view(misclassified, "Misclassified")
     window.add_view(confusion, "Confusion matrix")
     window.add_view(weights, "Inside the network")
@@ -259,8 +263,11 @@ def install_views(window) -> None:
     window.add_view(embedding, "Hidden-layer map")
     window.add_view(pad, "Drawing pad")
     window.add_view(backprop, "Backprop")
+    window.add_view(my_digits, "My digits")
     ViewRefresher(window, [misclassified, confusion, weights, diagram, lab, embedding, backprop], pad)
-    JobCloser(window, [lab, embedding])
+    fine_tuner = FineTuner(window, my_digits)
+    JobCloser(window, [lab, embedding, fine_tuner])
+    wire_my_digits(window, pad, my_digits)
     backprop_link = BackpropLink(window, backprop, misclassified, pad)
     embedding.detail.backprop_requested.connect(backprop_link.show_test_digit)
 
@@ -303,5 +310,27 @@ def install_views(window) -> None:
     lab.keep_requested.connect(keep)
 
 
-__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "EmbeddingView", "MisclassifiedView", "NetworkDiagram",
+def wire_my_digits(window, pad: DrawingPad, view: MyDigitsView) -> None:
+    """The pad adds to My digits; the view follows the model; a changed store is loaded again."""
+
+    @Slot(object, int)
+    def add(digit, label: int) -> None:
+        pad.show_note(view.add(digit, label))
+
+    @Slot()
+    def store_changed() -> None:
+        for name in MY_DIGITS_SETS:
+            window.controller.datasets.forget(name)
+        if window.run_config().dataset in MY_DIGITS_SETS and not window.is_running:
+            window.load_dataset_async(window.run_config().dataset)
+
+    pad.add_requested.connect(add)
+    view.changed.connect(store_changed)
+    window.model_changed.connect(lambda: view.set_model(window.current_model))
+    if view.store.problem:
+        window.show_error(view.store.problem)
+
+
+__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "EmbeddingView", "MisclassifiedView", "MyDigitsView",
+           "NetworkDiagram",
            "NeuronLab", "ViewRefresher", "WeightsView", "install_views"]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QSlider,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -39,10 +40,12 @@ NO_PREDICTION = "—"
 
 class DrawingPad(QWidget):
     """Signals ``digit_changed(object)``: the prepared (784,) input, or None for an empty canvas;
-    ``backprop_requested()``: "Show its backprop" was clicked."""
+    ``backprop_requested()``: "Show its backprop" was clicked; ``add_requested(object, int)``:
+    "Add to my digits" (or Enter) with the prepared input and its label (keys 0-9 set it)."""
 
     digit_changed = Signal(object)
     backprop_requested = Signal()
+    add_requested = Signal(object, int)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -74,6 +77,15 @@ class DrawingPad(QWidget):
         self.backprop_button = make_button("Show its backprop", "padBackpropButton",
                                            "Follow this digit forward and backward through the network, in the "
                                            "Backprop tab.", self.backprop_requested)
+
+        self.label_spin = QSpinBox()
+        self.label_spin.setObjectName("myDigitLabelSpin")
+        self.label_spin.setRange(0, 9)
+        self.label_spin.setPrefix("Label ")
+        self.label_spin.setToolTip("What this digit is (keys 0-9 on the canvas set it).")
+        self.add_button = make_button("Add to my digits", "addToMyDigitsButton",
+                                      "Keep the 28×28 image the network sees, with its label, in My digits "
+                                      "(Enter on the canvas).", self.add_to_my_digits)
 
         self.preview = QLabel()
         self.preview.setObjectName("drawingPreview")
@@ -109,6 +121,11 @@ class DrawingPad(QWidget):
         left.addWidget(self.canvas)
         left.addLayout(brush)
         left.addLayout(tools)
+        mine = QHBoxLayout()
+        mine.addWidget(self.label_spin)
+        mine.addWidget(self.add_button)
+        mine.addStretch(1)
+        left.addLayout(mine)
         left.addWidget(self.backprop_button, 0, Qt.AlignLeft)  # the left column is the shorter one
         left.addStretch(1)
 
@@ -158,6 +175,17 @@ class DrawingPad(QWidget):
         self.canvas.save_png(path)
 
     @Slot()
+    def add_to_my_digits(self) -> None:
+        """Ask for the prepared digit to be kept with the chosen label (nothing on an empty canvas)."""
+        if self._digit is None:
+            self.note_label.setText("Draw a digit first: an empty canvas is not added to My digits.")
+            return
+        self.add_requested.emit(self._digit.copy(), self.label_spin.value())
+
+    def show_note(self, text: str) -> None:
+        self.note_label.setText(text)
+
+    @Slot()
     def save_png_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save drawing", "digit.png", "PNG images (*.png)")
         if not path:
@@ -186,6 +214,7 @@ class DrawingPad(QWidget):
                                             PREVIEW_SIDE))
         self.bars.set_probabilities(probabilities)
         self.backprop_button.setEnabled(probabilities is not None)
+        self.add_button.setEnabled(digit is not None)
         if probabilities is None:
             self.prediction_label.setText(NO_PREDICTION)
         else:
@@ -212,25 +241,37 @@ class DrawingPad(QWidget):
         self.canvas.brush_width = float(width)
         self.brush_label.setText(f"{width} px")
 
-    # Esc and Ctrl+Z belong to the pad while it has focus, even though the window binds Esc to Stop.
+    # Esc, Ctrl+Z, Enter and 0-9 belong to the pad while it has focus, even though the window binds Esc to Stop.
     def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.ShortcutOverride and _pad_action(event) is not None:
+        if event.type() == QEvent.ShortcutOverride and (_pad_action(event) or _digit_key(event)) is not None:
             event.accept()
             return True
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         action = _pad_action(event)
-        if action is None:
+        if action is None and _digit_key(event) is not None:
+            self.label_spin.setValue(_digit_key(event))
+        elif action is None:
             super().keyPressEvent(event)
         else:
             getattr(self, action)()
 
 
+def _digit_key(event: QKeyEvent) -> int | None:
+    """0-9 for a digit key without Ctrl or Alt (the keypad's too), else None."""
+    if event.modifiers() & ~Qt.KeypadModifier & ~Qt.ShiftModifier or not Qt.Key_0 <= event.key() <= Qt.Key_9:
+        return None
+    return event.key() - Qt.Key_0
+
+
 def _pad_action(event: QKeyEvent) -> str | None:
-    """"clear" for Esc, "undo" for the platform's undo key (Ctrl+Z), else None."""
+    """"clear" for Esc, "undo" for the platform's undo key (Ctrl+Z), "add_to_my_digits" for Enter,
+    else None."""
     if event.key() == Qt.Key_Escape and event.modifiers() == Qt.NoModifier:
         return "clear"
+    if event.key() in (Qt.Key_Return, Qt.Key_Enter) and not event.modifiers() & ~Qt.KeypadModifier:
+        return "add_to_my_digits"
     if event.matches(QKeySequence.Undo):
         return "undo"
     return None
