@@ -328,7 +328,7 @@ class RunController(QObject):
     @Slot(dict)
     def _on_checkpoint(self, log: dict) -> None:
         run = self.run
-        self.checkpoints.add(run.run_id, log["checkpoint"], spill_dir=run.spill_dir)
+        self.checkpoints.add(run.run_id, log["checkpoint"], spill_dir=run.spill_dir, saved=log.get("saved"))
         self.checkpoint_added.emit(run)
 
     def _take_rate_changes(self) -> None:
