@@ -209,6 +209,7 @@ class RunLibraryDialog(QDialog):
         memory_row.addWidget(self.count_spin)
         memory_row.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.button(QDialogButtonBox.Close).setToolTip("Close the library (exports and imports go on).")
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Saved runs, in {store.root}"))

@@ -209,3 +209,23 @@ def test_a_drag_sends_one_request_per_pause_and_a_long_one_now_and_then(qtbot):
     assert moves > 20 and 2 <= len(sent) <= 3  # every 150 ms, never one per move
     bar.slider.setValue(49)
     assert bar.following
+
+
+def test_the_dialogs_controls_explain_themselves_and_fit_a_small_screen(qtbot, window, click):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox
+
+    configure(window, train_size=300, epochs=1)
+    train(qtbot, window, click)
+    click("forkButton")
+    fork = window.time_travel.fork_dialog
+    library = window.library.open_dialog()
+    for dialog in (fork, library):
+        controls = [*dialog.findChildren(QAbstractButton), *dialog.findChildren(QAbstractSpinBox),
+                    *dialog.findChildren(QComboBox)]
+        controls = [c for c in controls if not c.objectName().startswith(("qt_", "Scroll"))]
+        assert len(controls) >= 6
+        assert not [c.objectName() or c.text() for c in controls if not c.toolTip()]
+        hint = dialog.sizeHint().expandedTo(dialog.minimumSizeHint())
+        assert hint.width() <= 1024 and hint.height() <= 600
+    fork.reject()
+    library.reject()
