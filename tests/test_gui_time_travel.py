@@ -229,3 +229,16 @@ def test_the_dialogs_controls_explain_themselves_and_fit_a_small_screen(qtbot, w
         assert hint.width() <= 1024 and hint.height() <= 600
     fork.reject()
     library.reject()
+
+
+def test_the_time_bar_is_in_view_on_a_1024x600_screen(qtbot, window):
+    from PySide6.QtCore import QPoint, QRect
+
+    window.resize(1024, 600)
+    qtbot.waitUntil(lambda: window.width() == 1024 and window.height() <= 600, timeout=5000)
+    qtbot.wait(50)
+    visible = QRect(QPoint(0, 0), window.size())
+    for widget in (window.time_bar.slider, window.time_bar.fork_button, window.time_bar.library_button):
+        assert widget.isVisible()
+        top_left = widget.mapTo(window, QPoint(0, 0))
+        assert visible.contains(QRect(top_left, widget.size())), widget.objectName()
