@@ -239,3 +239,25 @@ def test_the_checkpoint_budget_and_count_are_settings_and_scrubbing_stays_within
     window.close()
     assert not (isolated_run_library / run.stored_id / "spill").exists()
     assert len(list((isolated_run_library / run.stored_id / "checkpoints").iterdir())) == len(points)
+
+
+def test_a_full_disk_is_said_once_and_the_run_trains_on_in_memory(qtbot, window, click, monkeypatch):
+    import errno
+
+    import scratchnet.run_store as run_store
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_store, "write_atomically", full)
+    configure(window, train_size=300, epochs=2)
+    run = train(qtbot, window, click)
+    assert run.status == "finished" and len(run.epochs) == 2
+    assert "not saved in the run library" in window.error_label.text()
+    assert window.error_label.text().endswith("the disk is full")
+    # its checkpoints are still there to scrub through, in memory
+    points = window.controller.checkpoints.list(run.run_id)
+    assert points[-1][0] == 2
+    window.time_bar.choose(0)
+    window.time_bar.flush()
+    assert window.controller.held and window.time_bar.label.text().startswith("epoch 0")
