@@ -251,8 +251,8 @@ class TimeTravel(QObject):
         if run is None or not 0 <= index < len(points):
             return
         self._window.plots.set_cursor(run, points[index][1])
-        if controller.is_running and run is controller.run and index == len(points) - 1:
-            controller.release()
+        if index == len(points) - 1 and controller.held and controller.newest_run is run:
+            controller.release()  # the run's own newest weights: training goes on showing, Continue works
             return
         try:
             context = self.context_at(run, index)

@@ -134,12 +134,17 @@ def test_while_training_the_slider_follows_unless_moved_back_and_then_the_views_
     assert finished.args[0] is run
     # still held at the start after the run ended; the end of the slider shows the trained model
     np.testing.assert_array_equal(window.current_model.parameters()["0.W"], initial)
+    # held at a checkpoint, Fork continues from it (Continue would draw from the run's end)
+    assert not window.continue_check.isEnabled() and "Fork" in window.continue_check.toolTip()
+    trained = controller.newest_run is run and controller._newest[0]
     bar.choose(len(bar.points) - 1)
     bar.flush()
     last = controller.checkpoints.get(run.run_id, len(bar.points) - 1)
     assert last.epoch == 3
     np.testing.assert_array_equal(window.current_model.parameters()["0.W"], last.params["0.W"])
     assert window.plots.cursor_x() == pytest.approx(3.0)
+    # at the end: the run's own trained model again, not a copy, and Continue is offered
+    assert window.current_model is trained and not controller.held and window.continue_check.isEnabled()
     # the next run is followed again
     run_two = train(qtbot, window, click)
     assert window.controller.model_run is run_two and not controller.held
