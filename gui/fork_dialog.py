@@ -45,12 +45,16 @@ class ForkDialog(QDialog):
         self.learning_rate_spin.setSingleStep(0.005)
         self.learning_rate_spin.setRange(*WINDOW_BOUNDS["learning_rate"])
         self.learning_rate_spin.setValue(parent_config.learning_rate)
+        self.learning_rate_spin.setToolTip("The fork's learning rate, from its first update on "
+                                           "(the parent's to start with).")
         self.optimizer_combo = self._combo("forkOptimizerCombo", tooltips.OPTIMIZERS, parent_config.optimizer)
         self.descent_combo = self._combo("forkDescentCombo", tooltips.DESCENTS, parent_config.descent)
         self.batch_spin = QSpinBox()
         self.batch_spin.setObjectName("forkBatchSpin")
         self.batch_spin.setRange(*WINDOW_BOUNDS["batch_size"])
         self.batch_spin.setValue(parent_config.batch_size)
+        self.batch_spin.setToolTip("Images per update for mini-batch descent. From a checkpoint inside an epoch, "
+                                   "the fork goes on from the same image of the same shuffled order.")
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setObjectName("forkEpochsSpin")
         low, high = WINDOW_BOUNDS["epochs"]
@@ -61,6 +65,7 @@ class ForkDialog(QDialog):
         self.augment_check = QCheckBox("Augment (random shifts and rotations)")
         self.augment_check.setObjectName("forkAugmentCheck")
         self.augment_check.setChecked(parent_config.augment)
+        self.augment_check.setToolTip(tooltips.AUGMENT)
         self.descent_combo.currentIndexChanged.connect(self._on_descent)
         self._on_descent()
 
@@ -74,6 +79,8 @@ class ForkDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.button(QDialogButtonBox.Ok).setText("Start the fork")
         buttons.button(QDialogButtonBox.Ok).setObjectName("forkStartButton")
+        buttons.button(QDialogButtonBox.Ok).setToolTip("Train the fork as a new run, linked to its parent.")
+        buttons.button(QDialogButtonBox.Cancel).setToolTip("Close without forking.")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -85,6 +92,8 @@ class ForkDialog(QDialog):
     def _combo(name: str, choices: dict, current: str) -> QComboBox:
         combo = QComboBox()
         combo.setObjectName(name)
+        combo.setToolTip("Another optimiser starts its own state afresh; the same one goes on with the "
+                         "checkpoint's." if "Optimizer" in name else "How the fork forms its updates.")
         for key, (label, tip) in choices.items():
             combo.addItem(label, key)
             combo.setItemData(combo.count() - 1, tip, 3)  # Qt.ToolTipRole

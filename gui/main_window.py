@@ -667,14 +667,18 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_continue(self) -> None:
-        """"Continue" is offered when the current model has the Network tab's layers and fits the data."""
+        """"Continue" is offered when the current model has the Network tab's layers and fits the data
+        (not for a checkpoint the time slider shows: Fork continues from there, on the run's axes)."""
         model, dataset = self.current_model, self.dataset
         available = (
             not self.is_running and model is not None and dataset is not None
             and (model.input_size, model.output_size) == (dataset.x_train.shape[1], dataset.num_classes)
-            and self.run_config().describes(model)
+            and self.run_config().describes(model) and not self.controller.held
         )
         self.continue_check.setEnabled(available)
+        self.continue_check.setToolTip(tooltips.CONTINUE if not self.controller.held else
+                                       "The views show a checkpoint from the time slider: use Fork… to continue "
+                                       "from it, or move the slider to the end.")
         if not available:
             self.continue_check.setChecked(False)
 

@@ -255,10 +255,15 @@ class RunController(QObject):
 
     def hold(self, model: Sequential, run: RunRecord) -> None:
         """Show ``model`` (a checkpoint of ``run``) and keep showing it while ``run`` trains on."""
-        if not self.held and self.is_running and self.model_run is self.run:
-            self._newest = (self.current_model, self.run)
+        if not self.held and self.model_run is run and self.current_model is not None:
+            self._newest = (self.current_model, run)
         self.held = True
         self.set_model(model, run.spec, run)
+
+    @property
+    def newest_run(self) -> RunRecord | None:
+        """While ``held``: the run whose newest weights ``release`` would show again."""
+        return self._newest[1] if self._newest is not None else None
 
     def release(self) -> None:
         """Back to the newest weights of the running (or last) run after ``hold``."""
@@ -334,7 +339,7 @@ class RunController(QObject):
     @Slot(dict)
     def _on_checkpoint(self, log: dict) -> None:
         run = self.run
-        self.checkpoints.add(run.run_id, log["checkpoint"], spill_dir=run.spill_dir)
+        self.checkpoints.add(run.run_id, log["checkpoint"], spill_dir=run.spill_dir, saved=log.get("saved"))
         self.checkpoint_added.emit(run)
 
     def _take_rate_changes(self) -> None:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -38,9 +38,10 @@ from scratchnet.run_store import RunWriter
 from .defaults import DEFAULT_CONFIG
 from .run_record import OPTIMIZER_LABELS, RunRecord
 from .settings import RunSpec
-from .threads import start_in_thread
+from .threads import start_in_thread, stop_thread
 from .views.widgets import make_button
 
+CLOSE_WAIT_MS = 2000  # closing waits at most this for an export, import or check under way
 LIMIT_KEY = "library/limitMB"
 DEFAULT_LIMIT_MB = 2048
 MAX_LIMIT_MB = 1_000_000
@@ -120,6 +121,7 @@ class RunLibraryDialog(QDialog):
 
     renamed = Signal(str, str)
     deleted = Signal(list)
+    checked = Signal()
     settings_changed = Signal()
     imported = Signal(object)
     job_ended = Signal(str)
@@ -133,6 +135,8 @@ class RunLibraryDialog(QDialog):
         self._runs: list = []
         self._job = self._thread = None
         self._texts = ("", "")
+        self._found: dict[str, list[str]] = {}  # run id -> what reading its checkpoints' headers found
+        self._check_job = self._check_thread = None
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runLibraryTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -205,6 +209,7 @@ class RunLibraryDialog(QDialog):
         memory_row.addWidget(self.count_spin)
         memory_row.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons.button(QDialogButtonBox.Close).setToolTip("Close the library (exports and imports go on).")
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"Saved runs, in {store.root}"))
@@ -225,15 +230,46 @@ class RunLibraryDialog(QDialog):
         for row, run in enumerate(self._runs):
             cells = (run.name or run.id, created_text(run.created), run.status or "?", size_text(run.size_bytes),
                      "; ".join(run.warnings))
+            warnings = [*run.warnings, *(w for w in self._found.get(run.id, []) if w not in run.warnings)]
+            cells = (*cells[:4], "; ".join(warnings))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.UserRole, run.id)
                 item.setToolTip(text)
-                if run.warnings:
+                if warnings:
                     item.setForeground(Qt.darkRed)
                 self.table.setItem(row, column, item)
         self._show_size()
         self._on_selection()
+
+    def check_checkpoints(self) -> None:
+        """Read every run's checkpoint headers in a worker thread (a checkpoint cut short, or
+        whose shapes no longer match its configuration, is a warning); ``checked`` when done."""
+        if self._check_thread is not None:
+            return
+        runs = [run for run in self._runs if run.config is not None]
+        self._check_job = FileJob(lambda: {run.id: run.check_checkpoints() for run in runs})
+        self._check_job.done.connect(self._on_checked)
+        self._check_thread = start_in_thread(self._check_job, [self._check_job.done, self._check_job.failed], self,
+                                             self._check_thread_ended)
+
+    @Slot(object)
+    def _on_checked(self, found: dict) -> None:
+        self._found = {run_id: warnings for run_id, warnings in found.items() if warnings}
+        self.reload()
+        if self._found:
+            count = sum(len(w) for w in self._found.values())
+            self._say(f"{count} checkpoint{'s' if count > 1 else ''} cannot be used: see the warnings.")
+
+    @Slot()
+    def _check_thread_ended(self) -> None:
+        self._check_job = self._check_thread = None
+        self.checked.emit()
+
+    def shutdown(self, deadline) -> None:
+        """The window closes: wait for the dialog's threads until ``deadline`` (see threads.stop_thread)."""
+        for thread in (self._thread, self._check_thread):
+            stop_thread(thread, deadline)
 
     def _show_size(self) -> None:
         total, limit = self.store.total_size(), library_limit(self.settings)
@@ -442,7 +478,10 @@ def load_curves(record: RunRecord) -> None:
 class RunLibrary(QObject):
     """The window's side of the library: saves every run it trains (``writer_for``, given to the
     run controller), lists the stored runs in the runs list at start (their curves read when
-    first selected), and opens the dialog, whose changes it passes on to the runs list."""
+    first selected), and opens the dialog, whose changes it passes on to the runs list.
+    ``checked()``: the dialog has read every checkpoint's header (its warnings are shown)."""
+
+    checked = Signal()
 
     def __init__(self, window, store) -> None:
         super().__init__(window)
@@ -456,6 +495,8 @@ class RunLibrary(QObject):
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self._window and event.type() == QEvent.Close:
+            if self.dialog is not None:
+                self.dialog.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
             self._remove_spills()
         return False
 
@@ -541,9 +582,11 @@ class RunLibrary(QObject):
             self.dialog.deleted.connect(self._on_deleted)
             self.dialog.imported.connect(self._on_imported)
             self.dialog.settings_changed.connect(self.apply_settings)
+            self.dialog.checked.connect(self.checked)
         else:
             self.dialog.reload()
         self.dialog.open()
+        self.dialog.check_checkpoints()
         return self.dialog
 
     @Slot(str, str)

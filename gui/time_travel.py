@@ -4,9 +4,9 @@ The ``TimeBar`` sits under the Run controls (a box of its own, in view while a r
 the slider (``timeSlider``) moves over the checkpoints of the run selected in the runs list (or
 of the running one), its label says which epoch and update, ``forkButton`` continues from there
 as a new run and ``runLibraryButton`` opens the library. Moving the slider sends ``moved`` once
-the dragging pauses for ``SCRUB_COALESCE_MS``: a drag emits one request per pause, never a queue
-of them, and the window's view refresher then computes only the newest model off the GUI thread
-(``gui.views.ViewRefresher``).
+the dragging pauses for ``SCRUB_COALESCE_MS`` (or every ``SCRUB_MAX_WAIT_MS`` of a drag that never
+pauses): a drag emits one request per pause, never a queue of them, and the window's view
+refresher then computes only the newest model off the GUI thread (``gui.views.ViewRefresher``).
 
 While a run trains, the slider follows its newest checkpoint; once the user moves it back, it
 stays where it was put (``following`` is False) until it is moved to the end again.
@@ -14,6 +14,7 @@ stays where it was put (``following`` is False) until it is moved to the end aga
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
@@ -29,6 +30,7 @@ from .views.predictions import ModelContext
 from .views.widgets import make_button
 
 SCRUB_COALESCE_MS = 25  # a drag's positions within this are one request: the last one
+SCRUB_MAX_WAIT_MS = 150  # a drag that never pauses still sends its position this often
 # what the checkpoints' kept ModelContexts may take (their models; what the views computed adds
 # about half as much again for 784-256-128-10)
 CONTEXT_CACHE_BYTES = 64 * 2**20
@@ -90,6 +92,7 @@ class TimeBar(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(SCRUB_COALESCE_MS)
         self._timer.timeout.connect(self._emit_moved)
+        self._pending_since = 0.0
         self.slider.valueChanged.connect(self._on_value)
 
     @property
@@ -133,6 +136,13 @@ class TimeBar(QWidget):
     def _on_value(self, value: int) -> None:
         self.following = value >= len(self._points) - 1
         self._show_label()
+        now = time.perf_counter()
+        if not self._timer.isActive():
+            self._pending_since = now
+        if now - self._pending_since >= SCRUB_MAX_WAIT_MS / 1000:  # a long drag still shows where it is
+            self._timer.stop()
+            self._emit_moved()
+            return
         self._timer.start()  # restarted by every move: one request when the drag pauses
 
     @Slot()
@@ -241,8 +251,8 @@ class TimeTravel(QObject):
         if run is None or not 0 <= index < len(points):
             return
         self._window.plots.set_cursor(run, points[index][1])
-        if controller.is_running and run is controller.run and index == len(points) - 1:
-            controller.release()
+        if index == len(points) - 1 and controller.held and controller.newest_run is run:
+            controller.release()  # the run's own newest weights: training goes on showing, Continue works
             return
         try:
             context = self.context_at(run, index)
@@ -333,6 +343,9 @@ class TimeTravel(QObject):
             return None
         epoch, update, _samples = self._bar.points[index]
         where = f"run {run.label} at {point_text(epoch, update, run.updates_per_epoch)}"
+        if self.fork_dialog is not None:  # the last one: out of the window's children now, deleted soon
+            self.fork_dialog.setParent(None)
+            self.fork_dialog.deleteLater()
         self.fork_dialog = ForkDialog(run.spec.config, checkpoint.epoch, where, self._window)
         self.fork_dialog.accepted.connect(lambda: self._start_fork(run, checkpoint))
         self.fork_dialog.open()

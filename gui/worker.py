@@ -50,7 +50,8 @@ class TrainingWorker(QObject):
     - ``stepped(dict)``: after a single step (Step while paused): ``report``, the
       ``scratchnet.step_report.StepReport`` of that update, and ``model``, a copy of the weights.
     - ``checkpointed(dict)``: the loop's "checkpoint" logs (epoch, update, samples_seen and
-      ``checkpoint``, a ``scratchnet.checkpoints.Checkpoint`` the loop took as a copy).
+      ``checkpoint``, a ``scratchnet.checkpoints.Checkpoint`` the loop took as a copy; with a
+      writer, ``saved``: the file it was saved in, or None).
     - ``saved(str)``: a problem saving the run to its folder (disk full...); it trains on.
     - ``failed(str)``: a message for the user (bad data, ...).
 
@@ -188,7 +189,12 @@ class TrainingWorker(QObject):
         the run trains on in memory."""
         if self._writer is None:
             return
-        self._writer.log(log)
+        if log["event"] == "checkpoint":
+            # where it was saved: the window's checkpoint memory then forgets it rather than
+            # writing it again when over its budget
+            log["saved"] = self._writer.checkpoint(log["checkpoint"])
+        else:
+            self._writer.log(log)
         self._report_save_problem()
 
     def _save_end(self, status: str) -> None:

@@ -4,6 +4,7 @@ library dialog (rename, delete, export, import, size and clean-up, damaged runs)
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -173,10 +174,16 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
     newer = root / "20200101-000002-newer"
     newer.mkdir()
     (newer / "run.json").write_text(json.dumps({"format_version": 99, "name": "from the future"}))
+    # a copy whose configuration was edited to another width: its checkpoints no longer fit it
+    shutil.copytree(root / good.stored_id, root / "20200101-000003-edited")
+    info = json.loads((root / "20200101-000003-edited" / "run.json").read_text())
+    info["config"]["hidden"] = [{"width": 32, "activation": "relu"}]
+    info["name"] = "edited"
+    (root / "20200101-000003-edited" / "run.json").write_text(json.dumps(info))
 
     again = open_window(store)
     texts = [again.runs_panel.list.item(row).text() for row in range(again.runs_panel.list.count())]
-    assert len(texts) == 4
+    assert len(texts) == 5
     assert any("not valid JSON" in t for t in texts)
     assert any("run.json is missing" in t for t in texts)
     assert any("newer scratchnet" in t for t in texts)
@@ -187,9 +194,22 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
     damaged = next(run for run in again.runs if run.stored_id.endswith("nonsense"))
     again.runs_panel.select([damaged.run_id])
     assert again.plots.runs == []
-    dialog = open_library(qtbot, again)
-    warnings = [dialog.table.item(row, 4).text() for row in range(dialog.table.rowCount())]
-    assert sum(bool(w) for w in warnings) == 3
+    # the edited one: listed, and its checkpoints refused with the reason when the slider needs one
+    edited = next(run for run in again.runs if run.stored_id.endswith("edited"))
+    again.runs_panel.select([edited.run_id])
+    again.time_bar.choose(0)
+    again.time_bar.flush()
+    assert "Cannot show that checkpoint" in again.error_label.text() and "shape" in again.error_label.text()
+    with qtbot.waitSignal(again.library.checked, timeout=20_000):
+        dialog = open_library(qtbot, again)
+    warnings = {dialog.table.item(row, 0).text(): dialog.table.item(row, 4).text()
+                for row in range(dialog.table.rowCount())}
+    assert sum(bool(w) for w in warnings.values()) == 4
+    assert "checkpoint e0000-u000000000" in warnings["edited"] and warnings[good.name] == ""
+    assert "cannot be used" in dialog.message.text()
+    # every dialog fits a 1024x600 screen
+    assert dialog.width() <= 1024 and dialog.height() <= 600
+    assert dialog.minimumSizeHint().width() <= 1024 and dialog.minimumSizeHint().height() <= 600
 
 
 def test_the_checkpoint_budget_and_count_are_settings_and_scrubbing_stays_within_the_budget(
@@ -208,8 +228,8 @@ def test_the_checkpoint_budget_and_count_are_settings_and_scrubbing_stays_within
     points = memory.list(run.run_id)
     assert 7 <= len(points) <= 9  # update 0, about 5 through the run, 2 epoch ends
     assert memory.nbytes <= 4 * 2**20
-    spilled = list((isolated_run_library / run.stored_id / "spill").iterdir())
-    assert len(spilled) >= len(points) - 2
+    # beyond the budget, the checkpoints already saved in the run's folder are forgotten, not written again
+    assert not (isolated_run_library / run.stored_id / "spill").exists()
     for index in range(len(points)):  # scrub through every checkpoint: each read back, none kept
         window.time_bar.choose(index)
         window.time_bar.flush()
@@ -219,3 +239,25 @@ def test_the_checkpoint_budget_and_count_are_settings_and_scrubbing_stays_within
     window.close()
     assert not (isolated_run_library / run.stored_id / "spill").exists()
     assert len(list((isolated_run_library / run.stored_id / "checkpoints").iterdir())) == len(points)
+
+
+def test_a_full_disk_is_said_once_and_the_run_trains_on_in_memory(qtbot, window, click, monkeypatch):
+    import errno
+
+    import scratchnet.run_store as run_store
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_store, "write_atomically", full)
+    configure(window, train_size=300, epochs=2)
+    run = train(qtbot, window, click)
+    assert run.status == "finished" and len(run.epochs) == 2
+    assert "not saved in the run library" in window.error_label.text()
+    assert window.error_label.text().endswith("the disk is full")
+    # its checkpoints are still there to scrub through, in memory
+    points = window.controller.checkpoints.list(run.run_id)
+    assert points[-1][0] == 2
+    window.time_bar.choose(0)
+    window.time_bar.flush()
+    assert window.controller.held and window.time_bar.label.text().startswith("epoch 0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from gui_view_support import RUN_TIMEOUT, configure, wait_for_views
@@ -132,12 +134,116 @@ def test_while_training_the_slider_follows_unless_moved_back_and_then_the_views_
     assert finished.args[0] is run
     # still held at the start after the run ended; the end of the slider shows the trained model
     np.testing.assert_array_equal(window.current_model.parameters()["0.W"], initial)
+    # held at a checkpoint, Fork continues from it (Continue would draw from the run's end)
+    assert not window.continue_check.isEnabled() and "Fork" in window.continue_check.toolTip()
+    trained = controller.newest_run is run and controller._newest[0]
     bar.choose(len(bar.points) - 1)
     bar.flush()
     last = controller.checkpoints.get(run.run_id, len(bar.points) - 1)
     assert last.epoch == 3
     np.testing.assert_array_equal(window.current_model.parameters()["0.W"], last.params["0.W"])
     assert window.plots.cursor_x() == pytest.approx(3.0)
+    # at the end: the run's own trained model again, not a copy, and Continue is offered
+    assert window.current_model is trained and not controller.held and window.continue_check.isEnabled()
     # the next run is followed again
     run_two = train(qtbot, window, click)
     assert window.controller.model_run is run_two and not controller.held
+
+
+def fork_from(qtbot, window, click, run, point, **changes):
+    """Fork ``run`` at checkpoint ``point`` through the dialog with these changes; the fork."""
+    window.runs_panel.select([run.run_id])
+    window.time_bar.choose(window.time_bar.points.index(point))
+    window.time_bar.flush()
+    click("forkButton")
+    dialog = window.findChild(ForkDialog, "forkDialog")
+    if "optimizer" in changes:
+        dialog.optimizer_combo.setCurrentIndex(dialog.optimizer_combo.findData(changes["optimizer"]))
+    if "descent" in changes:
+        dialog.descent_combo.setCurrentIndex(dialog.descent_combo.findData(changes["descent"]))
+    if "batch_size" in changes:
+        dialog.batch_spin.setValue(changes["batch_size"])
+    if "augment" in changes:
+        dialog.augment_check.setChecked(changes["augment"])
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(dialog.findChild(type(window.start_button), "forkStartButton"), Qt.LeftButton)
+    return blocker.args[0]
+
+
+def test_a_fork_without_changes_repeats_its_parent_exactly_and_one_with_other_settings_uses_them(
+        qtbot, window, click):
+    configure(window, train_size=1000, epochs=2)
+    parent = train(qtbot, window, click)
+    epoch_one = (1, parent.updates_per_epoch, 1000)
+    same = fork_from(qtbot, window, click, parent, epoch_one)
+    keys = ("loss", "accuracy", "test_loss", "test_accuracy")
+    assert [same.epochs[0][k] for k in keys] == [parent.epochs[1][k] for k in keys]
+    other = fork_from(qtbot, window, click, parent, epoch_one, optimizer="adam", batch_size=32, augment=True)
+    config = other.spec.config
+    assert (config.optimizer, config.batch_size, config.augment) == ("adam", 32, True)
+    assert other.fork_of is parent and [e["epoch"] for e in other.epochs] == [2]
+    assert other.epochs[0]["update"] == parent.updates_per_epoch + 32  # 1000 images in batches of 32
+    assert other.epochs[0]["loss"] != parent.epochs[1]["loss"]
+    full = fork_from(qtbot, window, click, parent, epoch_one, descent="full")
+    assert full.spec.config.descent == "full" and full.epochs[0]["update"] == parent.updates_per_epoch + 1
+    # a fork of a fork links to its own parent
+    window.runs_panel.select([other.run_id])
+    assert window.time_bar.points[0][1] > parent.updates_per_epoch  # its own checkpoints, after the fork point
+
+
+def test_a_drag_sends_one_request_per_pause_and_a_long_one_now_and_then(qtbot):
+    bar = TimeBar()
+    qtbot.addWidget(bar)
+    bar.set_points([(0, u, 10 * u) for u in range(50)], 10, "#1", index=0)
+    sent = []
+    bar.moved.connect(sent.append)
+    for value in range(1, 6):  # five moves in a burst: one request, for the last
+        bar.slider.setValue(value)
+    assert sent == []
+    qtbot.waitUntil(lambda: sent == [5], timeout=2000)
+    assert bar.label.text() == "epoch 0.50 (update 5) of #1" and not bar.following
+    sent.clear()
+    start = time.perf_counter()
+    value = 5
+    moves = 0
+    while time.perf_counter() - start < 0.4:  # a drag that never pauses (no event loop between moves)
+        value = value % 48 + 1
+        bar.slider.setValue(value)
+        moves += 1
+        time.sleep(0.01)
+    assert moves > 20 and 2 <= len(sent) <= 3  # every 150 ms, never one per move
+    bar.slider.setValue(49)
+    assert bar.following
+
+
+def test_the_dialogs_controls_explain_themselves_and_fit_a_small_screen(qtbot, window, click):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox
+
+    configure(window, train_size=300, epochs=1)
+    train(qtbot, window, click)
+    click("forkButton")
+    fork = window.time_travel.fork_dialog
+    library = window.library.open_dialog()
+    for dialog in (fork, library):
+        controls = [*dialog.findChildren(QAbstractButton), *dialog.findChildren(QAbstractSpinBox),
+                    *dialog.findChildren(QComboBox)]
+        controls = [c for c in controls if not c.objectName().startswith(("qt_", "Scroll"))]
+        assert len(controls) >= 6
+        assert not [c.objectName() or c.text() for c in controls if not c.toolTip()]
+        hint = dialog.sizeHint().expandedTo(dialog.minimumSizeHint())
+        assert hint.width() <= 1024 and hint.height() <= 600
+    fork.reject()
+    library.reject()
+
+
+def test_the_time_bar_is_in_view_on_a_1024x600_screen(qtbot, window):
+    from PySide6.QtCore import QPoint, QRect
+
+    window.resize(1024, 600)
+    qtbot.waitUntil(lambda: window.width() == 1024 and window.height() <= 600, timeout=5000)
+    qtbot.wait(50)
+    visible = QRect(QPoint(0, 0), window.size())
+    for widget in (window.time_bar.slider, window.time_bar.fork_button, window.time_bar.library_button):
+        assert widget.isVisible()
+        top_left = widget.mapTo(window, QPoint(0, 0))
+        assert visible.contains(QRect(top_left, widget.size())), widget.objectName()
