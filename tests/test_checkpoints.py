@@ -61,6 +61,28 @@ def _config(descent, optimizer, **changes):
 class TestExactResume:
     """Resumed from a checkpoint, the epochs after it equal the original run's, bit for bit."""
 
+    def test_batches_large_enough_for_several_blas_threads(self, mnist, monkeypatch):
+        """From 64 rows the updates use the BLAS default, whose sums differ in the last bits from one
+        thread's: the count comes from the batch size alone, never from timing, so a run repeats
+        and resumes exactly (a timing probe made 2 of 4 resumes differ)."""
+        from scratchnet import threads
+
+        counts = []
+        use = threads.BlasThreads._use
+        monkeypatch.setattr(threads.BlasThreads, "_use", lambda self, n: (counts.append(n), use(self, n)))
+        data = mnist.subset(1024)
+        small = (data.x_train, data.y_train, mnist.x_test[:500], mnist.y_test[:500])
+        config = RunConfig(hidden=hidden_layers(256), optimizer="momentum", learning_rate=0.02, batch_size=128,
+                           epochs=3, seed=3)
+        logs, _ = _run(config, small, checkpoints=0)
+        again, _ = _run(config, small)
+        assert _epochs(again) == _epochs(logs)
+        after_one = next(c for c in _checkpoints(logs) if c.epoch == 1)
+        resumed, _ = _run(config, small, resume=after_one)
+        assert _epochs(resumed) == {e: _epochs(logs)[e] for e in (2, 3)}
+        assert set(counts) == {0}  # the BLAS default all along: no probe with one thread
+
+
     @pytest.mark.parametrize("descent", DESCENTS)
     @pytest.mark.parametrize("optimizer", OPTIMIZER_NAMES)
     def test_every_descent_and_optimiser(self, small, descent, optimizer):
