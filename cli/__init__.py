@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import sys
 
-USAGE = """usage: scratchnet [train|predict|explain|--self-test] ...
+USAGE = """usage: scratchnet [train|resume|predict|explain|--self-test] ...
 
   (no arguments)     open the desktop app
   train ...          train a network headless; see `scratchnet train --help`
+  resume DIR ...     go on training a run saved with `train --run-dir DIR`
   predict IMAGE      read a handwritten digit from an image file
   explain IMAGE      follow a digit forward and backward (or --test-index N)
   --self-test        check this installation (no display needed)
@@ -26,6 +27,8 @@ def run_cli(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "train":
         from .train import main
+    elif command == "resume":
+        from .resume import main
     elif command == "predict":
         from .predict import main
     elif command == "explain":

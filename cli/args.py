@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_WIDTH
+from scratchnet.limits import LAYERS_REASON, MAX_HIDDEN_LAYERS, MAX_IMPORT_SIDE, MAX_WIDTH
 from scratchnet.stacks import parse_layers
 
 
@@ -68,6 +68,22 @@ def unit_interval(text: str) -> float:
     value = _finite_float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 0 and below 1")
+    return value
+
+
+def open_share(text: str) -> float:
+    """A share strictly between 0 and 1, such as a held-out test share."""
+    value = _finite_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and below 1")
+    return value
+
+
+def image_side(text: str) -> int:
+    """The side of a square image: 2 to ``MAX_IMPORT_SIDE`` pixels."""
+    value = _whole_number(text, 1)
+    if not 2 <= value <= MAX_IMPORT_SIDE:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 2 and {MAX_IMPORT_SIDE} pixels")
     return value
 
 

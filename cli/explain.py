@@ -52,9 +52,11 @@ def main(argv: list[str]) -> int:
     try:
         loaded = load_or_train_model(args.model)
         if args.test_index is None:
-            x, test_label, source = read_digit(args.image), None, {"image": str(args.image)}
+            x, test_label, source = read_digit(args.image, loaded), None, {"image": str(args.image)}
         else:
-            data = load_dataset(loaded.dataset)
+            from gui.image_reader import read_grey  # Qt only when a test image may be an image file
+
+            data = load_dataset(loaded.dataset, **loaded.load_options(), read_image=read_grey)
             if args.test_index >= len(data.x_test):
                 sys.stderr.write(f"{PROG}: error: --test-index {args.test_index} is out of range: "
                                  f"{data.name} has {len(data.x_test):,} test images (0 to {len(data.x_test) - 1})\n")

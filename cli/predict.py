@@ -10,8 +10,9 @@ Without ``--model`` the default model in the user cache is used, trained first i
 from __future__ import annotations
 
 import json
+import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from scratchnet.files import read_regular
 from scratchnet.network import Sequential, mlp
 from scratchnet.optimizers import make_optimizer
 from scratchnet.paths import user_cache_dir
-from scratchnet.preprocess import MNIST_SIDE, ink_from_grey, prepare_drawing
+from scratchnet.preprocess import MNIST_SIDE, area_resample, ink_from_grey, prepare_drawing
 from scratchnet.serialization import load_model_file, save_model
 from scratchnet.training import TrainConfig, train
 
@@ -54,8 +55,9 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        drawing = read_digit(args.image)
+        grey, digit = read_image_and_digit(args.image)  # a bad image fails before a model is trained
         loaded = load_or_train_model(args.model)
+        drawing = model_input(grey, digit, loaded)
         probabilities = loaded.model.predict_proba(drawing[None, :])[0]
     except (PredictError, ScratchnetError) as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
@@ -72,12 +74,35 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def read_digit(path: Path) -> np.ndarray:
-    """The digit in an image file as the network sees it: (784,) float32 in MNIST form."""
-    drawing = prepare_drawing(ink_from_grey(read_grey_image(path)))
-    if drawing is None:
+def read_digit(path: Path, model: DigitModel | None = None) -> np.ndarray:
+    """The image in a file as ``model``'s network sees it: (side * side,) float32.
+
+    The digit in MNIST form (as the drawing pad does), resized to the model's side when it is not
+    28; or, for a model trained on image folders read by plain area resize, the image itself resized
+    to the side (the same reading as its training images). A blank image raises PredictError."""
+    grey, digit = read_image_and_digit(path)
+    return model_input(grey, digit, model)
+
+
+def read_image_and_digit(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W) luminance of an image file and the (784,) digit found in it; PredictError when
+    the image is blank (checked before any model is loaded or trained)."""
+    grey = read_grey_image(path)
+    digit = prepare_drawing(ink_from_grey(grey))
+    if digit is None:
         raise PredictError(f"{path.name}: no ink found (the image is blank)")
-    return drawing
+    return grey, digit
+
+
+def model_input(grey: np.ndarray, digit: np.ndarray, model: DigitModel | None = None) -> np.ndarray:
+    """What ``model`` reads of an image: its ``digit`` (784,) in MNIST form, resized to the model's
+    side; or, for a model of plainly read image folders, the ``grey`` image itself area-resized."""
+    side = model.side if model is not None else MNIST_SIDE
+    if model is not None and model.plain:
+        return area_resample(grey, side, side).clip(0.0, 1.0).reshape(-1)
+    if side != MNIST_SIDE:
+        return area_resample(digit.reshape(MNIST_SIDE, MNIST_SIDE), side, side).reshape(-1)
+    return digit
 
 
 def read_grey_image(path: Path) -> np.ndarray:
@@ -132,12 +157,24 @@ def default_model_path() -> Path:
 
 @dataclass(frozen=True)
 class DigitModel:
-    """A model that reads 28×28 images, one display name per class, and the data set it was
-    trained on (its metadata's ``dataset``, else "mnist")."""
+    """A model that reads square images, one display name per class, and the data set it was
+    trained on (its metadata's ``dataset``, else "mnist") with the options it was imported with
+    (``load_dataset`` keywords, empty for MNIST)."""
 
     model: Sequential
     class_names: list[str]
     dataset: str
+    side: int = MNIST_SIDE
+    data_import: dict = field(default_factory=dict)
+
+    @property
+    def plain(self) -> bool:
+        """Trained on images read by plain area resize (image folders imported without photo)."""
+        return self.data_import.get("photo") is False and self.data_import.get("images", False)
+
+    def load_options(self) -> dict:
+        """The keywords that make ``load_dataset(self.dataset, ...)`` give the data it was trained on."""
+        return {key: value for key, value in self.data_import.items() if key != "images"}
 
 
 def load_or_train_model(path: Path | None) -> DigitModel:
@@ -156,17 +193,34 @@ def load_or_train_model(path: Path | None) -> DigitModel:
         raise PredictError(f"the cached default model {path} cannot be used: {reason}. "
                            "Delete that file and run again to train a new one.") from None
     model = loaded.model
-    if model.input_size != MNIST_SIDE * MNIST_SIDE:
-        raise PredictError(
-            f"{path.name}: the model takes {model.input_size} inputs, not a 28×28 image ({MNIST_SIDE ** 2})"
-        )
+    side = math.isqrt(model.input_size)
+    if side * side != model.input_size:
+        raise PredictError(f"{path.name}: the model takes {model.input_size} inputs, not a square image")
     names = loaded.metadata.get("class_names")
     if not isinstance(names, list) or len(names) != model.output_size:
         names = [str(k) for k in range(model.output_size)]
     dataset = loaded.metadata.get("dataset")
     if not isinstance(dataset, str) or not dataset:
         dataset = "mnist"
-    return DigitModel(model, [str(name) for name in names], dataset)
+    options = loaded.metadata.get("data_import")
+    options = _import_options(options) if isinstance(options, dict) else {}
+    return DigitModel(model, [str(name) for name in names], dataset, side, options)
+
+
+def _import_options(saved: dict) -> dict:
+    """The ``load_dataset`` options a model's metadata names, the valid ones only."""
+    keep = {}
+    if isinstance(saved.get("image_size"), int) and not isinstance(saved["image_size"], bool):
+        keep["image_size"] = saved["image_size"]
+    if isinstance(saved.get("held_out"), float) and 0 < saved["held_out"] < 1:
+        keep["held_out"] = saved["held_out"]
+    if isinstance(saved.get("seed"), int) and not isinstance(saved["seed"], bool) and saved["seed"] >= 0:
+        keep["seed"] = saved["seed"]
+    if saved.get("photo") in (False, True, "auto"):
+        keep["photo"] = saved["photo"]
+    if saved.get("images") is True:
+        keep["images"] = True
+    return keep
 
 
 def _train_default_model(path: Path) -> None:

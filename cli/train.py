@@ -1,7 +1,8 @@
 """``scratchnet train``: train a network without a window.
 
 Prints a progress bar and a readable summary, or with ``--json`` one JSON object per epoch and a
-final ``{"event": "done", ...}`` line on stdout.
+final ``{"event": "done", ...}`` line on stdout. ``--run-dir DIR`` saves the run as it goes
+(``scratchnet.run_store``: configuration, curves, checkpoints), for ``scratchnet resume``.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from scratchnet.checkpoints import DEFAULT_COUNT
 from scratchnet.data import DATASET_NAMES, load_dataset
+from scratchnet.data_import import CLASS_FOLDERS, IMAGE_SPLIT, find_layout
 from scratchnet.download import download_dataset
-from scratchnet.errors import SaveError, ScratchnetError, TrainingDiverged
+from scratchnet.errors import DatasetError, SaveError, ScratchnetError, TrainingDiverged
 from scratchnet.files import check_destination, is_folder
 from scratchnet.initializers import INITIALIZERS
 from scratchnet.layers import ACTIVATIONS
@@ -25,15 +29,18 @@ from scratchnet.limits import architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import FIELDS, RunConfig, hidden_layers, model_metadata
+from scratchnet.run_store import RunWriter
 from scratchnet.schedules import SCHEDULES
 from scratchnet.serialization import save_model
 from scratchnet.training import DESCENTS, train
 
 from .args import (
     ArgumentParser,
+    image_side,
     layer_tokens,
     non_negative_float,
     non_negative_int,
+    open_share,
     positive_float,
     positive_int,
     unit_interval,
@@ -43,15 +50,26 @@ from .args import (
 EPOCH_KEYS = ("epoch", "loss", "accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_second", "lr")
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(prog: str = "scratchnet train",
+                 description: str = "Train a from-scratch NumPy network on MNIST-style data.") -> ArgumentParser:
     """The options; those of the run configuration are left out of the namespace unless given, so
     that ``run_config`` can tell a flag from a default (which comes from ``RunConfig``)."""
     d = RunConfig()
-    p = ArgumentParser(prog="scratchnet train", description="Train a from-scratch NumPy network on MNIST-style data.",
-                       argument_default=argparse.SUPPRESS)
+    p = ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
     p.add_argument("--preset", choices=list(PRESETS), default=None,
                    help="start every training option from this preset; flags given explicitly still win")
-    p.add_argument("--dataset", help=f"mnist (bundled), fashion-mnist, or a folder of IDX files (default {d.dataset})")
+    p.add_argument("--dataset", help="mnist (bundled), fashion-mnist, or a path: a folder of IDX files, a CSV folder "
+                                     "(train.csv + test.csv), one .csv, image folders (train/<class>/ + test/<class>/, "
+                                     f"or <class>/ alone) or an .npz (default {d.dataset})")
+    p.add_argument("--image-size", type=image_side, default=None, metavar="N",
+                   help="resize imported images to N x N (default: the data's own size; 28 for image folders)")
+    p.add_argument("--held-out", type=open_share, default=1 / 7, metavar="SHARE",
+                   help="test share of one CSV or of <class>/ folders, split by class (default 1/7)")
+    p.add_argument("--split-seed", type=non_negative_int, default=0, help="seed of that split (default 0)")
+    p.add_argument("--photo", choices=("no", "yes", "auto"), default="no",
+                   help="images are photos of digits on paper: find the ink and centre it as the drawing pad "
+                        "does (yes), plain area resize (no, the default), or photos only on light paper (auto)")
+    p.add_argument("--allow-large", action="store_true", default=False, help="read a CSV of more than 2 GB")
     p.add_argument("--download", action="store_true", default=False,
                    help="download fashion-mnist into the cache first if needed")
     p.add_argument("--hidden", type=widths,
@@ -80,6 +98,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seed", type=non_negative_int, help=f"default {d.seed}")
     p.add_argument("--save", type=Path, default=None, help="write the trained model to this .npz")
     p.add_argument("--json", action="store_true", default=False, help="JSON Lines on stdout instead of a progress bar")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="save the run in this new folder as it trains: configuration, curves and checkpoints "
+                        "(see `scratchnet resume`)")
+    p.add_argument("--checkpoints", type=non_negative_int, default=DEFAULT_COUNT,
+                   help="with --run-dir, runs under 10 epochs also keep this many checkpoints spread through the "
+                        f"run besides every epoch's end (default {DEFAULT_COUNT}; 0: epoch ends only)")
     return p
 
 
@@ -87,12 +111,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
-def run_config(args: argparse.Namespace) -> RunConfig:
-    """The preset's configuration (or the default one) with the run options given on the command line.
+def run_config(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
+    """The preset's configuration (or ``base``, or the default one) with the run options given on
+    the command line.
 
     ``--hidden`` and ``--activation`` together give the hidden layers; either alone keeps the other
     from the base. Raises ``ValueError`` for a combination that makes no sense."""
-    base = PRESETS[args.preset].config if args.preset is not None else RunConfig()
+    if args.preset is not None:
+        base = PRESETS[args.preset].config
+    base = base or RunConfig()
     given = {name: getattr(args, name) for name in FIELDS if name != "hidden" and hasattr(args, name)}
     activation = getattr(args, "activation", None)
     if hasattr(args, "hidden") or activation is not None:
@@ -115,23 +142,62 @@ def main(argv: list[str]) -> int:
         config = run_config(args)
     except ValueError as exc:
         return _usage_error(str(exc))
+    if args.run_dir is not None and (problem := run_dir_problem(args.run_dir)):
+        return _usage_error(problem)
+    prepared = prepare(args, config)
+    if isinstance(prepared, int):
+        return prepared
+    dataset, model, config = prepared
+    writer = None
+    if args.run_dir is not None:
+        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, model=model)
+        if writer.problem:
+            return _failure(writer.problem)
+    return execute(args, config, dataset, model, writer=writer)
+
+
+def run_dir_problem(folder: Path) -> str | None:
+    """Why ``--run-dir`` cannot hold a new run, or None."""
+    if (folder / "run.json").exists():
+        return f"--run-dir {folder} already holds a run; choose a new folder (or `scratchnet resume` it)"
+    if folder.exists() and not is_folder(folder):
+        return f"--run-dir {folder} is not a folder"
+    return None
+
+
+def prepare(args: argparse.Namespace, config: RunConfig, prog: str = "train"):
+    """(dataset, model, config) for ``config`` (an imported data set named by its absolute path), or the
+    exit code after a message."""
     if config.descent != "mini" and hasattr(args, "batch_size"):
         _note(f"--batch-size applies to mini-batch only; {config.descent} descent ignores it")
-    if config.dataset not in DATASET_NAMES and not is_folder(config.dataset):
-        return _usage_error(
-            f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or an existing folder of IDX files")
+    if config.dataset not in DATASET_NAMES and not os.path.exists(config.dataset):
+        return _usage_error(f"unknown dataset {config.dataset!r}: use mnist, fashion-mnist or the path of your "
+                            "data (a folder of IDX files, a CSV folder, a .csv, image folders or an .npz)", prog)
+    imported = config.dataset not in DATASET_NAMES
+    if imported:  # a saved model names its data wherever the command runs
+        config = config.replace(dataset=os.path.abspath(config.dataset))
     try:
         if args.save is not None:
             check_destination(args.save)  # before training, which a failed save would lose
     except SaveError as exc:
-        return _failure(str(exc))
+        return _failure(str(exc), prog)
 
     try:
         if args.download and config.dataset == "fashion-mnist":
             download_dataset("fashion-mnist", progress=None if args.json else _download_progress)
-        dataset = load_dataset(config.dataset)
+        options = import_options(args)
+        progress = _ImportProgress(sys.stderr) if not args.json and sys.stderr.isatty() else None
+        dataset = load_dataset(config.dataset, **options, read_image=_image_reader(), allow_large=args.allow_large,
+                               progress=progress)
+        if progress is not None:
+            progress.finish()
+    except DatasetError as exc:  # bad data given by path: the user's input, as a bad flag is
+        return _usage_error(str(exc), prog) if imported else _failure(str(exc), prog)
     except ScratchnetError as exc:
-        return _failure(str(exc))
+        return _failure(str(exc), prog)
+    if imported:
+        _note(f"{dataset.name}: {dataset.layout}; {dataset.num_classes} classes, "
+              f"{dataset.image_shape[0]}x{dataset.image_shape[1]} images")
     if config.train_size is not None:
         if config.train_size > len(dataset.x_train):
             _note(f"--train-size {config.train_size} is more than the {len(dataset.x_train)} training images: "
@@ -146,41 +212,112 @@ def main(argv: list[str]) -> int:
         try:  # every layer's shape and the parameter cap are checked before its weights are drawn
             model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
         except ValueError as exc:
-            return _usage_error(f"--layers: {exc}")
+            return _usage_error(f"--layers: {exc}", prog)
     else:
         widths = config.widths(dataset.x_train.shape[1], dataset.num_classes)
         problem = architecture_problem(widths)
         if problem is not None:
-            return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}")
+            return _usage_error(f"--hidden {','.join(map(str, widths[1:-1])) or 'none'}: {problem}", prog)
         model = config.build_model(dataset.x_train.shape[1], dataset.num_classes)
+    return dataset, model, config
+
+
+def execute(args: argparse.Namespace, config: RunConfig, dataset, model, *, writer: RunWriter | None = None,
+            resume=None, prog: str = "train") -> int:
+    """Train (from ``resume``, a checkpoint, when given), report, save the run through ``writer``
+    and the model to ``--save``; the exit code."""
     report = _JsonReport() if args.json else _TextReport(sys.stderr, sys.stdout)
     report.begin(model, dataset, config)
     started = time.perf_counter()
     diverged = None
+    told = False
     try:
         # overflow on the way to a divergence is reported as TrainingDiverged, not as warnings
         with np.errstate(over="ignore", invalid="ignore"):
             for log in train(model, config.build_optimizer(), dataset.x_train, dataset.y_train,
                              config.train_config(), x_test=dataset.x_test, y_test=dataset.y_test,
-                             augment=config.build_augmenter()):
+                             augment=config.build_augmenter(dataset.image_shape[0]), resume=resume,
+                             checkpoints=args.checkpoints if writer is not None else None):
+                if writer is not None:
+                    writer.log(log)
+                    if writer.problem and not told:
+                        told = True
+                        _note(f"{writer.problem}; training goes on without saving the run")
                 report.log(log)
     except TrainingDiverged as exc:
         diverged = exc
+        if writer is not None:
+            writer.finish("diverged")
+    except BaseException:
+        if writer is not None:
+            writer.finish("stopped")
+        raise
     try:
-        _save(args.save, model, dataset, config, note="last finite weights after divergence" if diverged else "")
+        _save(args.save, model, dataset, config, note="last finite weights after divergence" if diverged else "",
+              data_import=_saved_import(args, config.dataset, config.dataset not in DATASET_NAMES))
     except SaveError as exc:
-        _failure(str(exc))
-        return _failure(str(diverged)) if diverged else 1
+        _failure(str(exc), prog)
+        return _failure(str(diverged), prog) if diverged else 1
     if diverged is not None:
-        return _failure(str(diverged))
+        return _failure(str(diverged), prog)
     report.end(time.perf_counter() - started)
+    if writer is not None and not writer.problem:
+        _note(f"run saved in {writer.folder}")
     return 0
 
 
-def _save(path: Path | None, model, dataset, config: RunConfig, note: str = "") -> None:
+def import_options(args: argparse.Namespace) -> dict:
+    """The ``load_dataset`` options of imported data, as given on the command line (saved with the
+    model, so that ``explain --test-index`` finds the same test split)."""
+    return {"image_size": args.image_size, "held_out": args.held_out, "seed": args.split_seed,
+            "photo": PHOTO_MODES[args.photo]}
+
+
+PHOTO_MODES = {"no": False, "yes": True, "auto": "auto"}
+
+
+def _saved_import(args: argparse.Namespace, dataset: str, imported: bool) -> dict | None:
+    """What a saved model records of how its data was imported (None for MNIST at its own size);
+    ``images`` says the data were image folders, which ``predict`` then reads the same way."""
+    if not imported and args.image_size is None:
+        return None
+    images = imported and find_layout(dataset) in (IMAGE_SPLIT, CLASS_FOLDERS)
+    return {**import_options(args), "images": images}
+
+
+def _image_reader():
+    """gui.image_reader.read_grey, imported only when the window's Qt is there (it always is in
+    the app; the engine never imports Qt itself)."""
+    from gui.image_reader import read_grey
+
+    return read_grey
+
+
+class _ImportProgress:
+    """``progress(done, total)`` of an import (images, or bytes of CSV) as a one-line bar on a terminal."""
+
+    def __init__(self, err) -> None:
+        self.err, self.last = err, None
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = int(30 * done / max(total, 1))
+        text = f"\rreading data [{'#' * filled}{'.' * (30 - filled)}] {done / max(total, 1):4.0%}"
+        if text != self.last:  # a terminal line written about 100 times, not once per image
+            self.err.write(text)
+            self.err.flush()
+            self.last = text
+
+    def finish(self) -> None:
+        if self.last is not None:
+            self.err.write("\r" + " " * 72 + "\r")
+            self.err.flush()
+
+
+def _save(path: Path | None, model, dataset, config: RunConfig, note: str = "", data_import=None) -> None:
     if path is None:
         return
-    save_model(model, path, model_metadata(config, dataset.class_names, note=note))
+    extra = {"data_import": data_import} if data_import is not None else {}
+    save_model(model, path, model_metadata(config, dataset.class_names, note=note, **extra))
     _note(f"model saved to {path}" + (f" ({note})" if note else ""))
 
 
@@ -224,7 +361,7 @@ class _TextReport:
             sizes = "-".join(str(d.in_features) for d in model.dense_layers) + f"-{model.output_size}"
             self.out.write(f"network {sizes} ({_activations(config)}, {config.init} init), "
                            f"{model.param_count():,} parameters\n")
-        aug = config.build_augmenter()
+        aug = config.build_augmenter(dataset.image_shape[0])
         if aug is not None:
             self.out.write(f"augmentation: shifts up to {aug.max_shift:g} px, rotations up to {aug.max_rotation:g}°, "
                            f"scale ±{aug.max_scale:.0%}\n")
@@ -274,11 +411,11 @@ def _note(message: str) -> None:
     sys.stderr.write(f"note: {message}\n")
 
 
-def _usage_error(message: str) -> int:
-    sys.stderr.write(f"scratchnet train: error: {message}\n")
+def _usage_error(message: str, prog: str = "train") -> int:
+    sys.stderr.write(f"scratchnet {prog}: error: {message}\n")
     return 2
 
 
-def _failure(message: str) -> int:
-    sys.stderr.write(f"scratchnet train: {message}\n")
+def _failure(message: str, prog: str = "train") -> int:
+    sys.stderr.write(f"scratchnet {prog}: {message}\n")
     return 1

@@ -9,8 +9,40 @@ from concurrent.futures import Future
 from PySide6.QtCore import QObject, Signal, Slot
 
 from scratchnet.data import Dataset, load_dataset
+from scratchnet.my_digits import MNIST_PLUS_MY_DIGITS, MY_DIGITS, MyDigits, fine_tune_dataset, my_digits_dataset
 
 DatasetLoaderFn = Callable[[str], Dataset]
+
+
+def load_any(name: str) -> Dataset:
+    """``load_dataset``, reading image folders with Qt's image reader (the window's loader)."""
+    from .image_reader import read_grey
+
+    return load_dataset(name, read_image=read_grey)
+
+
+MY_DIGITS_SETS = (MY_DIGITS, MNIST_PLUS_MY_DIGITS)
+
+
+def with_my_digits(loader: DatasetLoaderFn, import_options: dict[str, dict] | None = None) -> DatasetLoaderFn:
+    """``loader``, which also builds "my-digits" (my digits alone, a quarter of each label held
+    out) and "mnist+my-digits" (``loader("mnist")`` with 10% of my digits) from the store, and
+    loads a path found in ``import_options`` (a dict the caller keeps up to date: path -> the
+    ``load_dataset`` options it was imported with) with those options."""
+    import_options = import_options if import_options is not None else {}
+
+    def load(name: str) -> Dataset:
+        if name in import_options:
+            from .image_reader import read_grey
+
+            return load_dataset(name, read_image=read_grey, **import_options[name])
+        if name == MY_DIGITS:
+            return my_digits_dataset(MyDigits())
+        if name == MNIST_PLUS_MY_DIGITS:
+            return fine_tune_dataset(loader("mnist"), MyDigits()).dataset
+        return loader(name)
+
+    return load
 
 
 class DatasetCache:
@@ -28,6 +60,7 @@ class DatasetCache:
         self._lock = threading.Lock()
         self._loaded: dict[str, Dataset] = {}
         self._loading: dict[str, Future] = {}
+        self._generations: dict[str, int] = {}  # how often each name was forgotten
 
     def get(self, name: str) -> Dataset:
         with self._lock:
@@ -39,18 +72,35 @@ class DatasetCache:
                 pending = self._loading[name] = Future()
         if not loads_it:
             return pending.result()
-        try:
-            dataset = self._loader(name)
-        except BaseException as exc:
+        while True:  # again when ``forget`` came during the load: its files changed meanwhile
             with self._lock:
+                generation = self._generations.get(name, 0)
+            try:
+                dataset = self._loader(name)
+            except BaseException as exc:
+                with self._lock:
+                    del self._loading[name]
+                pending.set_exception(exc)
+                raise
+            with self._lock:
+                if self._generations.get(name, 0) != generation:
+                    continue
+                self._loaded[name] = dataset
                 del self._loading[name]
-            pending.set_exception(exc)
-            raise
+            pending.set_result(dataset)
+            return dataset
+
+    def put(self, name: str, dataset: Dataset) -> None:
+        """Keep ``dataset`` as ``name`` (a data set the window built or imported itself)."""
         with self._lock:
             self._loaded[name] = dataset
-            del self._loading[name]
-        pending.set_result(dataset)
-        return dataset
+
+    def forget(self, name: str) -> None:
+        """The next ``get`` of ``name`` loads it again (its files changed); a load under way
+        starts again."""
+        with self._lock:
+            self._loaded.pop(name, None)
+            self._generations[name] = self._generations.get(name, 0) + 1
 
     def cached(self, name: str) -> Dataset | None:
         """The data set if it is loaded, else None; never waits for a load."""
@@ -69,6 +119,7 @@ class DatasetLoader(QObject):
         super().__init__()
         self._cache = cache
         self._name = name
+        self.ended = False  # its result is sent: a new load of the name need not wait for the thread
 
     @Slot()
     def run(self) -> None:
@@ -77,4 +128,5 @@ class DatasetLoader(QObject):
         except Exception as exc:  # reported to the window, which stays usable
             self.failed.emit(self._name, str(exc))
         finally:
+            self.ended = True
             self.done.emit()

@@ -28,31 +28,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scratchnet.data import Dataset, load_dataset
+from scratchnet.data import Dataset
 from scratchnet.network import Sequential
 from scratchnet.presets import PRESETS, divergence_warning
 from scratchnet.run_config import RunConfig
+from scratchnet.run_store import RunStore
 
 from . import tooltips
 from .about import AboutDialog, app_icon
 from .curve_options import CurveOptions
-from .datasets import DatasetLoaderFn
+from .datasets import DatasetLoaderFn, load_any, with_my_digits
 from .defaults import DEFAULT_CONFIG
 from .download_ui import DatasetDownloads, downloadable
 from .file_actions import FileActions
 from .first_paint import report_first_paint_if_asked
+from .import_dialog import ImportDialog
 from .layer_editor import LayerEditor
 from .pacing import WATCH_SPEED, is_slow_motion
-from .persistence import StoredState, default_store, load_state, save_state
+from .persistence import (
+    StoredState,
+    default_store,
+    load_import_options,
+    load_state,
+    save_import_options,
+    save_state,
+)
 from .plots import PlotsPanel
 from .presets_ui import PresetBar, descent_comparison, init_comparison, matching_preset, preset_spec
 from .run_controller import CLOSE_WAIT_MS, KEPT_STATUSES, RunController
+from .run_library import RunLibrary
 from .run_record import RunRecord
 from .runs import RunsPanel
 from .settings import RunSpec
 from .speed_control import BatchStrip, SpeedControl
 from .status import StatusPresenter
 from .step_panel import StepPanel
+from .time_travel import TimeBar, TimeTravel
 from .tour import TOUR_DONE_KEY, GuidedTour
 from .training_panel import TrainingPanel
 from .views import install_views
@@ -98,9 +109,10 @@ class MainWindow(QMainWindow):
     dataset_changed = Signal()
     training_finished = Signal(object)
 
-    def __init__(self, dataset_loader: DatasetLoaderFn = load_dataset, parent=None,
-                 settings: QSettings | None = None) -> None:
-        """``settings``: where to remember the state between launches (default: the user's file)."""
+    def __init__(self, dataset_loader: DatasetLoaderFn = load_any, parent=None,
+                 settings: QSettings | None = None, run_store: RunStore | None = None) -> None:
+        """``settings``: where to remember the state between launches (default: the user's file);
+        ``run_store``: the run library (default: ``scratchnet.run_store.runs_root()``)."""
         super().__init__(parent)
         self.setWindowTitle("scratchnet")
         self.setWindowIcon(app_icon())
@@ -108,12 +120,15 @@ class MainWindow(QMainWindow):
         self._about: AboutDialog | None = None
         self.dataset: Dataset | None = None  # the data set the Training tab has chosen, once loaded
         self._dirty = self._progress_dirty = False
-        self.controller = RunController(dataset_loader, self)
+        # how each imported path was imported, so that a relaunch loads it the same way
+        self._import_options: dict[str, dict] = load_import_options(self.store)
+        self.controller = RunController(with_my_digits(dataset_loader, self._import_options), self)
         self.downloads = DatasetDownloads(self)
         self._failed_datasets: dict[str, str] = {}  # name -> why it could not be loaded
         self._fell_back_from: str | None = None  # the remembered data set replaced at start-up
         self.status = StatusPresenter()
         self.files = FileActions(self)
+        self._import_dialog: ImportDialog | None = None
 
         self._build_widgets()
         self._build_menus()
@@ -126,6 +141,10 @@ class MainWindow(QMainWindow):
         self.resize(first_window_size(self.screen().availableGeometry().size()))
         self._restore_state()
         install_views(self)
+        self.time_travel = TimeTravel(self)
+        self.library = RunLibrary(self, run_store if run_store is not None else RunStore())
+        self.time_bar.library_requested.connect(self.library.open_dialog)
+        self.library.add_stored_runs()
         self.tour = GuidedTour(self)
         self.tour.finished.connect(self._on_tour_finished)
         if not self.store.value(TOUR_DONE_KEY, False, type=bool):
@@ -191,6 +210,10 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.preset_bar)
         left_layout.addWidget(self.settings_tabs, 1)
         left_layout.addWidget(controls)
+        self.time_bar = TimeBar()
+        time_box = QGroupBox("Time travel")
+        QVBoxLayout(time_box).addWidget(self.time_bar)
+        left_layout.addWidget(time_box)
 
         self.plots = PlotsPanel()
         self.curve_options = CurveOptions()
@@ -251,6 +274,9 @@ class MainWindow(QMainWindow):
                                         "Load a saved model and its settings.")
         self.save_action = self._action(file_menu, "&Save model…", QKeySequence.Save, self.files.save_model_dialog,
                                         "Save the current model with its settings.")
+        self.import_action = self._action(file_menu, "&Import data…", None, self.import_data,
+                                          "Use your own data: a CSV folder, one CSV, image folders or an .npz.")
+        self.import_action.setObjectName("importDataAction")
         file_menu.addSeparator()
         self.export_csv_action = self._action(file_menu, "Export curves as &CSV…", None, self.files.export_csv_dialog,
                                               "Write every run's curves to a CSV file.")
@@ -306,6 +332,7 @@ class MainWindow(QMainWindow):
         c.model_changed.connect(self.model_changed)
         c.stepped.connect(self._on_stepped)
         c.update_shown.connect(self._show_update)
+        c.save_failed.connect(self._on_save_failed)
 
     def add_view(self, widget: QWidget, title: str) -> int:
         """Add an inspection view as a tab of the central area; returns its tab index."""
@@ -413,6 +440,31 @@ class MainWindow(QMainWindow):
         self.training_panel.set_dataset_note(f"Cannot load {name}: {message}.{remedy}")
         self.status.dataset_failed(name)
 
+    @Slot()
+    def import_data(self) -> ImportDialog:
+        """File → Import data…: the import dialog (window-modal, without blocking); returns it."""
+        if self._import_dialog is None:
+            self._import_dialog = ImportDialog(self, self.last_folder)
+            self._import_dialog.imported.connect(self.use_imported)
+        self._import_dialog.open()
+        return self._import_dialog
+
+    @Slot(str, object, dict)
+    def use_imported(self, path: str, dataset: Dataset, options: dict) -> None:
+        """Make an imported data set the current one (the Training tab chooses it), and remember
+        its import ``options`` (``load_dataset``'s) for the next launch."""
+        if self.is_running:
+            self.show_error("A run is training: stop it, then import again to use the data.")
+            return
+        self._import_options[path] = options
+        save_import_options(self.store, self._import_options)
+        self.controller.datasets.put(path, dataset)
+        self.training_panel.set_dataset_note("")
+        if self.run_config().dataset == path:
+            self.load_dataset_async(path)
+        else:
+            self.training_panel.select_dataset(path)
+
     # ------------------------------------------------------------------ downloads
     @Slot(str)
     def download_dataset(self, name: str) -> None:
@@ -503,8 +555,10 @@ class MainWindow(QMainWindow):
         self.layer_editor.set_editable(not running)
         self.training_panel.set_running(running)
         for widget in (self.start_button, self.compare_button, self.start_action, self.compare_action,
-                       self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar):
+                       self.open_action, self.compare_init_button, self.compare_init_action, self.preset_bar,
+                       self.import_action):
             widget.setEnabled(not running)
+        self._update_start()
         self._update_continue()
         for widget in (self.pause_button, self.stop_button, self.pause_action, self.stop_action):
             widget.setEnabled(running)
@@ -532,7 +586,8 @@ class MainWindow(QMainWindow):
     def _runs_to_show(self, run: RunRecord) -> list[int]:
         """The runs the last start made, and the run a continued run goes on from (drawn on the
         epochs before it)."""
-        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else [])]
+        return [*self.controller.batch_ids, *([run.parent.run_id] if run.parent is not None else []),
+                *([run.fork_of.run_id] if run.fork_of is not None else [])]
 
     @Slot(object)
     def _on_stepped(self, report) -> None:
@@ -560,6 +615,10 @@ class MainWindow(QMainWindow):
         refresher = self.findChild(QObject, "viewRefresher")
         if refresher is not None:
             refresher.refresh()
+
+    @Slot(str)
+    def _on_save_failed(self, problem: str) -> None:
+        self.status.error(f"The run trains on, but is not saved in the run library: {problem}")
 
     @Slot(object)
     def _on_run_failed(self, run: RunRecord) -> None:
@@ -593,18 +652,33 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_settings_edited(self) -> None:
         self.preset_bar.show_preset(matching_preset(self.run_config()))
+        self._update_start()
         self._update_continue()
+
+    def _update_start(self) -> None:
+        """Start and the comparisons are disabled, with the reason as their tooltip, while the
+        Network tab's network cannot be trained (a layer that does not fit the images...)."""
+        problem = None if self.is_running else self.layer_editor.problem()
+        for widget, tip in ((self.start_button, tooltips.START), (self.start_action, tooltips.START),
+                            (self.compare_button, tooltips.COMPARE), (self.compare_init_button, tooltips.COMPARE_INIT)):
+            if not self.is_running:
+                widget.setEnabled(problem is None)
+            widget.setToolTip(tip if problem is None else f"Cannot start: {problem}.")
 
     @Slot()
     def _update_continue(self) -> None:
-        """"Continue" is offered when the current model has the Network tab's layers and fits the data."""
+        """"Continue" is offered when the current model has the Network tab's layers and fits the data
+        (not for a checkpoint the time slider shows: Fork continues from there, on the run's axes)."""
         model, dataset = self.current_model, self.dataset
         available = (
             not self.is_running and model is not None and dataset is not None
             and (model.input_size, model.output_size) == (dataset.x_train.shape[1], dataset.num_classes)
-            and self.run_config().describes(model)
+            and self.run_config().describes(model) and not self.controller.held
         )
         self.continue_check.setEnabled(available)
+        self.continue_check.setToolTip(tooltips.CONTINUE if not self.controller.held else
+                                       "The views show a checkpoint from the time slider: use Fork… to continue "
+                                       "from it, or move the slider to the end.")
         if not available:
             self.continue_check.setChecked(False)
 
@@ -662,8 +736,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ drawing
     @Slot(list)
     def _on_runs_selected(self, runs: list[RunRecord]) -> None:
+        self.library.ensure_loaded(runs)
+        runs = [run for run in runs if run.stored is None or run.stored.config is not None]
         live = [self.controller.run] if self.is_running else []
         self.plots.show_runs([run for run in runs if run not in live] + live)
+        if not self.is_running:
+            self.time_travel.follow(runs[-1] if runs else None)
 
     @Slot()
     def _redraw(self) -> None:
@@ -683,4 +761,6 @@ class MainWindow(QMainWindow):
         self._redraw_timer.stop()
         self.controller.shutdown()
         self.downloads.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
+        if self._import_dialog is not None:
+            self._import_dialog.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
         super().closeEvent(event)

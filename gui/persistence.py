@@ -24,6 +24,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from scratchnet.files import is_folder
 from scratchnet.limits import architecture_problem
 from scratchnet.run_config import FIELDS, RunConfig
+from scratchnet.stacks import stack_shapes
 
 from .defaults import DEFAULT_CONFIG
 from .settings import NETWORK_FIELDS, TRAINING_FIELDS, within_window_bounds
@@ -32,7 +33,9 @@ from .training_panel import DATASETS
 ORGANIZATION = APPLICATION = "scratchnet"
 KEYS = {"geometry": "window/geometry", "run": "settings/run", "folder": "files/lastFolder",
         "network": "settings/network", "training": "settings/training"}
-LEGACY_GROUPS = {"network": NETWORK_FIELDS, "training": TRAINING_FIELDS}
+# the network group stored before there was one run configuration had no stack of layers
+LEGACY_NETWORK_FIELDS = tuple(name for name in NETWORK_FIELDS if name != "layers")
+LEGACY_GROUPS = {"network": LEGACY_NETWORK_FIELDS, "training": TRAINING_FIELDS}
 GROUP_NAMES = {"geometry": "window size", "run": "run settings", "network": "network", "training": "training",
                "folder": "last folder"}
 # the stored network is checked against the parameter cap as if for MNIST's 28×28 inputs and 10 classes
@@ -111,7 +114,8 @@ def config_from_json(text: str, base: RunConfig = DEFAULT_CONFIG, names: tuple[s
     if names != FIELDS and (not isinstance(data, dict) or set(data) != set(names)):
         raise ValueError(f"the stored group must hold exactly {', '.join(names)}")
     config = within_window_bounds(RunConfig.from_dict(data, base))
-    problem = architecture_problem(config.widths(MNIST_PIXELS, MNIST_CLASSES))
+    problem = (stack_shapes(config.layers, MNIST_PIXELS, MNIST_CLASSES).problem if config.layers
+               else architecture_problem(config.widths(MNIST_PIXELS, MNIST_CLASSES)))
     if problem is not None:
         raise ValueError(problem)
     if not (config.dataset in DATASETS or is_folder(config.dataset)):
@@ -129,3 +133,25 @@ def _existing_folder(value) -> str:
     if not isinstance(value, str) or not is_folder(value):
         raise ValueError(f"{value!r} is not a folder")
     return value
+
+
+IMPORTS_KEY = "data/importOptions"
+IMPORT_OPTION_NAMES = ("image_size", "held_out", "photo", "allow_large")
+
+
+def save_import_options(store: QSettings, options: dict[str, dict]) -> None:
+    """Remember how each imported path was imported (``load_dataset`` options), as JSON."""
+    store.setValue(IMPORTS_KEY, json.dumps(options))
+
+
+def load_import_options(store: QSettings) -> dict[str, dict]:
+    """The remembered import options by path; entries that are not what ``save_import_options``
+    wrote are dropped (the path then loads with the defaults)."""
+    try:
+        data = json.loads(str(store.value(IMPORTS_KEY, "{}")))
+    except (TypeError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {path: options for path, options in data.items()
+            if isinstance(path, str) and isinstance(options, dict) and set(options) <= set(IMPORT_OPTION_NAMES)}

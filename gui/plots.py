@@ -325,6 +325,15 @@ class PlotsPanel(QWidget):
         self.zoom_accuracy = False  # the accuracy axis spans the data instead of 0-100%
         self._runs: list[RunRecord] = []
         self._curves: dict[int, _RunCurves] = {}
+        # the time slider's cursor: (run, update) and a vertical line in each plot
+        self._cursor: tuple[RunRecord, int] | None = None
+        self._cursor_lines = []
+        for plot in (self.loss_plot, self.accuracy_plot):
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#444", width=1.5, style=Qt.DashLine))
+            line.setZValue(20)
+            line.hide()
+            plot.getPlotItem().addItem(line, ignoreBounds=True)
+            self._cursor_lines.append(line)
         self._set_x_labels()
 
     @property
@@ -393,12 +402,34 @@ class PlotsPanel(QWidget):
     def set_x_unit(self, unit: str) -> None:
         self.unit = unit
         self._set_x_labels()
-        self.refresh()
+        self.refresh()  # the cursor moves with it
 
     def refresh(self) -> None:
         for run in self._runs:
             self._curves[run.run_id].update(run, self.unit)
         self._steady_ranges()
+        self._place_cursor()
+
+    def set_cursor(self, run: RunRecord | None, update: int = 0) -> None:
+        """A vertical line in both plots at ``run``'s update ``update`` (the time slider's
+        checkpoint), in the current x unit; None hides it."""
+        self._cursor = None if run is None else (run, update)
+        self._place_cursor()
+
+    def cursor_x(self) -> float | None:
+        """Where the cursor line stands (x in the current unit), or None when hidden."""
+        line = self._cursor_lines[0]
+        return float(line.value()) if line.isVisible() else None
+
+    def _place_cursor(self) -> None:
+        x = None
+        if self._cursor is not None and self._cursor[0] in self._runs:
+            run, update = self._cursor
+            x = float(run.update_x(np.array([update]), self.unit)[0])
+        for line in self._cursor_lines:
+            line.setVisible(x is not None)
+            if x is not None:
+                line.setValue(x)
 
     def _steady_ranges(self) -> None:
         """Set the view ranges in steps rather than auto-ranging on every redraw: the axes (slow to

@@ -17,7 +17,7 @@ from scratchnet.run_config import RunConfig
 
 from .settings import RunSpec
 
-PRESET_ORDER = ("quick-start", "three-descents", "best-accuracy", "initialisation")
+PRESET_ORDER = ("quick-start", "three-descents", "best-accuracy", "initialisation", "convolutional")
 CUSTOM = "custom"
 DESCENTS_PRESET = "three-descents"
 INIT_PRESET = "initialisation"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal, Slot
 
+from scratchnet.checkpoints import DEFAULT_BUDGET, DEFAULT_COUNT, Checkpoint, CheckpointMemory
 from scratchnet.control import TrainingControl
 from scratchnet.data import Dataset
 from scratchnet.network import Sequential
@@ -48,6 +49,12 @@ class RunController(QObject):
       are the current model by then).
     - ``update_shown(int, dict)``: in slow motion, an update (its number) and what it did
       (``pacing.batch_preview``).
+    - ``checkpoint_added(object)``: the running RunRecord has a new checkpoint in ``checkpoints``.
+    - ``save_failed(str)``: the run could not be saved to its folder (it trains on in memory).
+
+    Checkpoints of every run go to one ``CheckpointMemory`` (``checkpoints``) under the run's
+    number. While ``held`` (the time slider shows an earlier checkpoint), the running run's
+    newer weights do not replace the model the views show; ``release`` shows the newest.
     """
 
     dataset_loading = Signal(str)
@@ -63,6 +70,8 @@ class RunController(QObject):
     model_changed = Signal()
     stepped = Signal(object)
     update_shown = Signal(int, dict)
+    checkpoint_added = Signal(object)
+    save_failed = Signal(str)
 
     def __init__(self, dataset_loader: DatasetLoaderFn, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -80,7 +89,19 @@ class RunController(QObject):
         self._next_run_id = 1
         self._progress: dict = {}
         self._loaders: dict[str, tuple[QThread, DatasetLoader]] = {}
+        self._ending_loaders: list[QThread] = []  # loaders replaced by a reload; shutdown waits for them
         self.speed: float | None = None  # updates per second of window runs; None: full speed
+        self.checkpoints = CheckpointMemory(DEFAULT_BUDGET)
+        self.checkpoint_count: int | None = DEFAULT_COUNT  # train(checkpoints=); None: no checkpoints
+        self.writer_factory = None  # (RunRecord) -> RunWriter or None: where runs are saved
+        self.held = False
+        self._newest: tuple[Sequential, RunRecord] | None = None  # what set_model got while held
+        self._fork: tuple[RunRecord, Checkpoint] | None = None
+
+    def take_run_id(self) -> int:
+        """A run number nobody has (for a run read from the library)."""
+        self._next_run_id += 1
+        return self._next_run_id - 1
 
     @property
     def is_running(self) -> bool:
@@ -111,6 +132,13 @@ class RunController(QObject):
         loader.failed.connect(self.dataset_failed)
         self._loaders[name] = (start_in_thread(loader, [loader.done], self), loader)
 
+    def reload_dataset(self, name: str) -> None:
+        """Load ``name`` again (its files changed): ``dataset_loaded`` follows with the new data set."""
+        self.datasets.forget(name)
+        if name in self._loaders and self._loaders[name][1].ended:  # its thread is only ending
+            self._ending_loaders.append(self._loaders.pop(name)[0])
+        self.load_dataset(name)
+
     def _forget_finished_loaders(self) -> None:
         for name, (thread, _loader) in list(self._loaders.items()):
             try:
@@ -132,15 +160,35 @@ class RunController(QObject):
         self._start_next()
         return True
 
+    def fork(self, spec: RunSpec, parent: RunRecord, checkpoint: Checkpoint) -> bool:
+        """Train ``spec`` from ``checkpoint`` of ``parent`` (``train(resume=...)``) as a new run
+        linked to it. False, and nothing happens, while a run is training."""
+        if self.is_running:
+            return False
+        self.batch_ids = []
+        self._queue = [spec]
+        self._continue_from = None
+        self._fork = (parent, checkpoint)
+        self._start_next()
+        return True
+
     def _start_next(self) -> None:
         spec = self._queue.pop(0)
         parent = self.model_run if self._continue_from is not None else None
         self.run = RunRecord(self._next_run_id, spec, parent=parent)
         self._next_run_id += 1
+        resume = None
+        if self._fork is not None:
+            fork_of, resume = self._fork
+            self.run.fork_from(fork_of, resume)
+            self._fork = None
         self._progress = {}
+        self.held, self._newest = False, None  # a new run: the views follow it
         self._control = TrainingControl()
         self._control.set_speed(self.speed)
-        worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from)
+        writer = self.writer_factory(self.run) if self.writer_factory is not None else None  # (model) -> RunWriter
+        worker = TrainingWorker(spec, self._control, self.datasets, initial_model=self._continue_from,
+                                checkpoints=self.checkpoint_count, resume=resume, writer=writer)
         self._continue_from = None
         worker.dataset_ready.connect(self._on_worker_dataset)
         worker.progress.connect(self._on_progress)
@@ -149,6 +197,8 @@ class RunController(QObject):
         worker.finished.connect(self._on_finished)
         worker.diverged.connect(self._on_diverged)
         worker.stepped.connect(self._on_stepped)
+        worker.checkpointed.connect(self._on_checkpoint)
+        worker.saved.connect(self.save_failed)
         worker.failed.connect(self._on_failed)
         self._worker = worker
         self.training_thread = start_in_thread(
@@ -196,12 +246,39 @@ class RunController(QObject):
         self.model_run = run
         self.model_changed.emit()
 
+    def _offer_model(self, model: Sequential) -> None:
+        """The running run's newer weights: shown, unless the time slider holds an earlier point."""
+        if self.held:
+            self._newest = (model, self.run)
+            return
+        self.set_model(model, self.run.spec, self.run)
+
+    def hold(self, model: Sequential, run: RunRecord) -> None:
+        """Show ``model`` (a checkpoint of ``run``) and keep showing it while ``run`` trains on."""
+        if not self.held and self.model_run is run and self.current_model is not None:
+            self._newest = (self.current_model, run)
+        self.held = True
+        self.set_model(model, run.spec, run)
+
+    @property
+    def newest_run(self) -> RunRecord | None:
+        """While ``held``: the run whose newest weights ``release`` would show again."""
+        return self._newest[1] if self._newest is not None else None
+
+    def release(self) -> None:
+        """Back to the newest weights of the running (or last) run after ``hold``."""
+        self.held = False
+        newest, self._newest = self._newest, None
+        if newest is not None:
+            self.set_model(newest[0], newest[1].spec, newest[1])
+
     def shutdown(self) -> bool:
         """Stop everything and wait at most ``CLOSE_WAIT_MS`` in all for the threads; True when they
         all ended (the others end on their own: see ``threads.stop_thread``)."""
         self.stop()
         deadline = QDeadlineTimer(CLOSE_WAIT_MS)
-        threads = [self.training_thread, *(thread for thread, _loader in self._loaders.values())]
+        threads = [self.training_thread, *(thread for thread, _loader in self._loaders.values()),
+                   *self._ending_loaders]
         return all([stop_thread(thread, deadline) for thread in threads])
 
     # ---- worker reports
@@ -226,7 +303,7 @@ class RunController(QObject):
         self.curves_changed.emit()
         self._on_progress(log)
         if "model" in log:
-            self.set_model(log["model"], self.run.spec, self.run)
+            self._offer_model(log["model"])
         if "preview" in log:
             self.update_shown.emit(log["update"], log["preview"])
 
@@ -235,13 +312,13 @@ class RunController(QObject):
         self.run.on_epoch(log)
         self.curves_changed.emit()
         if "model" in log:
-            self.set_model(log["model"], self.run.spec, self.run)
+            self._offer_model(log["model"])
 
     @Slot(dict)
     def _on_finished(self, log: dict) -> None:
         self.run.on_done(log)
         self._take_rate_changes()
-        self.set_model(log["model"], self.run.spec, self.run)
+        self._offer_model(log["model"])
         self.curves_changed.emit()
 
     @Slot(dict)
@@ -250,14 +327,20 @@ class RunController(QObject):
         model the views show; the queued runs (a comparison) still train."""
         self.run.on_diverged(info)
         self._take_rate_changes()
-        self.set_model(info["model"], self.run.spec, self.run)
+        self._offer_model(info["model"])
         self.curves_changed.emit()
         self.run_failed.emit(self.run)
 
     @Slot(dict)
     def _on_stepped(self, info: dict) -> None:
-        self.set_model(info["model"], self.run.spec, self.run)
+        self._offer_model(info["model"])
         self.stepped.emit(info["report"])
+
+    @Slot(dict)
+    def _on_checkpoint(self, log: dict) -> None:
+        run = self.run
+        self.checkpoints.add(run.run_id, log["checkpoint"], spill_dir=run.spill_dir, saved=log.get("saved"))
+        self.checkpoint_added.emit(run)
 
     def _take_rate_changes(self) -> None:
         if self._control is not None:

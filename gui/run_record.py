@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -96,15 +97,37 @@ class RunRecord:
     diverged_at: int = 0  # the update whose loss was not finite
     lr_changes: list[RateChange] = field(default_factory=list)
     parent: RunRecord | None = None  # the run whose weights this one continued from
+    # a fork (issue 16): the run and checkpoint it went on from, numbered as that run (its logs
+    # count epochs, updates and samples from the parent's start, so it is drawn on the same axes)
+    fork_of: RunRecord | None = None
+    fork_point: tuple[int, int, int, float] | None = None  # epoch, update, samples_seen, seconds
+    spill_dir: Path | None = None  # where its checkpoints beyond the memory budget go
+    stored: object | None = None  # its ``StoredRun``, for a run of an earlier session read from the library
+    stored_id: str = ""  # its folder's name in the run library ("" when not saved)
+    name: str = ""  # its name in the run library
+    curves_loaded: bool = True  # False for a stored run until its curves.jsonl is read
 
     def __post_init__(self) -> None:
         self.anchors.append(np.zeros(3))
+
+    def fork_from(self, parent: RunRecord, checkpoint) -> None:
+        """This run goes on from ``checkpoint`` of ``parent``: its curves start there."""
+        self.fork_of = parent
+        self.fork_point = (checkpoint.epoch, checkpoint.update, checkpoint.samples_seen, float(checkpoint.seconds))
+        self.anchors.view()[0] = [checkpoint.update, checkpoint.samples_seen, checkpoint.seconds]
+
+    @property
+    def seconds_offset(self) -> float:
+        """A fork's training seconds before its first update (its parent's up to the fork)."""
+        return self.fork_point[3] if self.fork_point is not None else 0.0
 
     # ---- what the worker reported
     def on_start(self, log: dict) -> None:
         self.n_train = log["n_train"]
         self.batch_size = log["batch_size"]
         self.updates_per_epoch = log["updates_per_epoch"]
+        if log.get("first_update"):  # resumed: the curves go on from where the checkpoint was
+            self.anchors.view()[0] = [log["first_update"], log.get("samples_seen", 0), log.get("seconds", 0.0)]
 
     def on_batch(self, log: dict) -> None:
         self.trace.add(log["first_update"], log["losses"])
@@ -119,8 +142,9 @@ class RunRecord:
             anchors[-1, 2] = self.training_seconds_at_epochs()[-1]
 
     def training_seconds_at_epochs(self) -> np.ndarray:
-        """Cumulative training seconds at the end of each epoch so far."""
-        return np.cumsum([e["seconds"] for e in self.epochs])
+        """Cumulative training seconds at the end of each epoch so far (a fork's from its
+        parent's start)."""
+        return self.seconds_offset + np.cumsum([e["seconds"] for e in self.epochs])
 
     @property
     def training_seconds(self) -> float:
@@ -205,6 +229,11 @@ class RunRecord:
         """x (in ``unit``) of update numbers of this run."""
         if unit == "epochs":
             return self.start(unit) + updates / self.updates_per_epoch
+        if unit == "samples" and self.fork_of is None and self.batch_size > 0:
+            # exact, also across an epoch's short last batch (between two anchors an epoch end
+            # would bend a straight line); a fork may have changed the batch size: its anchors say
+            epochs, within = np.divmod(np.asarray(updates, dtype=float), self.updates_per_epoch)
+            return self.start(unit) + epochs * self.n_train + np.minimum(within * self.batch_size, self.n_train)
         anchors = self.anchors.view()
         column = 1 if unit == "samples" else 2
         return self.start(unit) + np.interp(updates, anchors[:, 0], anchors[:, column])
@@ -255,12 +284,22 @@ class RunRecord:
         )
 
     @property
+    def fork_text(self) -> str:
+        """Where a fork went on from: "epoch 3", or mid-epoch "epoch 2.40"."""
+        epoch, update, _samples, _seconds = self.fork_point
+        if self.updates_per_epoch > 0 and update % self.updates_per_epoch:
+            return f"epoch {update / self.updates_per_epoch:.2f}"
+        return f"epoch {epoch}"
+
+    @property
     def final_test_accuracy(self) -> float:
         return self.result["test_accuracy"] if self.result else math.nan
 
     def summary(self) -> str:
         """One line for the runs list."""
         config = self.spec.config
+        if self.stored is not None and self.stored.config is None:  # a damaged folder: what is wrong
+            return f"#{self.run_id} {self.stored.name} · ⚠ {'; '.join(self.stored.warnings)}"
         parts = [f"#{self.run_id}"]
         if self.spec.label:
             parts.append(self.spec.label)
@@ -268,6 +307,9 @@ class RunRecord:
                   self.architecture_text()]
         if self.parent is not None:
             parts.append(f"continues #{self.parent.run_id}")
+        if self.fork_of is not None:
+            parts.insert(0, "↳")
+            parts.append(f"fork of #{self.fork_of.run_id} @ {self.fork_text}")
         if self.result:
             parts.append(f"test {100 * self.result['test_accuracy']:.2f}%")
             parts.append(f"{self.result['seconds']:.1f} s")
@@ -275,4 +317,8 @@ class RunRecord:
             parts.append(f"DIVERGED at update {self.diverged_at:,}")
         elif self.status != "finished":
             parts.append(self.status)
+        if self.stored is not None:
+            parts.append("saved" if self.curves_loaded else "saved (select to load)")
+            if self.stored.warnings:
+                parts.append("⚠ " + "; ".join(self.stored.warnings))
         return " · ".join(parts)

@@ -87,6 +87,23 @@ class RunsPanel(QWidget):
         item.setToolTip(_details(run))
         self.list.addItem(item)
 
+    def update_run(self, run: RunRecord) -> None:
+        """Show ``run``'s summary again (renamed, its stored curves read, linked to its parent)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.UserRole) == run.run_id:
+                item.setText(run.summary())
+                item.setToolTip(_details(run))
+
+    def remove_runs(self, runs: list[RunRecord]) -> None:
+        """Forget ``runs`` (deleted from the run library)."""
+        ids = {run.run_id for run in runs}
+        for row in range(self.list.count() - 1, -1, -1):
+            if self.list.item(row).data(Qt.UserRole) in ids:
+                self._runs.pop(self.list.item(row).data(Qt.UserRole), None)
+                self.list.takeItem(row)
+        self._on_selection()
+
     def select(self, run_ids: list[int]) -> None:
         """Select exactly these runs (and so overlay them)."""
         self.list.blockSignals(True)
@@ -131,6 +148,11 @@ def _details(run: RunRecord) -> str:
     if run.parent is not None:
         start = run.start("epochs")
         lines.append(f"Continues run #{run.parent.run_id} from its weights: drawn from epoch {start:g} on")
+    if run.fork_of is not None:
+        lines.append(f"Fork of run #{run.fork_of.run_id} from its checkpoint at {run.fork_text}")
+    if run.stored is not None:
+        lines.append(f"Saved in the run library as {run.stored.id}")
+        lines += [f"Warning: {warning}" for warning in run.stored.warnings]
     if run.status == "diverged":
         lines.append(f"Diverged: the loss of update {run.diverged_at:,} was not finite; the views show "
                      "the last finite weights")

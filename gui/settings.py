@@ -16,9 +16,8 @@ from scratchnet.run_config import FIELDS, RunConfig
 
 MAX_TRAIN_SIZE = 60_000
 
-NETWORK_FIELDS = ("hidden", "init", "dropout", "seed")
-# ``layers``, a stack of image layers (issue 18), is edited by neither tab yet: the command line gives it
-UNEDITED_FIELDS = ("layers",)
+NETWORK_FIELDS = ("hidden", "layers", "init", "dropout", "seed")
+UNEDITED_FIELDS: tuple[str, ...] = ()
 TRAINING_FIELDS = tuple(name for name in FIELDS if name not in NETWORK_FIELDS + UNEDITED_FIELDS)
 
 # inclusive ranges of the numeric fields, as the panels' spin boxes allow them

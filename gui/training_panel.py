@@ -32,7 +32,8 @@ from .layer_editor import choice_combo, select_data
 from .settings import WINDOW_BOUNDS
 
 SLOW_SGD_SAMPLES = 10_000  # above this, warn that one-sample steps take a while
-DATASETS = {"mnist": "MNIST (bundled)", "fashion-mnist": "Fashion-MNIST"}
+DATASETS = {"mnist": "MNIST (bundled)", "fashion-mnist": "Fashion-MNIST", "my-digits": "My digits",
+            "mnist+my-digits": "MNIST + my digits"}
 
 
 def explanation(text: str) -> QLabel:
@@ -225,9 +226,10 @@ class TrainingPanel(QWidget):
         self._on_edit()
 
     def select_dataset(self, name_or_dir: str) -> None:
-        """Choose a data set by name or IDX folder path (a new folder is added to the list)."""
+        """Choose a data set by name, folder or file path (a new one is added to the list)."""
         if self.dataset_combo.findData(name_or_dir) < 0:
-            self.dataset_combo.addItem(f"Folder: {Path(name_or_dir).name}", name_or_dir)
+            kind = "File" if Path(name_or_dir).is_file() else "Folder"
+            self.dataset_combo.addItem(f"{kind}: {Path(name_or_dir).name}", name_or_dir)
         select_data(self.dataset_combo, name_or_dir)
 
     def set_train_limit(self, n_train: int) -> None:

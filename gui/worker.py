@@ -49,7 +49,14 @@ class TrainingWorker(QObject):
       itself with its last finite weights.
     - ``stepped(dict)``: after a single step (Step while paused): ``report``, the
       ``scratchnet.step_report.StepReport`` of that update, and ``model``, a copy of the weights.
+    - ``checkpointed(dict)``: the loop's "checkpoint" logs (epoch, update, samples_seen and
+      ``checkpoint``, a ``scratchnet.checkpoints.Checkpoint`` the loop took as a copy; with a
+      writer, ``saved``: the file it was saved in, or None).
+    - ``saved(str)``: a problem saving the run to its folder (disk full...); it trains on.
     - ``failed(str)``: a message for the user (bad data, ...).
+
+    With a ``writer`` (a function of the run's model that makes its ``scratchnet.run_store.RunWriter``),
+    the worker saves every log and checkpoint into the run's folder as they come, in its own thread.
     """
 
     dataset_ready = Signal(object)
@@ -59,17 +66,28 @@ class TrainingWorker(QObject):
     finished = Signal(dict)
     diverged = Signal(dict)
     stepped = Signal(dict)
+    checkpointed = Signal(dict)
+    saved = Signal(str)
     failed = Signal(str)
 
     def __init__(self, spec: RunSpec, control: TrainingControl, datasets: DatasetCache,
-                 initial_model: Sequential | None = None) -> None:
+                 initial_model: Sequential | None = None, *, checkpoints: int | None = None,
+                 resume=None, writer=None) -> None:
         """``initial_model``, if given, is trained further instead of fresh weights from the spec;
-        the worker owns it from now on (pass a ``copy()``)."""
+        the worker owns it from now on (pass a ``copy()``). ``checkpoints``: how many checkpoints
+        to take through a short run (``train(checkpoints=)``; None: none). ``resume``: a
+        ``Checkpoint`` to go on from (a fork). ``writer``: ``(model) -> RunWriter`` for the run's
+        folder, called in the worker's thread."""
         super().__init__()
         self._spec = spec
         self._initial_model = initial_model
         self._control = control
         self._datasets = datasets
+        self._checkpoints = checkpoints
+        self._resume = resume
+        self._make_writer = writer
+        self._writer = None
+        self._reported = False  # a save problem is reported once
 
     @Slot()
     def run(self) -> None:
@@ -94,20 +112,25 @@ class TrainingWorker(QObject):
         with limit_blas_threads(config.descent):
             train_config = config.train_config(log_interval=BATCH_LOG_INTERVAL,
                                                train_eval_size=min(self._spec.train_eval_size, len(data.y_train)))
-            self._train(model, config.build_optimizer(), data, train_config, config.build_augmenter())
+            self._train(model, config.build_optimizer(), data, train_config,
+                        config.build_augmenter(dataset.image_shape[0]))
 
     def _train(self, model, optimizer, data, config, augment) -> None:
+        if self._make_writer is not None:
+            self._writer = self._make_writer(model)
         recorder = StepRecorder(model, data.x_train, data.y_train)
         augment = recorder.augment(augment)
         self._control.between_updates = lambda stepping: self._between_updates(recorder, config, stepping)
         logs = train(
             model, optimizer, data.x_train, data.y_train, config,
             x_test=data.x_test, y_test=data.y_test, control=self._control, augment=augment,
+            checkpoints=self._checkpoints, resume=self._resume,
         )
         try:
             self._emit_logs(logs, model, config, data, recorder)
         except TrainingDiverged as exc:
             exc.model = model  # the loop left it with its last finite weights; nobody else holds it
+            self._save_end("diverged")
             raise
 
     def _between_updates(self, recorder: StepRecorder, config, stepping: bool) -> None:
@@ -125,6 +148,10 @@ class TrainingWorker(QObject):
         last_snapshot = time.perf_counter()
         for log in logs:
             event = log["event"]
+            self._save(log)
+            if event == "checkpoint":
+                self.checkpointed.emit(log)
+                continue
             speed = self._control.speed
             slow_motion = is_slow_motion(speed)
             # paced: a batch log after every update (the loop reads log_interval at each update)
@@ -156,6 +183,30 @@ class TrainingWorker(QObject):
             elif event == "done":
                 log["model"] = model
                 self.finished.emit(log)
+
+    def _save(self, log: dict) -> None:
+        """The log (and its checkpoint) into the run's folder; a failure is reported once, and
+        the run trains on in memory."""
+        if self._writer is None:
+            return
+        if log["event"] == "checkpoint":
+            # where it was saved: the window's checkpoint memory then forgets it rather than
+            # writing it again when over its budget
+            log["saved"] = self._writer.checkpoint(log["checkpoint"])
+        else:
+            self._writer.log(log)
+        self._report_save_problem()
+
+    def _save_end(self, status: str) -> None:
+        """A run that ended without a "done" log (diverged) says so in its folder."""
+        if self._writer is not None:
+            self._writer.finish(status)
+            self._report_save_problem()
+
+    def _report_save_problem(self) -> None:
+        if self._writer.problem and not self._reported:
+            self._reported = True
+            self.saved.emit(self._writer.problem)
 
 
 @contextmanager

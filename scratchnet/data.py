@@ -14,12 +14,13 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from scratchnet import paths
+from scratchnet import data_import, import_cache, paths
 from scratchnet.errors import DatasetError
 from scratchnet.files import is_folder, open_regular, os_reason
 
@@ -204,6 +205,7 @@ class Dataset:
     y_test: np.ndarray
     class_names: list[str]
     image_shape: tuple[int, int] = (28, 28)
+    layout: str = "IDX files"  # what was found, said to the user: "CSV folder (train.csv + test.csv), ..."
 
     def __post_init__(self):
         pixels = self.image_shape[0] * self.image_shape[1]
@@ -239,17 +241,61 @@ class Dataset:
             y_test=self.y_test,
             class_names=list(self.class_names),
             image_shape=self.image_shape,
+            layout=self.layout,
         )
 
 
 def load_dataset(
-    name_or_dir: str | os.PathLike, *, resources_dir: str | os.PathLike | None = None
+    name_or_path: str | os.PathLike,
+    *,
+    resources_dir: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    held_out: float = 1 / 7,
+    seed: int = 0,
+    photo: bool | str = False,
+    progress: Callable[[int, int], None] | None = None,
+    allow_large: bool = False,
+    read_image: Callable[[Path], np.ndarray] | None = None,
 ) -> Dataset:
-    """Load "mnist" (bundled), "fashion-mnist" (downloaded) or a folder of the four IDX files.
+    """Load "mnist" (bundled), "fashion-mnist" (downloaded), a folder of the four IDX files, or a
+    learner's own data (``scratchnet.data_import``): a CSV folder (train.csv + test.csv), one CSV
+    file, image folders (train/<class>/ + test/<class>/, or <class>/ alone) or an .npz.
 
     resources_dir overrides where the bundled "mnist" folder is looked for (default
-    `paths.resources_dir()`). Raises DatasetError when files are missing or malformed.
+    `paths.resources_dir()`). For imported data:
+    - ``image_size``: the square side (default the data's own; 28 for images); also resizes IDX data;
+    - ``held_out``, ``seed``: the stratified test split of a layout that has none;
+    - ``photo``: False (plain area resize), True (the drawing pad's preprocessing for photos of digits
+      on paper) or "auto" (that for images on light paper only);
+    - ``progress(done, total)``: called while images (counted in images) or CSV files (in bytes) are read;
+    - ``allow_large``: read a CSV over 2 GB (else DatasetTooLarge);
+    - ``read_image(path) -> (H, W) uint8``: decodes images (gui.image_reader.read_grey).
+    Imported data sets are cached by content hash (``scratchnet.import_cache``).
+    Raises DatasetError, naming the file, line or image, when anything is missing or malformed.
     """
+    options = data_import.ImportOptions(image_size=image_size, held_out=held_out, seed=seed, photo=photo,
+                                        allow_large=allow_large)  # ValueError for a bad option
+    kind = data_import.IDX if name_or_path in DATASET_NAMES else data_import.find_layout(name_or_path)
+    if kind == data_import.IDX:
+        dataset = _load_idx(name_or_path, resources_dir)
+        return dataset if image_size is None or image_size == dataset.image_shape[0] else _resized(dataset, image_size)
+    path = Path(name_or_path)
+    name = (path.stem if path.is_file() else path.name) or str(path)
+    files = data_import.source_files(path, kind)
+    if kind in (data_import.ONE_CSV, data_import.CSV_FOLDER, data_import.NPZ):
+        data_import.check_size(files, allow_large)  # before hashing a file it would refuse
+    key = import_cache.content_key(path, files, {"layout": kind, **options.cache_key(kind)})
+    cached = import_cache.load(key)
+    if cached is not None:
+        return Dataset(name=name, **cached)
+    found = data_import.import_dataset(path, kind, options, read_image=read_image, progress=progress)
+    import_cache.store(key, x_train=found.x_train, y_train=found.y_train, x_test=found.x_test, y_test=found.y_test,
+                       class_names=found.class_names, image_shape=found.image_shape, layout=found.layout)
+    return Dataset(name, data_import.unit_pixels(found.x_train), found.y_train, data_import.unit_pixels(found.x_test),
+                   found.y_test, found.class_names, found.image_shape, found.layout)
+
+
+def _load_idx(name_or_dir, resources_dir) -> Dataset:
     if name_or_dir == "mnist":
         folder = Path(resources_dir or paths.resources_dir()) / "mnist"
         files = _find_idx_files(folder, what="bundled MNIST")
@@ -259,6 +305,14 @@ def load_dataset(
     folder = Path(name_or_dir)
     classes = FASHION_CLASSES if "fashion" in folder.name.lower() else DIGIT_CLASSES
     return _build(folder.name or str(folder), _find_idx_files(folder), classes)
+
+
+def _resized(dataset: Dataset, side: int) -> Dataset:
+    """An IDX data set at another square image size (area resize)."""
+    h, w = dataset.image_shape
+    x_train, x_test = (data_import.resize_rows(x, h, side) for x in (dataset.x_train, dataset.x_test))
+    return Dataset(dataset.name, x_train, dataset.y_train, x_test, dataset.y_test, list(dataset.class_names),
+                   (side, side), f"{dataset.layout}, {h}x{w} images resized to {side}x{side}")
 
 
 def _find_fashion_files() -> dict[str, Path]:

@@ -9,6 +9,12 @@ class DatasetError(ScratchnetError, ValueError):
     """A data file or folder is missing, malformed or inconsistent. The message names the file."""
 
 
+class DatasetTooLarge(DatasetError):
+    """A data file larger than the size accepted without asking (``limits.MAX_CSV_BYTES``). Loading
+    it again with ``allow_large=True`` (the window asks first; ``--allow-large`` on the command
+    line) reads it anyway."""
+
+
 class ModelFileError(ScratchnetError, ValueError):
     """A saved model file cannot be read: not ours, corrupt, or inconsistent."""
 

@@ -22,6 +22,10 @@ finite) raise ``ExplainError`` (a ``ValueError``) with a message for the user.
 (``unit_counts``); the mean cross-entropy and its gradient with respect to every weight matrix
 (``batch_stats``).
 
+**Networks of images**: for one image, what every convolution, its activation and every pooling
+gives, channel by channel, and the δ of each map (``feature_maps``); the first convolution's
+kernels (``first_kernels``).
+
 **What a unit does, edited**: any layer's outputs (``layer_output``), the inputs that excite a
 unit most (``top_activating``), copies with units scaled or silenced (``with_units_scaled``),
 biases shifted (``with_biases_shifted``) or the smallest weights zeroed (``prune``), the accuracy
@@ -44,11 +48,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .conv import Conv2D, Reshape
 from .errors import ExplainError
 from .gradcheck import numeric_gradient, relative_error
 from .layers import Dense, Dropout, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 from .losses import SoftmaxCrossEntropy, softmax
-from .network import Sequential
+from .network import Sequential, layer_label
 from .optimizers import SGD
 from .sparse import ColumnSparse
 
@@ -578,14 +583,78 @@ def _slope(layer: Layer, z: np.ndarray) -> np.ndarray:
     return layer.backward(np.ones_like(a))
 
 
+# --------------------------------------------------------------------------- networks of images
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """What ``model.layers[layer]`` gives for one image: ``values`` (channels, height, width),
+    float64; ``name`` says which layer ("Conv2D 5x5x8", "ReLU", "MaxPool2D 2"). ``gradient``:
+    δ = dL/d``values``, L the cross-entropy of the image against class ``label`` (None for kernels)."""
+
+    layer: int
+    name: str
+    values: np.ndarray
+    gradient: np.ndarray | None = None
+    label: int | None = None
+
+
+def feature_maps(model: Sequential, x: np.ndarray, label: int | None = None) -> list[FeatureMap]:
+    """For one image ``x`` (any shape holding ``model.input_size`` numbers), the output of every
+    layer that gives images: each convolution, the activation after it, each pooling, in order, with
+    its δ for ``label`` (None: the class the model predicts). Runs the model's own forward and
+    backward on a float64 copy, in inference mode (dropout off)."""
+    copy = _image_network_copy(model)
+    value = _image(model, x)[None]
+    outputs = []
+    for layer in copy.layers:
+        value = layer.forward(value, training=False)
+        outputs.append(value)
+    label = int(np.argmax(value[0])) if label is None else _class(model, label, "label")
+    loss = SoftmaxCrossEntropy()
+    loss.forward(value, np.array([label]))
+    grad = loss.backward()
+    gradients: list[np.ndarray] = [grad] * len(outputs)
+    for i in range(len(copy.layers) - 1, -1, -1):
+        gradients[i] = grad  # dL/d(output of layer i)
+        grad = copy.layers[i].backward(grad)
+    return [FeatureMap(i, layer_label(layer), outputs[i][0].copy(), np.array(gradients[i][0]), label)
+            for i, layer in enumerate(copy.layers) if outputs[i].ndim == 4 and not isinstance(layer, Reshape)]
+
+
+def first_kernels(model: Sequential) -> FeatureMap:
+    """The first convolution's weights as ``values`` (out channels, in channels, k, k), float64."""
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Conv2D):
+            return FeatureMap(i, layer_label(layer), layer.params["W"].astype(np.float64))
+    raise ExplainError("the model has no convolution, so it has no kernels to show")
+
+
+def _image_network_copy(model: Sequential) -> Sequential:
+    if not model.is_image_network or not model.input_size:
+        raise ExplainError("the model does not read images (it has no Reshape to images first), so it has "
+                           "no feature maps")
+    _check_finite(model)
+    return model.copy(dtype=np.float64)
+
+
+def _check_finite(model: Sequential) -> None:
+    for name, p in model.parameters().items():
+        if not np.all(np.isfinite(p)):
+            raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "
+                               "train it again or open another model")
+
+
 IMAGE_NETWORK = ("this is a convolutional network: the views that look inside explain networks of Dense "
                  "layers only, for now")
 
 
-def _rows(model: Sequential, x: np.ndarray) -> np.ndarray:
+def _rows(model: Sequential, x: np.ndarray, *, images: bool = False) -> np.ndarray:
+    """``x`` as (N, inputs) rows checked against ``model``; a network of images is refused unless
+    the caller runs its layers as they are (``images``)."""
     if not model.dense_layers:
         raise ExplainError("the model has no Dense layer, so there is nothing to explain")
-    if model.is_image_network:
+    if model.is_image_network and not images:
         raise ExplainError(IMAGE_NETWORK)
     x = np.atleast_2d(np.asarray(x))
     if x.ndim != 2 or x.shape[1] != model.input_size:
@@ -611,10 +680,7 @@ def _float64_copy(model: Sequential) -> Sequential:
         raise ExplainError("the model has no Dense layer, so there is nothing to explain")
     if model.is_image_network:
         raise ExplainError(IMAGE_NETWORK)
-    for name, p in model.parameters().items():
-        if not np.all(np.isfinite(p)):
-            raise ExplainError(f"the model's weights are not finite ({name} holds NaN or infinity): "
-                               "train it again or open another model")
+    _check_finite(model)
     return model.copy(dtype=np.float64)
 
 
@@ -676,8 +742,9 @@ def _flat_gradient(model: Sequential, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
 def layer_output(model: Sequential, x: np.ndarray, layer: int) -> np.ndarray:
     """The output (N, units) of ``model.layers[layer]`` for the rows of ``x`` (N, inputs), in
-    inference mode (dropout off), in the model's dtype; run in chunks of ``CHUNK`` rows on a copy."""
-    x = _rows(model, x)
+    inference mode (dropout off), in the model's dtype; run in chunks of ``CHUNK`` rows on a copy.
+    In a network of images a layer before its Flatten gives (N, C, H, W)."""
+    x = _rows(model, x, images=True)
     _layer_index(model, layer)
     copy = model.copy()
     parts = []
@@ -774,6 +841,7 @@ def pca_embedding(model: Sequential, x: np.ndarray, layer: int, dims: int = 2) -
         raise ExplainError(f"dims must be a whole number >= 1, got {dims!r}")
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged model's outputs: refused below
         values = layer_output(model, x, layer).astype(np.float64)
+        values = values.reshape(len(values), -1)  # a layer of images: each image's maps as one vector
         values = values - values.mean(axis=0)
         covariance = values.T @ values
     if not np.isfinite(covariance).all():

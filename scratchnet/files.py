@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import stat
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
 
 from .errors import SaveError
 
@@ -35,6 +39,7 @@ _KINDS = (
     (stat.S_ISBLK, "a device"),
     (stat.S_ISSOCK, "a socket"),
 )
+_NPY_HEADER_BYTES = 10_000
 
 
 def os_reason(exc: OSError) -> str:
@@ -103,6 +108,32 @@ def is_folder(path: str | os.PathLike) -> bool:
         return Path(path).is_dir()
     except (OSError, ValueError):
         return False
+
+
+def read_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, error: type[Exception], label: str,
+                    check: Callable[[str, tuple, np.dtype], None]) -> np.ndarray:
+    """One ``.npy`` entry of an .npz archive, its header read and checked before its data: ``check(key,
+    shape, dtype)`` raises for what the caller refuses (objects, a wrong shape), and the bytes the
+    header implies must be exactly the bytes the entry holds, so a small file cannot make this
+    allocate more than it holds. Failures raise ``error("label: ...")``."""
+    key = info.filename.removesuffix(".npy")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member, _NPY_HEADER_BYTES)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member, _NPY_HEADER_BYTES)
+        else:
+            raise error(f"{label}: entry {key!r} has unsupported .npy version {version}")
+        check(key, shape, dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        held = info.file_size - member.tell()
+        if nbytes != held:
+            raise error(f"{label}: entry {key!r} declares {nbytes:,} bytes of data but holds {held:,}")
+        data = member.read(nbytes)
+    if len(data) != nbytes:
+        raise error(f"{label}: entry {key!r} is truncated")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 # --------------------------------------------------------------------------- writing
@@ -177,4 +208,5 @@ def _save_errors(path: str | os.PathLike):
         raise SaveError(f"cannot save to {path}: {os_reason(exc)}") from None
 
 
-__all__ = ["open_regular", "read_regular", "is_folder", "check_destination", "write_atomically", "os_reason"]
+__all__ = ["open_regular", "read_regular", "read_npy_member", "is_folder", "check_destination", "write_atomically",
+           "os_reason"]

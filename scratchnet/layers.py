@@ -128,8 +128,9 @@ class Dense(Layer):
             "b": np.zeros(self.out_features, dtype=self.dtype),
         }
         self._grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._pending: OuterProductGrad | None = None  # dL/dW while not yet expanded into _grads["W"]
-        self._pending_bias: np.ndarray | None = None  # dL/db = dL/dy of one sample, not yet copied
+        # {"W": dL/dW as an OuterProductGrad, "b": dL/db} of the last backward while not yet
+        # written into _grads (a one-sample dL/db is dL/dy itself, not yet copied)
+        self._compact: dict | None = None
         self._x: np.ndarray | ColumnSparse | None = None
         self._gathered: np.ndarray | None = None  # W[cols] of the last ColumnSparse forward
         self._row_buffer: np.ndarray | None = None
@@ -137,28 +138,24 @@ class Dense(Layer):
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        if self._pending is not None:
-            self._pending.to_dense(out=self._grads["W"])
-            self._pending = None
-        if self._pending_bias is not None:
-            self._grads["b"][...] = self._pending_bias
-            self._pending_bias = None
+        compact = self._compact
+        if compact is not None:
+            self._compact = None
+            compact["W"].to_dense(out=self._grads["W"])
+            if compact["b"] is not self._grads["b"]:
+                self._grads["b"][...] = compact["b"]
         return self._grads
 
     @grads.setter
     def grads(self, value: dict[str, np.ndarray]) -> None:
-        self._pending = self._pending_bias = None
+        self._compact = None
         self._grads = value
 
     def compact_grads(self) -> dict:
         """{"W": dL/dW as an ``OuterProductGrad`` when it has not been expanded yet (else the
         array), "b": dL/db}. Once ``grads`` has been read, the arrays are the gradient of record,
         so a change made to them (clipping, zeroing) is what an optimiser applies."""
-        pending, bias = self._pending, self._pending_bias
-        if pending is None and bias is None:
-            return self._grads
-        grads = self._grads
-        return {"W": grads["W"] if pending is None else pending, "b": grads["b"] if bias is None else bias}
+        return self._compact or self._grads
 
     def forward(self, x: np.ndarray | ColumnSparse, training: bool = False) -> np.ndarray:
         w = self.params["W"]
@@ -187,22 +184,20 @@ class Dense(Layer):
             term = OuterProductGrad((x.values, grad_y, x.cols, w.shape, self._gathered))
         else:
             term = OuterProductGrad((x, grad_y, None, w.shape, None))
-        bias = self._grads["b"]
         if accumulate:
             grads = self.grads
             term.add_to(grads["W"], scratch=self._scratch())
-            bias += grad_y if grad_y.ndim == 1 else np.add.reduce(grad_y, axis=0)
+            grads["b"] += grad_y if grad_y.ndim == 1 else np.add.reduce(grad_y, axis=0)
+        elif grad_y.ndim == 1:
+            self._compact = {"W": term, "b": grad_y}  # dL/db is dL/dy itself; copied into grads when read
         else:
-            self._pending = term
-            if grad_y.ndim == 1:
-                self._pending_bias = grad_y  # dL/db is dL/dy itself; copied into grads when read
-            else:
-                self._pending_bias = None
-                np.add.reduce(grad_y, axis=0, out=bias)  # np.sum's own sums, without its Python wrapper
+            bias = self._grads["b"]
+            np.add.reduce(grad_y, axis=0, out=bias)  # np.sum's own sums, without its Python wrapper
+            self._compact = {"W": term, "b": bias}
         return grad_x
 
     def zero_grad(self) -> None:
-        self._pending = self._pending_bias = None
+        self._compact = None
         for g in self._grads.values():
             g.fill(0)
 

@@ -14,6 +14,16 @@ MAX_TRAIN_PARAMETERS = 20_000_000
 # weights, gradients and up to two optimiser states, in float32
 BYTES_PER_TRAINED_PARAMETER = 16
 
+# Imported data sets (scratchnet.data_import): a CSV larger than this is read only when the user
+# agrees (DatasetTooLarge otherwise); a class count outside MIN..MAX_CLASSES is refused; an image
+# whose header claims a side longer than MAX_IMAGE_SIDE is refused before it is decoded.
+MAX_CSV_BYTES = 2 << 30
+MIN_CLASSES = 2
+MAX_CLASSES = 100
+MAX_IMAGE_SIDE = 8192
+MAX_IMPORT_SIDE = 256  # the largest square side an imported data set is resized to
+MAX_IMAGE_FOLDER_BYTES = 4 << 30  # float32 pixels of all the images of image folders, read without asking
+
 LAYERS_REASON = (f"at most {MAX_HIDDEN_LAYERS} hidden layers: deeper plain networks barely train "
                  "without normalisation, and the layer list must stay readable")
 

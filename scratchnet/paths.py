@@ -33,6 +33,17 @@ def user_cache_dir() -> Path:
     return base / "scratchnet"
 
 
+def user_data_dir() -> Path:
+    """Per-user data: imported data sets' cache, "My digits".
+
+    `$XDG_DATA_HOME/scratchnet` if that is an absolute path, else `~/.local/share/scratchnet`.
+    The folder is not created here.
+    """
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "scratchnet"
+
+
 def ignored_cache_settings() -> list[str]:
     """One sentence per cache variable that `user_cache_dir` ignored because it is relative."""
     return [

@@ -190,9 +190,10 @@ class RunConfig:
         return TrainConfig(descent=self.descent, batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
                            schedule=self.schedule, **options)
 
-    def build_augmenter(self) -> Augmenter | None:
-        """The augmentation to pass to ``train(augment=...)``, or None."""
-        return Augmenter() if self.augment else None
+    def build_augmenter(self, side: int = 28) -> Augmenter | None:
+        """The augmentation to pass to ``train(augment=...)`` for square images of ``side`` pixels a
+        side, or None. Shifts are at most 2 pixels, and less on images under 8 pixels a side."""
+        return Augmenter(max_shift=min(2.0, side / 4), side=side) if self.augment else None
 
     # ---- questions
     def widths(self, input_size: int, output_size: int) -> list[int]:

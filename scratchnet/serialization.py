@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
-from .files import open_regular, write_atomically
+from .files import open_regular, read_npy_member, write_atomically
 from .initializers import INITIALIZERS
 from .layers import LAYER_TYPES
 from .network import Sequential
@@ -32,7 +32,6 @@ MAX_FEATURES = 1 << 20  # a Dense side wider than this is not a file of ours
 MAX_PARAMETERS = 200_000_000  # 800 MB of float32: refuse before allocating anything larger
 MAX_LAYERS = 1000
 MAX_CONFIG_BYTES = 4 << 20  # the JSON config and metadata; ours take a few kB
-_NPY_HEADER_BYTES = 10_000
 _COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 _WEIGHT_DTYPES = ("float32", "float64")
 # settings each layer type must have and may have, besides "type"
@@ -159,15 +158,8 @@ def _read_archive(name: str, archive: zipfile.ZipFile) -> tuple[dict, dict[str, 
 def _read_npy(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, expected: _Weight | None) -> np.ndarray:
     """One ``.npy`` entry: its header is checked (dtype, shape, and the bytes it implies against
     the entry's declared size) before its data is read. ``expected=None``: the JSON config bytes."""
-    key = info.filename.removesuffix(".npy")
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member, _NPY_HEADER_BYTES)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member, _NPY_HEADER_BYTES)
-        else:
-            raise ModelFileError(f"{name}: entry {key!r} has unsupported .npy version {version}")
+
+    def check(key: str, shape: tuple, dtype: np.dtype) -> None:
         if dtype.hasobject:
             raise ModelFileError(f"{name}: holds Python objects (a pickle); refused for safety")
         if expected is None:
@@ -178,14 +170,8 @@ def _read_npy(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, expect
                 raise ModelFileError(f"{name}: weight {key!r} has dtype {dtype}, expected floats")
             if shape != expected.shape:
                 raise ModelFileError(f"{name}: weight {key!r} has shape {shape}, expected {expected.shape}")
-        nbytes = math.prod(shape) * dtype.itemsize
-        held = info.file_size - member.tell()
-        if nbytes != held:
-            raise ModelFileError(f"{name}: entry {key!r} declares {nbytes:,} bytes of data but holds {held:,}")
-        data = member.read(nbytes)
-    if len(data) != nbytes:
-        raise ModelFileError(f"{name}: entry {key!r} is truncated")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+    return read_npy_member(archive, info, ModelFileError, name, check)
 
 
 def _parse_config(name: str, raw: np.ndarray) -> dict:

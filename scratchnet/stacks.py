@@ -18,12 +18,15 @@ and the parameter cap of ``scratchnet.limits``, before it allocates that layer's
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from .conv import Conv2D, Flatten, MaxPool2D, Reshape
+from .initializers import UNDRAWN
 from .layers import ACTIVATIONS, Dense, Dropout, Layer
 from .limits import BYTES_PER_TRAINED_PARAMETER, MAX_TRAIN_PARAMETERS, MAX_WIDTH
 from .network import Sequential
@@ -81,6 +84,25 @@ def check_token(token: str) -> None:
         raise ValueError(f"unknown layer {token!r}; the layers are {SYNTAX}")
 
 
+def token_fields(token: str) -> dict:
+    """What a checked token says, as plain data: ``{"kind": "conv", "kernel", "channels", "stride",
+    "padding"}``, ``{"kind": "pool", "kernel", "stride"}`` (the stride defaults to the kernel),
+    ``{"kind": "dense", "units"}``, ``{"kind": "dropout", "rate"}``, else ``{"kind": token}``
+    (``flatten`` and the activations). Raises ValueError as ``check_token``."""
+    check_token(token)
+    if m := _CONV.fullmatch(token):
+        k, _, channels, stride, padding = m.groups()
+        return {"kind": "conv", "kernel": int(k), "channels": int(channels), "stride": int(stride or 1),
+                "padding": int(padding or 0)}
+    if m := _POOL.fullmatch(token):
+        return {"kind": "pool", "kernel": int(m.group(1)), "stride": int(m.group(2) or m.group(1))}
+    if m := _DENSE.fullmatch(token):
+        return {"kind": "dense", "units": int(m.group(1))}
+    if m := _DROPOUT.fullmatch(token):
+        return {"kind": "dropout", "rate": float(m.group(1))}
+    return {"kind": token}
+
+
 def _in_range(token: str, what: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise ValueError(f"layer {token!r}: the {what} {value} is outside {low} to {high}")
@@ -112,15 +134,52 @@ def build_stack(tokens: tuple[str, ...] | list[str], input_size: int, output_siz
     classes (the output Dense layer is added). Raises ValueError with one line naming the first
     layer that does not fit what it receives (with both shapes), or a network over the cap."""
     rng = rng if rng is not None else np.random.default_rng()
+    return Sequential([layer for _token, layer, _shape in _walk(tokens, input_size, output_size, init, rng, dtype)])
+
+
+@dataclass(frozen=True)
+class StackShapes:
+    """What ``stack_shapes`` finds: ``shapes[i]`` is one sample's shape after token ``i`` (the
+    output layer last), for the tokens before the first that does not fit; ``problem`` says why
+    that one does not (None: every layer fits); ``params`` counts the weights of the layers that fit."""
+
+    input_shape: tuple[int, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    params: int
+    problem: str | None
+
+
+@functools.lru_cache(maxsize=256)
+def stack_shapes(tokens: tuple[str, ...], input_size: int, output_size: int) -> StackShapes:
+    """The shapes ``build_stack`` would give, checked by the same code but with no weight drawn
+    (cached: an editor asks on every keystroke)."""
+    shapes: list[tuple[int, ...]] = []
+    params = 0
+    input_shape: tuple[int, ...] = (input_size,)
+    try:
+        for token, layer, shape in _walk(tokens, input_size, output_size, "he", UNDRAWN, np.float32):
+            if token is None:  # the implied Reshape to (1, side, side)
+                input_shape = shape
+                continue
+            shapes.append(shape)
+            params += sum(v.size for v in layer.params.values())
+    except ValueError as exc:
+        return StackShapes(input_shape, tuple(shapes), params, str(exc))
+    return StackShapes(input_shape, tuple(shapes), params, None)
+
+
+def _walk(tokens, input_size: int, output_size: int, init: str, rng, dtype):
+    """Yield (token, layer, its output shape) for the layers of ``build_stack``, the leading
+    Reshape included (its token None); each layer's shape and the parameter cap are checked before its weights exist."""
     tokens = [*tokens, f"dense{output_size}"]
-    layers: list[Layer] = []
     shape: tuple[int, ...] = (input_size,)
     if tokens[0].startswith(("conv", "pool")):
         side = math.isqrt(input_size)
         if side * side != input_size:
             raise ValueError(f"layer {tokens[0]!r} needs square images, but the inputs have {input_size} pixels")
-        layers.append(Reshape((1, side, side)))
-        shape = layers[0].output_shape(shape)
+        reshape = Reshape((1, side, side))
+        shape = reshape.output_shape(shape)
+        yield None, reshape, shape
     total = 0
     for i, token in enumerate(tokens):
         check_token(token)
@@ -140,8 +199,7 @@ def build_stack(tokens: tuple[str, ...] | list[str], input_size: int, output_siz
             shape = layer.output_shape(shape)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
-        layers.append(layer)
-    return Sequential(layers)
+        yield token, layer, shape
 
 
 def layer_tokens(model: Sequential) -> tuple[str, ...]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .conv import Conv2D
+from .layers import Dense
 from .losses import SoftmaxCrossEntropy
 from .network import Sequential
 
@@ -22,7 +24,7 @@ CHUNK = 8192  # rows per forward pass when measuring
 
 @dataclass(frozen=True)
 class LayerMove:
-    """How far one Dense layer's weights moved in an update: Frobenius norms of the change of W
+    """How far one Dense or Conv2D layer's weights moved in an update: Frobenius norms of the change of W
     and b, and of W before it."""
 
     name: str
@@ -58,9 +60,23 @@ class StepReport:
         return len(self.labels)
 
 
+def weighted_layers(model: Sequential) -> list[Dense | Conv2D]:
+    """The layers whose weights an update moves, input side first."""
+    return [layer for layer in model.layers if isinstance(layer, (Dense, Conv2D))]
+
+
 def layer_names(model: Sequential) -> list[str]:
-    """"Dense 1 (784→128)", ... for each Dense layer."""
-    return [f"Dense {k} ({d.in_features}→{d.out_features})" for k, d in enumerate(model.dense_layers, start=1)]
+    """"Conv 1 (5×5, 1→8 channels)", ..., "Dense 1 (784→128)", ... for each layer with weights."""
+    names, counts = [], {"Conv": 0, "Dense": 0}
+    for layer in weighted_layers(model):
+        kind = "Conv" if isinstance(layer, Conv2D) else "Dense"
+        counts[kind] += 1
+        if kind == "Conv":
+            k = layer.kernel_size
+            names.append(f"Conv {counts[kind]} ({k}×{k}, {layer.in_channels}→{layer.out_channels} channels)")
+        else:
+            names.append(f"Dense {counts[kind]} ({layer.in_features}→{layer.out_features})")
+    return names
 
 
 def describe_step(before: Sequential, after: Sequential, inputs: np.ndarray, labels: np.ndarray,
@@ -75,7 +91,7 @@ def describe_step(before: Sequential, after: Sequential, inputs: np.ndarray, lab
         moves = tuple(
             LayerMove(name, _norm(a.params["W"] - b.params["W"]), _norm(a.params["b"] - b.params["b"]),
                       _norm(b.params["W"]))
-            for name, b, a in zip(layer_names(before), before.dense_layers, after.dense_layers, strict=True)
+            for name, b, a in zip(layer_names(before), weighted_layers(before), weighted_layers(after), strict=True)
         )
     return StepReport(update, np.asarray(indices), inputs, labels, float(loss_before), float(loss_after),
                       predicted_before, predicted_after, moves)

@@ -1,12 +1,15 @@
 """How many BLAS threads the updates of a training epoch use.
 
 Small products (one sample, or a batch of up to 32 rows) finish before a second BLAS thread has
-woken up, so one thread is faster. From 64 rows on, two threads win on an idle machine, but when
-another process holds a core, a second BLAS thread that waits for it makes each update 5-20x
-slower. So for large batches, ``BlasThreads`` times a few updates alternately with one thread and
-with the BLAS default, keeps the faster, and probes again every ``REPROBE_SECONDS`` (and at each
-epoch) because the other processes come and go. This
-changes only the speed: the maths is the same with any thread count.
+woken up, so one thread is faster; from 64 rows on, the BLAS default (one thread per core) wins on
+an idle machine. Training takes the count from the batch size alone: OpenBLAS sums a product in
+another order with one thread than with several (its small-matrix kernels are single-threaded), so
+the count is part of what makes a run repeat bit for bit, and a resumed run equal its original.
+``BlasThreads(..., adaptive=True)`` instead times a few updates alternately with one thread and
+with the default, keeps the faster, and probes again every ``REPROBE_SECONDS``: faster when another
+process holds a core (a second BLAS thread that waits for it makes each update 5-20x slower), but
+the run's last bits then depend on the timing, so nothing in scratchnet uses it by default. On a
+busy machine, ``OPENBLAS_NUM_THREADS=1`` gives the same protection and stays repeatable.
 
 The thread count is set through ``threadpoolctl`` when it is installed; without it the BLAS
 default stands. The setting is process-wide: it applies to every thread's BLAS calls. So a
@@ -37,27 +40,31 @@ REPROBE_SECONDS = 5.0
 FAVOUR_DEFAULT = 0.8
 
 
-def threads_for_batch(batch_size: int, small_products: bool = False) -> tuple[int, ...]:
-    """The candidate thread counts for updates of ``batch_size`` rows (0 = the BLAS default).
+def threads_for_batch(batch_size: int, small_products: bool = False, adaptive: bool = False) -> tuple[int, ...]:
+    """The candidate thread counts for updates of ``batch_size`` rows (0 = the BLAS default): one
+    count, unless ``adaptive`` (see the module's docstring).
 
     ``small_products``: the updates' matrix products are small whatever the batch (a Conv2D layer
     multiplies one sample at a time, (out, in·k·k) by (in·k·k, OH·OW)), so one thread, which also
     keeps the copies and element-wise work on one core: a LeNet epoch took 15 s with one thread
     and 26 s with the probe's choice on this shared 2-core machine."""
-    return (1,) if small_products or batch_size <= SINGLE_THREAD_MAX_BATCH else (0, 1)
+    if small_products or batch_size <= SINGLE_THREAD_MAX_BATCH:
+        return (1,)
+    return (0, 1) if adaptive else (0,)
 
 
 class BlasThreads:
-    """Context that chooses the BLAS thread count, at each epoch and every ``REPROBE_SECONDS``.
+    """Context that sets the BLAS thread count for a run's updates (``threads_for_batch``); with
+    ``adaptive``, it chooses between candidates at each epoch and every ``REPROBE_SECONDS``.
 
     Call ``start_epoch()`` at each epoch, and ``before_update()`` / ``after_update()`` around
     each update. On exit the original thread count is restored.
     """
 
-    def __init__(self, batch_size: int, small_products: bool = False) -> None:
+    def __init__(self, batch_size: int, small_products: bool = False, adaptive: bool = False) -> None:
         self._blas = _blas_libraries()
         self._original = [lib.get_num_threads() for lib in self._blas]
-        self.candidates = threads_for_batch(batch_size, small_products) if self._blas else (0,)
+        self.candidates = threads_for_batch(batch_size, small_products, adaptive) if self._blas else (0,)
         self._times: dict[int, list[float]] = {}
         self._probe = 0
         self._current = 0

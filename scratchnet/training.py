@@ -16,6 +16,11 @@
   ``TrainConfig.train_eval_size``: ``train_eval_loss, train_eval_accuracy, train_eval_size``.
 - ``"done"``: ``stopped, epochs_completed, test_loss, test_accuracy, seconds, update,
   samples_seen``.
+- ``"checkpoint"`` (only with ``checkpoints=``): ``epoch, update, samples_seen, checkpoint`` (a
+  ``scratchnet.checkpoints.Checkpoint``), right after the update or the epoch log it describes.
+The "start" log also carries where the run starts: ``first_epoch, first_update, samples_seen,
+seconds`` (1, 0, 0, 0 for a new run; a resumed run continues its parent's numbering), and
+``checkpoint_updates`` (the updates that get a checkpoint, empty without ``checkpoints=``).
 A stop request (``control``) is honoured between updates; a non-finite loss raises
 ``TrainingDiverged`` and leaves the model with the weights from just before the update that made
 them non-finite. The same seed gives the same run, bit for bit.
@@ -40,6 +45,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .batches import FullBatchChunks, MiniBatches, mostly_zero
+from .checkpoints import Checkpoint, capture, checkpoint_updates, restore
 from .control import TrainingControl
 from .errors import TrainingDiverged
 from .layers import Dense, Dropout
@@ -180,25 +186,21 @@ def _one_update(model: Sequential, loss_fn: SoftmaxCrossEntropy, optimizer: Opti
 
 class _RunState:
     """What an epoch's updates depend on besides its sample order: the weights, the optimiser's
-    state and every random generator (augmentation, dropout). Taken at an epoch's start, it lets
-    a diverged epoch be replayed up to the last update whose weights were finite."""
+    state and every random generator (augmentation, dropout), as a checkpoint. Taken at an
+    epoch's start, it lets a diverged epoch be replayed up to the last update whose weights were
+    finite."""
 
-    def __init__(self, model: Sequential, optimizer: Optimizer, rng: np.random.Generator) -> None:
-        self.params = model.state_dict()
-        self.optimizer_state = {name: {k: v.copy() for k, v in slot.items()} for name, slot in optimizer.state.items()}
-        self.optimizer_steps = optimizer.steps
-        self.generators = _generators(model, rng)
-        self.generator_states = [g.bit_generator.state for g in self.generators]
+    def __init__(self, model: Sequential, optimizer: Optimizer, generators: list[np.random.Generator]) -> None:
+        self.generators = generators
+        self.checkpoint = capture(model, optimizer, generators, epoch=0, update=0, samples_seen=0, seconds=0.0)
 
     def restore(self, model: Sequential, optimizer: Optimizer) -> None:
-        model.load_state_dict(self.params)
-        optimizer.state = {name: {k: v.copy() for k, v in slot.items()} for name, slot in self.optimizer_state.items()}
-        optimizer.steps = self.optimizer_steps
-        for g, state in zip(self.generators, self.generator_states, strict=True):
-            g.bit_generator.state = state
+        restore(self.checkpoint, model, optimizer, self.generators)
 
 
-def _generators(model: Sequential, rng: np.random.Generator) -> list[np.random.Generator]:
+def run_generators(model: Sequential, rng: np.random.Generator) -> list[np.random.Generator]:
+    """Every generator a run draws from: the loop's ``rng`` (shuffles, augmentation), then each
+    distinct Dropout generator in layer order. Their states are what a checkpoint keeps."""
     found = [rng]
     for layer in model.layers:
         if isinstance(layer, Dropout) and all(layer.rng is not g for g in found):
@@ -217,6 +219,8 @@ def train(
     y_test: np.ndarray | None = None,
     control: TrainingControl | None = None,
     augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    checkpoints: int | None = None,
+    resume: Checkpoint | None = None,
 ) -> Iterator[dict]:
     """Train ``model`` in place on x_train (N, F) float32 and y_train (N,) int; yield log dicts.
 
@@ -224,6 +228,15 @@ def train(
     inputs of every update (B, F) with the loop's seeded generator, so augmented runs repeat
     exactly: each mini-batch, each sample of pure SGD, and for full batch each chunk afresh at
     every epoch (each epoch's gradient is that of a newly augmented copy of the training set).
+
+    ``checkpoints`` (None: none): yield a "checkpoint" log at update 0, at every epoch's end and,
+    for runs under 10 epochs, at about this many more updates spread through the run (0: epoch
+    ends only; ``scratchnet.checkpoints.checkpoint_updates``), and where a stop request ends
+    an epoch early. ``resume``: start from this checkpoint (weights, optimiser state, generators
+    and position, restored into ``model`` and ``optimizer``) and go on to epoch
+    ``config.epochs``; with the checkpoint's run configuration the epochs after it are those of
+    the original run, bit for bit. Taken mid-epoch, the run goes on inside that epoch with the
+    same sample order (from its sample count, so a new batch size also fits).
     """
     config = config or TrainConfig()
     control = control or TrainingControl()
@@ -240,6 +253,11 @@ def train(
     schedule = Schedule(config.schedule, config.epochs)
     base_lr = optimizer.lr
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x5EED]))
+    generators = run_generators(model, rng)
+    if resume is not None:
+        restore(resume, model, optimizer, generators)
+    marks = frozenset(checkpoint_updates(config.epochs, updates_per_epoch, checkpoints)
+                      if checkpoints is not None else ())
     loss_fn = SoftmaxCrossEntropy()
     has_test = x_test is not None and y_test is not None and len(x_test) > 0
     form = input_form(model, optimizer, x_train, config.descent, augment)
@@ -250,21 +268,41 @@ def train(
     else:
         source = MiniBatches(x_train, y_train, batch_size, columns=columns, augment=augment, rng=rng)
 
+    # where the run starts: a resumed one continues its parent's numbers and, mid-epoch, its epoch
+    update = resume.update if resume else 0
+    samples_seen = resume.samples_seen if resume else 0
+    epochs_completed = resume.epoch if resume else 0
+    partial = resume.epoch_state if resume and config.descent != "full" else None
+    train_seconds = (resume.seconds - (partial["seconds"] if partial else 0.0)) if resume else 0.0
     yield {
         "event": "start", "n_train": n, "batch_size": batch_size, "updates_per_epoch": updates_per_epoch,
         "epochs": config.epochs, "descent": config.descent, "notes": notes, "input_form": form,
-        "augmented": augment is not None,
+        "augmented": augment is not None, "first_epoch": epochs_completed + 1, "first_update": update,
+        "samples_seen": samples_seen, "seconds": resume.seconds if resume else 0.0,
+        "checkpoint_updates": sorted(marks),
     }
 
-    update = 0
-    samples_seen = 0
-    train_seconds = 0.0
-    run_start = time.perf_counter()
+    run_start = time.perf_counter() - (resume.seconds if resume else 0.0)
     stopped = False
-    epochs_completed = 0
     pending_losses: list[float] = []
-    first_pending = 0
+    first_pending = update
     last_log = time.perf_counter()
+    epoch_rng = None  # the loop generator's state before this epoch's shuffle (for checkpoints)
+
+    def checkpoint_log(epoch: int, mid_epoch: dict | None = None) -> dict:
+        """A checkpoint of the run now; ``mid_epoch``: the running epoch's sums, when inside one."""
+        epoch_state = None
+        seconds = train_seconds
+        if mid_epoch is not None:
+            epoch_state = {"order_rng": epoch_rng} | mid_epoch
+            seconds += mid_epoch["seconds"]
+        ckpt = capture(model, optimizer, generators, epoch=epoch, update=update, samples_seen=samples_seen,
+                       seconds=seconds, epoch_state=epoch_state)
+        return {"event": "checkpoint", "epoch": epoch, "update": update, "samples_seen": samples_seen,
+                "checkpoint": ckpt}
+
+    if 0 in marks and resume is None:
+        yield checkpoint_log(0)
 
     def batch_log(epoch: int, epoch_seconds: float | None = None) -> dict:
         """The losses since the last log; ``epoch_seconds``, when the epoch is over, is its time."""
@@ -310,7 +348,7 @@ def train(
     caller_errstate = np.seterr(**quiet)
     try:
         with BlasThreads(batch_size, small_products=model.is_image_network) as threads:
-            for epoch in range(1, config.epochs + 1):
+            for epoch in range(epochs_completed + 1, config.epochs + 1):
                 threads.start_epoch()
                 optimizer.lr = base_lr * schedule.factor(epoch - 1)
                 epoch_start = time.perf_counter()
@@ -318,10 +356,24 @@ def train(
                 epoch_correct = 0
                 epoch_samples = 0
                 epoch_updates = 0
+                first_start = 0
                 if config.descent != "full":
-                    order = rng.permutation(n)
+                    if partial is not None:  # the same order as the parent's epoch, from where it was
+                        rng.bit_generator.state = partial["order_rng"]
+                        order = rng.permutation(n)
+                        rng.bit_generator.state = resume.rng_state["0"]
+                        epoch_loss, epoch_correct = partial["loss_sum"], partial["correct"]
+                        epoch_samples = first_start = min(partial["samples"], n)
+                        epoch_updates = partial["updates"]
+                        epoch_start -= partial["seconds"]
+                        epoch_rng, partial = partial["order_rng"], None
+                    else:
+                        if marks:
+                            epoch_rng = rng.bit_generator.state
+                        order = rng.permutation(n)
                     source.epoch(order)
-                run_state = _RunState(model, optimizer, rng)
+                run_state = _RunState(model, optimizer, generators)
+                resumed_updates = epoch_updates  # done by the parent run (a mid-epoch resume)
                 epoch_lr = optimizer.lr
                 try:
                     if config.descent == "full":
@@ -340,7 +392,7 @@ def train(
                                 epoch_loss, epoch_correct, epoch_samples = loss_value * n, correct, n
                                 pending_losses.append(loss_value)
                     else:
-                        for start in range(0, n, batch_size):
+                        for start in range(first_start, n, batch_size):
                             if not gate():
                                 stopped = True
                                 break
@@ -357,6 +409,14 @@ def train(
                             update += 1
                             epoch_updates += 1
                             pending_losses.append(loss_value)
+                            if update in marks and start + batch_size < n:
+                                handed_over = time.perf_counter()
+                                np.seterr(**caller_errstate)
+                                yield checkpoint_log(epoch - 1, {
+                                    "samples": epoch_samples, "loss_sum": epoch_loss, "correct": epoch_correct,
+                                    "updates": epoch_updates, "seconds": handed_over - epoch_start})
+                                np.seterr(**quiet)
+                                epoch_start += time.perf_counter() - handed_over
                             if time.perf_counter() - last_log >= config.log_interval:
                                 handed_over = time.perf_counter()
                                 np.seterr(**caller_errstate)
@@ -366,15 +426,17 @@ def train(
                                 epoch_start += time.perf_counter() - handed_over
                 except _Diverged as exc:
                     pending_losses.append(exc.loss)
-                    kept = _keep_last_finite(model, optimizer, loss_fn, source, run_state, epoch_updates,
-                                             batch_size, epoch_lr)
+                    kept = resumed_updates + _keep_last_finite(
+                        model, optimizer, loss_fn, source, run_state, epoch_updates - resumed_updates, batch_size,
+                        epoch_lr, first_start)
                     raise _divergence(f"the loss became {exc.loss}", epoch, update, kept, optimizer.lr,
                                       pending_losses, first_pending) from None
                 seconds = time.perf_counter() - epoch_start
                 # The epoch's last update can overflow the weights without any loss seeing it yet.
                 if not params_finite(model):
-                    kept = _keep_last_finite(model, optimizer, loss_fn, source, run_state, epoch_updates,
-                                             batch_size, epoch_lr)
+                    kept = resumed_updates + _keep_last_finite(
+                        model, optimizer, loss_fn, source, run_state, epoch_updates - resumed_updates, batch_size,
+                        epoch_lr, first_start)
                     raise _divergence("the weights became NaN or infinite", epoch, update, kept, optimizer.lr,
                                       pending_losses, first_pending)
                 closing_log = batch_log(epoch, seconds) if pending_losses else None
@@ -395,6 +457,12 @@ def train(
                     "lr": optimizer.lr, "update": update, "samples_seen": samples_seen,
                     "elapsed": time.perf_counter() - run_start, "partial": stopped,
                 } | _train_eval(model, x_train, y_train, train_subset, config.eval_batch_size)
+                if marks and not stopped:
+                    yield checkpoint_log(epoch)
+                elif marks and epoch_samples < n:  # stopped inside the epoch: where it stopped
+                    yield checkpoint_log(epoch - 1, {
+                        "samples": epoch_samples, "loss_sum": epoch_loss, "correct": epoch_correct,
+                        "updates": epoch_updates, "seconds": seconds})
                 np.seterr(**quiet)
                 if stopped:
                     break
@@ -417,10 +485,11 @@ def _train_eval(model, x, y, subset, batch_size: int) -> dict:
 
 
 def _keep_last_finite(model, optimizer, loss_fn, source, run_state: _RunState, applied: int,
-                      batch_size: int, lr: float) -> int:
+                      batch_size: int, lr: float, first_start: int = 0) -> int:
     """After a divergence in an epoch that had applied ``applied`` updates, leave the model with
     the weights from just before the update that made them non-finite; returns how many of the
-    epoch's updates those weights include.
+    epoch's updates those weights include (of those from sample ``first_start`` on, where a
+    resumed run took its run state).
 
     Finite weights (the loss overflowed, the weights did not) are kept as they are. Otherwise the
     epoch is replayed from its start (weights, optimiser state and generators as they were, the
@@ -437,7 +506,7 @@ def _keep_last_finite(model, optimizer, loss_fn, source, run_state: _RunState, a
 
     def replay(count: int) -> None:
         for u in range(count):
-            inputs, labels = source.batch(u * batch_size)
+            inputs, labels = source.batch(first_start + u * batch_size)
             _one_update(model, loss_fn, optimizer, inputs, labels)
 
     # Most often the update just before the non-finite loss was the one that overflowed.
@@ -453,7 +522,7 @@ def _keep_last_finite(model, optimizer, loss_fn, source, run_state: _RunState, a
     for u in range(applied):
         before = model.state_dict()
         try:
-            inputs, labels = source.batch(u * batch_size)
+            inputs, labels = source.batch(first_start + u * batch_size)
             _one_update(model, loss_fn, optimizer, inputs, labels)
         except _Diverged:
             break

@@ -21,6 +21,22 @@ def isolated_qsettings(tmp_path_factory, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def isolated_data_home(tmp_path_factory, monkeypatch):
+    """Every test's user data (My digits, the import cache, the run library) lives in a fresh
+    temporary folder, never in the user's ~/.local/share (a test that sets XDG_DATA_HOME itself
+    keeps its own)."""
+    folder = tmp_path_factory.mktemp("data-home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
+@pytest.fixture
+def isolated_run_library(isolated_data_home):
+    """The run library of this test (``scratchnet.run_store.runs_root``)."""
+    return isolated_data_home / "scratchnet" / "runs"
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The bundled MNIST, loaded once for the whole session."""

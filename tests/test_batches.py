@@ -309,7 +309,9 @@ def test_divergence_keeps_the_weights_from_just_before_the_update_that_broke_the
 def test_blas_threads_chooses_a_candidate_and_restores_the_thread_count():
     original = [lib.get_num_threads() for lib in _blas_libraries()]
     a = np.ones((64, 64), np.float32)
-    with BlasThreads(batch_size=128) as threads:
+    with BlasThreads(batch_size=128) as threads:  # one count, from the batch size: repeatable runs
+        assert threads.candidates == (0,) and threads.chosen == 0
+    with BlasThreads(batch_size=128, adaptive=True) as threads:
         assert threads.candidates == (0, 1)
         for _ in range(6):
             threads.before_update()

@@ -88,7 +88,7 @@ def test_probing_and_predicting_in_two_threads_never_overlap(fake):
                 fake.state["predicting"] -= 1
 
     predictor = start(predict)
-    with BlasThreads(batch_size=128) as probe:
+    with BlasThreads(batch_size=128, adaptive=True) as probe:
         for _ in range(40):
             probe.start_epoch()
             for _ in range(2 * threads.PROBE_UPDATES):

@@ -72,12 +72,13 @@ class TestInvalidArguments:
         assert "Traceback" not in err
 
 
-def test_corrupt_data_folder_exits_1_with_a_message(capsys, tmp_path):
+def test_corrupt_data_folder_exits_2_with_a_message(capsys, tmp_path):
+    """Bad data is the user's input, like a bad flag: exit code 2 and one line (issue 17)."""
     names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
     for name in names:
         (tmp_path / name).write_bytes(b"\x00\x00\x08\x03garbage")
     code, out, err = _train(capsys, "--dataset", str(tmp_path))
-    assert code == 1
+    assert code == 2 and len(err.strip().splitlines()) == 1
     assert "train-images-idx3-ubyte" in err and "Traceback" not in err
 
 

@@ -259,8 +259,8 @@ def test_a_network_of_images_trains_with_one_blas_thread(monkeypatch):
     chosen = []
     original = threads.BlasThreads.__init__
 
-    def spy(self, batch_size, small_products=False):
-        original(self, batch_size, small_products)
+    def spy(self, batch_size, small_products=False, adaptive=False):
+        original(self, batch_size, small_products, adaptive)
         chosen.append((small_products, self.candidates))
 
     monkeypatch.setattr(threads.BlasThreads, "__init__", spy)
@@ -269,7 +269,8 @@ def test_a_network_of_images_trains_with_one_blas_thread(monkeypatch):
     list(train(tiny_stack(), make_optimizer("momentum", 0.01), x, y, TrainConfig(batch_size=128, epochs=1)))
     assert chosen[0][0] is True
     assert chosen[0][1] in ((1,), (0,))  # (0,): no BLAS library found to limit
-    assert threads.threads_for_batch(128, small_products=True) == (1,) and threads.threads_for_batch(128) == (0, 1)
+    assert threads.threads_for_batch(128, small_products=True) == (1,) and threads.threads_for_batch(128) == (0,)
+    assert threads.threads_for_batch(128, adaptive=True) == (0, 1)
 
 
 @pytest.mark.parametrize("layer, change, fragment", [

@@ -255,6 +255,11 @@ class TestCloseMidRun:
                 QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
                 app.processEvents()
             print("all closed", flush=True)
+            # as gui/app.py does before exiting: a thread a close released (a long full-batch
+            # step, a data set still loading) may end on its own first
+            from PySide6.QtCore import QDeadlineTimer
+            from gui.threads import wait_for_released_threads
+            assert wait_for_released_threads(QDeadlineTimer(60_000))
         """))
         # settings a window may store go to the temporary folder, not the user's
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path),

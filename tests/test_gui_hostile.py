@@ -19,7 +19,8 @@ from gui.app import NO_DISPLAY, display_problem
 from gui.defaults import DEFAULT_CONFIG
 from gui.main_window import MainWindow
 from gui.persistence import KEYS, load_state
-from gui.settings import NETWORK_FIELDS, TRAINING_FIELDS
+from gui.persistence import LEGACY_NETWORK_FIELDS as NETWORK_FIELDS
+from gui.settings import TRAINING_FIELDS
 from scratchnet.limits import MAX_HIDDEN_LAYERS
 from scratchnet.network import mlp
 from scratchnet.run_config import hidden_layers
@@ -129,10 +130,12 @@ def test_too_many_parameters_are_explained_and_start_is_refused(window, click):
     editor.set_config(DEFAULT_CONFIG.replace(hidden=hidden_layers(4096, 4096, 4096)))
     assert "Cannot train: 36," in editor.param_label.text()
     assert "parameters is too many: at most 20,000,000" in editor.param_label.text()
-    click("startButton")
+    assert not window.start_button.isEnabled() and not window.compare_button.isEnabled()
+    assert window.start_button.toolTip().startswith("Cannot start: 36,")
+    window.start_training()  # the shortcut's way in is refused too, with the reason
     assert not window.is_running and window.runs == []
     assert window.error_label.isVisible() and "Cannot start" in window.error_label.text()
-    click("compareButton")
+    window.compare_descents()
     assert not window.is_running
 
 
@@ -143,7 +146,8 @@ def test_metadata_out_of_range_is_refused_before_anything_is_applied(qtbot, wind
     """The older format: each group whole or not at all."""
     model = mlp(784, [24], 10, activation="tanh", rng=np.random.default_rng(0))
     path = tmp_path / "epochs.npz"
-    network = {"hidden": hidden_layers(24, activation="tanh"), "init": "xavier", "dropout": 0.0, "seed": 3}
+    network = {"hidden": hidden_layers(24, activation="tanh"), "layers": (), "init": "xavier", "dropout": 0.0,
+               "seed": 3}
     save_model(model, path, {"network": group(NETWORK_FIELDS, hidden=[{"width": 24, "activation": "tanh"}],
                                               init="xavier", seed=3),
                              "training": group(TRAINING_FIELDS, epochs=1e18, learning_rate=0.3)})

@@ -131,12 +131,15 @@ def test_the_two_tabs_edit_every_field_of_the_run_configuration(window):
                        optimizer="adam", learning_rate=0.003, momentum=0.5, weight_decay=0.01, descent="sgd",
                        batch_size=7, epochs=2, schedule="step", seed=9, augment=True, dataset="fashion-mnist",
                        train_size=100)
-    # every field but ``layers``: the Network tab edits Dense layers only; a stack of image layers
-    # (issue 18) is given on the command line, and a model file that has one opens in the window
+    # every field but ``layers``, which a stack of image layers sets (issue 18): below
     edited = [name for name in FIELDS if name != "layers"]
     assert all(getattr(config, name) != getattr(RunConfig(), name) for name in edited)
     window.show_config(config)
     assert window.run_config() == config
+    stacked = config.replace(layers=("conv3x3x4s2p1", "tanh", "pool3s2", "flatten", "dense32", "tanh", "dropout0.25",
+                                     "dense16", "sigmoid", "dropout0.25"))
+    window.show_config(stacked)
+    assert window.run_config() == stacked
 
 
 def test_a_missing_dataset_is_explained_inline(qtbot, window):

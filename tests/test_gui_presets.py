@@ -50,7 +50,8 @@ def test_a_new_window_starts_on_quick_start(window):
     assert combo.objectName() == "presetCombo" and combo.toolTip()
     assert combo.currentText() == "Quick start" and window.preset_bar.current() == "quick-start"
     assert [combo.itemText(i) for i in range(combo.count())] == [
-        "Quick start", "The three descents", "Best accuracy", "Why initialisation matters", "Custom"]
+        "Quick start", "The three descents", "Best accuracy", "Why initialisation matters",
+        "Convolutional network", "Custom"]
     spec = preset_spec(PRESETS["quick-start"])
     assert window.run_config() == spec.config
     assert "97.5%" in window.preset_bar.description.text()

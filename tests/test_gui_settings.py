@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 import scratchnet
 from gui.defaults import DEFAULT_CONFIG
 from gui.persistence import KEYS, default_store
-from gui.settings import NETWORK_FIELDS, TRAINING_FIELDS
+from gui.persistence import LEGACY_NETWORK_FIELDS as NETWORK_FIELDS
+from gui.settings import TRAINING_FIELDS
 from scratchnet.run_config import HiddenLayer, RunConfig, hidden_layers
 
 ROOT = Path(__file__).resolve().parent.parent

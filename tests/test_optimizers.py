@@ -139,9 +139,42 @@ def test_plain_sgd_forms_lr_times_one_samples_dy_once_for_weight_and_bias(monkey
     lr = np.float32(0.1)
     np.testing.assert_array_equal(params["W"], w - np.outer(x, dy * lr))
     np.testing.assert_array_equal(params["b"], b - dy * lr)
-    assert len(made) == 1 and opt._scaled is None  # the bias took the lr * dy made for the weight
+    assert len(made) == 1  # the bias took the lr * dy made for the weight
 
     # a bias gradient that is another array is stepped on its own, after the cache was dropped
     other = dy.copy()
     opt.step(params, {"W": OuterProductGrad((x, dy, None, w.shape, None)), "b": other * 2})
     np.testing.assert_allclose(params["b"], b - dy * lr - other * 2 * lr, rtol=1e-6)
+
+
+def test_plain_sgd_writes_a_row_sparse_steps_rows_as_whole_records_with_the_same_bytes():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(12, 5)).astype(np.float32)
+    rows = np.array([1, 4, 7, 11])
+    left, right = rng.normal(size=(3, 4)).astype(np.float32), rng.normal(size=(3, 5)).astype(np.float32)
+    results = {}
+    for order in ("C", "F"):  # F: rows not contiguous, so the plain p[rows] = block
+        params = {"w": np.array(w, order=order)}
+        opt = SGD(0.1)
+        for _ in range(2):  # the second step reuses the kept records
+            opt.step(params, {"w": OuterProductGrad((left, right, rows, w.shape, None))})
+        records = opt._row_records["w"][1]
+        assert (records is not None) == (order == "C")  # which way the rows were written
+        results[order] = params["w"]
+    np.testing.assert_array_equal(results["C"], results["F"])
+    expected = w.astype(np.float64)
+    expected[rows] -= 2 * 0.1 * (left.T.astype(np.float64) @ right)
+    np.testing.assert_allclose(results["C"], expected, rtol=1e-5, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(12), rows)
+    np.testing.assert_array_equal(results["C"][untouched], w[untouched])
+
+
+def test_plain_sgd_takes_new_records_when_a_parameter_array_is_replaced():
+    opt = SGD(0.5)
+    x, dy = np.ones(2, dtype=np.float32), np.ones(3, dtype=np.float32)
+    for fill in (1.0, 2.0):
+        params = {"w": np.full((4, 3), fill, dtype=np.float32)}
+        opt.step(params, {"w": OuterProductGrad((x, dy, np.array([0, 2]), (4, 3), None))})
+        np.testing.assert_array_equal(params["w"][[0, 2]], fill - 0.5)
+        np.testing.assert_array_equal(params["w"][[1, 3]], fill)
+        assert opt._row_records["w"][0] is params["w"]

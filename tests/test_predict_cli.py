@@ -193,5 +193,22 @@ def test_unreadable_model_file(tmp_path, clear_digits, capsys):
 def test_model_for_other_inputs(tmp_path, clear_digits, capsys):
     image = save_grey(tmp_path / "digit.png", upscaled(clear_digits[0][0]))
     other = tmp_path / "other.npz"
-    save_model(mlp(100, [8], 10, rng=np.random.default_rng(0)), other)
-    assert "100 inputs" in _run_failing(capsys, image, "--model", other)
+    save_model(mlp(101, [8], 10, rng=np.random.default_rng(0)), other)
+    assert "takes 101 inputs, not a square image" in _run_failing(capsys, image, "--model", other)
+
+
+def test_model_of_10x10_images_reads_the_digit_at_its_size(tmp_path, clear_digits, capsys):
+    """A model trained on 10x10 images (issue 17) sees the drawing pad's 28x28 digit area-resized."""
+    from scratchnet.preprocess import area_resample, ink_from_grey, prepare_drawing
+
+    grey = upscaled(clear_digits[0][0])
+    image = save_grey(tmp_path / "digit.png", grey)
+    model = mlp(100, [8], 3, rng=np.random.default_rng(0))
+    path = tmp_path / "small.npz"
+    save_model(model, path, metadata={"class_names": ["a", "b", "c"]})
+    assert run_cli(["predict", str(image), "--model", str(path), "--json"]) == 0
+    top = json.loads(capsys.readouterr().out)["top"]
+    digit = prepare_drawing(ink_from_grey(np.round(grey * 255) / 255)).reshape(28, 28)
+    expected = model.predict_proba(area_resample(digit, 10, 10).reshape(1, 100))[0]
+    assert [t["name"] for t in top] == [["a", "b", "c"][k] for k in np.argsort(expected)[::-1]]
+    assert top[0]["probability"] == pytest.approx(float(expected.max()), abs=1e-4)

@@ -164,3 +164,20 @@ def test_a_log_of_another_update_gives_no_report_and_keeps_the_recorder_armed():
     assert recorder.armed
     report = recorder.report_from({"event": "batch", "update": 5, "rows": np.array([2, 1])})
     assert report.update == 5 and report.indices.tolist() == [2, 1] and not recorder.armed
+
+
+def test_a_convolutional_step_reports_its_convolutions_too():
+    from scratchnet.run_config import RunConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 784))
+    y = rng.integers(0, 10, 4)
+    before = RunConfig(layers="conv5x5x3,relu,pool2,flatten,dense8,relu").build_model(784, 10)
+    after = before.copy()
+    after.layers[1].params["W"] += 0.01  # the convolution: 3·25 weights each moved by 0.01
+    after.layers[5].params["b"] += 0.5
+    report = describe_step(before, after, x, y, np.arange(4), update=1)
+    assert [m.name for m in report.moves] == ["Conv 1 (5×5, 1→3 channels)", "Dense 1 (432→8)", "Dense 2 (8→10)"]
+    assert report.moves[0].weight_change == pytest.approx(0.01 * np.sqrt(75), rel=1e-5)
+    assert report.moves[0].bias_change == 0 and report.moves[2].weight_change == 0
+    assert report.moves[1].bias_change == pytest.approx(0.5 * np.sqrt(8))

@@ -12,6 +12,11 @@ visible view reads (its ``PREPARE`` list: test-set predictions, statistics, hist
 the view draws on the GUI thread. One computation runs at a time; when it ends, the refresher
 looks again at the newest model, so the models that came meanwhile are skipped, and a result
 for an older model is never drawn.
+
+Idle, the refresher prepares ahead (``prefetch``, set by the time slider): the visible view's
+numbers for the contexts of the checkpoints around the slider, one computation at a time, so that
+moving the slider there draws at once. A request for the newest context waits at most for the one
+computation under way.
 """
 
 from __future__ import annotations
@@ -22,12 +27,17 @@ import time
 import numpy as np
 from PySide6.QtCore import QDeadlineTimer, QEvent, QObject, QThread, QTimer, Signal, Slot
 
+from scratchnet.preprocess import MNIST_SIDE
+
+from ..datasets import MY_DIGITS_SETS
 from ..threads import start_in_thread, stop_thread
 from .backprop import BackpropLink, BackpropView
 from .confusion import ConfusionView
 from .drawing_pad import DrawingPad
 from .embedding import EmbeddingView
+from .fine_tune import FineTuner
 from .misclassified import MisclassifiedView
+from .my_digits import MyDigitsView
 from .network_diagram import NetworkDiagram
 from .neuron_lab import NeuronLab
 from .predictions import ModelContext
@@ -101,6 +111,12 @@ class ViewRefresher(QObject):
         self._worker: ContextWorker | None = None
         self._compute_seconds = 0.0  # the last computation's duration
         self._closed = False  # no new computation once the window has closed
+        # (model, dataset) -> a ModelContext already made for that model (with what it has computed), or None
+        self.known_context = None
+        # () -> iterable of ModelContexts worth preparing ahead while idle, most wanted first
+        self.prefetch = None
+        self._prefetching = False
+        self._prefetch_failed: set[int] = set()  # ids of contexts whose computation failed: not retried
         window.installEventFilter(self)
         window.model_changed.connect(self._on_change)
         window.dataset_changed.connect(self._on_change)
@@ -120,7 +136,12 @@ class ViewRefresher(QObject):
     @property
     def pending(self) -> bool:
         """True while the visible view waits for its numbers."""
-        return self._thread is not None or self._window.views.currentWidget() in self._stale
+        return (self._thread is not None and not self._prefetching) or self._window.views.currentWidget() in self._stale
+
+    @property
+    def busy(self) -> bool:
+        """True while any computation runs, one prepared ahead (``prefetch``) included."""
+        return self._thread is not None
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self._window and event.type() == QEvent.Close:
@@ -135,7 +156,8 @@ class ViewRefresher(QObject):
     @Slot()
     def _on_change(self) -> None:
         dataset = self._window.dataset
-        self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None)
+        self._pad.set_model(self._window.current_model, dataset.class_names if dataset is not None else None,
+                            dataset.image_shape[0] if dataset is not None else MNIST_SIDE)
         waited, interval = time.perf_counter() - self._last_refresh, self.training_interval
         if self._window.is_running and waited < interval:
             if not self._timer.isActive():
@@ -148,7 +170,9 @@ class ViewRefresher(QObject):
         """New context for every view; the visible one is redrawn now."""
         self._timer.stop()
         self._last_refresh = time.perf_counter()
-        self._context = ModelContext(self._window.current_model, self._window.dataset)
+        model, dataset = self._window.current_model, self._window.dataset
+        known = self.known_context(model, dataset) if self.known_context is not None else None
+        self._context = known if known is not None else ModelContext(model, dataset)
         self._stale = set(self._views)
         self._refresh_current()
 
@@ -157,6 +181,7 @@ class ViewRefresher(QObject):
         """Draw the visible view if it is stale and its numbers are ready; else compute them."""
         current = self._window.views.currentWidget()
         if current not in self._stale:
+            self._prefetch_next()
             return
         context = self._context
         missing = [compute for compute in current.PREPARE if not context.has(compute)]
@@ -167,17 +192,36 @@ class ViewRefresher(QObject):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # see ContextWorker.run
             current.set_context(context)
         self.drawn.emit(current)
+        self._prefetch_next()
 
-    def _compute(self, context: ModelContext, computations: list) -> None:
+    def _prefetch_next(self) -> None:
+        """Idle: compute one of the visible view's numbers for the next context worth preparing."""
+        if self.prefetch is None or self._thread is not None or self._closed or self._window.is_running:
+            return
+        current = self._window.views.currentWidget()
+        for context in self.prefetch():
+            if id(context) in self._prefetch_failed:
+                continue
+            missing = [compute for compute in getattr(current, "PREPARE", ()) if not context.has(compute)]
+            if missing:
+                self._compute(context, missing[:1], prefetch=True)
+                return
+
+    def _compute(self, context: ModelContext, computations: list, prefetch: bool = False) -> None:
         if self._thread is not None or self._closed:
             return  # when it ends, _on_computed looks again, at the newest context
+        self._prefetching = prefetch
         self._worker = ContextWorker(context, computations)
         self._thread = start_in_thread(self._worker, [self._worker.done], self, self._on_computed)
 
     @Slot()
     def _on_computed(self) -> None:
         worker, self._worker, self._thread = self._worker, None, None
-        self._compute_seconds = worker.seconds
+        prefetched, self._prefetching = self._prefetching, False
+        if not prefetched:
+            self._compute_seconds = worker.seconds
+        elif worker.error is not None:
+            self._prefetch_failed.add(id(worker.context))
         self.computed.emit(worker)
         if worker.error is not None and worker.context is self._context:
             views = self._window.views
@@ -213,6 +257,7 @@ def install_views(window) -> None:
     diagram = NetworkDiagram()
     lab = NeuronLab()
     embedding = EmbeddingView()
+    my_digits = MyDigitsView()
     window.add_view(misclassified, "Misclassified")
     window.add_view(confusion, "Confusion matrix")
     window.add_view(weights, "Inside the network")
@@ -221,8 +266,11 @@ def install_views(window) -> None:
     window.add_view(embedding, "Hidden-layer map")
     window.add_view(pad, "Drawing pad")
     window.add_view(backprop, "Backprop")
+    window.add_view(my_digits, "My digits")
     ViewRefresher(window, [misclassified, confusion, weights, diagram, lab, embedding, backprop], pad)
-    JobCloser(window, [lab, embedding])
+    fine_tuner = FineTuner(window, my_digits)
+    JobCloser(window, [lab, embedding, weights, fine_tuner, my_digits])
+    wire_my_digits(window, pad, my_digits)
     backprop_link = BackpropLink(window, backprop, misclassified, pad)
     embedding.detail.backprop_requested.connect(backprop_link.show_test_digit)
 
@@ -265,5 +313,29 @@ def install_views(window) -> None:
     lab.keep_requested.connect(keep)
 
 
-__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "EmbeddingView", "MisclassifiedView", "NetworkDiagram",
+def wire_my_digits(window, pad: DrawingPad, view: MyDigitsView) -> None:
+    """The pad adds to My digits; the view follows the model; a changed store is loaded again."""
+
+    @Slot(object, int)
+    def add(digit, label: int) -> None:
+        pad.show_note(view.add(digit, label))
+
+    @Slot()
+    def store_changed() -> None:
+        chosen = window.run_config().dataset
+        for name in MY_DIGITS_SETS:
+            if name == chosen and not window.is_running:
+                window.controller.reload_dataset(name)
+            else:
+                window.controller.datasets.forget(name)
+
+    pad.add_requested.connect(add)
+    view.changed.connect(store_changed)
+    window.model_changed.connect(lambda: view.set_model(window.current_model))
+    if view.store.problem:
+        window.show_error(view.store.problem)
+
+
+__all__ = ["BackpropView", "ConfusionView", "DrawingPad", "EmbeddingView", "MisclassifiedView", "MyDigitsView",
+           "NetworkDiagram",
            "NeuronLab", "ViewRefresher", "WeightsView", "install_views"]

@@ -38,6 +38,7 @@ from .backprop_jobs import Job, JobRunner
 from .backprop_stages import model_titles
 from .backprop_steps import StepThroughPage
 from .backprop_tools import NOISE_BATCH_SIZES, NOISE_IMAGES, GradCheckPage, NoisePage, OneStepPage, SaliencyPage
+from .feature_maps import DELTAS, MAP_KIND_TIP, MAP_KINDS, FeatureMapsView
 from .images import digit_pixmap
 from .predictions import SORT_BY_INDEX, ModelContext, predictions_on_test_set
 from .widgets import make_button, make_combo
@@ -51,6 +52,10 @@ CLOSE_WAIT_MS = 2000
 NO_MODEL = ("No model yet. Train one (the Start button on the left; Quick start takes a few seconds) "
             "or open a saved one (File → Open model…), then come back here to follow a digit through it.")
 NO_MODEL_REASON = "No model yet: train or open one first."
+CONV_NOTE = ("A convolutional network: the pages that step through a network, check its gradients and take "
+             "a step follow networks of Dense layers only, for now. Below, backpropagation's δ = dL/d(map) "
+             "for the chosen label, channel by channel, at every convolution, activation and pooling "
+             "(or the maps themselves).")
 BASE_TIP = "baseToolTip"  # the dynamic property that keeps a control's own tooltip
 
 
@@ -164,6 +169,14 @@ class BackpropView(QWidget):
                             (self.saliency, "Why this digit?"), (self.noise, "Gradient noise")):
             self.pages.addTab(page, title)
         self.pages.currentChanged.connect(self._update_pages)
+        # a convolutional model: δ maps per channel instead of the pages
+        self.conv_maps = FeatureMapsView()
+        self.conv_maps.setObjectName("backpropConvMaps")
+        self.conv_maps.set_kind(DELTAS)
+        self.conv_maps.hide()
+        self.conv_kind_combo = make_combo("backpropConvKind", MAP_KIND_TIP, list(reversed(MAP_KINDS)),
+                                          lambda: self.conv_maps.set_kind(self.conv_kind_combo.currentData()))
+        self.conv_kind_combo.hide()
         self._layout()
         self.set_context(self._context)
 
@@ -176,6 +189,7 @@ class BackpropView(QWidget):
         picker.addSpacing(8)
         picker.addWidget(QLabel("label"))
         picker.addWidget(self.label_combo)
+        picker.addWidget(self.conv_kind_combo)
         picker.addStretch(1)
         texts = QVBoxLayout()
         texts.addLayout(picker)
@@ -188,6 +202,7 @@ class BackpropView(QWidget):
         column.addLayout(top)
         column.addWidget(self.note)
         column.addWidget(self.pages, 1)
+        column.addWidget(self.conv_maps, 1)
 
     def _say(self, text: str) -> None:
         """The message above the pages (hidden while there is none: it would take a line)."""
@@ -361,6 +376,7 @@ class BackpropView(QWidget):
         self._show_choice(choice, names)
         self._update_buttons()
         if self.problem is not None:
+            self._show_conv_maps(False)
             self._say(NO_MODEL if self._context.model is None else f"Cannot follow the digit: {self.problem}")
             self._shown.clear()
             self._requested.clear()
@@ -370,9 +386,20 @@ class BackpropView(QWidget):
             self.saliency.clear("")
             self.noise.clear("")
             return
+        if self._show_conv_maps(self._context.model.is_image_network):
+            self._say(CONV_NOTE)
+            self.conv_maps.compute(self._context.model, choice.pixels, choice.label)
+            return
         self._say("")
         self._submit("trace", (self._context.model, choice), self._trace_job(self._context.model, choice))
         self._update_pages()
+
+    def _show_conv_maps(self, image_network: bool) -> bool:
+        """The δ maps instead of the pages for a convolutional model; returns ``image_network``."""
+        self.pages.setVisible(not image_network)
+        self.conv_maps.setVisible(image_network)
+        self.conv_kind_combo.setVisible(image_network)
+        return image_network
 
     def _show_choice(self, choice: DigitChoice | None, names: list[str]) -> None:
         if choice is None:
@@ -413,7 +440,7 @@ class BackpropView(QWidget):
     @Slot()
     def _update_pages(self) -> None:
         """Compute what the page in front shows, when it shows something older."""
-        if self.problem is not None or not self.isVisible():
+        if self.problem is not None or not self.isVisible() or self._context.model.is_image_network:
             return
         model, choice, page = self._context.model, self._choice, self.pages.currentWidget()
         if page is self.check:
@@ -656,7 +683,9 @@ class BackpropLink(QObject):
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self._window and event.type() == QEvent.Close:
-            self._view.runner.shutdown(QDeadlineTimer(CLOSE_WAIT_MS))
+            deadline = QDeadlineTimer(CLOSE_WAIT_MS)
+            self._view.runner.shutdown(deadline)
+            self._view.conv_maps.close_job(deadline)
         elif watched is self._window and event.type() == QEvent.Show:
             self._view.runner.reopen()
         return False

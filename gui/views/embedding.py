@@ -16,11 +16,12 @@ from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from scratchnet.explain import knn_accuracy, pca_embedding
+from scratchnet.layers import Dense
 
 from .background import LatestJob
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
-from .network_diagram import IMAGE_NETWORK_NOTE, unit_layers_of
+from .network_diagram import unit_layers_of
 from .predictions import ModelContext, predictions_on_test_set
 from .widgets import WrappingLabel, make_combo
 
@@ -48,6 +49,14 @@ def layer_map(model, x: np.ndarray, y: np.ndarray, layer: int) -> LayerMap:
     return LayerMap(layer, points, y, knn_accuracy(points, y, NEIGHBOURS))
 
 
+def mappable_layers(model) -> list[int]:
+    """The layers the map offers: each hidden layer's output and the logits (``unit_layers_of``),
+    from the first Dense layer on (a convolutional network's flattened maps, thousands of numbers
+    an image, are left out)."""
+    first = next(i for i, layer in enumerate(model.layers) if isinstance(layer, Dense))
+    return [position for position in unit_layers_of(model) if position >= first]
+
+
 class EmbeddingView(QWidget):
     """The map tab. ``digit_selected(index)``: a dot was clicked."""
 
@@ -57,7 +66,6 @@ class EmbeddingView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._image_network = False  # the current model is convolutional: nothing to map yet
         self.setObjectName("embeddingView")
         self._context = ModelContext(None, None)
         self.map: LayerMap | None = None
@@ -107,12 +115,9 @@ class EmbeddingView(QWidget):
         self.hover_label.setFixedWidth(150)
 
     def set_context(self, context: ModelContext) -> None:
-        self._image_network = context.model is not None and context.model.is_image_network
-        if self._image_network:  # shown as no model, with the reason
-            context = ModelContext(None, context.dataset)
         self._context = context
         model = context.model
-        wanted = [] if model is None else unit_layers_of(model)
+        wanted = [] if model is None else mappable_layers(model)
         shown = [self.layer_combo.itemData(i) for i in range(self.layer_combo.count())]
         if wanted != shown:
             previous = self.layer_combo.currentIndex()
@@ -136,8 +141,7 @@ class EmbeddingView(QWidget):
         if not context.usable or layer is None:
             self.scatter.clear()
             self.map = None
-            self.knn_label.setText(IMAGE_NETWORK_NOTE if self._image_network else
-                                   "No model yet: train or open one." if context.model is None else
+            self.knn_label.setText("No model yet: train or open one." if context.model is None else
                                    "The model does not fit this data set.")
             return
         count = min(MAP_DIGITS, len(context.dataset.y_test))

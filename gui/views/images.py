@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
 
@@ -15,14 +17,25 @@ def grey_qimage(values: np.ndarray) -> QImage:
     return QImage(bytes_.data, width, height, width, QImage.Format_Grayscale8).copy()
 
 
+def square_side(count: int) -> int | None:
+    """The side of a square image of ``count`` pixels, or None when ``count`` is not a square."""
+    side = math.isqrt(count) if count > 0 else 0
+    return side if side > 0 and side * side == count else None
+
+
 def digit_pixmap(pixels: np.ndarray, side: int) -> QPixmap:
-    """A ``side``×``side`` pixmap (``side`` a multiple of 28) of a (784,) or (28, 28) digit, white
-    ink on black, each pixel a crisp square. Enlarged with NumPy: QImage.scaled costs ~10× more,
-    and the drawing pad calls this on every update."""
-    factor, rest = divmod(side, DIGIT_SIDE)
-    if rest or factor < 1:
-        raise ValueError(f"side must be a positive multiple of {DIGIT_SIDE}, got {side}")
-    digit = np.asarray(pixels, dtype=np.float32).reshape(DIGIT_SIDE, DIGIT_SIDE)
+    """A pixmap of a square image ((S*S,) or (S, S), 28×28 for MNIST), white ink on black, each
+    pixel a crisp square of ``side // S`` screen pixels (so ``side``×``side`` when ``side`` is a
+    multiple of S). Enlarged with NumPy: QImage.scaled costs ~10× more, and the drawing pad calls
+    this on every update."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    image_side = square_side(pixels.size)
+    if image_side is None:
+        raise ValueError(f"a square image is needed, got {pixels.size} pixels")
+    factor = side // image_side
+    if factor < 1:
+        raise ValueError(f"side must be at least the image's {image_side}, got {side}")
+    digit = pixels.reshape(image_side, image_side)
     return QPixmap.fromImage(grey_qimage(np.repeat(np.repeat(digit, factor, axis=0), factor, axis=1)))
 
 

@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scratchnet.explain import activation_range, layer_outputs
+from scratchnet.errors import ExplainError
+from scratchnet.explain import FeatureMap, activation_range, feature_maps, layer_outputs
 from scratchnet.layers import Dense, Dropout
 from scratchnet.network import Sequential
 from scratchnet.threads import using_blas
 
-from .images import DIGIT_SIDE, digit_pixmap
+from .feature_maps import enlarged_side, map_mosaic, map_scale, mosaic_pixmap
+from .images import digit_pixmap, square_side
 from .predictions import ModelContext
 from .widgets import WrappingLabel, make_combo
 
@@ -46,6 +48,8 @@ RADIUS = 10.0
 ROW = 27.0
 COLUMN_GAP = 190.0
 IMAGE_SIDE = 112  # the digit, 4 screen pixels per pixel
+MAP_TILE = 24  # a channel's feature map in a convolutional network's column, screen pixels (about)
+MAP_COLUMN_GAP = 90.0
 WIDTH_CLASSES = 4  # link widths drawn: one painter path per sign and width class
 POSITIVE, NEGATIVE = QColor("#c0392b"), QColor("#2166ac")
 KIND, LAYER, UNIT = 0, 1, 2  # item data keys
@@ -76,8 +80,13 @@ class Links:
     weights: np.ndarray
 
 
-IMAGE_NETWORK_NOTE = ("A convolutional network: the diagram, the Neuron lab and the Hidden-layer map draw "
-                      "networks of Dense layers only, for now.")
+IMAGE_NETWORK_NOTE = ("A convolutional network: the Neuron lab explains networks of Dense layers only, for now. "
+                      "The Network diagram shows its feature maps; Inside the network its kernels, feature maps "
+                      "and their δ.")
+MAPS_NOTE = ("A convolutional network: one column per image layer, one tile per channel: its feature map for "
+             "this digit (blue < 0 < red, one colour scale per layer; the first 16 channels). The Dense layers "
+             "after flatten are not drawn here (the Hidden-layer map maps them), and the Neuron lab explains "
+             "networks of Dense layers only, for now.")
 
 
 def unit_layers_of(model: Sequential) -> list[int]:
@@ -192,6 +201,7 @@ class NetworkDiagram(QWidget):
         self._pages: dict[int, int] = {}
         self.columns: list[Column] = []
         self.links: list[Links] = []
+        self.map_columns: list[FeatureMap] = []  # a convolutional network's image layers, drawn as maps
         self.unit_items: dict[tuple[int, int], object] = {}  # (layer, unit) -> its circle
         self.more_items: dict[int, object] = {}  # column -> its "+N more" marker
         self.redraws = 0
@@ -276,9 +286,18 @@ class NetworkDiagram(QWidget):
         scene = self.canvas.scene()
         scene.clear()
         self.unit_items, self.more_items, self.columns, self.links = {}, {}, [], []
+        self.map_columns = []
         model, digit = self._context.model, self.digit()
-        if model is not None and model.is_image_network:
-            self.note.setText(IMAGE_NETWORK_NOTE)
+        if model is not None and model.is_image_network and digit is not None and len(digit) == model.input_size:
+            try:  # one digit through the image layers, as the Dense columns below are computed
+                with using_blas():
+                    self.map_columns = feature_maps(model, digit)
+            except ExplainError as error:
+                self.note.setText(f"{IMAGE_NETWORK_NOTE} ({error})")
+                return
+            self.note.setText(MAPS_NOTE)
+            self._draw_maps(digit)
+            self.redraws += 1
             return
         if model is None or digit is None or len(digit) != model.input_size:
             self.note.setText("No model yet: train or open one." if model is None else
@@ -293,12 +312,14 @@ class NetworkDiagram(QWidget):
     def _draw(self, model: Sequential, digit: np.ndarray) -> None:
         scene = self.canvas.scene()
         top, n = -ROW * SHOWN / 2, model.input_size
-        if n == DIGIT_SIDE * DIGIT_SIDE:
-            scene.addPixmap(digit_pixmap(digit, IMAGE_SIDE)).setPos(0, -IMAGE_SIDE / 2)
-            pixel = IMAGE_SIDE / DIGIT_SIDE
-            inputs = [QPointF(pixel * (i % DIGIT_SIDE + 0.5), -IMAGE_SIDE / 2 + pixel * (i // DIGIT_SIDE + 0.5))
+        side = square_side(n)
+        if side is not None and side <= IMAGE_SIDE:
+            pixmap = digit_pixmap(digit, IMAGE_SIDE)
+            scene.addPixmap(pixmap).setPos(0, -IMAGE_SIDE / 2)
+            pixel = pixmap.width() / side
+            inputs = [QPointF(pixel * (i % side + 0.5), -IMAGE_SIDE / 2 + pixel * (i // side + 0.5))
                       for i in range(n)]
-        else:  # not a 28x28 image: the inputs as a line of points
+        else:  # not a square image: the inputs as a line of points
             inputs = [QPointF(IMAGE_SIDE / 2, top + i * ROW * SHOWN / n) for i in range(n)]
         label = scene.addText(f"input ({model.input_size})")
         label.setPos(0, -IMAGE_SIDE / 2 - 24)
@@ -342,6 +363,34 @@ class NetworkDiagram(QWidget):
                 more.setToolTip("Show the next units of this layer, in order of activation for this digit.")
                 self.more_items[k] = more
             before = centres
+        self.canvas.fit()
+
+    def _draw_maps(self, digit: np.ndarray) -> None:
+        """The digit, then each image layer as a column of its channels' feature maps."""
+        scene = self.canvas.scene()
+        top = -MAP_TILE * SHOWN * 1.1 / 2
+        side = square_side(len(digit))
+        if side is not None:
+            scene.addPixmap(digit_pixmap(digit, IMAGE_SIDE)).setPos(0, -IMAGE_SIDE / 2)
+        font = QFont()
+        font.setPointSize(8)
+        for k, feature in enumerate(self.map_columns):
+            channels, height, width = feature.values.shape
+            x = IMAGE_SIDE + 30 + k * MAP_COLUMN_GAP
+            scale, zoom = map_scale(feature.values), enlarged_side(max(height, width), MAP_TILE)
+            shown = min(channels, SHOWN)
+            for c in range(shown):
+                tile = scene.addPixmap(mosaic_pixmap(map_mosaic(feature.values[c][None], scale, 1, zoom)))
+                tile.setPos(x, top + c * MAP_TILE * 1.1)
+                tile.setToolTip(f"{feature.name}, channel {c}: {height}×{width}, from {feature.values[c].min():.3g} "
+                                f"to {feature.values[c].max():.3g}")
+            title = scene.addText(f"{feature.name}\n{channels}×{height}×{width}")
+            title.setFont(font)
+            title.setPos(x - 8, top - 40)
+            if channels > shown:
+                more = scene.addText(f"+{channels - shown} more")
+                more.setFont(font)
+                more.setPos(x, top + shown * MAP_TILE * 1.1)
         self.canvas.fit()
 
     @staticmethod

@@ -42,7 +42,7 @@ from scratchnet.explain import (
 from scratchnet.network import Sequential
 
 from .background import LatestJob
-from .images import DIGIT_SIDE, grey_qimage
+from .images import grey_qimage, square_side
 from .network_diagram import IMAGE_NETWORK_NOTE, unit_layers_of
 from .predictions import ModelContext
 from .probability_bars import ProbabilityBars
@@ -521,11 +521,13 @@ class NeuronLab(QWidget):
         self.unit_label.setText(f"{self.layer_combo.currentText()}, unit {unit} of {width}")
         self.bias_label.setText(f"bias b = {b:.4g}")
         self.weights_bars.clear()
-        if len(w) == DIGIT_SIDE * DIGIT_SIDE:
+        image_side = square_side(len(w))
+        if image_side is not None and image_side <= MAP_SIDE:
             mosaic = tile_mosaic(w[:, None], 0, 1, weight_scale(w))[1:-1, 1:-1]
-            factor = MAP_SIDE // DIGIT_SIDE
+            factor = MAP_SIDE // image_side
             big = np.ascontiguousarray(np.repeat(np.repeat(mosaic, factor, 0), factor, 1))
-            image = QImage(big.data, MAP_SIDE, MAP_SIDE, 4 * MAP_SIDE, QImage.Format_RGBA8888).copy()
+            shown = image_side * factor
+            image = QImage(big.data, shown, shown, 4 * shown, QImage.Format_RGBA8888).copy()
             self.weights_image.setPixmap(QPixmap.fromImage(image))
             self.weights_image.setVisible(True)
             self.weights_bars.setVisible(False)
@@ -572,11 +574,16 @@ class NeuronLab(QWidget):
         x = self._context.dataset.x_test
         side = TOP_SIDE
         mosaic = np.full((3 * side + 4, 3 * side + 4), 0.35, np.float32)
-        for k, index in enumerate(info.top):
+        image_side = square_side(x.shape[1])
+        square = image_side is not None and image_side <= side
+        shown = list(info.top) if square else []  # square images only
+        factor = side // image_side if square else 1
+        for k, index in enumerate(shown):
             r, c = divmod(k, 3)
-            digit = np.asarray(x[index], np.float32).reshape(DIGIT_SIDE, DIGIT_SIDE)
-            mosaic[1 + r * (side + 1):1 + r * (side + 1) + side, 1 + c * (side + 1):1 + c * (side + 1) + side] = \
-                np.repeat(np.repeat(digit, side // DIGIT_SIDE, 0), side // DIGIT_SIDE, 1)
+            digit = np.asarray(x[index], np.float32).reshape(image_side, image_side)
+            tile = np.repeat(np.repeat(digit, factor, 0), factor, 1)
+            top, left = 1 + r * (side + 1), 1 + c * (side + 1)
+            mosaic[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
         self.top_label.setPixmap(QPixmap.fromImage(grey_qimage(mosaic)))
         self.top_label.setToolTip("Test images " + ", ".join(f"#{i}" for i in info.top) + ", most excited first.")
         self.histogram_label.setText(f"Its activation over the {len(x):,} test images"

@@ -1,6 +1,7 @@
 """Inside the network: first-layer weights as images, weight and gradient histograms, stuck units
-(dead ReLU units and their like), and the activations of every layer for one digit. The maths is
-``scratchnet.explain``'s; this view only draws.
+(dead ReLU units and their like), and the activations of every layer for one digit. For a
+convolutional network: the first convolution's kernels and the feature maps of every image layer
+for that digit (``feature_maps.py``). The maths is ``scratchnet.explain``'s; this view only draws.
 
 The tiles use a diverging colour map centred on zero (blue negative, white zero, red positive),
 with one scale for the whole layer so pages can be compared.
@@ -29,10 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scratchnet.explain import MEANINGS, BatchStats, batch_stats, layer_outputs
+from scratchnet.conv import Conv2D
+from scratchnet.explain import MEANINGS, BatchStats, batch_stats, first_kernels, layer_outputs
 from scratchnet.threads import using_blas
 
-from .images import digit_pixmap
+from .feature_maps import MAP_KIND_TIP, MAP_KINDS, FeatureMapsView, KernelView
+from .images import digit_pixmap, square_side
 from .predictions import ModelContext
 from .widgets import make_button, make_combo
 
@@ -46,6 +49,9 @@ LEGEND_PER_LINE = 3
 LAYER_PENS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 SOURCE_DRAWING = "drawing"
 SOURCE_TEST = "test"
+TILES_TITLE = "First layer: one tile per hidden unit, as the input image (blue < 0 < red)"
+KERNELS_TITLE = "First convolution: one tile per kernel (blue < 0 < red)"
+KERNEL_COLUMNS = 8
 
 
 # the histograms' axis labels in plain words ("(x0.001)" is pyqtgraph's unit prefix for small values)
@@ -86,8 +92,9 @@ def tile_mosaic(weights: np.ndarray, start: int, count: int, scale: float, max_c
     uint8 RGBA, diverging colours with white at zero and full colour at ±``scale``."""
     columns = mosaic_columns(count, max_columns)
     rows = max(1, math.ceil(count / columns))
-    step = TILE_SIDE + 1
-    block = weights[:, start:start + count].T.reshape(count, TILE_SIDE, TILE_SIDE)
+    side = square_side(weights.shape[0])  # 28 for MNIST, the data's square side for others
+    step = side + 1
+    block = weights[:, start:start + count].T.reshape(count, side, side)
     codes = np.clip((block / scale + 1.0) * 127.5, 0, 255).astype(np.uint8, order="C")
     # each RGBA colour as one 32-bit word; every tile with its gap above and to its left, then the
     # tiles laid out row by row at once (a Python loop over 256 tiles took 10+ ms)
@@ -140,7 +147,7 @@ def histograms(context: ModelContext) -> dict[str, list[Histogram]] | None:
 def tile_scale(context: ModelContext) -> float | None:
     """The first layer's colour scale (``weight_scale``), or None when there are no tiles to show."""
     model = context.model
-    if model is None or model.input_size != TILE_SIDE * TILE_SIDE or model.is_image_network:
+    if model is None or square_side(model.input_size) is None or model.is_image_network:
         return None
     return weight_scale(model.dense_layers[0].params["W"])
 
@@ -216,6 +223,14 @@ class WeightsView(QWidget):
         self.stats = None
 
         self.tiles = TileGrid()
+        self.kernels = KernelView()
+        self.kernels.hide()
+        self.feature_maps = FeatureMapsView()
+        self.feature_maps.hide()
+        self.map_kind_combo = make_combo("featureMapKind", MAP_KIND_TIP, MAP_KINDS,
+                                         lambda: self.feature_maps.set_kind(self.map_kind_combo.currentData()))
+        self.map_kind_combo.hide()
+        self.jobs = [self.feature_maps.job]  # stopped when the window closes (views.JobCloser)
         self.tiles_label = QLabel()
         self.tiles_label.setObjectName("tilesLabel")
         self.tiles_prev = make_button("◀", "tilesPrevButton", "Previous page of hidden units.",
@@ -259,9 +274,11 @@ class WeightsView(QWidget):
         self.set_context(self._context)
 
     def _layout(self) -> None:
-        tiles = QGroupBox("First layer: one 28×28 tile per hidden unit (blue < 0 < red)")
+        tiles = QGroupBox(TILES_TITLE)
+        self._tiles_box = tiles
         tiles_column = QVBoxLayout(tiles)
         tiles_column.addWidget(self.tiles, 1)
+        tiles_column.addWidget(self.kernels, 1)
         pager = QHBoxLayout()
         pager.addWidget(self.tiles_prev)
         pager.addWidget(self.tiles_label, 1)
@@ -276,16 +293,19 @@ class WeightsView(QWidget):
         histogram_column.addWidget(self.dead_label)
 
         activations = QGroupBox("Activations of each layer")
+        self._activations_box = activations
         activation_column = QVBoxLayout(activations)
         source = QHBoxLayout()
         source.addWidget(QLabel("Show"))
         source.addWidget(self.source_combo)
         source.addWidget(self.test_spin)
+        source.addWidget(self.map_kind_combo)
         source.addWidget(self.activation_note, 1)
         activation_column.addLayout(source)
         row = QHBoxLayout()
         row.addWidget(self.input_label, 0, Qt.AlignTop)
         row.addWidget(self.activations_widget, 1)
+        row.addWidget(self.feature_maps, 1)
         activation_column.addLayout(row, 1)
 
         self._sections = [(tiles, "First-layer weights"), (histograms, "Histograms and dead units"),
@@ -402,11 +422,23 @@ class WeightsView(QWidget):
         self.tiles_prev.setEnabled(self._tile_page > 0)
         self.tiles_next.setEnabled(self._tile_page < self.tile_page_count - 1)
         model, scale = self._context.model, self._context.computed(tile_scale)
+        image_network = model is not None and model.is_image_network
+        self._show_image_widgets(image_network)
+        has_kernels = image_network and any(isinstance(layer, Conv2D) for layer in model.layers)
+        if has_kernels and all(np.isfinite(p).all() for p in model.parameters().values()):
+            kernels = first_kernels(model)
+            kernel_scale = self.kernels.show_kernels(kernels.values, KERNEL_COLUMNS)
+            out, channels, k, _ = kernels.values.shape
+            self.tiles_label.setText(f"{kernels.name}: {out} kernels of {channels}×{k}×{k}, colour scale "
+                                     f"±{kernel_scale:.3g}")
+            return
         if scale is None:
             self.tiles.clear()
+            self.kernels.clear()
             self.tiles_label.setText("No model yet." if model is None else
-                                     "The first layer is a convolution: its weights are not 28×28 tiles."
-                                     if model.is_image_network else "The inputs are not 28×28 images.")
+                                     "The weights are not finite: no kernels to show." if has_kernels else
+                                     "A network of images with no convolution: no kernels to show."
+                                     if model.is_image_network else "The inputs are not square images.")
             return
         weights = model.dense_layers[0].params["W"]
         start = self._tile_page * TILES_PER_PAGE
@@ -446,7 +478,15 @@ class WeightsView(QWidget):
             self.activation_note.setText("No model yet." if model is None else
                                          "Nothing drawn on the pad yet." if digit is None else
                                          "The model does not fit this data set." if not self._context.usable else
-                                         "A convolutional network: its feature maps are not shown here yet.")
+                                         "A convolutional network: its feature maps are below.")
+            if model is not None and model.is_image_network:
+                if self._context.usable and digit is not None:
+                    self.activation_note.setText("")  # the rows' titles say it (a line here overflowed 1024 px)
+                    test = self.source_combo.currentData() == SOURCE_TEST
+                    label = int(self._context.dataset.y_test[self.test_spin.value()]) if test else None
+                    self.feature_maps.compute(model, digit, label)
+                else:
+                    self.feature_maps.show_note(self.activation_note.text())
             return
         self.activation_note.setText("")
         with using_blas():
@@ -465,6 +505,22 @@ class WeightsView(QWidget):
         return [bars.opts["height"].copy() for bars in self._activation_bars]
 
     # ------------------------------------------------------------------ internals
+    def _show_image_widgets(self, image_network: bool) -> None:
+        """Kernels and feature maps for a convolutional network, tiles and bars otherwise."""
+        self.tiles.setVisible(not image_network)
+        self.kernels.setVisible(image_network)
+        self.activations_widget.setVisible(not image_network)
+        self.feature_maps.setVisible(image_network)
+        for widget in (self.tiles_prev, self.tiles_next, self.weight_plot, self.gradient_plot, self.histogram_legend):
+            widget.setVisible(not image_network)
+        self.map_kind_combo.setVisible(image_network)
+        self._tiles_box.setTitle(KERNELS_TITLE if image_network else TILES_TITLE)
+        self._activations_box.setTitle("Feature maps of each image layer" if image_network
+                                       else "Activations of each layer")
+        if not self._compact:  # the feature maps need more room than the bars; the kernels less than the tiles
+            self._grid.setRowStretch(0, 1 if image_network else 2)
+            self._grid.setRowStretch(1, 2 if image_network else 1)
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._activations_dirty:
@@ -490,7 +546,9 @@ class WeightsView(QWidget):
         if self.stats is None:
             self.gradient_plot.setTitle(GRADIENT_TITLE, color="#333", size="10pt")
             self.histogram_legend.setText("")
-            self.dead_label.setText("")
+            model = self._context.model
+            self.dead_label.setText("The histograms and dead units are worked out\nfor networks of Dense layers "
+                                    "only, for now." if model is not None and model.is_image_network else "")
             return
         colours = {name: LAYER_PENS[k % len(LAYER_PENS)] for k, name in enumerate(self.stats.weights)}
         # the legend sits under the plots: inside them it covered the curves and the layer names

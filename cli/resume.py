@@ -1,0 +1,85 @@
+"""``scratchnet resume DIR --from-epoch K``: go on training a run saved with ``--run-dir``.
+
+The run's configuration comes from DIR/run.json and the weights, optimiser state and random
+generators from its checkpoint at the end of epoch K; any training flag changes the
+configuration from there (``--epochs N`` trains up to epoch N in all). The epochs are numbered
+as in the original run, and without overrides their figures equal the original run's exactly.
+``--run-dir NEW`` saves the continued run as a new run whose parent is DIR.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from scratchnet.checkpoints import CheckpointError
+from scratchnet.files import is_folder
+from scratchnet.run_store import RunStore, RunStoreError, RunWriter, shape_problem
+
+from .args import non_negative_int
+from .train import _failure, _usage_error, build_parser, execute, prepare, run_config, run_dir_problem
+
+PROG = "resume"
+
+
+def build_resume_parser():
+    p = build_parser("scratchnet resume", "Go on training a run saved with `scratchnet train --run-dir`, from one "
+                                          "of its epochs; training flags override its settings.")
+    p.add_argument("run", type=Path, metavar="DIR", help="the run's folder (the --run-dir it was trained with)")
+    p.add_argument("--from-epoch", type=non_negative_int, required=True, metavar="K",
+                   help="continue from the checkpoint at the end of epoch K (0: the initial weights)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_resume_parser().parse_args(argv)
+    if args.preset is not None:
+        return _usage_error("--preset cannot be used with resume: the run's own settings are the base", PROG)
+    if not is_folder(args.run):
+        return _failure(f"{args.run}: no such run folder", PROG)
+    try:
+        run = RunStore(args.run.parent).get(args.run.name)
+    except RunStoreError as exc:
+        return _failure(f"{args.run}: {exc}", PROG)
+    if run.config is None:
+        problem = run.warnings[0] if run.warnings else "run.json gives no run configuration"
+        return _failure(f"{args.run}: {problem}", PROG)
+    infos = run.checkpoints()
+    info = run.epoch_checkpoint(args.from_epoch)
+    if info is None:
+        kept = sorted({c.epoch for c in infos if not c.mid_epoch})
+        have = ", ".join(map(str, kept)) if kept else "none"
+        return _failure(f"{args.run}: no checkpoint at the end of epoch {args.from_epoch} (epochs kept: {have})",
+                        PROG)
+    try:
+        config = run_config(args, base=run.config)
+    except ValueError as exc:
+        return _usage_error(str(exc), PROG)
+    if args.run_dir is not None and (problem := run_dir_problem(args.run_dir)):
+        return _usage_error(problem, PROG)
+    try:
+        ckpt = run.load_checkpoint(infos.index(info))
+    except CheckpointError as exc:
+        return _failure(str(exc), PROG)
+    prepared = prepare(args, config, PROG)
+    if isinstance(prepared, int):
+        return prepared
+    dataset, model, config = prepared
+    problem = shape_problem({k: v.shape for k, v in ckpt.params.items()},
+                            {k: v.shape for k, v in model.parameters().items()})
+    if problem:
+        return _usage_error(f"the options change the saved network, so its weights do not fit: {problem}", PROG)
+    if ckpt.epoch >= config.epochs:
+        sys.stderr.write(f"note: epoch {ckpt.epoch} is the run's last (--epochs {config.epochs}); "
+                         "give a larger --epochs to train more\n")
+    writer = None
+    if args.run_dir is not None:
+        fork = {"epoch": ckpt.epoch, "update": ckpt.update, "samples_seen": ckpt.samples_seen,
+                "from": str(args.run)}
+        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, parent=run.id, fork=fork, model=model)
+        if writer.problem:
+            return _failure(writer.problem, PROG)
+    return execute(args, config, dataset, model, writer=writer, resume=ckpt, prog=PROG)
+
+
+
