@@ -105,20 +105,12 @@ class TrainConfig:
         return asdict(self)
 
 
-IMAGE_EVAL_BATCH = 256  # see evaluate
-
-
 def evaluate(
     model: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 8192
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on inputs (N, F) and int labels (N,).
-
-    A network of images goes through at most ``IMAGE_EVAL_BATCH`` images at a time: its
-    activations are many times its inputs (16x24x24 floats an image after a first 5x5x16
-    convolution, 302 MB for 8,192 images), and in batches of 256 the 10,000 MNIST test images
-    took 1.0 s of CPU and +56 MB instead of 2.4 s and +534 MB in batches of 8,192."""
-    if model.is_image_network:
-        batch_size = min(batch_size, IMAGE_EVAL_BATCH)
+    """Mean cross-entropy and accuracy of ``model`` on inputs (N, F) and int labels (N,), in
+    batches of ``model.eval_batch(batch_size)`` rows."""
+    batch_size = model.eval_batch(batch_size)
     loss_fn = SoftmaxCrossEntropy()
     total_loss = 0.0
     correct = 0

@@ -373,22 +373,27 @@ def test_pool_workers_give_the_same_bits(monkeypatch, k, stride):
 
 
 def test_a_network_of_images_is_evaluated_in_small_batches(monkeypatch):
-    """evaluate() bounds an image network's batches (IMAGE_EVAL_BATCH), whatever eval_batch_size:
-    its activations are many times its inputs. The numbers do not depend on it."""
-    from scratchnet import training
+    """evaluate(), predict() and predict_proba() bound an image network's batches
+    (IMAGE_EVAL_BATCH), whatever batch size is asked: its activations are many times its inputs.
+    The numbers do not depend on it."""
+    from scratchnet import network, training
 
     model = tiny_stack(np.float64)
     rng = np.random.default_rng(14)
     x, y = rng.uniform(0, 1, (70, 72)), rng.integers(0, 3, 70)
     whole = training.evaluate(model, x, y, batch_size=8192)
+    whole_p, whole_labels = model.predict_proba(x), model.predict(x)
     sizes = []
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda inputs, training=False: sizes.append(len(inputs)) or
                         forward(inputs, training))
-    monkeypatch.setattr(training, "IMAGE_EVAL_BATCH", 32)
+    monkeypatch.setattr(network, "IMAGE_EVAL_BATCH", 32)
     small = training.evaluate(model, x, y, batch_size=8192)
     assert sizes == [32, 32, 6]
     assert small[1] == whole[1] and small[0] == pytest.approx(whole[0], rel=1e-12)
+    np.testing.assert_allclose(model.predict_proba(x), whole_p, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(x), whole_labels)
+    assert sizes == [32, 32, 6] * 3
 
 
 def test_the_workers_are_kept_only_where_measured_faster():
