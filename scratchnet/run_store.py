@@ -55,6 +55,8 @@ MAX_ZIP_BYTES = 2 << 30
 MAX_ZIP_RATIO = 200  # a checkpoint of float weights compresses by 1.1x; a zip bomb by 1,000x
 _CHECKPOINT_NAME = re.compile(r"e(\d+)-u(\d+)-s(\d+)(-mid)?\.npz")
 _TMP = re.compile(r"^\..*\.tmp$|\.tmp$")
+_RUN_FILES = ("run.json", "curves.jsonl", "curves.csv")
+_ZIP_CHECKPOINT = re.compile(r"(checkpoints|spill)/[^/]+\.npz")  # spill/: the window's overflow
 
 
 class RunStoreError(ScratchnetError, ValueError):
@@ -245,7 +247,8 @@ class StoredRun:
             else:
                 bad += 1
         if bad:
-            self._warn(f"curves.jsonl has {bad} line{'s' if bad > 1 else ''} that are not a log (cut short or edited)")
+            lines = f"{bad} lines that are" if bad > 1 else "1 line that is"
+            self._warn(f"curves.jsonl has {lines} not a log (cut short or edited)")
         return records
 
     def epoch_logs(self) -> list[dict]:
@@ -517,8 +520,9 @@ class RunStore:
                    max_bytes: int = MAX_ZIP_BYTES) -> StoredRun:
         """Unpack a run exported by ``export_zip`` into the library; returns it. Refuses with a
         ``RunStoreError`` a zip that is not one run folder: absolute or ``..`` paths, links,
-        more than ``max_files`` files, more than ``max_bytes`` unpacked, or that compresses
-        more than a run's files can (a zip bomb)."""
+        more than ``max_files`` files, more than ``max_bytes`` unpacked, files that are not a
+        run's (run.json, curves.jsonl, curves.csv, checkpoints/*.npz, spill/*.npz), or that as a
+        whole compresses more than a run's files can (a zip bomb, even of many small entries)."""
         try:
             zf = zipfile.ZipFile(path)
         except FileNotFoundError:
@@ -569,7 +573,7 @@ def _check_members(path, members: list[zipfile.ZipInfo], max_files: int, max_byt
     """The zip's top folder ("" when the files sit at its root), after checking every entry."""
     if len(members) > max_files:
         raise RunStoreError(f"{path}: {len(members):,} entries, more than a run holds ({max_files:,} at most)")
-    total = 0
+    total = packed = 0
     tops = set()
     for member in members:
         name = member.filename
@@ -579,11 +583,9 @@ def _check_members(path, members: list[zipfile.ZipInfo], max_files: int, max_byt
         if stat.S_ISLNK(member.external_attr >> 16):
             raise RunStoreError(f"{path}: entry {name!r} is a symbolic link")
         total += member.file_size
+        packed += member.compress_size
         if total > max_bytes:
             raise RunStoreError(f"{path}: unpacks to more than {max_bytes / 2**30:g} GB")
-        if member.file_size > 1 << 20 and member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1):
-            ratio = member.file_size / max(member.compress_size, 1)
-            raise RunStoreError(f"{path}: entry {name!r} expands {ratio:,.0f} times: a zip bomb, not a run")
         if len(parts) > 1:
             tops.add(parts[0])
         elif not member.is_dir():
@@ -592,7 +594,18 @@ def _check_members(path, members: list[zipfile.ZipInfo], max_files: int, max_byt
             tops.add(parts[0])
     if len(tops) > 1:
         raise RunStoreError(f"{path}: holds more than one folder; export one run per zip")
-    return tops.pop() if tops else ""
+    top = tops.pop() if tops else ""
+    if total > 1 << 20 and total > MAX_ZIP_RATIO * max(packed, 1):
+        raise RunStoreError(f"{path}: expands {total / max(packed, 1):,.0f} times: a zip bomb, not a run")
+    for member in members:
+        relative = member.filename[len(top) + 1:] if top else member.filename
+        if member.is_dir():
+            if relative.rstrip("/") not in ("", "checkpoints", "spill"):
+                raise RunStoreError(f"{path}: folder {member.filename!r} is not part of a run")
+        elif not (relative in _RUN_FILES or _ZIP_CHECKPOINT.fullmatch(relative)):
+            raise RunStoreError(f"{path}: entry {member.filename!r} is not part of a run (run.json, curves.jsonl, "
+                                "curves.csv, checkpoints/*.npz)")
+    return top
 
 
 def _extract(zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, path) -> None:
@@ -607,7 +620,8 @@ def _extract(zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, path) -
 
 
 def _folder_size(folder: Path) -> tuple[int, list[str]]:
-    """Bytes in the folder's files (one level of subfolders) and the names of leftover temporary files."""
+    """Bytes in the folder's files (in every subfolder; links not followed) and the names of
+    leftover temporary files."""
     total = 0
     leftovers = []
     stack = [folder]
@@ -620,8 +634,7 @@ def _folder_size(folder: Path) -> tuple[int, list[str]]:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if current == folder:
-                        stack.append(Path(entry.path))
+                    stack.append(Path(entry.path))
                     continue
                 total += entry.stat(follow_symlinks=False).st_size
             except OSError:
