@@ -2,8 +2,10 @@
 
 One folder per run (its name is the run's id)::
 
-    run.json          format version, name, created, the RunConfig, data set, model sizes,
-                      parent run and fork point, status (running, done, stopped, diverged)
+    run.json          format version, name, created, the RunConfig, data set and how it was
+                      imported (data_import: held-out share, split seed, image size, photos),
+                      model sizes, parent run and fork point, status (running, done, stopped,
+                      diverged)
     curves.jsonl      every log of the run (arrays and checkpoints left out), one JSON per line
     curves.csv        one row per epoch
     checkpoints/      e0003-u000000750-s000048000.npz (epoch 3 ended, update 750, 48,000
@@ -44,6 +46,7 @@ import numpy as np
 from .checkpoints import Checkpoint, CheckpointError, checkpoint_bytes, load_checkpoint
 from .errors import ScratchnetError
 from .files import os_reason, write_atomically
+from .limits import MAX_IMPORT_SIDE
 from .run_config import RunConfig
 
 FORMAT_VERSION = 1
@@ -103,7 +106,7 @@ class RunWriter:
     and the writer stops writing, while the run keeps training in memory."""
 
     def __init__(self, folder: str | os.PathLike, config: RunConfig, *, name: str, parent: str | None = None,
-                 fork: dict | None = None, model=None) -> None:
+                 fork: dict | None = None, model=None, data_import: dict | None = None) -> None:
         self.folder = Path(folder)
         self.problem: str | None = None
         self.checkpoint_paths: list[Path] = []
@@ -112,6 +115,8 @@ class RunWriter:
             "dataset": config.dataset, "parent": parent, "fork": fork, "status": "running",
             "pid": os.getpid(), "host": socket.gethostname(),
         }
+        if data_import is not None:  # how an imported data set was read: split, seed, size, photos
+            self.info["data_import"] = dict(data_import)
         if model is not None:
             self.info["shapes"] = {k: list(v.shape) for k, v in model.parameters().items()}
             self.info["input_size"] = model.input_size
@@ -223,6 +228,18 @@ class StoredRun:
     dataset: str = ""
     info: dict = field(default_factory=dict)
 
+    def data_import(self) -> dict | None:
+        """The ``load_dataset`` options the run's data were imported with (image_size, held_out,
+        seed, photo), None when run.json has none (a run of MNIST, or saved before they were
+        kept). Raises ``RunStoreError`` when they are there but not valid."""
+        options = self.info.get("data_import")
+        if options is None:
+            return None
+        problem = _data_import_problem(options)
+        if problem:
+            raise RunStoreError(f"run.json: data_import {problem}")
+        return {k: options[k] for k in DATA_IMPORT_KEYS}
+
     def curves(self) -> list[dict]:
         """The logs in curves.jsonl (read now); a line that is not JSON (a write cut short) is
         skipped with a warning."""
@@ -319,6 +336,24 @@ class StoredRun:
     def _warn(self, text: str) -> None:
         if text not in self.warnings:
             self.warnings.append(text)
+
+
+DATA_IMPORT_KEYS = ("image_size", "held_out", "seed", "photo")
+
+
+def _data_import_problem(options) -> str | None:
+    if not isinstance(options, dict) or not set(DATA_IMPORT_KEYS) <= set(options):
+        return f"is {options!r}, not the options {', '.join(DATA_IMPORT_KEYS)}"
+    size, held_out, seed, photo = (options[k] for k in DATA_IMPORT_KEYS)
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 2 <= size <= MAX_IMPORT_SIDE):
+        return f"image_size is {size!r}"
+    if not isinstance(held_out, (int, float)) or isinstance(held_out, bool) or not 0 < held_out < 1:
+        return f"held_out is {held_out!r}, not a share between 0 and 1"
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        return f"seed is {seed!r}"
+    if photo not in (False, True, "auto"):
+        return f"photo is {photo!r}"
+    return None
 
 
 def shape_problem(shapes: dict, expected: dict) -> str | None:
