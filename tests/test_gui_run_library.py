@@ -180,10 +180,17 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
     info["config"]["hidden"] = [{"width": 32, "activation": "relu"}]
     info["name"] = "edited"
     (root / "20200101-000003-edited" / "run.json").write_text(json.dumps(info))
+    # a copy whose last checkpoint was cut short (a disk that filled up during a copy)
+    cut = root / "20200101-000004-cut"
+    shutil.copytree(root / good.stored_id, cut)
+    info = json.loads((cut / "run.json").read_text()) | {"name": "cut"}
+    (cut / "run.json").write_text(json.dumps(info))
+    last = sorted((cut / "checkpoints").glob("*.npz"))[-1]
+    last.write_bytes(last.read_bytes()[:300])
 
     again = open_window(store)
     texts = [again.runs_panel.list.item(row).text() for row in range(again.runs_panel.list.count())]
-    assert len(texts) == 5
+    assert len(texts) == 6
     assert any("not valid JSON" in t for t in texts)
     assert any("run.json is missing" in t for t in texts)
     assert any("newer scratchnet" in t for t in texts)
@@ -204,8 +211,9 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
         dialog = open_library(qtbot, again)
     warnings = {dialog.table.item(row, 0).text(): dialog.table.item(row, 4).text()
                 for row in range(dialog.table.rowCount())}
-    assert sum(bool(w) for w in warnings.values()) == 4
-    assert "checkpoint e0000-u000000000" in warnings["edited"] and warnings[good.name] == ""
+    assert sum(bool(w) for w in warnings.values()) == 5
+    assert "checkpoint e0000-u000000000" in warnings["edited"] and "shape" in warnings["edited"]
+    assert f"checkpoint {last.name} cannot be read" in warnings["cut"] and warnings[good.name] == ""
     assert "cannot be used" in dialog.message.text()
     # every dialog fits a 1024x600 screen
     assert dialog.width() <= 1024 and dialog.height() <= 600
