@@ -567,8 +567,15 @@ class RunLibrary(QObject):
         if run.fork_point is not None:
             fork = dict(zip(("epoch", "update", "samples_seen", "seconds"), run.fork_point, strict=True))
 
+        data_import = None
+        options = self._window.import_options_of(config.dataset)
+        if options is not None:  # how the data were imported, for `scratchnet resume`
+            data_import = {"image_size": options.get("image_size"), "held_out": options.get("held_out", 1 / 7),
+                           "seed": 0, "photo": options.get("photo", False)}
+
         def make(model) -> RunWriter:
-            return RunWriter(folder, config, name=name, parent=parent, fork=fork, model=model)
+            return RunWriter(folder, config, name=name, parent=parent, fork=fork, model=model,
+                             data_import=data_import)
 
         return make
 

@@ -269,3 +269,41 @@ def test_a_full_disk_is_said_once_and_the_run_trains_on_in_memory(qtbot, window,
     window.time_bar.choose(0)
     window.time_bar.flush()
     assert window.controller.held and window.time_bar.label.text().startswith("epoch 0")
+
+
+def test_a_run_on_imported_data_keeps_its_import_options_for_resume(qtbot, store, open_window, isolated_run_library,
+                                                                    tmp_path, capsys):
+    """A run trained in the window on a CSV imported with a 25% held-out share saves that share
+    in run.json, and `scratchnet resume` reads the data the same way: same test set, same numbers."""
+    from PySide6.QtGui import QAction
+
+    from cli import run_cli
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 3
+    pixels = rng.integers(0, 100, (120, 64))
+    for i, label in enumerate(labels):
+        pixels[i, label * 20:label * 20 + 20] += 150
+    path = tmp_path / "blocks.csv"
+    path.write_text("".join(f"{label},{','.join(map(str, row))}\n" for label, row in zip(labels, pixels, strict=True)))
+    window = open_window(store)
+    window.findChild(QAction, "importDataAction").trigger()
+    dialog = window._import_dialog
+    dialog.path_edit.setText(str(path))
+    dialog.held_out_spin.setValue(25.0)
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    assert len(window.dataset.y_test) == 30
+    configure(window, train_size=90, epochs=2, batch_size=16)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
+        window.start_training()
+    run = blocker.args[0]
+    folder = isolated_run_library / run.stored_id
+    info = json.loads((folder / "run.json").read_text())
+    assert info["data_import"] == {"image_size": None, "held_out": 0.25, "seed": 0, "photo": False}
+    assert info["dataset"] == str(path)
+    capsys.readouterr()
+    assert run_cli(["resume", str(folder), "--from-epoch", "1", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["epoch"] for line in lines if "epoch" in line] == [2]
+    assert lines[0]["test_loss"] == pytest.approx(run.epochs[1]["test_loss"], rel=1e-6)
