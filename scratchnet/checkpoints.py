@@ -314,7 +314,8 @@ class CheckpointMemory:
     ``spill-<update>.npz``; one added with ``saved=`` its file on disk, e.g. the one
     ``RunWriter`` wrote, is not written again) and read back by ``get``, or, for a run without
     a spill folder,
-    dropped, unless it is an epoch end (epoch ends stay: a run always keeps those). ``get``
+    dropped, unless it is an epoch end (epoch ends stay: a run always keeps those, so when they
+    cannot be written, e.g. the disk is full, memory may pass the budget by those). ``get``
     never adds a read-back checkpoint to memory, so scrubbing through spilled checkpoints
     keeps memory where it was. Its methods may be called from several threads (a training
     worker adds while the window gets).

@@ -327,6 +327,21 @@ class TestMemory:
         memory.drop("b")
         assert memory.list("b") == [] and memory.nbytes == memory.get("a", 0).nbytes
 
+    def test_epoch_ends_that_cannot_be_spilled_stay_beyond_the_budget(self, tmp_path):
+        """As documented: a run always keeps its epoch ends, so when none can be written (no
+        folder, or a full disk) memory passes the budget by them; mid-epoch ones are forgotten."""
+        memory = CheckpointMemory(budget_bytes=10_000)
+        blocked = tmp_path / "file"
+        blocked.write_text("a file where the spill folder should be")
+        for u in range(5):
+            memory.add("a", _sized(u * 10, 3000, mid=False), spill_dir=blocked / "spill")
+        memory.add("a", _sized(55, 3000))
+        assert memory.list("a") == [(u, u * 10, u * 10) for u in range(5)] + [(5, 55, 55)]
+        memory.add("a", _sized(56, 3000))  # the earlier mid-epoch one cannot stay: forgotten
+        assert [p[1] for p in memory.list("a")] == [0, 10, 20, 30, 40, 56]
+        assert memory.nbytes == 6 * _sized(0, 3000).nbytes > memory.budget_bytes
+        assert memory.get("a", 0).params["0.W"][0] == 0
+
 
 def test_divergence_after_a_mid_epoch_resume(small):
     """A fork that diverges keeps the last finite weights; the updates it counts include the
