@@ -307,3 +307,24 @@ def test_a_run_on_imported_data_keeps_its_import_options_for_resume(qtbot, store
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [line["epoch"] for line in lines if "epoch" in line] == [2]
     assert lines[0]["test_loss"] == pytest.approx(run.epochs[1]["test_loss"], rel=1e-6)
+
+    # the same path imported again with another share: forking the run is refused with the reason,
+    # until the data are read the run's way again
+    def reimport(share, test_images):
+        window.findChild(QAction, "importDataAction").trigger()
+        window._import_dialog.held_out_spin.setValue(share)
+        qtbot.mouseClick(window._import_dialog.import_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: len(window.dataset.y_test) == test_images, timeout=60_000)
+
+    reimport(40.0, 48)
+    window.runs_panel.select([run.run_id])
+    window.time_bar.choose(1)
+    window.time_bar.flush()
+    assert window.time_travel.open_fork_dialog() is None
+    error = window.error_label.text()
+    assert f"Cannot fork run #{run.run_id}: its data were imported with 25% held out" in error
+    assert "now read with 40% held out" in error
+    reimport(25.0, 30)
+    dialog = window.time_travel.open_fork_dialog()
+    assert dialog is not None and dialog.isVisible()
+    dialog.reject()
