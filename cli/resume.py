@@ -20,7 +20,7 @@ from scratchnet.checkpoints import CheckpointError
 from scratchnet.files import is_folder
 from scratchnet.my_digits import MNIST_PLUS_MY_DIGITS, MY_DIGITS
 from scratchnet.run_config import FIELDS
-from scratchnet.run_store import RunStore, RunStoreError, RunWriter, shape_problem
+from scratchnet.run_store import RunStore, RunStoreError, RunWriter, dataset_key, shape_problem
 
 from .args import non_negative_int
 from .train import (
@@ -91,6 +91,7 @@ def main(argv: list[str]) -> int:
         saved_import = run.data_import()
     except RunStoreError as exc:
         return _failure(f"{args.run}: {exc}", PROG)
+    read_another_way = any(hasattr(args, flag) for flag in _IMPORT_FLAGS)
     _import_flags(args, saved_import)
     try:
         config = run_config(args, base=run.config)
@@ -114,6 +115,12 @@ def main(argv: list[str]) -> int:
                             {k: v.shape for k, v in model.parameters().items()})
     if problem:
         return _usage_error(f"the options change the saved network, so its weights do not fit: {problem}", PROG)
+    saved_key = run.info.get("data_key")
+    same_reading = not read_another_way and (config.dataset, config.train_size) == (run.config.dataset,
+                                                                                      run.config.train_size)
+    if isinstance(saved_key, str) and same_reading and dataset_key(dataset) != saved_key:
+        sys.stderr.write("note: the data read now differ from the data the run trained on (their files changed, "
+                         "or they were read another way): the resumed figures will differ from the run's\n")
     if ckpt.epoch >= config.epochs:
         sys.stderr.write(f"note: epoch {ckpt.epoch} is the run's last (--epochs {config.epochs}); "
                          "give a larger --epochs to train more\n")
@@ -122,7 +129,7 @@ def main(argv: list[str]) -> int:
         fork = {"epoch": ckpt.epoch, "update": ckpt.update, "samples_seen": ckpt.samples_seen,
                 "from": str(args.run)}
         writer = RunWriter(args.run_dir, config, name=args.run_dir.name, parent=run.id, fork=fork, model=model,
-                           data_import=import_options(args))
+                           data_import=import_options(args), data_key=dataset_key(dataset))
         if writer.problem:
             return _failure(writer.problem, PROG)
     return execute(args, config, dataset, model, writer=writer, resume=ckpt, prog=PROG)

@@ -29,7 +29,7 @@ from scratchnet.limits import architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import FIELDS, RunConfig, hidden_layers, model_metadata
-from scratchnet.run_store import RunWriter
+from scratchnet.run_store import RunWriter, dataset_key
 from scratchnet.schedules import SCHEDULES
 from scratchnet.serialization import save_model
 from scratchnet.training import DESCENTS, train
@@ -150,7 +150,8 @@ def main(argv: list[str]) -> int:
     dataset, model, config = prepared
     writer = None
     if args.run_dir is not None:
-        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, model=model, data_import=import_options(args))
+        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, model=model, data_import=import_options(args),
+                           data_key=dataset_key(dataset))
         if writer.problem:
             return _failure(writer.problem)
     return execute(args, config, dataset, model, writer=writer)

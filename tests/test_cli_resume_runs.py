@@ -131,3 +131,19 @@ def test_damaged_checkpoint_contents_name_the_file(capsys, tmp_path, csv_path):
         code, out, err = _cli(capsys, "resume", tmp_path / "run", "--from-epoch", "1")
         assert code == 1 and out == []
         assert err.startswith(f"scratchnet resume: {path}: ") and "please report" not in err
+
+
+def test_a_note_when_the_data_changed_since_the_run(capsys, tmp_path, csv_path):
+    code, lines, err = _cli(capsys, "train", "--dataset", csv_path, *TRAIN, "--run-dir", tmp_path / "run")
+    assert code == 0, err
+    key = json.loads((tmp_path / "run" / "run.json").read_text())["data_key"]
+    assert isinstance(key, str) and len(key) == 24
+    code, resumed, err = _cli(capsys, "resume", tmp_path / "run", "--from-epoch", "1", "--json")
+    assert code == 0 and "data read now differ" not in err and _epochs(resumed) == _epochs(lines)[1:]
+    rows = csv_path.read_text().splitlines()
+    rows[0] = "1" + rows[0][1:]  # one label edited
+    csv_path.write_text("\n".join(rows) + "\n")
+    code, resumed, err = _cli(capsys, "resume", tmp_path / "run", "--from-epoch", "1", "--json")
+    assert code == 0 and "note: the data read now differ from the data the run trained on" in err
+    code, resumed, err = _cli(capsys, "resume", tmp_path / "run", "--from-epoch", "1", "--json", "--held-out", "0.5")
+    assert code == 0 and "data read now differ" not in err  # read another way on purpose: no note
