@@ -29,7 +29,7 @@ from scratchnet.limits import architecture_problem
 from scratchnet.optimizers import OPTIMIZER_NAMES
 from scratchnet.presets import PRESETS
 from scratchnet.run_config import FIELDS, RunConfig, hidden_layers, model_metadata
-from scratchnet.run_store import RunWriter
+from scratchnet.run_store import RunWriter, dataset_key
 from scratchnet.schedules import SCHEDULES
 from scratchnet.serialization import save_model
 from scratchnet.training import DESCENTS, train
@@ -101,7 +101,7 @@ def build_parser(prog: str = "scratchnet train",
     p.add_argument("--run-dir", type=Path, default=None,
                    help="save the run in this new folder as it trains: configuration, curves and checkpoints "
                         "(see `scratchnet resume`)")
-    p.add_argument("--checkpoints", type=non_negative_int, default=DEFAULT_COUNT,
+    p.add_argument("--checkpoints", type=non_negative_int, default=None,
                    help="with --run-dir, runs under 10 epochs also keep this many checkpoints spread through the "
                         f"run besides every epoch's end (default {DEFAULT_COUNT}; 0: epoch ends only)")
     return p
@@ -150,7 +150,8 @@ def main(argv: list[str]) -> int:
     dataset, model, config = prepared
     writer = None
     if args.run_dir is not None:
-        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, model=model)
+        writer = RunWriter(args.run_dir, config, name=args.run_dir.name, model=model, data_import=import_options(args),
+                           data_key=dataset_key(dataset))
         if writer.problem:
             return _failure(writer.problem)
     return execute(args, config, dataset, model, writer=writer)
@@ -168,6 +169,8 @@ def run_dir_problem(folder: Path) -> str | None:
 def prepare(args: argparse.Namespace, config: RunConfig, prog: str = "train"):
     """(dataset, model, config) for ``config`` (an imported data set named by its absolute path), or the
     exit code after a message."""
+    if args.checkpoints is not None and args.run_dir is None:
+        _note("--checkpoints applies only with --run-dir (checkpoints are kept in the run's folder); ignored")
     if config.descent != "mini" and hasattr(args, "batch_size"):
         _note(f"--batch-size applies to mini-batch only; {config.descent} descent ignores it")
     if config.dataset not in DATASET_NAMES and not os.path.exists(config.dataset):
@@ -237,7 +240,7 @@ def execute(args: argparse.Namespace, config: RunConfig, dataset, model, *, writ
             for log in train(model, config.build_optimizer(), dataset.x_train, dataset.y_train,
                              config.train_config(), x_test=dataset.x_test, y_test=dataset.y_test,
                              augment=config.build_augmenter(dataset.image_shape[0]), resume=resume,
-                             checkpoints=args.checkpoints if writer is not None else None):
+                             checkpoints=_checkpoint_count(args) if writer is not None else None):
                 if writer is not None:
                     writer.log(log)
                     if writer.problem and not told:
@@ -264,6 +267,10 @@ def execute(args: argparse.Namespace, config: RunConfig, dataset, model, *, writ
     if writer is not None and not writer.problem:
         _note(f"run saved in {writer.folder}")
     return 0
+
+
+def _checkpoint_count(args: argparse.Namespace) -> int:
+    return DEFAULT_COUNT if args.checkpoints is None else args.checkpoints
 
 
 def import_options(args: argparse.Namespace) -> dict:
@@ -324,9 +331,11 @@ def _save(path: Path | None, model, dataset, config: RunConfig, note: str = "", 
 class _JsonReport:
     def begin(self, model, dataset, config) -> None:
         self._last = None
+        self._before = 0.0
 
     def log(self, log: dict) -> None:
         if log["event"] == "start":
+            self._before = log["seconds"]  # a resumed run's training time before this command
             for note in log["notes"]:
                 _note(note)
         elif log["event"] == "epoch":
@@ -335,9 +344,12 @@ class _JsonReport:
             self._last = log
 
     def end(self, wall_seconds: float) -> None:
+        """``seconds``: training time in this command (at most ``wall_seconds``); ``run_seconds``:
+        the run's in all, a resumed run's earlier training included."""
         done = self._last
         print(json.dumps({"event": "done", "test_accuracy": _json_number(done["test_accuracy"]),
-                          "test_loss": _json_number(done["test_loss"]), "seconds": done["seconds"],
+                          "test_loss": _json_number(done["test_loss"]),
+                          "seconds": done["seconds"] - self._before, "run_seconds": done["seconds"],
                           "wall_seconds": wall_seconds, "epochs": done["epochs_completed"]}), flush=True)
 
 
@@ -371,6 +383,7 @@ class _TextReport:
     def log(self, log: dict) -> None:
         event = log["event"]
         if event == "start":
+            self.before = log["seconds"]  # a resumed run's training time before this command
             self.updates = log["updates_per_epoch"]
             self.out.write(f"{log['descent']} descent: {log['batch_size']:,} samples per update, "
                            f"{self.updates:,} updates per epoch\n")
@@ -394,7 +407,7 @@ class _TextReport:
     def end(self, wall_seconds: float) -> None:
         done = self.last
         self.out.write(f"done: test accuracy {done['test_accuracy']:.2%} after {done['epochs_completed']} epochs, "
-                       f"{done['seconds']:.1f} s training ({wall_seconds:.1f} s in all)\n")
+                       f"{done['seconds'] - self.before:.1f} s training ({wall_seconds:.1f} s in all)\n")
 
 
 def _download_progress(done: int, total: int, filename: str) -> None:

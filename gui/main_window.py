@@ -449,6 +449,12 @@ class MainWindow(QMainWindow):
         self._import_dialog.open()
         return self._import_dialog
 
+    def import_options_of(self, dataset: str) -> dict | None:
+        """The ``load_dataset`` options the data set at path ``dataset`` was imported with (None:
+        not an imported one)."""
+        options = self._import_options.get(dataset)
+        return dict(options) if options is not None else None
+
     @Slot(str, object, dict)
     def use_imported(self, path: str, dataset: Dataset, options: dict) -> None:
         """Make an imported data set the current one (the Training tab chooses it), and remember

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from scratchnet.errors import ScratchnetError
-from scratchnet.run_store import RunWriter
+from scratchnet.run_store import RunStoreError, RunWriter
 
 from .defaults import DEFAULT_CONFIG
 from .run_record import OPTIMIZER_LABELS, RunRecord
@@ -567,10 +567,42 @@ class RunLibrary(QObject):
         if run.fork_point is not None:
             fork = dict(zip(("epoch", "update", "samples_seen", "seconds"), run.fork_point, strict=True))
 
+        data_import = self.data_import_now(config.dataset)  # how the data were read, for `scratchnet resume`
+
         def make(model) -> RunWriter:
-            return RunWriter(folder, config, name=name, parent=parent, fork=fork, model=model)
+            return RunWriter(folder, config, name=name, parent=parent, fork=fork, model=model,
+                             data_import=data_import)
 
         return make
+
+    def data_import_now(self, dataset: str) -> dict | None:
+        """The import options (as run.json keeps them) the window reads ``dataset`` with now;
+        None when it is not an imported one."""
+        options = self._window.import_options_of(dataset)
+        if options is None:
+            return None
+        return {"image_size": options.get("image_size"), "held_out": options.get("held_out", 1 / 7), "seed": 0,
+                "photo": options.get("photo", False)}
+
+    def import_mismatch(self, run: RunRecord) -> str | None:
+        """Why ``run`` cannot go on with the data as the window reads them now (its data set was
+        imported again with other options since), or None."""
+        if not run.stored_id:
+            return None
+        try:
+            saved = self.store.get(run.stored_id).data_import()
+        except RunStoreError as exc:
+            return str(exc)
+        if saved is None:
+            return None
+        now = self.data_import_now(run.spec.config.dataset) or {"image_size": None, "held_out": 1 / 7, "seed": 0,
+                                                                "photo": False}
+        same = (saved["image_size"], saved["seed"], saved["photo"]) == (now["image_size"], now["seed"], now["photo"]) \
+            and abs(saved["held_out"] - now["held_out"]) < 1e-9
+        if same:
+            return None
+        return (f"its data were imported with {_import_text(saved)}, but are now read with {_import_text(now)}; "
+                "import them again with the run's options to go on from it")
 
     # ---- the dialog
     @Slot()
@@ -611,3 +643,10 @@ class RunLibrary(QObject):
     def _on_imported(self, stored) -> None:
         self._add(stored)
         self._link_forks()
+
+
+def _import_text(options: dict) -> str:
+    size = f"{options['image_size']} px images" if options["image_size"] else "images at their own size"
+    photo = {False: "no", True: "yes", "auto": "auto"}.get(options["photo"], options["photo"])
+    return f"{options['held_out']:.0%} held out (split seed {options['seed']}), {size}, photo mode {photo}"
+

@@ -335,6 +335,9 @@ class TimeTravel(QObject):
         if self._controller.is_running:
             self._window.status.error("Fork is refused while a run trains: stop it or let it finish first.")
             return None
+        if problem := self._window.library.import_mismatch(run):
+            self._window.status.error(f"Cannot fork run #{run.run_id}: {problem}.")
+            return None
         index = self._bar.index
         try:
             checkpoint = self.checkpoint(run, index)

@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import re
 import threading
 import zipfile
 from collections import OrderedDict
@@ -205,6 +206,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             for name, value in [*params.items(), *optimizer_state.items()]:
                 if isinstance(value, np.ndarray) and value.dtype.kind != "f":
                     raise CheckpointError(f"{path}: array {name!r} holds {value.dtype}, not floats")
+            problem = _meta_problem(meta, Path(path).name)
+            if problem:
+                raise CheckpointError(f"{path}: {problem}")
             return Checkpoint(
                 epoch=int(meta["epoch"]), update=int(meta["update"]), samples_seen=int(meta["samples_seen"]),
                 seconds=float(meta["seconds"]), params=params, optimizer_state=optimizer_state,
@@ -220,6 +224,71 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except (KeyError, TypeError, ValueError) as exc:
         what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(f"{path}: not a valid checkpoint ({what})") from None
+
+
+_NAME = re.compile(r"e(\d+)-u(\d+)-s(\d+)(-mid)?\.npz")
+_EPOCH_STATE = {"order_rng": dict, "samples": int, "loss_sum": float, "correct": int, "updates": int,
+                "seconds": float}
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _rng_problem(state) -> str | None:
+    """What is wrong with a generator's saved state (tried on a scratch generator), or None."""
+    if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
+        return "is not a generator's state"
+    kind = getattr(np.random, state["bit_generator"], None)
+    if not isinstance(kind, type) or not issubclass(kind, np.random.BitGenerator):
+        return f"names no known generator ({state['bit_generator']!r})"
+    try:
+        kind().state = copy.deepcopy(state)
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        return f"is not a valid {state['bit_generator']} state ({exc})"
+    return None
+
+
+def _meta_problem(meta: dict, filename: str) -> str | None:
+    """What is wrong with a checkpoint's JSON (positions, generators, optimiser, epoch state),
+    or None: everything ``restore`` and the training loop will use is checked here, so a
+    damaged file is named instead of failing later."""
+    for key in ("epoch", "update", "samples_seen"):
+        if not _count(meta.get(key)):
+            return f"{key} is {meta.get(key)!r}, not a count"
+    if not _number(meta.get("seconds")) or not _number(meta.get("lr", math.nan)):
+        return "seconds and lr must be numbers"
+    m = _NAME.fullmatch(filename)
+    if m and (int(m[1]), int(m[2]), int(m[3])) != (meta["epoch"], meta["update"], meta["samples_seen"]):
+        return (f"its name says epoch {int(m[1])}, update {int(m[2])}, but it holds epoch {meta['epoch']}, "
+                f"update {meta['update']}")
+    optimizer = meta.get("optimizer") or {}
+    if not isinstance(optimizer, dict):
+        return "the optimiser's state is not a JSON object"
+    if "steps" in optimizer and not _count(optimizer["steps"]):
+        return f"the optimiser's steps is {optimizer['steps']!r}, not a count"
+    rng = meta.get("rng_state")
+    if not isinstance(rng, dict):
+        return "rng_state is not a JSON object"
+    for key, state in rng.items():
+        if problem := _rng_problem(state):
+            return f"random generator {key} {problem}"
+    epoch_state = meta.get("epoch_state")
+    if epoch_state is not None:
+        if not isinstance(epoch_state, dict):
+            return "epoch_state is not a JSON object"
+        for key, kind in _EPOCH_STATE.items():
+            value = epoch_state.get(key)
+            ok = _number(value) if kind is float else _count(value) if kind is int else isinstance(value, kind)
+            if not ok:
+                return f"epoch_state {key} is {value!r}"
+        if problem := _rng_problem(epoch_state["order_rng"]):
+            return f"epoch_state order_rng {problem}"
+    return None
 
 
 # ------------------------------------------------------------------------------- schedule
@@ -245,7 +314,8 @@ class CheckpointMemory:
     ``spill-<update>.npz``; one added with ``saved=`` its file on disk, e.g. the one
     ``RunWriter`` wrote, is not written again) and read back by ``get``, or, for a run without
     a spill folder,
-    dropped, unless it is an epoch end (epoch ends stay: a run always keeps those). ``get``
+    dropped, unless it is an epoch end (epoch ends stay: a run always keeps those, so when they
+    cannot be written, e.g. the disk is full, memory may pass the budget by those). ``get``
     never adds a read-back checkpoint to memory, so scrubbing through spilled checkpoints
     keeps memory where it was. Its methods may be called from several threads (a training
     worker adds while the window gets).

@@ -2,8 +2,10 @@
 
 One folder per run (its name is the run's id)::
 
-    run.json          format version, name, created, the RunConfig, data set, model sizes,
-                      parent run and fork point, status (running, done, stopped, diverged)
+    run.json          format version, name, created, the RunConfig, data set and how it was
+                      imported (data_import: held-out share, split seed, image size, photos),
+                      model sizes, parent run and fork point, status (running, done, stopped,
+                      diverged)
     curves.jsonl      every log of the run (arrays and checkpoints left out), one JSON per line
     curves.csv        one row per epoch
     checkpoints/      e0003-u000000750-s000048000.npz (epoch 3 ended, update 750, 48,000
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import hashlib
 import io
 import json
 import math
@@ -44,6 +47,7 @@ import numpy as np
 from .checkpoints import Checkpoint, CheckpointError, checkpoint_bytes, load_checkpoint
 from .errors import ScratchnetError
 from .files import os_reason, write_atomically
+from .limits import MAX_IMPORT_SIDE
 from .run_config import RunConfig
 
 FORMAT_VERSION = 1
@@ -55,6 +59,8 @@ MAX_ZIP_BYTES = 2 << 30
 MAX_ZIP_RATIO = 200  # a checkpoint of float weights compresses by 1.1x; a zip bomb by 1,000x
 _CHECKPOINT_NAME = re.compile(r"e(\d+)-u(\d+)-s(\d+)(-mid)?\.npz")
 _TMP = re.compile(r"^\..*\.tmp$|\.tmp$")
+_RUN_FILES = ("run.json", "curves.jsonl", "curves.csv")
+_ZIP_CHECKPOINT = re.compile(r"(checkpoints|spill)/[^/]+\.npz")  # spill/: the window's overflow
 
 
 class RunStoreError(ScratchnetError, ValueError):
@@ -101,7 +107,8 @@ class RunWriter:
     and the writer stops writing, while the run keeps training in memory."""
 
     def __init__(self, folder: str | os.PathLike, config: RunConfig, *, name: str, parent: str | None = None,
-                 fork: dict | None = None, model=None) -> None:
+                 fork: dict | None = None, model=None, data_import: dict | None = None,
+                 data_key: str | None = None) -> None:
         self.folder = Path(folder)
         self.problem: str | None = None
         self.checkpoint_paths: list[Path] = []
@@ -110,6 +117,10 @@ class RunWriter:
             "dataset": config.dataset, "parent": parent, "fork": fork, "status": "running",
             "pid": os.getpid(), "host": socket.gethostname(),
         }
+        if data_import is not None:  # how an imported data set was read: split, seed, size, photos
+            self.info["data_import"] = dict(data_import)
+        if data_key is not None:  # dataset_key of the data as read
+            self.info["data_key"] = data_key
         if model is not None:
             self.info["shapes"] = {k: list(v.shape) for k, v in model.parameters().items()}
             self.info["input_size"] = model.input_size
@@ -221,6 +232,18 @@ class StoredRun:
     dataset: str = ""
     info: dict = field(default_factory=dict)
 
+    def data_import(self) -> dict | None:
+        """The ``load_dataset`` options the run's data were imported with (image_size, held_out,
+        seed, photo), None when run.json has none (a run of MNIST, or saved before they were
+        kept). Raises ``RunStoreError`` when they are there but not valid."""
+        options = self.info.get("data_import")
+        if options is None:
+            return None
+        problem = _data_import_problem(options)
+        if problem:
+            raise RunStoreError(f"run.json: data_import {problem}")
+        return {k: options[k] for k in DATA_IMPORT_KEYS}
+
     def curves(self) -> list[dict]:
         """The logs in curves.jsonl (read now); a line that is not JSON (a write cut short) is
         skipped with a warning."""
@@ -245,7 +268,8 @@ class StoredRun:
             else:
                 bad += 1
         if bad:
-            self._warn(f"curves.jsonl has {bad} line{'s' if bad > 1 else ''} that are not a log (cut short or edited)")
+            lines = f"{bad} lines that are" if bad > 1 else "1 line that is"
+            self._warn(f"curves.jsonl has {lines} not a log (cut short or edited)")
         return records
 
     def epoch_logs(self) -> list[dict]:
@@ -316,6 +340,37 @@ class StoredRun:
     def _warn(self, text: str) -> None:
         if text not in self.warnings:
             self.warnings.append(text)
+
+
+DATA_IMPORT_KEYS = ("image_size", "held_out", "seed", "photo")
+
+
+def dataset_key(dataset) -> str:
+    """A short fingerprint of the data a run trains and tests on (every label, the shapes and a
+    sample of the pixels): the same files read the same way give the same key, so a resume can
+    tell that the data changed since. Fast: it hashes about 1/97 of the pixels."""
+    digest = hashlib.blake2b(digest_size=12)
+    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        array = np.asarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        sample = array.reshape(-1)[::97] if array.ndim > 1 else array
+        digest.update(np.ascontiguousarray(sample).tobytes())
+    return digest.hexdigest()
+
+
+def _data_import_problem(options) -> str | None:
+    if not isinstance(options, dict) or not set(DATA_IMPORT_KEYS) <= set(options):
+        return f"is {options!r}, not the options {', '.join(DATA_IMPORT_KEYS)}"
+    size, held_out, seed, photo = (options[k] for k in DATA_IMPORT_KEYS)
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 2 <= size <= MAX_IMPORT_SIDE):
+        return f"image_size is {size!r}"
+    if not isinstance(held_out, (int, float)) or isinstance(held_out, bool) or not 0 < held_out < 1:
+        return f"held_out is {held_out!r}, not a share between 0 and 1"
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        return f"seed is {seed!r}"
+    if photo not in (False, True, "auto"):
+        return f"photo is {photo!r}"
+    return None
 
 
 def shape_problem(shapes: dict, expected: dict) -> str | None:
@@ -517,8 +572,9 @@ class RunStore:
                    max_bytes: int = MAX_ZIP_BYTES) -> StoredRun:
         """Unpack a run exported by ``export_zip`` into the library; returns it. Refuses with a
         ``RunStoreError`` a zip that is not one run folder: absolute or ``..`` paths, links,
-        more than ``max_files`` files, more than ``max_bytes`` unpacked, or that compresses
-        more than a run's files can (a zip bomb)."""
+        more than ``max_files`` files, more than ``max_bytes`` unpacked, files that are not a
+        run's (run.json, curves.jsonl, curves.csv, checkpoints/*.npz, spill/*.npz), or that as a
+        whole compresses more than a run's files can (a zip bomb, even of many small entries)."""
         try:
             zf = zipfile.ZipFile(path)
         except FileNotFoundError:
@@ -569,7 +625,7 @@ def _check_members(path, members: list[zipfile.ZipInfo], max_files: int, max_byt
     """The zip's top folder ("" when the files sit at its root), after checking every entry."""
     if len(members) > max_files:
         raise RunStoreError(f"{path}: {len(members):,} entries, more than a run holds ({max_files:,} at most)")
-    total = 0
+    total = packed = 0
     tops = set()
     for member in members:
         name = member.filename
@@ -579,11 +635,9 @@ def _check_members(path, members: list[zipfile.ZipInfo], max_files: int, max_byt
         if stat.S_ISLNK(member.external_attr >> 16):
             raise RunStoreError(f"{path}: entry {name!r} is a symbolic link")
         total += member.file_size
+        packed += member.compress_size
         if total > max_bytes:
             raise RunStoreError(f"{path}: unpacks to more than {max_bytes / 2**30:g} GB")
-        if member.file_size > 1 << 20 and member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1):
-            ratio = member.file_size / max(member.compress_size, 1)
-            raise RunStoreError(f"{path}: entry {name!r} expands {ratio:,.0f} times: a zip bomb, not a run")
         if len(parts) > 1:
             tops.add(parts[0])
         elif not member.is_dir():
@@ -592,7 +646,18 @@ def _check_members(path, members: list[zipfile.ZipInfo], max_files: int, max_byt
             tops.add(parts[0])
     if len(tops) > 1:
         raise RunStoreError(f"{path}: holds more than one folder; export one run per zip")
-    return tops.pop() if tops else ""
+    top = tops.pop() if tops else ""
+    if total > 1 << 20 and total > MAX_ZIP_RATIO * max(packed, 1):
+        raise RunStoreError(f"{path}: expands {total / max(packed, 1):,.0f} times: a zip bomb, not a run")
+    for member in members:
+        relative = member.filename[len(top) + 1:] if top else member.filename
+        if member.is_dir():
+            if relative.rstrip("/") not in ("", "checkpoints", "spill"):
+                raise RunStoreError(f"{path}: folder {member.filename!r} is not part of a run")
+        elif not (relative in _RUN_FILES or _ZIP_CHECKPOINT.fullmatch(relative)):
+            raise RunStoreError(f"{path}: entry {member.filename!r} is not part of a run (run.json, curves.jsonl, "
+                                "curves.csv, checkpoints/*.npz)")
+    return top
 
 
 def _extract(zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, path) -> None:
@@ -607,7 +672,8 @@ def _extract(zf: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, path) -
 
 
 def _folder_size(folder: Path) -> tuple[int, list[str]]:
-    """Bytes in the folder's files (one level of subfolders) and the names of leftover temporary files."""
+    """Bytes in the folder's files (in every subfolder; links not followed) and the names of
+    leftover temporary files."""
     total = 0
     leftovers = []
     stack = [folder]
@@ -620,8 +686,7 @@ def _folder_size(folder: Path) -> tuple[int, list[str]]:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if current == folder:
-                        stack.append(Path(entry.path))
+                    stack.append(Path(entry.path))
                     continue
                 total += entry.stat(follow_symlinks=False).st_size
             except OSError:

@@ -174,6 +174,12 @@ class TestCheckpointLogs:
         assert checkpoint_updates(2, 1, 20) == [0, 1, 2]  # full batch: one update an epoch
 
 
+def _epoch_state(samples):
+    """A well-formed mid-epoch state (what the training loop saves)."""
+    return {"order_rng": np.random.default_rng(3).bit_generator.state, "samples": samples, "loss_sum": 1.5,
+            "correct": 2, "updates": 1, "seconds": 0.25}
+
+
 def _checkpoint(scale=1.0, update=1, mid=False):
     config = RunConfig(hidden=hidden_layers(8), optimizer="adam", dropout=0.5, epochs=1)
     model = config.build_model(16, 3)
@@ -183,7 +189,7 @@ def _checkpoint(scale=1.0, update=1, mid=False):
     logs = list(train(model, optimizer, x, np.arange(20) % 3, config.train_config()))
     assert logs[-1]["event"] == "done"
     return capture(model, optimizer, run_generators(model, rng), epoch=1, update=update, samples_seen=20,
-                   seconds=0.5, epoch_state={"samples": 8} if mid else None), model, optimizer, rng
+                   seconds=0.5, epoch_state=_epoch_state(8) if mid else None), model, optimizer, rng
 
 
 class TestCaptureRestore:
@@ -234,7 +240,8 @@ class TestFiles:
         save_checkpoint(ckpt, path)
         back = load_checkpoint(path)
         assert back.position() == ckpt.position() and back.seconds == 0.5 and back.lr == ckpt.lr
-        assert back.rng_state == json.loads(json.dumps(ckpt.rng_state)) and back.epoch_state == {"samples": 8}
+        assert back.rng_state == json.loads(json.dumps(ckpt.rng_state)) and back.epoch_state == json.loads(
+            json.dumps(_epoch_state(8)))
         for name, value in ckpt.params.items():
             np.testing.assert_array_equal(back.params[name], value)
         for key, value in ckpt.optimizer_state.items():
@@ -275,6 +282,36 @@ class TestFiles:
         with pytest.raises(CheckpointError, match="not a valid checkpoint"):
             load_checkpoint(tmp_path / "nonsense.npz")
 
+    @pytest.mark.parametrize(("change", "fragment"), [
+        (lambda m: m["rng_state"]["0"].update(state="x"), "random generator 0 is not a valid PCG64 state"),
+        (lambda m: m["rng_state"]["0"]["state"].update(state=-5), "random generator 0 is not a valid PCG64"),
+        (lambda m: m["rng_state"].update({"1": "junk"}), "random generator 1 is not a generator's state"),
+        (lambda m: m["rng_state"]["0"].update(bit_generator="Nope"), "names no known generator"),
+        (lambda m: m.update(epoch_state="junk"), "epoch_state is not a JSON object"),
+        (lambda m: m.update(epoch_state={"order": [1, 2, 3]}), "epoch_state order_rng is None"),
+        (lambda m: m["epoch_state"].update(seconds="soon"), "epoch_state seconds is 'soon'"),
+        (lambda m: m["epoch_state"]["order_rng"].update(state=7), "epoch_state order_rng is not a valid"),
+        (lambda m: m["optimizer"].update(steps="x"), "the optimiser's steps is 'x', not a count"),
+        (lambda m: m.update(epoch=-3), "epoch is -3, not a count"),
+        (lambda m: m.update(epoch=2), "its name says epoch 1, update 5, but it holds epoch 2"),
+        (lambda m: m.update(seconds="x"), "seconds and lr must be numbers"),
+    ])
+    def test_damaged_contents_name_the_file(self, tmp_path, change, fragment):
+        """Whatever the JSON inside says, loading raises a CheckpointError naming the file: never
+        a TypeError, KeyError or OverflowError later in restore or the training loop."""
+        ckpt, *_ = _checkpoint(update=5, mid=True)
+        name = "e0001-u000000005-s000000000020-mid.npz"
+        good = load_checkpoint(_saved(ckpt, tmp_path / name))
+        assert good.epoch == 1 and good.update == 5
+        with np.load(tmp_path / name) as data:
+            arrays = {k: data[k] for k in data.files}
+        meta = json.loads(str(arrays["checkpoint.json"][()]))
+        change(meta)
+        np.savez(tmp_path / name, **(arrays | {"checkpoint.json": np.array(json.dumps(meta))}))
+        with pytest.raises(CheckpointError, match=fragment) as info:
+            load_checkpoint(tmp_path / name)
+        assert str(info.value).startswith(f"{tmp_path / name}: ")
+
 
 def _saved(ckpt, path):
     save_checkpoint(ckpt, path)
@@ -285,7 +322,7 @@ def _sized(update, nbytes, mid=True):
     """A checkpoint of about ``nbytes``."""
     params = {"0.W": np.full(nbytes // 4 - 256, update, dtype=np.float32)}
     return Checkpoint(epoch=update // 10, update=update, samples_seen=update, seconds=0.0, params=params,
-                      rng_state={}, epoch_state={"samples": 1} if mid else None)
+                      rng_state={}, epoch_state=_epoch_state(1) if mid else None)
 
 
 class TestMemory:
@@ -311,6 +348,21 @@ class TestMemory:
         assert memory.nbytes <= 10_000
         memory.drop("b")
         assert memory.list("b") == [] and memory.nbytes == memory.get("a", 0).nbytes
+
+    def test_epoch_ends_that_cannot_be_spilled_stay_beyond_the_budget(self, tmp_path):
+        """As documented: a run always keeps its epoch ends, so when none can be written (no
+        folder, or a full disk) memory passes the budget by them; mid-epoch ones are forgotten."""
+        memory = CheckpointMemory(budget_bytes=10_000)
+        blocked = tmp_path / "file"
+        blocked.write_text("a file where the spill folder should be")
+        for u in range(5):
+            memory.add("a", _sized(u * 10, 3000, mid=False), spill_dir=blocked / "spill")
+        memory.add("a", _sized(55, 3000))
+        assert memory.list("a") == [(u, u * 10, u * 10) for u in range(5)] + [(5, 55, 55)]
+        memory.add("a", _sized(56, 3000))  # the earlier mid-epoch one cannot stay: forgotten
+        assert [p[1] for p in memory.list("a")] == [0, 10, 20, 30, 40, 56]
+        assert memory.nbytes == 6 * _sized(0, 3000).nbytes > memory.budget_bytes
+        assert memory.get("a", 0).params["0.W"][0] == 0
 
 
 def test_divergence_after_a_mid_epoch_resume(small):

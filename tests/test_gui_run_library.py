@@ -180,10 +180,17 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
     info["config"]["hidden"] = [{"width": 32, "activation": "relu"}]
     info["name"] = "edited"
     (root / "20200101-000003-edited" / "run.json").write_text(json.dumps(info))
+    # a copy whose last checkpoint was cut short (a disk that filled up during a copy)
+    cut = root / "20200101-000004-cut"
+    shutil.copytree(root / good.stored_id, cut)
+    info = json.loads((cut / "run.json").read_text()) | {"name": "cut"}
+    (cut / "run.json").write_text(json.dumps(info))
+    last = sorted((cut / "checkpoints").glob("*.npz"))[-1]
+    last.write_bytes(last.read_bytes()[:300])
 
     again = open_window(store)
     texts = [again.runs_panel.list.item(row).text() for row in range(again.runs_panel.list.count())]
-    assert len(texts) == 5
+    assert len(texts) == 6
     assert any("not valid JSON" in t for t in texts)
     assert any("run.json is missing" in t for t in texts)
     assert any("newer scratchnet" in t for t in texts)
@@ -204,8 +211,9 @@ def test_damaged_runs_are_listed_with_their_warning_and_the_rest_loads(qtbot, st
         dialog = open_library(qtbot, again)
     warnings = {dialog.table.item(row, 0).text(): dialog.table.item(row, 4).text()
                 for row in range(dialog.table.rowCount())}
-    assert sum(bool(w) for w in warnings.values()) == 4
-    assert "checkpoint e0000-u000000000" in warnings["edited"] and warnings[good.name] == ""
+    assert sum(bool(w) for w in warnings.values()) == 5
+    assert "checkpoint e0000-u000000000" in warnings["edited"] and "shape" in warnings["edited"]
+    assert f"checkpoint {last.name} cannot be read" in warnings["cut"] and warnings[good.name] == ""
     assert "cannot be used" in dialog.message.text()
     # every dialog fits a 1024x600 screen
     assert dialog.width() <= 1024 and dialog.height() <= 600
@@ -261,3 +269,62 @@ def test_a_full_disk_is_said_once_and_the_run_trains_on_in_memory(qtbot, window,
     window.time_bar.choose(0)
     window.time_bar.flush()
     assert window.controller.held and window.time_bar.label.text().startswith("epoch 0")
+
+
+def test_a_run_on_imported_data_keeps_its_import_options_for_resume(qtbot, store, open_window, isolated_run_library,
+                                                                    tmp_path, capsys):
+    """A run trained in the window on a CSV imported with a 25% held-out share saves that share
+    in run.json, and `scratchnet resume` reads the data the same way: same test set, same numbers."""
+    from PySide6.QtGui import QAction
+
+    from cli import run_cli
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 3
+    pixels = rng.integers(0, 100, (120, 64))
+    for i, label in enumerate(labels):
+        pixels[i, label * 20:label * 20 + 20] += 150
+    path = tmp_path / "blocks.csv"
+    path.write_text("".join(f"{label},{','.join(map(str, row))}\n" for label, row in zip(labels, pixels, strict=True)))
+    window = open_window(store)
+    window.findChild(QAction, "importDataAction").trigger()
+    dialog = window._import_dialog
+    dialog.path_edit.setText(str(path))
+    dialog.held_out_spin.setValue(25.0)
+    with qtbot.waitSignal(window.dataset_changed, timeout=60_000):
+        qtbot.mouseClick(dialog.import_button, Qt.LeftButton)
+    assert len(window.dataset.y_test) == 30
+    configure(window, train_size=90, epochs=2, batch_size=16)
+    with qtbot.waitSignal(window.training_finished, timeout=RUN_TIMEOUT) as blocker:
+        window.start_training()
+    run = blocker.args[0]
+    folder = isolated_run_library / run.stored_id
+    info = json.loads((folder / "run.json").read_text())
+    assert info["data_import"] == {"image_size": None, "held_out": 0.25, "seed": 0, "photo": False}
+    assert info["dataset"] == str(path)
+    capsys.readouterr()
+    assert run_cli(["resume", str(folder), "--from-epoch", "1", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["epoch"] for line in lines if "epoch" in line] == [2]
+    assert lines[0]["test_loss"] == pytest.approx(run.epochs[1]["test_loss"], rel=1e-6)
+
+    # the same path imported again with another share: forking the run is refused with the reason,
+    # until the data are read the run's way again
+    def reimport(share, test_images):
+        window.findChild(QAction, "importDataAction").trigger()
+        window._import_dialog.held_out_spin.setValue(share)
+        qtbot.mouseClick(window._import_dialog.import_button, Qt.LeftButton)
+        qtbot.waitUntil(lambda: len(window.dataset.y_test) == test_images, timeout=60_000)
+
+    reimport(40.0, 48)
+    window.runs_panel.select([run.run_id])
+    window.time_bar.choose(1)
+    window.time_bar.flush()
+    assert window.time_travel.open_fork_dialog() is None
+    error = window.error_label.text()
+    assert f"Cannot fork run #{run.run_id}: its data were imported with 25% held out" in error
+    assert "now read with 40% held out" in error
+    reimport(25.0, 30)
+    dialog = window.time_travel.open_fork_dialog()
+    assert dialog is not None and dialog.isVisible()
+    dialog.reject()

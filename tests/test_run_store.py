@@ -197,9 +197,15 @@ class TestZip:
         ([("run/../../evil.txt", "x")], None, "points outside"),
         ([("/etc/evil", "x")], None, "points outside"),
         ([("run/run.json", "{}")], "run/link", "symbolic link"),
-        ([("run/big.bin", b"\0" * (3 << 20))], None, "zip bomb"),
+        ([("run/curves.csv", b"\0" * (3 << 20))], None, "zip bomb"),
         ([("a/run.json", "{}"), ("b/run.json", "{}")], None, "more than one folder"),
-        ([("run/notes.txt", "x")], None, "no run.json"),
+        ([("run/curves.csv", "x")], None, "no run.json"),
+        ([("run/run.json", "{}"), ("run/notes.txt", "x")], None, "'run/notes.txt' is not part of a run"),
+        ([("run/run.json", "{}"), ("run/checkpoints/a.npz/b.npz", "x")], None, "is not part of a run"),
+        ([("run/run.json", "{}"), ("run/other/", "")], None, "folder 'run/other/' is not part of a run"),
+        # many entries of 1 MB or less, each under a per-entry limit: the archive's ratio catches them
+        ([("run/run.json", "{}")] + [(f"run/checkpoints/{i}.npz", b"\0" * (1 << 20)) for i in range(3)], None,
+         "expands [0-9,]+ times: a zip bomb"),
     ])
     def test_refused(self, tmp_path, entries, link, fragment):
         path = self._zip(tmp_path / "bad.zip", entries, link=link)
@@ -216,9 +222,9 @@ class TestZip:
         path = self._zip(tmp_path / "large.zip", [("run/run.json", os.urandom(4000))])
         with pytest.raises(RunStoreError, match="unpacks to more than"):
             RunStore(tmp_path / "lib").import_zip(path, max_bytes=1000)
-        path = self._zip(tmp_path / "damaged.zip", [("run/run.json", "{}"), ("run/data.txt", os.urandom(5000))])
+        path = self._zip(tmp_path / "damaged.zip", [("run/run.json", "{}"), ("run/curves.csv", os.urandom(5000))])
         data = bytearray(path.read_bytes())
-        start = data.index(b"run/data.txt") + len("run/data.txt")
+        start = data.index(b"run/curves.csv") + len("run/curves.csv")
         data[start + 100 : start + 120] = b"\xff" * 20  # inside the stored bytes of data.txt
         path.write_bytes(bytes(data))
         with pytest.raises(RunStoreError, match="the zip is damaged"):
@@ -308,7 +314,7 @@ class TestDamage:
             handle.write('{"event": "epoch", "epo')
         run = RunStore(tmp_path).get("a")
         assert len(run.epoch_logs()) == 2
-        assert run.warnings == ["curves.jsonl has 1 line that are not a log (cut short or edited)"]
+        assert run.warnings == ["curves.jsonl has 1 line that is not a log (cut short or edited)"]
 
     def test_disk_full(self, small, tmp_path, monkeypatch):
         """Writes fail with ENOSPC after the run started: the writer says so, training goes on."""
@@ -337,3 +343,20 @@ class TestDamage:
         [run] = RunStore(tmp_path).list()
         assert any("not saved completely" in w and "disk is full" in w for w in run.warnings)
         assert len(run.checkpoints()) < 5
+
+
+def test_folder_size_counts_every_level_and_no_links(tmp_path):
+    """A run's size counts files in nested folders too (the window's spill folder, a copy's
+    sub-folders), never what a link points at; leftover temporary files are named at any depth."""
+    folder = tmp_path / "lib" / "r"
+    (folder / "checkpoints" / "deep").mkdir(parents=True)
+    (folder / "run.json").write_bytes(b"x" * 100)
+    (folder / "checkpoints" / "a.npz").write_bytes(b"x" * 1000)
+    (folder / "checkpoints" / "deep" / "b.npz").write_bytes(b"x" * 10_000)
+    (folder / "checkpoints" / "deep" / ".c.npz.tmp").write_bytes(b"x" * 5)
+    (tmp_path / "outside.bin").write_bytes(b"x" * 50_000)
+    (folder / "checkpoints" / "deep" / "link").symlink_to(tmp_path / "outside.bin")
+    size, leftovers = run_store_module._folder_size(folder)
+    link_size = os.lstat(folder / "checkpoints" / "deep" / "link").st_size
+    assert size == 100 + 1000 + 10_000 + 5 + link_size and link_size < 1000
+    assert leftovers == [".c.npz.tmp"]
