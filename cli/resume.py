@@ -21,6 +21,7 @@ from scratchnet.files import is_folder
 from scratchnet.my_digits import MNIST_PLUS_MY_DIGITS, MY_DIGITS
 from scratchnet.run_config import FIELDS
 from scratchnet.run_store import RunStore, RunStoreError, RunWriter, dataset_key, shape_problem
+from scratchnet.threads import blas_thread_limit
 
 from .args import non_negative_int
 from .train import (
@@ -124,15 +125,21 @@ def main(argv: list[str]) -> int:
     if ckpt.epoch >= config.epochs:
         sys.stderr.write(f"note: epoch {ckpt.epoch} is the run's last (--epochs {config.epochs}); "
                          "give a larger --epochs to train more\n")
+    threads = run.info.get("blas_threads")
+    threads = threads if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 else None
     writer = None
     if args.run_dir is not None:
         fork = {"epoch": ckpt.epoch, "update": ckpt.update, "samples_seen": ckpt.samples_seen,
                 "from": str(args.run)}
         writer = RunWriter(args.run_dir, config, name=args.run_dir.name, parent=run.id, fork=fork, model=model,
-                           data_import=import_options(args), data_key=dataset_key(dataset))
+                           data_import=import_options(args), data_key=dataset_key(dataset),
+                           blas_threads=threads)
         if writer.problem:
             return _failure(writer.problem, PROG)
-    return execute(args, config, dataset, model, writer=writer, resume=ckpt, prog=PROG)
+    if threads is None:
+        return execute(args, config, dataset, model, writer=writer, resume=ckpt, prog=PROG)
+    with blas_thread_limit(threads):  # as the run trained (the window's runs: 1), for the same sums
+        return execute(args, config, dataset, model, writer=writer, resume=ckpt, prog=PROG)
 
 
 def _import_flags(args, saved: dict | None) -> None:

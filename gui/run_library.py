@@ -40,6 +40,7 @@ from .run_record import OPTIMIZER_LABELS, RunRecord
 from .settings import RunSpec
 from .threads import start_in_thread, stop_thread
 from .views.widgets import make_button
+from .worker import blas_limit_for
 
 CLOSE_WAIT_MS = 2000  # closing waits at most this for an export, import or check under way
 LIMIT_KEY = "library/limitMB"
@@ -571,7 +572,7 @@ class RunLibrary(QObject):
 
         def make(model) -> RunWriter:
             return RunWriter(folder, config, name=name, parent=parent, fork=fork, model=model,
-                             data_import=data_import)
+                             data_import=data_import, blas_threads=blas_limit_for(config.descent))
 
         return make
 

@@ -221,11 +221,19 @@ def limit_blas_threads(descent: str):
     count is process-wide, so the window predicts inside ``scratchnet.threads.using_blas()``, and
     the change waits for such predictions to end.
     """
-    if descent == "full":
+    limit = blas_limit_for(descent)
+    if limit is None:
         yield
         return
-    with blas_thread_limit(1):
+    with blas_thread_limit(limit):
         yield
+
+
+def blas_limit_for(descent: str) -> int | None:
+    """The BLAS thread limit of the window's runs of this descent (None: the engine's choice). It
+    is saved with the run: OpenBLAS sums in another order with one thread than with two, so a
+    resume on the command line takes the same limit to repeat the run's numbers exactly."""
+    return None if descent == "full" else 1
 
 
 def _progress_of(log: dict) -> dict:

@@ -108,7 +108,7 @@ class RunWriter:
 
     def __init__(self, folder: str | os.PathLike, config: RunConfig, *, name: str, parent: str | None = None,
                  fork: dict | None = None, model=None, data_import: dict | None = None,
-                 data_key: str | None = None) -> None:
+                 data_key: str | None = None, blas_threads: int | None = None) -> None:
         self.folder = Path(folder)
         self.problem: str | None = None
         self.checkpoint_paths: list[Path] = []
@@ -121,6 +121,8 @@ class RunWriter:
             self.info["data_import"] = dict(data_import)
         if data_key is not None:  # dataset_key of the data as read
             self.info["data_key"] = data_key
+        if blas_threads is not None:  # the run's BLAS thread limit (the window's: 1): a resume repeats it
+            self.info["blas_threads"] = int(blas_threads)
         if model is not None:
             self.info["shapes"] = {k: list(v.shape) for k, v in model.parameters().items()}
             self.info["input_size"] = model.input_size

@@ -147,3 +147,31 @@ def test_a_note_when_the_data_changed_since_the_run(capsys, tmp_path, csv_path):
     assert code == 0 and "note: the data read now differ from the data the run trained on" in err
     code, resumed, err = _cli(capsys, "resume", tmp_path / "run", "--from-epoch", "1", "--json", "--held-out", "0.5")
     assert code == 0 and "data read now differ" not in err  # read another way on purpose: no note
+
+
+def test_a_run_trained_with_one_blas_thread_resumes_with_one(capsys, tmp_path, monkeypatch, mnist):
+    """The window's mini-batch runs train with one BLAS thread (gui.worker.blas_limit_for) and say so
+    in run.json; one thread sums in another order than two, so `resume` takes the same limit."""
+    import cli.resume
+    import cli.train
+    from scratchnet.threads import blas_thread_limit
+
+    small = type(mnist)(mnist.name, mnist.x_train[:1024], mnist.y_train[:1024], mnist.x_test[:300],
+                        mnist.y_test[:300], mnist.class_names)
+    monkeypatch.setattr(cli.train, "load_dataset", lambda name, **options: small)
+    args = ("--hidden", "256", "--epochs", "3", "--batch-size", "128", "--json")
+    with blas_thread_limit(1):  # as the window trains
+        code, lines, err = _cli(capsys, "train", *args, "--run-dir", tmp_path / "run")
+    assert code == 0, err
+    info_path = tmp_path / "run" / "run.json"
+    info = json.loads(info_path.read_text())
+    info["blas_threads"] = 1  # what the window's RunWriter writes (tested in test_gui_run_library)
+    info_path.write_text(json.dumps(info))
+    limits = []
+    monkeypatch.setattr(cli.resume, "blas_thread_limit", lambda n: limits.append(n) or blas_thread_limit(n))
+    code, resumed, err = _cli(capsys, "resume", tmp_path / "run", "--from-epoch", "1", "--json",
+                              "--run-dir", tmp_path / "fork")
+    assert code == 0, err
+    assert limits == [1]
+    assert _epochs(resumed) == _epochs(lines)[1:]
+    assert json.loads((tmp_path / "fork" / "run.json").read_text())["blas_threads"] == 1

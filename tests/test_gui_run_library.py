@@ -54,6 +54,7 @@ def test_a_run_is_saved_as_it_trains_and_shown_again_at_the_next_start(qtbot, st
     folder = isolated_run_library / run.stored_id
     info = json.loads((folder / "run.json").read_text())
     assert info["status"] == "done" and info["config"]["epochs"] == 2 and info["config"]["train_size"] == 500
+    assert info["config"]["descent"] == "mini" and info["blas_threads"] == 1  # how the worker trained it
     saved = sorted(p.name for p in (folder / "checkpoints").iterdir())
     assert len(saved) == len(window.controller.checkpoints.list(run.run_id))
     assert (folder / "curves.csv").read_text().count("\n") == 3  # header and two epochs
