@@ -47,6 +47,7 @@ Progress = Callable[[int, int], None]
 
 _ROWS_PER_CHUNK = 4096
 _MAX_FOLDER_DEPTH = 32
+_TRAIN_ORDER_SEED = 17  # the order of image folders' training rows (see _import_images)
 _MAX_LABEL = 2**53  # labels at least this large lose digits as float64 and wrap as int64
 _NUMBER = re.compile(rb"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
@@ -652,6 +653,10 @@ def _import_images(root: Path, kind: str, options: ImportOptions, read_image: Re
         x_test, y_test = x_train[test_idx], y_train[test_idx]
         x_train, y_train = x_train[train_idx], y_train[train_idx]
         split = f"<class>/ split {split_text(options.held_out)} (seed {options.seed})"
+    # read class by class; shuffled once (seed fixed) so that the first N training rows, which
+    # --train-size and Dataset.subset take, hold every class rather than the first class only
+    order = np.random.default_rng(_TRAIN_ORDER_SEED).permutation(len(y_train))
+    x_train, y_train = x_train[order], y_train[order]
     layout = f"image folders ({split}), {total:,} images to {side}x{side} grey, {reader.how()}"
     return Imported(x_train, y_train, x_test, y_test, names, (side, side), layout)
 
