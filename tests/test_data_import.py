@@ -310,6 +310,30 @@ def test_cache_entry_follows_the_content(tmp_path):
     assert len(list(import_cache.cache_dir().glob("*.npz"))) == 2
 
 
+def test_cache_keeps_the_most_recently_used_entries_within_its_cap(tmp_path, monkeypatch):
+    """The cache no longer grows without limit (review item 11): each store removes the least
+    recently used entries until the rest fit in MAX_BYTES, and never the entry just written."""
+    paths = [write_csv(tmp_path / f"{i}.csv", np.full((6, 2, 2), i), np.array([0, 1] * 3)) for i in range(4)]
+
+    def entries():
+        return sorted(import_cache.cache_dir().glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
+
+    load_dataset(paths[0])
+    size = entries()[0].stat().st_size
+    monkeypatch.setattr(import_cache, "MAX_BYTES", int(size * 2.5))  # room for two entries
+    load_dataset(paths[1])
+    first, second = entries()
+    os.utime(first, ns=(1, 1))
+    os.utime(second, ns=(2, 2))
+    load_dataset(paths[0])  # from the cache: used again, so now the newest of the two
+    assert first.stat().st_mtime_ns > 2
+    load_dataset(paths[2])  # a third entry: the least recently used (paths[1]'s) goes
+    assert not second.exists() and first.exists() and len(entries()) == 2
+    monkeypatch.setattr(import_cache, "MAX_BYTES", 1)  # smaller than any entry: the new one stays
+    third = load_dataset(paths[3])
+    assert len(entries()) == 1 and third.x_train.max() == pytest.approx(3 / 255)
+
+
 # --------------------------------------------------------------------------- bad input
 
 
