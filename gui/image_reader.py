@@ -35,25 +35,15 @@ def read_grey(path: str | os.PathLike) -> np.ndarray:
     DatasetError naming the image for a missing, corrupt or oversized file."""
     path = Path(path)
     data = QByteArray(read_regular(path, MAX_IMAGE_FILE_BYTES, DatasetError, str(path)))
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buffer)
-    reader.setAutoTransform(True)
-    kind = bytes(reader.format().data()).decode("ascii", "replace").lower()
-    if not kind or not reader.canRead():
-        raise DatasetError(f"{path}: not an image Qt can read ({_reason(reader)})")
-    if kind in VECTOR_FORMATS:
-        raise DatasetError(f"{path}: is an SVG drawing, which is not read; export it as a PNG first")
-    size = reader.size()
-    width, height = (size.width(), size.height()) if size.isValid() else _bmp_size(kind, bytes(data))
-    if max(width, height) > MAX_IMAGE_SIDE:
-        raise DatasetError(f"{path}: its header claims {width:,}x{height:,} pixels, more than "
-                           f"{MAX_IMAGE_SIDE:,}x{MAX_IMAGE_SIDE:,}: refused before decoding")
-    with _QtMessages() as messages, _decoder_stderr(messages):
-        image = reader.read()
-    if image.isNull():
+    messages = []
+    try:  # what the decoders print (at the header too: JPEG) goes into the message, not the terminal
+        with _QtMessages() as messages, _decoder_stderr(messages):
+            image = _decode(path, data)
+    except DatasetError as exc:
         said = "".join(f"; {m}" for m in dict.fromkeys(messages))
-        raise DatasetError(f"{path}: corrupt image ({_reason(reader)}{said})")
+        if said and str(exc).endswith(")"):
+            raise DatasetError(f"{str(exc)[:-1]}{said})") from None
+        raise
     if image.format() in (QImage.Format.Format_Grayscale8, QImage.Format.Format_Indexed8) and image.allGray():
         return _pixels(image.convertToFormat(QImage.Format.Format_Grayscale8), 1)[:, :, 0].copy()
     if image.hasAlphaChannel():  # transparent parts are laid on white paper
@@ -126,17 +116,17 @@ def _decoder_stderr(messages: list[str]):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-        if os.fstat(caught.fileno()).st_size == 0:
-            return
-        caught.seek(0)
-        text = caught.read().decode("utf-8", "replace")
-        caught.seek(0)
-        caught.truncate()
-    for line in text.splitlines():
-        if line.startswith("libpng"):
-            messages.append(line.strip())
-        elif line.strip():
-            sys.stderr.write(f"{line}\n")
+            text = ""
+            if os.fstat(caught.fileno()).st_size:
+                caught.seek(0)
+                text = caught.read().decode("utf-8", "replace")
+                caught.seek(0)
+                caught.truncate()
+            for line in text.splitlines():
+                if line.startswith("libpng"):
+                    messages.append(line.strip())
+                elif line.strip():
+                    sys.stderr.write(f"{line}\n")
 
 
 def _bmp_size(kind: str, data: bytes) -> tuple[int, int]:
@@ -151,6 +141,27 @@ def _bmp_size(kind: str, data: bytes) -> tuple[int, int]:
     else:  # BITMAPINFOHEADER and later: 32-bit, a negative height for top-down rows
         width, height = struct.unpack_from("<ii", data, 18)
     return abs(width), abs(height)
+
+
+def _decode(path: Path, data: QByteArray) -> QImage:
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
+    reader.setAutoTransform(True)
+    kind = bytes(reader.format().data()).decode("ascii", "replace").lower()
+    if not kind or not reader.canRead():
+        raise DatasetError(f"{path}: not an image Qt can read ({_reason(reader)})")
+    if kind in VECTOR_FORMATS:
+        raise DatasetError(f"{path}: is an SVG drawing, which is not read; export it as a PNG first")
+    size = reader.size()
+    width, height = (size.width(), size.height()) if size.isValid() else _bmp_size(kind, bytes(data))
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise DatasetError(f"{path}: its header claims {width:,}x{height:,} pixels, more than "
+                           f"{MAX_IMAGE_SIDE:,}x{MAX_IMAGE_SIDE:,}: refused before decoding")
+    image = reader.read()
+    if image.isNull():
+        raise DatasetError(f"{path}: corrupt image ({_reason(reader)})")
+    return image
 
 
 def _pixels(image: QImage, channels: int) -> np.ndarray:

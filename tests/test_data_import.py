@@ -513,9 +513,15 @@ def test_corrupt_png_prints_nothing_and_says_why(class_folders, capfd):
     """libpng writes "libpng error: Read Error" to the process's standard error itself: that line
     belongs in the message, not on the terminal before it (review item 11)."""
     from PySide6.QtCore import qInstallMessageHandler, qWarning
+    from PySide6.QtGui import QImage
 
     bad = class_folders / "dog" / "zz.png"
     bad.write_bytes(png_bytes(np.zeros((8, 8), np.uint8))[:60])
+    image = QImage(32, 32, QImage.Format.Format_RGB32)
+    image.fill(0xFF336699)
+    assert image.save(str(class_folders / "whole.jpg"))
+    jpeg = class_folders / "dog" / "cut.jpg"
+    jpeg.write_bytes((class_folders / "whole.jpg").read_bytes()[:300])
     heard = []
     before = qInstallMessageHandler(lambda kind, context, message: heard.append(message))
     try:
@@ -524,6 +530,9 @@ def test_corrupt_png_prints_nothing_and_says_why(class_folders, capfd):
                 read_grey(bad)
             out, err = capfd.readouterr()
             assert "libpng" not in out + err
+        # libjpeg's complaints come through Qt's message handler, at the header already
+        with pytest.raises(DatasetError, match="corrupt image .*Invalid JPEG file structure"):
+            read_grey(jpeg)
         qWarning("a warning after reading")  # the handler that was there before is back
     finally:
         qInstallMessageHandler(before)
