@@ -213,7 +213,8 @@ def read_csv(path: Path, *, allow_large: bool = False, progress: Progress | None
     The file is cut into lines by NumPy, each line's commas counted by ``bytes.count``, and the
     numbers of about 4,000 rows at a time parsed by ``np.fromstring`` (whole numbers, else decimals):
     no Python call per cell. A chunk that does not parse is read again cell by cell only to say
-    which line and column is wrong."""
+    which line and column is wrong; each chunk's labels and pixels are checked as soon as it is
+    parsed, so a bad row is reported without parsing the rows after it."""
     data = _read_csv_bytes(path, allow_large)
     if b"\r" in data:
         data = data.replace(b"\r", b"")
@@ -643,20 +644,22 @@ def _import_images(root: Path, kind: str, options: ImportOptions, read_image: Re
             f"{root}: {total:,} images of {side}x{side} take {needed / 2**30:.1f} GB in memory, more than the "
             f"{limits.MAX_IMAGE_FOLDER_BYTES / 2**30:g} GB read without asking (a smaller image size needs less)"
         )
+    # The training rows are shuffled once (seed fixed), not left class by class, so that the first
+    # N rows, which --train-size and Dataset.subset take, hold every class; without a copy more.
+    shuffle = np.random.default_rng(_TRAIN_ORDER_SEED).permutation
     reader = _ImageReader(read_image, side, options.photo, total, progress)
-    x_train, y_train = reader.read_classes(train, names)
     if test is not None:
+        x_train, y_train = reader.read_classes(train, names, shuffle)
         x_test, y_test = reader.read_classes(test, names)
         split = "train/<class>/ + test/<class>/"
     else:
-        train_idx, test_idx = stratified_split(y_train, options.held_out, options.seed)
-        x_test, y_test = x_train[test_idx], y_train[test_idx]
-        x_train, y_train = x_train[train_idx], y_train[train_idx]
+        x_all, y_all = reader.read_classes(train, names)
+        train_idx, test_idx = stratified_split(y_all, options.held_out, options.seed)
+        train_idx = train_idx[shuffle(len(train_idx))]
+        x_test, y_test = x_all[test_idx], y_all[test_idx]
+        x_train, y_train = x_all[train_idx], y_all[train_idx]
+        del x_all
         split = f"<class>/ split {split_text(options.held_out)} (seed {options.seed})"
-    # read class by class; shuffled once (seed fixed) so that the first N training rows, which
-    # --train-size and Dataset.subset take, hold every class rather than the first class only
-    order = np.random.default_rng(_TRAIN_ORDER_SEED).permutation(len(y_train))
-    x_train, y_train = x_train[order], y_train[order]
     layout = f"image folders ({split}), {total:,} images to {side}x{side} grey, {reader.how()}"
     return Imported(x_train, y_train, x_test, y_test, names, (side, side), layout)
 
@@ -670,8 +673,12 @@ class _ImageReader:
         self.done = self.photos = 0
         self.every = max(1, total // 200)
 
-    def read_classes(self, classes: dict[str, list[Path]], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def read_classes(self, classes: dict[str, list[Path]], names: list[str],
+                     shuffle: Callable[[int], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels of ``classes``, class by class, or in the order ``shuffle(n)`` gives."""
         files = [(f, names.index(name)) for name in sorted(classes) for f in classes[name]]
+        if shuffle is not None:
+            files = [files[i] for i in shuffle(len(files))]
         x = np.empty((len(files), self.side * self.side), dtype=np.float32)
         for i, (path, _) in enumerate(files):
             x[i] = self._one(path)
