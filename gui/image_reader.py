@@ -90,7 +90,7 @@ class _QtMessages:
             found.append(message.strip())
         elif _QtMessages._previous is not None:
             _QtMessages._previous(kind, context, message)
-        else:
+        elif sys.stderr is not None:
             sys.stderr.write(f"{message}\n")
 
 
@@ -105,11 +105,16 @@ def _decoder_stderr(messages: list[str]):
     line written meanwhile is written again to the real standard error afterwards."""
     global _caught_stderr
     with _STDERR_LOCK:
-        if _caught_stderr is None:
-            _caught_stderr = tempfile.TemporaryFile()
-        caught = _caught_stderr
-        sys.stderr.flush()
-        saved = os.dup(2)
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        try:
+            if _caught_stderr is None:
+                _caught_stderr = tempfile.TemporaryFile()
+            caught = _caught_stderr
+            saved = os.dup(2)
+        except OSError:  # no temporary folder, or no standard error at all: nothing is caught
+            yield
+            return
         os.dup2(caught.fileno(), 2)
         try:
             yield
@@ -125,7 +130,7 @@ def _decoder_stderr(messages: list[str]):
             for line in text.splitlines():
                 if line.startswith("libpng"):
                     messages.append(line.strip())
-                elif line.strip():
+                elif line.strip() and sys.stderr is not None:
                     sys.stderr.write(f"{line}\n")
 
 
