@@ -47,6 +47,8 @@ Progress = Callable[[int, int], None]
 
 _ROWS_PER_CHUNK = 4096
 _MAX_FOLDER_DEPTH = 32
+_TRAIN_ORDER_SEED = 17  # the order of image folders' training rows (see _import_images)
+_MAX_LABEL = 2**53  # labels at least this large lose digits as float64 and wrap as int64
 _NUMBER = re.compile(rb"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 
@@ -211,13 +213,14 @@ def read_csv(path: Path, *, allow_large: bool = False, progress: Progress | None
     The file is cut into lines by NumPy, each line's commas counted by ``bytes.count``, and the
     numbers of about 4,000 rows at a time parsed by ``np.fromstring`` (whole numbers, else decimals):
     no Python call per cell. A chunk that does not parse is read again cell by cell only to say
-    which line and column is wrong."""
+    which line and column is wrong; each chunk's labels and pixels are checked as soon as it is
+    parsed, so a bad row is reported without parsing the rows after it."""
     data = _read_csv_bytes(path, allow_large)
     if b"\r" in data:
         data = data.replace(b"\r", b"")
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
-    starts = np.concatenate([[0], newlines + 1]).tolist()
-    ends = np.concatenate([newlines, [len(data)]]).tolist()
+    ends = _newlines(data)
+    starts = [0] + [end + 1 for end in ends]
+    ends.append(len(data))
     commas = [data.count(b",", a, b) for a, b in zip(starts, ends, strict=True)]
     kept = [i for i, (a, b, n) in enumerate(zip(starts, ends, commas, strict=True))
             if b > a and (n or data[a:b].strip())]
@@ -251,12 +254,23 @@ def read_csv(path: Path, *, allow_large: bool = False, progress: Progress | None
         if values is None:
             _raise_bad_cell(path, [data[starts[i]:ends[i]] for i in rows], [i + 1 for i in rows])
         values = values.reshape(len(rows), width)
-        labels.append(values[:, 0])
-        pixels.append(_smallest(values[:, 1:]))
+        lines = np.asarray(rows, dtype=np.int64) + 1
+        labels.append(_checked_labels(path, values[:, 0], lines))
+        pixels.append(_checked_pixels(path, values[:, 1:], lines))
         if progress is not None:
             progress(ends[rows[-1]], len(data))
     line_numbers = np.asarray(kept, dtype=np.int64) + 1
-    return _checked_table(path, np.concatenate(labels), np.concatenate(pixels), line_numbers, header)
+    return CsvTable(np.ascontiguousarray(np.concatenate(pixels)), np.concatenate(labels), line_numbers, header)
+
+
+def _newlines(data: bytes) -> list[int]:
+    """The offsets of ``data``'s newlines. One ``bytes.find`` per line: several times faster than a
+    NumPy comparison of the whole file, which first allocates (and page-faults) a byte per byte."""
+    found, at = [], data.find(b"\n")
+    while at >= 0:
+        found.append(at)
+        at = data.find(b"\n", at + 1)
+    return found
 
 
 def check_size(files: list[Path], allow_large: bool) -> None:
@@ -317,13 +331,6 @@ def _parse_numbers(chunk: bytes, count: int) -> np.ndarray | None:
     return None
 
 
-def _smallest(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels when they are whole numbers in 0..255, else as they are (checked later)."""
-    if pixels.dtype.kind == "i" and pixels.size and pixels.min() >= 0 and pixels.max() <= 255:
-        return pixels.astype(np.uint8)
-    return pixels.astype(np.float64)
-
-
 def _raise_bad_cell(path: Path, rows: list[bytes], line_numbers: list[int]) -> None:
     """Raise DatasetError naming the line and column of the first cell that is not a number."""
     for row, line in zip(rows, line_numbers, strict=True):
@@ -335,21 +342,35 @@ def _raise_bad_cell(path: Path, rows: list[bytes], line_numbers: list[int]) -> N
     raise DatasetError(f"{path}, lines {line_numbers[0]}-{line_numbers[-1]}: a cell is not a number")
 
 
-def _checked_table(path: Path, labels: np.ndarray, pixels: np.ndarray, lines: np.ndarray, header: bool) -> CsvTable:
+def _checked_labels(path: Path, labels: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """One chunk's labels as int64, checked as soon as the chunk is parsed (a bad row near the end
+    of a large file is reported without building the whole table): whole numbers below 2**53 in
+    size (larger ones lose digits as decimals and wrap as int64)."""
     if labels.dtype.kind == "f":
         bad = np.flatnonzero(labels != np.round(labels))
         if bad.size:
             i = int(bad[0])
             raise DatasetError(f"{path}, line {lines[i]}, column 1: label {labels[i]:g} is not a whole number")
-    if pixels.dtype != np.uint8:
-        out = (pixels < 0) | (pixels > 255)
-        if out.any():
-            row, col = (int(v) for v in np.argwhere(out)[0])
-            raise DatasetError(
-                f"{path}, line {lines[row]}, column {col + 2}: pixel {pixels[row, col]:g} is outside 0-255"
-            )
-        pixels = pixels.astype(np.uint8 if np.array_equal(pixels, np.round(pixels)) else np.float32)
-    return CsvTable(np.ascontiguousarray(pixels), labels.astype(np.int64), lines, header)
+    huge = np.flatnonzero((labels >= _MAX_LABEL) | (labels <= -_MAX_LABEL)) if labels.size else ()
+    if len(huge):
+        i = int(huge[0])
+        shown = f"label {labels[i]:g}" if labels.dtype.kind == "f" else "the label is too large"
+        raise DatasetError(f"{path}, line {lines[i]}, column 1: {shown}: labels must be whole numbers "
+                           "smaller than 2**53 in size (e.g. 0-9)")
+    return labels.astype(np.int64)
+
+
+def _checked_pixels(path: Path, pixels: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """One chunk's pixels checked to be 0-255: uint8 when all are whole numbers, else float32."""
+    if pixels.dtype.kind == "i" and pixels.size and pixels.min() >= 0 and pixels.max() <= 255:
+        return pixels.astype(np.uint8)
+    out = (pixels < 0) | (pixels > 255)
+    if out.any():
+        row, col = (int(v) for v in np.argwhere(out)[0])
+        raise DatasetError(
+            f"{path}, line {lines[row]}, column {col + 2}: pixel {pixels[row, col]:g} is outside 0-255"
+        )
+    return pixels.astype(np.uint8 if np.array_equal(pixels, np.round(pixels)) else np.float32)
 
 
 def _import_csv_folder(folder: Path, options: ImportOptions, progress: Progress | None) -> Imported:
@@ -623,15 +644,21 @@ def _import_images(root: Path, kind: str, options: ImportOptions, read_image: Re
             f"{root}: {total:,} images of {side}x{side} take {needed / 2**30:.1f} GB in memory, more than the "
             f"{limits.MAX_IMAGE_FOLDER_BYTES / 2**30:g} GB read without asking (a smaller image size needs less)"
         )
+    # The training rows are shuffled once (seed fixed), not left class by class, so that the first
+    # N rows, which --train-size and Dataset.subset take, hold every class; without a copy more.
+    shuffle = np.random.default_rng(_TRAIN_ORDER_SEED).permutation
     reader = _ImageReader(read_image, side, options.photo, total, progress)
-    x_train, y_train = reader.read_classes(train, names)
     if test is not None:
+        x_train, y_train = reader.read_classes(train, names, shuffle)
         x_test, y_test = reader.read_classes(test, names)
         split = "train/<class>/ + test/<class>/"
     else:
-        train_idx, test_idx = stratified_split(y_train, options.held_out, options.seed)
-        x_test, y_test = x_train[test_idx], y_train[test_idx]
-        x_train, y_train = x_train[train_idx], y_train[train_idx]
+        x_all, y_all = reader.read_classes(train, names)
+        train_idx, test_idx = stratified_split(y_all, options.held_out, options.seed)
+        train_idx = train_idx[shuffle(len(train_idx))]
+        x_test, y_test = x_all[test_idx], y_all[test_idx]
+        x_train, y_train = x_all[train_idx], y_all[train_idx]
+        del x_all
         split = f"<class>/ split {split_text(options.held_out)} (seed {options.seed})"
     layout = f"image folders ({split}), {total:,} images to {side}x{side} grey, {reader.how()}"
     return Imported(x_train, y_train, x_test, y_test, names, (side, side), layout)
@@ -646,8 +673,12 @@ class _ImageReader:
         self.done = self.photos = 0
         self.every = max(1, total // 200)
 
-    def read_classes(self, classes: dict[str, list[Path]], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def read_classes(self, classes: dict[str, list[Path]], names: list[str],
+                     shuffle: Callable[[int], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels of ``classes``, class by class, or in the order ``shuffle(n)`` gives."""
         files = [(f, names.index(name)) for name in sorted(classes) for f in classes[name]]
+        if shuffle is not None:
+            files = [files[i] for i in shuffle(len(files))]
         x = np.empty((len(files), self.side * self.side), dtype=np.float32)
         for i, (path, _) in enumerate(files):
             x[i] = self._one(path)

@@ -6,6 +6,9 @@ new entry while a moved or renamed data set finds its old one. Entries live in
 ``$XDG_DATA_HOME/scratchnet/cache`` (``paths.user_data_dir()``), are written atomically (images as
 their 0-255 levels when that is exact) and read with ``allow_pickle=False``; an entry that cannot be
 read or does not hold what it should is ignored (and replaced by the next store).
+
+The cache is capped at ``MAX_BYTES``: each store removes the least recently used entries (by
+modification time, which ``load`` renews) until the rest fit, never the entry just written.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from scratchnet import paths
 from scratchnet.errors import DatasetError, SaveError
 from scratchnet.files import open_regular, os_reason, write_atomically
 
-FORMAT = 1
+FORMAT = 2  # 2: image folders' training rows shuffled, not class by class
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 _CHUNK = 1 << 22
+MAX_BYTES = 2 << 30  # the cache's total size after a store (the newest entry is kept even if larger)
 
 
 def cache_dir() -> Path:
@@ -69,6 +73,8 @@ def load(key: str) -> dict | None:
         result["layout"] = str(meta["layout"])
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None  # missing, damaged or from another version: rebuilt by the caller
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: the last to be removed by _prune
     pixels = result["image_shape"][0] * result["image_shape"][1]
     for split in ("train", "test"):
         x, y = result[f"x_{split}"], result[f"y_{split}"]
@@ -92,7 +98,27 @@ def store(key: str, *, x_train, y_train, x_test, y_test, class_names, image_shap
         return str(exc)
     except OSError as exc:
         return f"cannot write the cache in {folder}: {os_reason(exc)}"
+    _prune(keep=entry_path(key))
     return None
+
+
+def _prune(keep: Path) -> None:
+    """Remove the least recently used entries until the cache holds at most MAX_BYTES (``keep``,
+    the entry just written, always stays)."""
+    entries = []
+    for path in cache_dir().glob("*.npz"):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            entries.append((st.st_mtime_ns, st.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries, key=lambda e: e[0]):
+        if total <= MAX_BYTES:
+            break
+        if path == keep:
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            total -= size
 
 
 def _as_levels(x: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -154,6 +155,25 @@ def test_bad_image_exits_2(shapes, capsys):
     (shapes / "train" / "dot" / "broken.png").write_text("not an image")
     code, out, err = train(capsys, "--dataset", shapes)
     assert code == 2 and "broken.png: not an image Qt can read" in err and len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_png_and_bmp_bomb_exit_2_with_one_line_only(shapes, capfd):
+    """libpng wrote its own "libpng error: Read Error" line to standard error before the message, and
+    a BMP claiming 60,000x60,000 pixels was called corrupt (review item 11)."""
+    broken = shapes / "train" / "dot" / "broken.png"
+    broken.write_bytes(png_bytes(np.zeros((12, 12), np.uint8))[:60])
+    assert run_cli(["train", "--dataset", str(shapes)]) == 2
+    out, err = capfd.readouterr()
+    assert err.strip().splitlines() == [
+        f"scratchnet train: error: {broken}: corrupt image (unable to read image data; libpng error: Read Error)"]
+    broken.unlink()
+    bomb = shapes / "train" / "dot" / "bomb.bmp"
+    info = struct.pack("<IiiHHIIiiII", 40, 60_000, 60_000, 1, 24, 0, 0, 2835, 2835, 0, 0) + bytes(1000)
+    bomb.write_bytes(b"BM" + struct.pack("<IHHI", 14 + len(info), 0, 0, 54) + info)
+    assert run_cli(["train", "--dataset", str(shapes)]) == 2
+    err = capfd.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"{bomb}: its header claims 60,000x60,000 pixels, more than 8,192x8,192: refused before decoding" in err
 
 
 def test_large_csv_needs_the_flag(tmp_path, capsys, monkeypatch, digits):

@@ -4,6 +4,7 @@ folders, the cache, and each bad input refused with a message naming the file, l
 from __future__ import annotations
 
 import os
+import struct
 import time
 from pathlib import Path
 
@@ -80,10 +81,11 @@ def test_mnist_as_png_folders_loads_back_identical(tmp_path, small_mnist, mnist)
     write_png_folders(tmp_path / "test", x_test, y_test)
     calls = []
     data = load_dataset(tmp_path, read_image=read_grey, progress=lambda done, total: calls.append((done, total)))
-    order_train = np.argsort(y_train, kind="stable")  # images come back class by class
-    order_test = np.argsort(y_test, kind="stable")
-    np.testing.assert_array_equal(data.x_train, mnist.x_train[:TRAIN][order_train])
-    np.testing.assert_array_equal(data.y_train, mnist.y_train[:TRAIN][order_train])
+    order_test = np.argsort(y_test, kind="stable")  # test images come back class by class
+    # training images in a shuffled order (every class among the first rows): compared as sets
+    assert sorted(zip(map(bytes, data.x_train), data.y_train.tolist(), strict=True)) == sorted(
+        zip(map(bytes, mnist.x_train[:TRAIN]), mnist.y_train[:TRAIN].tolist(), strict=True))
+    assert len(set(data.y_train[:100].tolist())) == 10
     np.testing.assert_array_equal(data.x_test, mnist.x_test[:TEST][order_test])
     np.testing.assert_array_equal(data.y_test, mnist.y_test[:TEST][order_test])
     assert data.layout == ("image folders (train/<class>/ + test/<class>/), 2,500 images to 28x28 grey, "
@@ -159,6 +161,22 @@ def test_class_folders_alone_are_split(tmp_path):
     cats = np.concatenate([data.x_train[data.y_train == 0], data.x_test[data.y_test == 0]])
     expected = np.divide(images[labels == 1].reshape(7, -1), np.float32(255), dtype=np.float32)
     assert sorted(map(bytes, cats)) == sorted(map(bytes, expected))
+
+
+def test_first_training_rows_of_image_folders_hold_every_class(tmp_path):
+    """--train-size N takes the first N rows: they must not all be the first class's (review item 6)."""
+    images, labels, names = tiny_images(n_per_class=10, classes=("a", "b", "c"))
+    write_png_folders(tmp_path / "set" / "train", images, labels, names)
+    write_png_folders(tmp_path / "set" / "test", images[::5], labels[::5], names)
+    for path in (tmp_path / "set", tmp_path / "set" / "train"):
+        data = load_dataset(path, read_image=read_grey, image_size=8)
+        first = data.subset(9).y_train
+        assert sorted(set(first.tolist())) == [0, 1, 2], (path, first)
+        # the same order every time: the cache and a fresh import agree
+        import_cache.clear()
+        again = load_dataset(path, read_image=read_grey, image_size=8)
+        np.testing.assert_array_equal(again.y_train, data.y_train)
+        np.testing.assert_array_equal(again.x_train, data.x_train)
 
 
 def test_images_of_any_size_and_colour_become_the_chosen_size(tmp_path, qapp):
@@ -292,6 +310,30 @@ def test_cache_entry_follows_the_content(tmp_path):
     assert len(list(import_cache.cache_dir().glob("*.npz"))) == 2
 
 
+def test_cache_keeps_the_most_recently_used_entries_within_its_cap(tmp_path, monkeypatch):
+    """The cache no longer grows without limit (review item 11): each store removes the least
+    recently used entries until the rest fit in MAX_BYTES, and never the entry just written."""
+    paths = [write_csv(tmp_path / f"{i}.csv", np.full((6, 2, 2), i), np.array([0, 1] * 3)) for i in range(4)]
+
+    def entries():
+        return sorted(import_cache.cache_dir().glob("*.npz"), key=lambda p: p.stat().st_mtime_ns)
+
+    load_dataset(paths[0])
+    size = entries()[0].stat().st_size
+    monkeypatch.setattr(import_cache, "MAX_BYTES", int(size * 2.5))  # room for two entries
+    load_dataset(paths[1])
+    first, second = entries()
+    os.utime(first, ns=(1, 1))
+    os.utime(second, ns=(2, 2))
+    load_dataset(paths[0])  # from the cache: used again, so now the newest of the two
+    assert first.stat().st_mtime_ns > 2
+    load_dataset(paths[2])  # a third entry: the least recently used (paths[1]'s) goes
+    assert not second.exists() and first.exists() and len(entries()) == 2
+    monkeypatch.setattr(import_cache, "MAX_BYTES", 1)  # smaller than any entry: the new one stays
+    third = load_dataset(paths[3])
+    assert len(entries()) == 1 and third.x_train.max() == pytest.approx(3 / 255)
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -320,6 +362,11 @@ GOOD = "1,0,0,0,255\n0,255,0,0,0\n"
     (GOOD + "1.5,0,0,0,0\n", "line 3, column 1: label 1.5 is not a whole number"),
     (GOOD + "1,0,1 2,0,0\n", "line 3, column 3: '1 2' is not a number"),
     (GOOD + "1,0,nan,0,0\n", "line 3, column 3: 'nan' is not a number"),
+    (GOOD + "99999999999999999999,0,0,0,0\n", "line 3, column 1: the label is too large: labels must be whole "
+                                               "numbers smaller than 2**53"),
+    (GOOD + "-99999999999999999999,0,0,0,0\n", "line 3, column 1: the label is too large"),
+    (GOOD + "9007199254740992,0,0,0,0\n", "line 3, column 1: the label is too large"),
+    (GOOD + "1e300,0,0,0,0\n", "line 3, column 1: label 1e+300: labels must be whole numbers smaller than 2**53"),
     ("", "empty file"),
     ("\n \n", "empty file"),
     ("label,a,b,c,d\n", "header line and no data rows"),
@@ -331,6 +378,33 @@ GOOD = "1,0,0,0,255\n0,255,0,0,0\n"
 ])
 def test_bad_csv_content_is_named_by_line(tmp_path, text, expected):
     assert expected in csv_error(tmp_path, text)
+
+
+def test_largest_exact_label_is_kept(tmp_path):
+    path = tmp_path / "big-labels.csv"
+    path.write_text(GOOD + "9007199254740991,0,0,0,0\n")
+    assert load_dataset(path).class_names == ["0", "1", "9007199254740991"]
+
+
+def test_bad_row_is_reported_from_its_chunk_without_building_the_table(tmp_path, monkeypatch):
+    """A bad pixel or label is refused as soon as the chunk of rows holding it is parsed: the rows
+    after it are never parsed, and no table of every row is built (a float64 copy of a 60,000-row
+    file took seconds)."""
+    rows = np.tile(np.array([[1, 0, 0, 0, 255], [0, 255, 0, 0, 0]]), (5_000, 1))
+    text = "\n".join(",".join(map(str, r)) for r in rows.tolist())
+    parsed = []
+    real = data_import._parse_numbers
+    monkeypatch.setattr(data_import, "_parse_numbers", lambda chunk, count: parsed.append(count) or real(chunk, count))
+    for bad, expected in (("1,0,300,0,0", "line 10, column 3: pixel 300 is outside 0-255"),
+                          ("1.5,0,0,0,0", "line 10, column 1: label 1.5 is not a whole number")):
+        parsed.clear()
+        lines = text.split("\n")
+        lines[9] = bad
+        path = tmp_path / "bad.csv"
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(DatasetError, match=expected):
+            data_import.read_csv(path)
+        assert parsed == [data_import._ROWS_PER_CHUNK * 5]  # the first chunk only, of 3
 
 
 def test_binary_file_named_csv(tmp_path):
@@ -415,6 +489,54 @@ def test_header_claiming_60000_by_60000_pixels_is_refused_before_decoding(class_
     bad.write_bytes(png_bytes(np.zeros((4, 4), np.uint8), width=60_000, height=60_000))
     message = image_error(class_folders)
     assert f"{bad}: its header claims 60,000x60,000 pixels" in message and "before decoding" in message
+
+
+def bmp_header(width: int, height: int) -> bytes:
+    """A 24-bit BMP's file and BITMAPINFOHEADER claiming ``width`` x ``height``, then a few pixels."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    body = info + bytes(1000)
+    return b"BM" + struct.pack("<IHHI", 14 + len(body), 0, 0, 54) + body
+
+
+def test_bmp_header_claiming_60000_by_60000_pixels_is_refused_before_decoding(class_folders):
+    """Qt's BMP reader gives no size for it: it was called a corrupt image (review item 11)."""
+    bad = class_folders / "cat" / "zz.bmp"
+    bad.write_bytes(bmp_header(60_000, -60_000))
+    message = image_error(class_folders)
+    assert f"{bad}: its header claims 60,000x60,000 pixels" in message and "before decoding" in message
+    small = class_folders / "cat" / "small.bmp"
+    small.write_bytes(bmp_header(8, 8)[:54] + bytes(8 * 8 * 3))
+    assert read_grey(small).shape == (8, 8)
+
+
+def test_corrupt_png_prints_nothing_and_says_why(class_folders, capfd):
+    """libpng writes "libpng error: Read Error" to the process's standard error itself: that line
+    belongs in the message, not on the terminal before it (review item 11)."""
+    from PySide6.QtCore import qInstallMessageHandler, qWarning
+    from PySide6.QtGui import QImage
+
+    bad = class_folders / "dog" / "zz.png"
+    bad.write_bytes(png_bytes(np.zeros((8, 8), np.uint8))[:60])
+    image = QImage(32, 32, QImage.Format.Format_RGB32)
+    image.fill(0xFF336699)
+    assert image.save(str(class_folders / "whole.jpg"))
+    jpeg = class_folders / "dog" / "cut.jpg"
+    jpeg.write_bytes((class_folders / "whole.jpg").read_bytes()[:300])
+    heard = []
+    before = qInstallMessageHandler(lambda kind, context, message: heard.append(message))
+    try:
+        for _ in range(2):  # the second time too: the capture is reused
+            with pytest.raises(DatasetError, match="corrupt image .*libpng error: Read Error"):
+                read_grey(bad)
+            out, err = capfd.readouterr()
+            assert "libpng" not in out + err
+        # libjpeg's complaints come through Qt's message handler, at the header already
+        with pytest.raises(DatasetError, match="corrupt image .*Invalid JPEG file structure"):
+            read_grey(jpeg)
+        qWarning("a warning after reading")  # the handler that was there before is back
+    finally:
+        qInstallMessageHandler(before)
+    assert heard == ["a warning after reading"]
 
 
 def test_class_folder_with_no_images(class_folders):
