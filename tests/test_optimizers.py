@@ -158,7 +158,7 @@ def test_plain_sgd_writes_a_row_sparse_steps_rows_as_whole_records_with_the_same
         opt = SGD(0.1)
         for _ in range(2):  # the second step reuses the kept records
             opt.step(params, {"w": OuterProductGrad((left, right, rows, w.shape, None))})
-        records = opt._row_records["w"][1]
+        records = opt._workspaces["w"][2]
         assert (records is not None) == (order == "C")  # which way the rows were written
         results[order] = params["w"]
     np.testing.assert_array_equal(results["C"], results["F"])
@@ -177,4 +177,4 @@ def test_plain_sgd_takes_new_records_when_a_parameter_array_is_replaced():
         opt.step(params, {"w": OuterProductGrad((x, dy, np.array([0, 2]), (4, 3), None))})
         np.testing.assert_array_equal(params["w"][[0, 2]], fill - 0.5)
         np.testing.assert_array_equal(params["w"][[1, 3]], fill)
-        assert opt._row_records["w"][0] is params["w"]
+        assert opt._workspaces["w"][0] is params["w"]
