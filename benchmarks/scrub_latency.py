@@ -10,9 +10,13 @@ itself waits ``SCRUB_COALESCE_MS`` for the drag to pause first; that wait is lef
 
 Idle, the window prepares the visible view's numbers for the checkpoints around the slider
 (``ViewRefresher.prefetch``): the moves are timed once that is done (median and maximum, target
-under 100 ms). Also printed: the first move to a checkpoint not yet prepared (the view worker
-computes it then: the test-set predictions of 784-256-128-10 take most of it) and how long the
-preparing took.
+under 100 ms). Also timed, per view: first visits, moves to a checkpoint nobody prepared yet (the
+view worker computes it then: the test-set predictions of 784-256-128-10 take most of it), median
+and maximum over ``--cold`` of them, each made while the idle preparing of other checkpoints is
+under way (as when a learner scrubs on), and how long preparing all checkpoints took.
+
+The machine may be shared: print the load average, and compare two versions in the same run
+(``SCRATCHNET_REPO=DIR`` runs another checkout's window with this script).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# SCRATCHNET_REPO=DIR: measure another checkout's window with this script (before/after in one run)
+sys.path.insert(0, os.environ.get("SCRATCHNET_REPO", str(Path(__file__).resolve().parents[1])))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
@@ -45,7 +50,15 @@ def wait(condition, timeout: float = 120.0) -> None:
         QApplication.processEvents(QEventLoop.AllEvents, 5)
 
 
-def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
+def forget_prepared(window) -> None:
+    """Every checkpoint unprepared again: the time slider forgets the contexts it kept (with what
+    the views computed for them)."""
+    travel = window.time_travel
+    travel._contexts.clear()
+    travel._context_bytes = 0
+
+
+def measure(moves: int, seed: int, cold_moves: int) -> dict[str, tuple]:
     QApplication.instance() or QApplication([])
     dataset = load_dataset("mnist")
     window = MainWindow(dataset_loader=lambda name: dataset)
@@ -64,15 +77,26 @@ def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
     results = {}
     for index in range(1, window.views.count()):  # every view but the curves
         window.views.setCurrentIndex(index)
+        wait(lambda: not refresher.pending)
+        # cold: first visits, to checkpoints nobody prepared yet (the worker computes them then),
+        # each while the idle preparing of the neighbours of the last one is under way
+        cold = []
+        for _ in range(cold_moves):
+            forget_prepared(window)
+            target = (bar.index + count // 2 + int(rng.integers(-2, 3))) % count
+            start = time.perf_counter()
+            bar.choose(target)
+            bar.flush()
+            wait(lambda: not refresher.pending)
+            QApplication.processEvents()
+            cold.append(time.perf_counter() - start)
+            for _ in range(3):  # let the preparing of its neighbours start
+                QApplication.processEvents(QEventLoop.AllEvents, 5)
+        forget_prepared(window)
+        wait(lambda: not refresher.busy)
         started = time.perf_counter()
-        wait(lambda: not refresher.pending)
-        # cold: the first move to a checkpoint nobody prepared yet (the worker computes it then)
-        cold_target = count // 2 if bar.index != count // 2 else 0
-        start = time.perf_counter()
-        bar.choose(cold_target)
+        bar.choose(count // 2 if bar.index != count // 2 else 0)
         bar.flush()
-        wait(lambda: not refresher.pending)
-        cold = time.perf_counter() - start
         wait(lambda: not refresher.busy)  # idle, the refresher prepares the checkpoints around the slider
         prepared = time.perf_counter() - started
         times = []
@@ -86,7 +110,7 @@ def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
             wait(lambda: not refresher.pending)
             QApplication.processEvents()
             times.append(time.perf_counter() - start)
-        results[window.views.tabText(index)] = (np.array(times) * 1000, cold * 1000, prepared)
+        results[window.views.tabText(index)] = (np.array(times) * 1000, np.array(cold) * 1000, prepared)
     window.close()
     return results
 
@@ -94,15 +118,18 @@ def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=15)
+    parser.add_argument("--cold", type=int, default=7, help="first visits per view (median and maximum)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    results = measure(args.moves, args.seed)
-    print(f"784-256-128-10, {args.moves} slider moves per view (after the drag's {SCRUB_COALESCE_MS} ms pause); "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("  view                  prepared: median      max  | first move, unprepared | all prepared after")
+    load = os.getloadavg()[0]
+    results = measure(args.moves, args.seed, args.cold)
+    print(f"{sys.path[0]}: 784-256-128-10, {args.moves} slider moves per view (after the drag's "
+          f"{SCRUB_COALESCE_MS} ms pause); load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print(f"  view                  prepared: median      max  | first visit ({args.cold}): median      max"
+          " | all prepared after")
     for name, (ms, cold, prepared) in results.items():
-        print(f"  {name:<20} {np.median(ms):8.1f} ms {ms.max():8.1f} ms  | {cold:8.1f} ms"
-              f"              | {prepared:6.1f} s")
+        print(f"  {name:<20} {np.median(ms):8.1f} ms {ms.max():8.1f} ms  | {np.median(cold):8.1f} ms "
+              f"{cold.max():8.1f} ms      | {prepared:6.1f} s")
 
 
 if __name__ == "__main__":
