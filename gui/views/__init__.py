@@ -324,6 +324,7 @@ def install_views(window) -> None:
                       "tick “Continue” to train it further).")
         window.status.success("The Neuron lab's edited network is now the current model.")
 
+    embedding.throttled = lambda: window.is_running  # a slider's moves are coalesced by its job instead
     diagram.digit_changed.connect(follow_digit)
     diagram.unit_clicked.connect(open_unit)
     lab.keep_requested.connect(keep)

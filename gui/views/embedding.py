@@ -8,7 +8,7 @@ clicking opens its detail and emits ``digit_selected(index)``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,7 +41,7 @@ class LayerMap:
     layer: int
     points: np.ndarray  # (N, 2)
     labels: np.ndarray  # (N,)
-    knn: float
+    knn: float | None  # None while it is being computed (the points are drawn first)
 
 
 def layer_map(model, x: np.ndarray, y: np.ndarray, layer: int) -> LayerMap:
@@ -58,11 +58,13 @@ def mappable_layers(model) -> list[int]:
 
 
 class EmbeddingView(QWidget):
-    """The map tab. ``digit_selected(index)``: a dot was clicked."""
+    """The map tab. ``digit_selected(index)``: a dot was clicked. ``points_drawn``: a map's points
+    are drawn (its k-NN accuracy follows: ``mapped``)."""
 
     PREPARE = (predictions_on_test_set,)
     digit_selected = Signal(int)
     mapped = Signal()
+    points_drawn = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -74,10 +76,15 @@ class EmbeddingView(QWidget):
         self.job = LatestJob(self)
         self._last_start = -float("inf")
         self._seconds = 0.0  # how long the last map took
+        # () -> True when a new model's map should wait (see WORK_SHARE): while a run trains, not
+        # while the time slider moves (install_views sets it)
+        self.throttled = lambda: True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
-        self.jobs = (self.job,)
+        # the k-NN accuracy in its own job, so that a new map's points need not wait for it
+        self.knn_job = LatestJob(self)
+        self.jobs = (self.job, self.knn_job)
         self.detail = DigitDetail(self)
         self.layer_combo = make_combo("embeddingLayerCombo", "Whose outputs to map.", [], self.refresh)
         self.knn_label = WrappingLabel()
@@ -130,7 +137,7 @@ class EmbeddingView(QWidget):
             self.layer_combo.setCurrentIndex(previous if 0 <= previous < len(wanted) and shown else default)
             self.layer_combo.blockSignals(False)
         waited, interval = time.perf_counter() - self._last_start, max(MIN_INTERVAL_S, self._seconds / WORK_SHARE)
-        if waited < interval:  # while a run trains: a map at most every ``interval`` seconds
+        if waited < interval and self.throttled():  # while a run trains: a map at most every ``interval`` s
             self._timer.start(int(1000 * (interval - waited)) + 1)
             return
         self.refresh()
@@ -152,14 +159,21 @@ class EmbeddingView(QWidget):
         self._timer.stop()
         self._last_start = time.perf_counter()
         self.knn_label.setText("Computing the map…")
-        self.job.submit(lambda: layer_map(model, x, y, layer), self._on_mapped)
+        # the points first (tens of ms), then their k-NN accuracy (hundreds): the map is drawn at once
+        self.job.submit(lambda: LayerMap(layer, pca_embedding(model, x, layer), y, None), self._on_points)
 
-    def _on_mapped(self, result: LayerMap | None, error: Exception | None) -> None:
+    def _on_points(self, result: LayerMap | None, error: Exception | None) -> None:
         if error is not None:
             self.knn_label.setText(f"Could not map this layer: {error}")
             return
+        self._draw(result)
+        self.knn_label.setText(f"Computing the {NEIGHBOURS}-nearest-neighbour accuracy…")
+        self.points_drawn.emit()
+        self.knn_job.submit(lambda: replace(result, knn=knn_accuracy(result.points, result.labels, NEIGHBOURS)),
+                            self._on_mapped)
+
+    def _draw(self, result: LayerMap) -> None:
         self.map = result
-        self._seconds = time.perf_counter() - self._last_start
         names = self._context.class_names
         brushes = [pg.mkBrush(CLASS_COLOURS[c % len(CLASS_COLOURS)]) for c in range(len(names))]
         self.scatter.setData(pos=result.points, brush=[brushes[c] for c in result.labels],
@@ -167,6 +181,15 @@ class EmbeddingView(QWidget):
         self.legend.clear()
         for c, name in enumerate(names[:len(CLASS_COLOURS)]):
             self.legend.addItem(pg.ScatterPlotItem(size=8, pen=None, brush=brushes[c]), name)
+
+    def _on_mapped(self, result: LayerMap | None, error: Exception | None) -> None:
+        if self.map is None or result is not None and result.points is not self.map.points:
+            return  # the accuracy of a map already replaced
+        if error is not None:
+            self.knn_label.setText(f"Could not map this layer: {error}")
+            return
+        self.map = result  # the same points, now with their k-NN accuracy
+        self._seconds = time.perf_counter() - self._last_start
         self.history = (self.history + [result.knn])[-HISTORY:]
         trend = " → ".join(f"{100 * v:.1f}%" for v in self.history)
         so_far = f" (while training: {trend})" if len(self.history) > 1 else ""
