@@ -22,7 +22,7 @@ from .background import LatestJob
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
 from .network_diagram import unit_layers_of
-from .predictions import ModelContext, predictions_on_test_set
+from .predictions import ModelContext, finite_probabilities
 from .widgets import WrappingLabel, make_combo
 
 MAP_DIGITS = 2000
@@ -61,7 +61,9 @@ class EmbeddingView(QWidget):
     """The map tab. ``digit_selected(index)``: a dot was clicked. ``points_drawn``: a map's points
     are drawn (its k-NN accuracy follows: ``mapped``)."""
 
-    PREPARE = (predictions_on_test_set,)
+    # nothing prepared: the map runs in the view's own jobs, and a clicked digit's probabilities
+    # are one row's forward (not the whole test set's predictions, which would delay the map)
+    PREPARE = ()
     digit_selected = Signal(int)
     mapped = Signal()
     points_drawn = Signal()
@@ -210,9 +212,10 @@ class EmbeddingView(QWidget):
 
     def open_digit(self, index: int) -> None:
         """Open test digit ``index``'s detail and tell the other views (backprop, diagram)."""
-        predictions, dataset = self._context.predictions, self._context.dataset
-        if predictions is None:
+        context, dataset = self._context, self._context.dataset
+        if not context.usable:
             return
-        self.detail.show_digit(index, dataset.x_test[index], int(predictions.true[index]),
-                               predictions.probabilities[index], self._context.class_names)
+        probabilities = finite_probabilities(context.model.copy(), dataset.x_test[index:index + 1])[0]
+        self.detail.show_digit(index, dataset.x_test[index], int(dataset.y_test[index]),
+                               probabilities, context.class_names)
         self.digit_selected.emit(index)

@@ -59,12 +59,13 @@ def layer_outputs(model: Sequential, x: np.ndarray, keep: bool = True) -> list[n
     another thread may run it too (the layers keep per-call caches)."""
     x = x.astype(model.dense_layers[0].params["W"].dtype if model.dense_layers else x.dtype, copy=False)
     outputs: list[np.ndarray | None] = [None] * (len(model.layers) if keep else 1)
-    for start in range(0, len(x), PREDICT_ROWS):
+    step = PREDICT_ROWS // 2 if model.is_image_network else PREDICT_ROWS  # image layers' buffers are larger
+    for start in range(0, len(x), step):
         check_cancelled()
         # a run's worker may change the BLAS thread count meanwhile: using_blas waits for that, and
         # the run's worker waits for the current call (hence calls of PREDICT_ROWS rows only)
         with using_blas(), np.errstate(over="ignore", invalid="ignore"):
-            rows = x[start:start + PREDICT_ROWS]
+            rows = x[start:start + step]
             if keep:
                 values = []
                 for layer in model.layers:
