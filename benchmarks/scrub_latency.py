@@ -58,7 +58,7 @@ def forget_prepared(window) -> None:
     travel._context_bytes = 0
 
 
-def measure(moves: int, seed: int, cold_moves: int) -> dict[str, tuple]:
+def measure(moves: int, seed: int, cold_moves: int, only: str = "") -> dict[str, tuple]:
     QApplication.instance() or QApplication([])
     dataset = load_dataset("mnist")
     window = MainWindow(dataset_loader=lambda name: dataset)
@@ -93,6 +93,8 @@ def measure(moves: int, seed: int, cold_moves: int) -> dict[str, tuple]:
         return time.perf_counter() - start
     results = {}
     for index in range(1, window.views.count()):  # every view but the curves
+        if only.lower() not in window.views.tabText(index).lower():
+            continue
         window.views.setCurrentIndex(index)
         wait(lambda: not refresher.pending)
         # cold: first visits, to checkpoints nobody prepared yet (the worker computes them then),
@@ -125,9 +127,10 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=15)
     parser.add_argument("--cold", type=int, default=7, help="first visits per view (median and maximum)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--view", default="", help="only the views whose tab name contains this")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    results = measure(args.moves, args.seed, args.cold)
+    results = measure(args.moves, args.seed, args.cold, args.view)
     print(f"{sys.path[0]}: 784-256-128-10, {args.moves} slider moves per view (after the drag's "
           f"{SCRUB_COALESCE_MS} ms pause); load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"  view                  prepared: median      max  | first visit ({args.cold}): median      max"
