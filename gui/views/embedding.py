@@ -34,6 +34,7 @@ HISTORY = 8  # k-NN readings kept while a run trains
 # training for the cores), and at least MIN_INTERVAL_S between two maps
 WORK_SHARE = 0.05
 MIN_INTERVAL_S = 1.0
+KNN_WAIT_MS = 250
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,13 @@ class EmbeddingView(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
-        # the k-NN accuracy in its own job, so that a new map's points need not wait for it
+        # the k-NN accuracy in its own job, so that a new map's points need not wait for it, and
+        # only once the maps pause for KNN_WAIT_MS (while the slider moves, it would compete with them)
         self.knn_job = LatestJob(self)
+        self._knn_timer = QTimer(self)
+        self._knn_timer.setSingleShot(True)
+        self._knn_timer.setInterval(KNN_WAIT_MS)
+        self._knn_timer.timeout.connect(self._start_knn)
         self.jobs = (self.job, self.knn_job)
         self.detail = DigitDetail(self)
         self.layer_combo = make_combo("embeddingLayerCombo", "Whose outputs to map.", [], self.refresh)
@@ -171,8 +177,14 @@ class EmbeddingView(QWidget):
         self._draw(result)
         self.knn_label.setText(f"Computing the {NEIGHBOURS}-nearest-neighbour accuracy…")
         self.points_drawn.emit()
-        self.knn_job.submit(lambda: replace(result, knn=knn_accuracy(result.points, result.labels, NEIGHBOURS)),
-                            self._on_mapped)
+        self._knn_timer.start()
+
+    @Slot()
+    def _start_knn(self) -> None:
+        result = self.map
+        if result is not None and result.knn is None:
+            self.knn_job.submit(lambda: replace(result, knn=knn_accuracy(result.points, result.labels, NEIGHBOURS)),
+                                self._on_mapped)
 
     def _draw(self, result: LayerMap) -> None:
         self.map = result
