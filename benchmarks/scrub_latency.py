@@ -10,9 +10,13 @@ itself waits ``SCRUB_COALESCE_MS`` for the drag to pause first; that wait is lef
 
 Idle, the window prepares the visible view's numbers for the checkpoints around the slider
 (``ViewRefresher.prefetch``): the moves are timed once that is done (median and maximum, target
-under 100 ms). Also printed: the first move to a checkpoint not yet prepared (the view worker
-computes it then: the test-set predictions of 784-256-128-10 take most of it) and how long the
-preparing took.
+under 100 ms). Also timed, per view: first visits, moves to a checkpoint nobody prepared yet (the
+view worker computes it then: the test-set predictions of 784-256-128-10 take most of it), median
+and maximum over ``--cold`` of them, each made while the idle preparing of other checkpoints is
+under way (as when a learner scrubs on), and how long preparing all checkpoints took.
+
+The machine may be shared: print the load average, and compare two versions in the same run
+(``SCRATCHNET_REPO=DIR`` runs another checkout's window with this script).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# SCRATCHNET_REPO=DIR: measure another checkout's window with this script (before/after in one run)
+sys.path.insert(0, os.environ.get("SCRATCHNET_REPO", str(Path(__file__).resolve().parents[1])))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
@@ -32,7 +37,7 @@ from PySide6.QtWidgets import QApplication
 
 from gui.main_window import MainWindow
 from gui.time_travel import SCRUB_COALESCE_MS
-from gui.views import ViewRefresher
+from gui.views import EmbeddingView, ViewRefresher
 from scratchnet.data import load_dataset
 from scratchnet.run_config import hidden_layers
 
@@ -45,7 +50,15 @@ def wait(condition, timeout: float = 120.0) -> None:
         QApplication.processEvents(QEventLoop.AllEvents, 5)
 
 
-def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
+def forget_prepared(window) -> None:
+    """Every checkpoint unprepared again: the time slider forgets the contexts it kept (with what
+    the views computed for them)."""
+    travel = window.time_travel
+    travel._contexts.clear()
+    travel._context_bytes = 0
+
+
+def measure(moves: int, seed: int, cold_moves: int, only: str = "") -> dict[str, tuple]:
     QApplication.instance() or QApplication([])
     dataset = load_dataset("mnist")
     window = MainWindow(dataset_loader=lambda name: dataset)
@@ -61,32 +74,50 @@ def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
     bar = window.time_bar
     count = len(bar.points)
     rng = np.random.default_rng(seed)
+    # the Hidden-layer map draws its points in a job of its own, after its set_context: wait for them
+    # too (a window without ``points_drawn`` draws the whole map, k-NN accuracy included, at once)
+    embedding = window.findChild(EmbeddingView, "embeddingView")
+    maps = []
+    getattr(embedding, "points_drawn", embedding.mapped).connect(lambda: maps.append(time.perf_counter()))
+
+    def move(target: int) -> float:
+        """Seconds from the slider's move to ``target`` until the visible view has drawn it."""
+        mapped = len(maps)
+        start = time.perf_counter()
+        bar.choose(target)
+        bar.flush()  # the coalescing wait is the drag's, not the views'
+        wait(lambda: not refresher.pending)
+        if window.views.currentWidget() is embedding:
+            wait(lambda: len(maps) > mapped)
+        QApplication.processEvents()
+        return time.perf_counter() - start
     results = {}
     for index in range(1, window.views.count()):  # every view but the curves
+        if only.lower() not in window.views.tabText(index).lower():
+            continue
         window.views.setCurrentIndex(index)
+        wait(lambda: not refresher.pending)
+        # cold: first visits, to checkpoints nobody prepared yet (the worker computes them then),
+        # each while the idle preparing of the neighbours of the last one is under way
+        cold = []
+        for _ in range(cold_moves):
+            forget_prepared(window)
+            cold.append(move((bar.index + count // 2 + int(rng.integers(-2, 3))) % count))
+            for _ in range(3):  # let the preparing of its neighbours start
+                QApplication.processEvents(QEventLoop.AllEvents, 5)
         started = time.perf_counter()
-        wait(lambda: not refresher.pending)
-        # cold: the first move to a checkpoint nobody prepared yet (the worker computes it then)
-        cold_target = count // 2 if bar.index != count // 2 else 0
-        start = time.perf_counter()
-        bar.choose(cold_target)
+        forget_prepared(window)  # then idle, the refresher prepares every checkpoint again, nearest first
+        bar.choose((bar.index + 1) % count)
         bar.flush()
-        wait(lambda: not refresher.pending)
-        cold = time.perf_counter() - start
-        wait(lambda: not refresher.busy)  # idle, the refresher prepares the checkpoints around the slider
+        wait(lambda: not refresher.busy)
         prepared = time.perf_counter() - started
         times = []
         for _ in range(moves):
             target = int(rng.integers(0, count))
             if target == bar.index:
                 target = (target + 1) % count
-            start = time.perf_counter()
-            bar.choose(target)
-            bar.flush()  # the coalescing wait is the drag's, not the views'
-            wait(lambda: not refresher.pending)
-            QApplication.processEvents()
-            times.append(time.perf_counter() - start)
-        results[window.views.tabText(index)] = (np.array(times) * 1000, cold * 1000, prepared)
+            times.append(move(target))
+        results[window.views.tabText(index)] = (np.array(times) * 1000, np.array(cold) * 1000, prepared)
     window.close()
     return results
 
@@ -94,15 +125,19 @@ def measure(moves: int, seed: int) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=15)
+    parser.add_argument("--cold", type=int, default=7, help="first visits per view (median and maximum)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--view", default="", help="only the views whose tab name contains this")
     args = parser.parse_args()
-    results = measure(args.moves, args.seed)
-    print(f"784-256-128-10, {args.moves} slider moves per view (after the drag's {SCRUB_COALESCE_MS} ms pause); "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print("  view                  prepared: median      max  | first move, unprepared | all prepared after")
+    load = os.getloadavg()[0]
+    results = measure(args.moves, args.seed, args.cold, args.view)
+    print(f"{sys.path[0]}: 784-256-128-10, {args.moves} slider moves per view (after the drag's "
+          f"{SCRUB_COALESCE_MS} ms pause); load average {load:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print(f"  view                  prepared: median      max  | first visit ({args.cold}): median      max"
+          " | all prepared after")
     for name, (ms, cold, prepared) in results.items():
-        print(f"  {name:<20} {np.median(ms):8.1f} ms {ms.max():8.1f} ms  | {cold:8.1f} ms"
-              f"              | {prepared:6.1f} s")
+        print(f"  {name:<20} {np.median(ms):8.1f} ms {ms.max():8.1f} ms  | {np.median(cold):8.1f} ms "
+              f"{cold.max():8.1f} ms      | {prepared:6.1f} s")
 
 
 if __name__ == "__main__":

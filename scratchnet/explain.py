@@ -886,19 +886,25 @@ class EditedAccuracy:
     parameters differ from the original's. The copies must have ``model``'s layers.
 
     ``x`` (N, inputs), ``y`` (N,) class indices. Memory: every layer's output for the N rows.
+    ``outputs``: those outputs when the caller has them already (one (N, ...) array per layer of
+    ``model``, the last being the logits), else they are computed here.
     """
 
-    def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray) -> None:
+    def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray,
+                 outputs: list[np.ndarray] | None = None) -> None:
         x = _rows(model, x)
         self.y = _labels(model, y, len(x))
         self.model = model.copy()
         self._params = [dict(layer.params) for layer in self.model.layers]
-        self.inputs: list[np.ndarray] = []  # the input of each layer (N, features)
         value = x.astype(self.model.dense_layers[0].params["W"].dtype, copy=False)
-        for layer in self.model.layers:
-            self.inputs.append(value)
-            value = np.array(layer.forward(value, training=False))
-        self.logits = value
+        if outputs is None:
+            outputs = []
+            for layer in self.model.layers:
+                outputs.append(np.array(layer.forward(outputs[-1] if outputs else value, training=False)))
+        elif len(outputs) != len(self.model.layers) or any(len(out) != len(x) for out in outputs):
+            raise ExplainError(f"expected {len(self.model.layers)} layer outputs of {len(x)} rows")
+        self.inputs: list[np.ndarray] = [value, *outputs[:-1]]  # the input of each layer (N, features)
+        self.logits = outputs[-1]
         self.start = len(self.model.layers)  # where the last call started its forward (for tests)
 
     def output(self, layer: int) -> np.ndarray:

@@ -99,7 +99,7 @@ def test_a_convolutional_model_loads_and_every_view_copes(qtbot, window, mnist, 
     # the hidden-layer map: the Dense layers after flatten (layers 5 and 6 of Reshape, Conv2D, ReLU,
     # MaxPool2D, Flatten, Dense 16, ReLU, Dense 10), the last hidden one first
     assert [embedding.layer_combo.itemData(i) for i in range(embedding.layer_combo.count())] == [6, 7]
-    qtbot.waitUntil(lambda: embedding.map is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: embedding.map is not None and embedding.map.knn is not None, timeout=30_000)
     np.testing.assert_allclose(embedding.map.points, pca_embedding(model, mnist.x_test[:2000], 6), rtol=1e-6,
                                atol=1e-6)
     assert "nearest-neighbour accuracy" in embedding.knn_label.text()

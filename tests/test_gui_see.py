@@ -195,11 +195,16 @@ def test_keep_makes_the_edited_copy_the_current_model_and_is_refused_while_train
         window.stop_training()
 
 
+def map_done(view) -> bool:
+    """The map's points and their k-NN accuracy are in, and its jobs idle."""
+    return view.map is not None and view.map.knn is not None and not any(job.busy for job in view.jobs)
+
+
 def test_hidden_layer_map_is_the_pca_of_the_chosen_layer(window, qtbot, mnist, model):
     view = find(window, "embeddingView")
     window.views.setCurrentWidget(view)
     show_model(window, model)
-    qtbot.waitUntil(lambda: view.map is not None and not view.job.busy, timeout=30_000)
+    qtbot.waitUntil(lambda: map_done(view), timeout=30_000)
     hidden, _ = plain(model, mnist.x_test[:2000])
     assert view.map.layer == 3  # the last hidden layer first
     centred = hidden[1] - hidden[1].mean(axis=0)
@@ -213,7 +218,7 @@ def test_hidden_layer_map_is_the_pca_of_the_chosen_layer(window, qtbot, mnist, m
     assert view.job.thread_ids and threading.get_ident() not in view.job.thread_ids
 
     view.layer_combo.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: view.map.layer == 1 and not view.job.busy, timeout=30_000)
+    qtbot.waitUntil(lambda: map_done(view) and view.map.layer == 1, timeout=30_000)
     assert view.scatter.data.shape[0] == 2000
 
     diagram = find(window, "networkDiagram")
@@ -229,7 +234,7 @@ def test_hovering_and_clicking_a_dot_of_the_map(window, qtbot, mnist, model):
     view = find(window, "embeddingView")
     window.views.setCurrentWidget(view)
     show_model(window, model)
-    qtbot.waitUntil(lambda: view.map is not None and not view.job.busy, timeout=30_000)
+    qtbot.waitUntil(lambda: map_done(view), timeout=30_000)
     qtbot.wait(100)
     point = view.plot.mapFromScene(view.plot.plotItem.vb.mapViewToScene(QPointF(*view.map.points[42])))
     qtbot.mouseMove(view.plot.viewport(), point)

@@ -15,8 +15,9 @@ for an older model is never drawn.
 
 Idle, the refresher prepares ahead (``prefetch``, set by the time slider): the visible view's
 numbers for the contexts of the checkpoints around the slider, one computation at a time, so that
-moving the slider there draws at once. A request for the newest context waits at most for the one
-computation under way.
+moving the slider there draws at once. A request for the newest context cancels a computation under
+way for another context (prepared ahead, or one the slider left): it stops at its next check, within
+one prediction call (``PREDICT_ROWS``), so the newest waits for that at most.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from .misclassified import MisclassifiedView
 from .my_digits import MyDigitsView
 from .network_diagram import NetworkDiagram
 from .neuron_lab import NeuronLab
-from .predictions import ModelContext
+from .predictions import Cancelled, ModelContext, cancellable
 from .weights import WeightsView
 
 TRAINING_REFRESH_S = 1.0
@@ -55,7 +56,8 @@ CLOSE_WAIT_MS = 2000  # at most this long for a computation when the window clos
 
 class ContextWorker(QObject):
     """Works out ``computations`` for ``context`` (``ModelContext.computed``) in its own thread;
-    ``done`` when all are, or at the first error, kept in ``error``."""
+    ``done`` when all are, or at the first error, kept in ``error``, or soon after ``cancel``
+    (then ``cancelled``; what was worked out in full is kept)."""
 
     done = Signal()
 
@@ -66,6 +68,12 @@ class ContextWorker(QObject):
         self.error: Exception | None = None
         self.thread_id: int | None = None  # the thread that computed, for tests
         self.seconds = 0.0  # how long it took
+        self.cancelled = False
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Give up at the next check (``check_cancelled``: between prediction calls). Any thread."""
+        self._cancel.set()
 
     @Slot()
     def run(self) -> None:
@@ -74,9 +82,11 @@ class ContextWorker(QObject):
         try:
             # a diverged run's last finite weights can be huge: its activations overflow, which the
             # views show as they are rather than as warnings on stderr
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"), cancellable(self._cancel):
                 for compute in self.computations:
                     self.context.computed(compute)
+        except Cancelled:
+            self.cancelled = True
         except Exception as error:
             self.error = error
         finally:
@@ -208,6 +218,10 @@ class ViewRefresher(QObject):
                 return
 
     def _compute(self, context: ModelContext, computations: list, prefetch: bool = False) -> None:
+        if self._thread is not None and not prefetch and (self._prefetching or self._worker.context is not context):
+            # the slider moved on: what runs is for a context nobody waits for (prepared ahead, or
+            # left behind), so give it up at its next check rather than wait for it
+            self._worker.cancel()
         if self._thread is not None or self._closed:
             return  # when it ends, _on_computed looks again, at the newest context
         self._prefetching = prefetch
@@ -218,7 +232,9 @@ class ViewRefresher(QObject):
     def _on_computed(self) -> None:
         worker, self._worker, self._thread = self._worker, None, None
         prefetched, self._prefetching = self._prefetching, False
-        if not prefetched:
+        if worker.cancelled:
+            pass  # nothing failed: its context is computed again when it is wanted
+        elif not prefetched:
             self._compute_seconds = worker.seconds
         elif worker.error is not None:
             self._prefetch_failed.add(id(worker.context))
@@ -308,6 +324,7 @@ def install_views(window) -> None:
                       "tick “Continue” to train it further).")
         window.status.success("The Neuron lab's edited network is now the current model.")
 
+    embedding.throttled = lambda: window.is_running  # a slider's moves are coalesced by its job instead
     diagram.digit_changed.connect(follow_digit)
     diagram.unit_clicked.connect(open_unit)
     lab.keep_requested.connect(keep)

@@ -8,7 +8,7 @@ clicking opens its detail and emits ``digit_selected(index)``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,7 +22,7 @@ from .background import LatestJob
 from .digit_detail import DigitDetail
 from .images import digit_pixmap
 from .network_diagram import unit_layers_of
-from .predictions import ModelContext, predictions_on_test_set
+from .predictions import ModelContext, finite_probabilities
 from .widgets import WrappingLabel, make_combo
 
 MAP_DIGITS = 2000
@@ -34,6 +34,7 @@ HISTORY = 8  # k-NN readings kept while a run trains
 # training for the cores), and at least MIN_INTERVAL_S between two maps
 WORK_SHARE = 0.05
 MIN_INTERVAL_S = 1.0
+KNN_WAIT_MS = 250
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class LayerMap:
     layer: int
     points: np.ndarray  # (N, 2)
     labels: np.ndarray  # (N,)
-    knn: float
+    knn: float | None  # None while it is being computed (the points are drawn first)
 
 
 def layer_map(model, x: np.ndarray, y: np.ndarray, layer: int) -> LayerMap:
@@ -58,11 +59,15 @@ def mappable_layers(model) -> list[int]:
 
 
 class EmbeddingView(QWidget):
-    """The map tab. ``digit_selected(index)``: a dot was clicked."""
+    """The map tab. ``digit_selected(index)``: a dot was clicked. ``points_drawn``: a map's points
+    are drawn (its k-NN accuracy follows: ``mapped``)."""
 
-    PREPARE = (predictions_on_test_set,)
+    # nothing prepared: the map runs in the view's own jobs, and a clicked digit's probabilities
+    # are one row's forward (not the whole test set's predictions, which would delay the map)
+    PREPARE = ()
     digit_selected = Signal(int)
     mapped = Signal()
+    points_drawn = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -74,10 +79,20 @@ class EmbeddingView(QWidget):
         self.job = LatestJob(self)
         self._last_start = -float("inf")
         self._seconds = 0.0  # how long the last map took
+        # () -> True when a new model's map should wait (see WORK_SHARE): while a run trains, not
+        # while the time slider moves (install_views sets it)
+        self.throttled = lambda: True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.refresh)
-        self.jobs = (self.job,)
+        # the k-NN accuracy in its own job, so that a new map's points need not wait for it, and
+        # only once the maps pause for KNN_WAIT_MS (while the slider moves, it would compete with them)
+        self.knn_job = LatestJob(self)
+        self._knn_timer = QTimer(self)
+        self._knn_timer.setSingleShot(True)
+        self._knn_timer.setInterval(KNN_WAIT_MS)
+        self._knn_timer.timeout.connect(self._start_knn)
+        self.jobs = (self.job, self.knn_job)
         self.detail = DigitDetail(self)
         self.layer_combo = make_combo("embeddingLayerCombo", "Whose outputs to map.", [], self.refresh)
         self.knn_label = WrappingLabel()
@@ -130,7 +145,7 @@ class EmbeddingView(QWidget):
             self.layer_combo.setCurrentIndex(previous if 0 <= previous < len(wanted) and shown else default)
             self.layer_combo.blockSignals(False)
         waited, interval = time.perf_counter() - self._last_start, max(MIN_INTERVAL_S, self._seconds / WORK_SHARE)
-        if waited < interval:  # while a run trains: a map at most every ``interval`` seconds
+        if waited < interval and self.throttled():  # while a run trains: a map at most every ``interval`` s
             self._timer.start(int(1000 * (interval - waited)) + 1)
             return
         self.refresh()
@@ -152,14 +167,27 @@ class EmbeddingView(QWidget):
         self._timer.stop()
         self._last_start = time.perf_counter()
         self.knn_label.setText("Computing the map…")
-        self.job.submit(lambda: layer_map(model, x, y, layer), self._on_mapped)
+        # the points first (tens of ms), then their k-NN accuracy (hundreds): the map is drawn at once
+        self.job.submit(lambda: LayerMap(layer, pca_embedding(model, x, layer), y, None), self._on_points)
 
-    def _on_mapped(self, result: LayerMap | None, error: Exception | None) -> None:
+    def _on_points(self, result: LayerMap | None, error: Exception | None) -> None:
         if error is not None:
             self.knn_label.setText(f"Could not map this layer: {error}")
             return
+        self._draw(result)
+        self.knn_label.setText(f"Computing the {NEIGHBOURS}-nearest-neighbour accuracy…")
+        self.points_drawn.emit()
+        self._knn_timer.start()
+
+    @Slot()
+    def _start_knn(self) -> None:
+        result = self.map
+        if result is not None and result.knn is None:
+            self.knn_job.submit(lambda: replace(result, knn=knn_accuracy(result.points, result.labels, NEIGHBOURS)),
+                                self._on_mapped)
+
+    def _draw(self, result: LayerMap) -> None:
         self.map = result
-        self._seconds = time.perf_counter() - self._last_start
         names = self._context.class_names
         brushes = [pg.mkBrush(CLASS_COLOURS[c % len(CLASS_COLOURS)]) for c in range(len(names))]
         self.scatter.setData(pos=result.points, brush=[brushes[c] for c in result.labels],
@@ -167,6 +195,15 @@ class EmbeddingView(QWidget):
         self.legend.clear()
         for c, name in enumerate(names[:len(CLASS_COLOURS)]):
             self.legend.addItem(pg.ScatterPlotItem(size=8, pen=None, brush=brushes[c]), name)
+
+    def _on_mapped(self, result: LayerMap | None, error: Exception | None) -> None:
+        if self.map is None or result is not None and result.points is not self.map.points:
+            return  # the accuracy of a map already replaced
+        if error is not None:
+            self.knn_label.setText(f"Could not map this layer: {error}")
+            return
+        self.map = result  # the same points, now with their k-NN accuracy
+        self._seconds = time.perf_counter() - self._last_start
         self.history = (self.history + [result.knn])[-HISTORY:]
         trend = " → ".join(f"{100 * v:.1f}%" for v in self.history)
         so_far = f" (while training: {trend})" if len(self.history) > 1 else ""
@@ -187,9 +224,10 @@ class EmbeddingView(QWidget):
 
     def open_digit(self, index: int) -> None:
         """Open test digit ``index``'s detail and tell the other views (backprop, diagram)."""
-        predictions, dataset = self._context.predictions, self._context.dataset
-        if predictions is None:
+        context, dataset = self._context, self._context.dataset
+        if not context.usable:
             return
-        self.detail.show_digit(index, dataset.x_test[index], int(predictions.true[index]),
-                               predictions.probabilities[index], self._context.class_names)
+        probabilities = finite_probabilities(context.model.copy(), dataset.x_test[index:index + 1])[0]
+        self.detail.show_digit(index, dataset.x_test[index], int(dataset.y_test[index]),
+                               probabilities, context.class_names)
         self.digit_selected.emit(index)

@@ -44,7 +44,7 @@ from scratchnet.network import Sequential
 from .background import LatestJob
 from .images import grey_qimage, square_side
 from .network_diagram import IMAGE_NETWORK_NOTE, unit_layers_of
-from .predictions import ModelContext
+from .predictions import ModelContext, Predictions, finite_softmax, layer_outputs, predictions_on_test_set
 from .probability_bars import ProbabilityBars
 from .weights import tile_mosaic, weight_scale
 from .widgets import WrappingLabel, make_button, make_combo
@@ -58,10 +58,15 @@ SCALE_STEPS = 100  # the scale slider's steps per 1x
 
 
 def lab_cache(context: ModelContext) -> EditedAccuracy | None:
-    """Every layer's outputs on the test set for the context's model, for fast edited accuracies."""
+    """Every layer's outputs on the test set for the context's model, for fast edited accuracies.
+    Its test-set predictions come with them (``predictions_on_test_set``: the same forward pass)."""
     if not context.usable or context.model.is_image_network:
         return None
-    return EditedAccuracy(context.model, context.dataset.x_test, context.dataset.y_test)
+    x, y = context.dataset.x_test, context.dataset.y_test
+    model = context.model.copy()  # the layers keep per-call caches, and the GUI thread may run the model
+    outputs = layer_outputs(model, x)
+    context.provide(predictions_on_test_set, Predictions.from_probabilities(finite_softmax(outputs[-1]), y))
+    return EditedAccuracy(model, x, y, outputs)
 
 
 @dataclass
