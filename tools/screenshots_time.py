@@ -64,4 +64,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from tools.private_data import use_private_data_home
+
+    use_private_data_home()  # the runs it trains go to a temporary library, not the user's
     sys.exit(main(sys.argv[1:]))
