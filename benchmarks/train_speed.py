@@ -15,9 +15,11 @@ fetched as a Python float), evaluation excluded, after a warm-up. Pure SGD times
 epoch and scales it to 60,000 samples.
 
 With ``--baseline DIR`` (another checkout of scratchnet, e.g. ``git worktree add /tmp/old <commit>``)
-each run of this checkout is followed by a run of the same case in that checkout's engine, in a
-child process of its own, and the table adds the ratio new / old of the median times: old and new
-code measured side by side in one run.
+each run of this checkout is followed by a run of the same case in this checkout's engine and in that
+checkout's engine, each in a child process of its own that never loads PyTorch, and the table adds
+the ratio new / old of their median times: old and new code measured side by side in one run, alike.
+(This process also runs PyTorch and the matmul ceilings; timing the new code here against the old
+in a clean child made one-sample SGD read 8-16% slower than the same code in a child.)
 
     python benchmarks/train_speed.py [--quick] [--json] [--repeats N] [--no-torch] [--torch-threads N]
                                      [--baseline DIR]
@@ -94,6 +96,7 @@ class Result:
     ratio: float | None = None  # median scratchnet time / median torch time
     paired_ratios: list[float] = field(default_factory=list)  # each run / the torch run after it
     baseline_seconds: float | None = None  # median time of the --baseline checkout
+    child_seconds: float | None = None  # median time of this checkout, in a child like the baseline's
     baseline_runs: list[float] = field(default_factory=list)
     vs_baseline: float | None = None  # median time / median baseline time
 
@@ -313,7 +316,7 @@ def build_cases(quick: bool) -> list[Case]:
 
 
 def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: float,
-             baseline: BaselineEngine | None = None) -> Result:
+             baseline: tuple[BaselineEngine, BaselineEngine] | None = None) -> Result:
     """Alternate ``repeats`` times: the 2-thread matmul ceiling, a scratchnet epoch, a PyTorch epoch
     (and a ``baseline`` checkout's epoch, when given).
 
@@ -326,11 +329,12 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
     warm = Case(case.hidden, case.descent, case.batch_size, warm_samples)
     scratchnet_epoch_seconds(warm, x, y, model)
     if baseline is not None:
-        baseline.epoch_seconds(warm)
+        for engine in baseline:
+            engine.epoch_seconds(warm)
     torch_epoch = torch_runner(case, x, y) if with_torch else None
     if torch_epoch is not None:
         torch_epoch()
-    ours, theirs, ceilings, fractions, old = [], [], [], [], []
+    ours, theirs, ceilings, fractions, new, old = [], [], [], [], [], []
     for _ in range(repeats):
         # Each framework's idle worker threads spin for a while after its last parallel region
         # (OpenBLAS ~0.1 s, OpenMP too): let them go to sleep before timing the other one.
@@ -343,7 +347,8 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
             theirs.append(torch_epoch())
         if baseline is not None:
             time.sleep(SETTLE_SECONDS)
-            old.append(baseline.epoch_seconds(case))
+            new.append(baseline[0].epoch_seconds(case))
+            old.append(baseline[1].epoch_seconds(case))
     seconds = statistics.median(ours)
     gflops = case.flops_per_sample() * EPOCH_SAMPLES / seconds / 1e9
     result = Result(
@@ -360,13 +365,15 @@ def run_case(case: Case, x, y, repeats: int, with_torch: bool, ceiling_seconds: 
     if old:
         result.baseline_seconds = statistics.median(old)
         result.baseline_runs = old
-        result.vs_baseline = seconds / result.baseline_seconds
+        result.child_seconds = statistics.median(new)
+        result.vs_baseline = result.child_seconds / result.baseline_seconds
     return result
 
 
 TABLE_HEAD = (
     f"{'case':<36} {'s/epoch':>8} {'samples/s':>10} {'GFLOP/s':>8} {'ceil 1T':>8} {'ceil 2T':>8} "
-    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6} {'paired':>17} {'old s':>8} {'new/old':>7}"
+    f"{'% of 2T':>7} {'torch s':>8} {'torch sps':>10} {'ratio':>6} {'paired':>17} {'new s':>8} {'old s':>8} "
+    f"{'new/old':>7}"
 )
 
 
@@ -377,7 +384,8 @@ def format_row(r: Result) -> str:
         torch_cols = f"{r.torch_seconds:8.3f} {r.torch_samples_per_second:10.0f} {r.ratio:6.2f} {paired:>17}"
     else:
         torch_cols = f"{'-':>8} {'-':>10} {'-':>6} {'-':>17}"
-    old_cols = f"{r.baseline_seconds:8.3f} {r.vs_baseline:7.2f}" if r.vs_baseline is not None else ""
+    old_cols = (f"{r.child_seconds:8.3f} {r.baseline_seconds:8.3f} {r.vs_baseline:7.2f}"
+                if r.vs_baseline is not None else "")
     return (
         f"{r.case:<36} {r.scratchnet_seconds:8.3f} {r.samples_per_second:10.0f} {r.gflops:8.1f} "
         f"{r.ceiling_1t:8.1f} {r.ceiling_2t:8.1f} {100 * r.fraction_of_2t_ceiling:6.0f}% {torch_cols} {old_cols}"
@@ -477,15 +485,16 @@ def main(argv: list[str] | None = None) -> int:
     if not cases:
         parser.error(f"no case name contains {' or '.join(map(repr, args.only))}")
     results = []
-    baseline = BaselineEngine(args.baseline) if args.baseline else None
+    baseline = (BaselineEngine(str(Path(__file__).resolve().parents[1])), BaselineEngine(args.baseline)) \
+        if args.baseline else None
     try:
         for case in cases:
             result = run_case(case, x, y, max(args.repeats, 1), with_torch, 0.1 if args.quick else 0.3, baseline)
             results.append(result)
             print(json.dumps(asdict(result)) if args.json else format_row(result), flush=True)
     finally:
-        if baseline is not None:
-            baseline.close()
+        for engine in baseline or ():
+            engine.close()
     rss = measure_peak_rss_in_subprocess()
     if args.json:
         print(json.dumps({"machine": machine, "full_batch_peak_rss": rss}))
