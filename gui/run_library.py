@@ -468,7 +468,7 @@ def load_curves(record: RunRecord) -> None:
             elif event == "done":
                 done = log
         except (KeyError, TypeError, ValueError) as exc:
-            record.stored._warn(f"curves.jsonl has a log that cannot be drawn ({exc!r})")
+            record.stored.warn(f"curves.jsonl has a log that cannot be drawn ({exc!r})")
             break
     status = record.status
     if done is not None and "test_accuracy" in done:

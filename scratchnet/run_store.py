@@ -256,7 +256,7 @@ class StoredRun:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            self._warn(f"curves.jsonl cannot be read: {os_reason(exc)}")
+            self.warn(f"curves.jsonl cannot be read: {os_reason(exc)}")
             return []
         bad = 0
         for line in text.splitlines():
@@ -271,7 +271,7 @@ class StoredRun:
                 bad += 1
         if bad:
             lines = f"{bad} lines that are" if bad > 1 else "1 line that is"
-            self._warn(f"curves.jsonl has {lines} not a log (cut short or edited)")
+            self.warn(f"curves.jsonl has {lines} not a log (cut short or edited)")
         return records
 
     def epoch_logs(self) -> list[dict]:
@@ -336,12 +336,74 @@ class StoredRun:
             elif expected is not None and (problem := shape_problem(params, expected)):
                 found.append(f"checkpoint {info.path.name}: {problem}")
         for warning in found:
-            self._warn(warning)
+            self.warn(warning)
         return found
 
-    def _warn(self, text: str) -> None:
+    def warn(self, text: str) -> None:
+        """Add a warning about this run (once)."""
         if text not in self.warnings:
             self.warnings.append(text)
+
+    @classmethod
+    def read(cls, run_id: str, folder: Path) -> StoredRun:
+        """The run in ``folder`` as its run.json describes it, with a warning for each kind of
+        damage found (never raises): only run.json and the folder's sizes are read."""
+        run = cls(id=run_id, folder=folder, name=run_id)
+        run.size_bytes, leftovers = _folder_size(folder)
+        if leftovers:
+            run.warn(f"{len(leftovers)} temporary file{'s' if len(leftovers) > 1 else ''} left by a save that "
+                      f"was cut short ({leftovers[0]})")
+        path = folder / "run.json"
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_RUN_JSON + 1)
+        except FileNotFoundError:
+            run.warn("run.json is missing: the run was cut short before it was first saved")
+            return run
+        except OSError as exc:
+            run.warn(f"run.json cannot be read: {os_reason(exc)}")
+            return run
+        if len(raw) > MAX_RUN_JSON:
+            run.warn("run.json is larger than 1 MB: not a run's description")
+            return run
+        try:
+            info = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            run.warn(f"run.json is not valid JSON ({exc}): it was cut short or edited")
+            return run
+        if not isinstance(info, dict):
+            run.warn("run.json is not a JSON object: it was edited")
+            return run
+        run.info = info
+        version = info.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            run.warn(f"run.json has no valid format_version ({version!r})")
+            return run
+        if version > FORMAT_VERSION:
+            run.warn(f"made by a newer scratchnet (run format {version}; this one reads {FORMAT_VERSION}): "
+                      "update scratchnet to open it")
+            if isinstance(info.get("name"), str):
+                run.name = info["name"]
+            return run
+        for key, kind in (("name", str), ("created", str), ("dataset", str), ("status", str)):
+            value = info.get(key)
+            if isinstance(value, kind):
+                setattr(run, key, value)
+            elif value is not None or key in ("name", "status"):
+                run.warn(f"run.json: {key} is {value!r}, not text")
+        if run.status not in STATUSES:
+            run.warn(f"run.json: unknown status {run.status!r}")
+        elif run.status == "running" and not _alive(info):
+            run.warn("the run ended without finishing: the process stopped (killed, or the disk filled up)")
+        run.parent = info.get("parent") if isinstance(info.get("parent"), str) else None
+        run.fork = info.get("fork") if isinstance(info.get("fork"), dict) else None
+        try:
+            run.config = RunConfig.from_dict(info.get("config"))
+        except (ValueError, TypeError) as exc:
+            run.warn(f"run.json: the run configuration is not valid: {exc}")
+        if isinstance(info.get("problem"), str):
+            run.warn(info["problem"])
+        return run
 
 
 DATA_IMPORT_KEYS = ("image_size", "held_out", "seed", "photo")
@@ -433,63 +495,7 @@ class RunStore:
         return sorted(runs, key=lambda r: (r.created, r.id))
 
     def get(self, run_id: str) -> StoredRun:
-        folder = self._folder(run_id)
-        run = StoredRun(id=run_id, folder=folder, name=run_id)
-        run.size_bytes, leftovers = _folder_size(folder)
-        if leftovers:
-            run._warn(f"{len(leftovers)} temporary file{'s' if len(leftovers) > 1 else ''} left by a save that "
-                      f"was cut short ({leftovers[0]})")
-        path = folder / "run.json"
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read(MAX_RUN_JSON + 1)
-        except FileNotFoundError:
-            run._warn("run.json is missing: the run was cut short before it was first saved")
-            return run
-        except OSError as exc:
-            run._warn(f"run.json cannot be read: {os_reason(exc)}")
-            return run
-        if len(raw) > MAX_RUN_JSON:
-            run._warn("run.json is larger than 1 MB: not a run's description")
-            return run
-        try:
-            info = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            run._warn(f"run.json is not valid JSON ({exc}): it was cut short or edited")
-            return run
-        if not isinstance(info, dict):
-            run._warn("run.json is not a JSON object: it was edited")
-            return run
-        run.info = info
-        version = info.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            run._warn(f"run.json has no valid format_version ({version!r})")
-            return run
-        if version > FORMAT_VERSION:
-            run._warn(f"made by a newer scratchnet (run format {version}; this one reads {FORMAT_VERSION}): "
-                      "update scratchnet to open it")
-            if isinstance(info.get("name"), str):
-                run.name = info["name"]
-            return run
-        for key, kind in (("name", str), ("created", str), ("dataset", str), ("status", str)):
-            value = info.get(key)
-            if isinstance(value, kind):
-                setattr(run, key, value)
-            elif value is not None or key in ("name", "status"):
-                run._warn(f"run.json: {key} is {value!r}, not text")
-        if run.status not in STATUSES:
-            run._warn(f"run.json: unknown status {run.status!r}")
-        elif run.status == "running" and not _alive(info):
-            run._warn("the run ended without finishing: the process stopped (killed, or the disk filled up)")
-        run.parent = info.get("parent") if isinstance(info.get("parent"), str) else None
-        run.fork = info.get("fork") if isinstance(info.get("fork"), dict) else None
-        try:
-            run.config = RunConfig.from_dict(info.get("config"))
-        except (ValueError, TypeError) as exc:
-            run._warn(f"run.json: the run configuration is not valid: {exc}")
-        if isinstance(info.get("problem"), str):
-            run._warn(info["problem"])
-        return run
+        return StoredRun.read(run_id, self._folder(run_id))
 
     def _folder(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not run_id or run_id in (".", "..") or "/" in run_id \
